@@ -1,0 +1,64 @@
+# Attune — `make help` lists the targets.  The two that matter: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.10 (Rasa 3.6 supports <= 3.10): pyenv's 3.10.13 when present, else python3.10 on PATH.
+PYTHON310 ?= $(shell p=$$(pyenv prefix 3.10.13 2>/dev/null) && echo $$p/bin/python3.10 || command -v python3.10)
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+# TensorFlow's start-up chatter is noise for a bot designer.
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help setup seed train run test lint typecheck imports validate conversations pytest bench-nlu clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml .ci/constraints.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (pyenv install 3.10.13) or set PYTHON310=/path/to/python3.10"; exit 1; }
+	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c .ci/constraints.txt -e ".[dev]"
+	$(PY) -m pip check
+	touch $@
+
+setup: $(VENV)/.installed ## Create .venv (Python 3.10) and install everything in one resolve
+
+seed: setup ## Create and seed the demo store (var/store.db) if empty
+	$(PY) -m actions.store seed
+
+train: setup ## Train the model if data/, config.yml or domain.yml changed (Rasa skips it otherwise)
+	$(RASA) train --fixed-model-name attune --out models
+
+run: setup seed train ## Set up, then run Rasa + action server + handoff service on 127.0.0.1
+	$(PY) -m bot.launcher --model models/attune.tar.gz
+
+lint: setup ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup ## mypy (strict) on bot/empathy, actions and handoff
+	$(VENV)/bin/mypy
+
+imports: setup ## import-linter: the one-way import contracts of STYLE.md
+	$(VENV)/bin/lint-imports
+
+validate: setup ## rasa data validate, warnings are errors
+	$(RASA) data validate --fail-on-warnings
+
+conversations: train ## Conversation tests in tests/test_*.yml, failing on any wrong prediction
+	$(RASA) test core --stories tests/ --model models/attune.tar.gz --fail-on-prediction-errors --out var/results
+
+pytest: train ## pytest: unit, component, action, service and integration tests
+	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q
+
+test: setup lint typecheck imports validate conversations pytest ## Set up and run the whole test suite (CI runs this)
+
+bench-nlu: setup ## NLU benchmark: Attune pipeline vs Rasa's default (DATA=path to an intents JSONL)
+	$(PY) -m bench.nlu --data $(or $(DATA),../shared/data/intents_banking77.dev.jsonl)
+
+clean: ## Remove the venv, models, caches and local databases
+	rm -rf $(VENV) models var .rasa .pytest_cache .mypy_cache .ruff_cache

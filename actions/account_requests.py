@@ -1,0 +1,61 @@
+"""Self-service for requests about a customer's account: cancelling Pine+, getting back in."""
+
+from datetime import date
+
+from actions.outcomes import Outcome, day, mask_email, money
+from actions.store.gateway import CustomerRecord, DemoStore
+from bot import constants as c
+
+
+
+def handle(topic: str, email: str, store: DemoStore) -> Outcome:
+    customer = store.find_customer(email)
+    if customer is None:
+        return Outcome(
+            "account_not_found",
+            "utter_account_not_found",
+            failed=True,
+            variables={"email": email},
+            slots={c.SLOT_EMAIL: None},
+        )
+    if topic == c.CANCEL_SUBSCRIPTION:
+        return _propose_cancellation(customer)
+    store.request_password_reset(customer.id)
+    response = "utter_account_unlock_sent" if customer.account_locked else "utter_password_reset_sent"
+    return Outcome("reset_link_sent", response, variables={"masked_email": mask_email(customer.email)})
+
+
+def _propose_cancellation(customer: CustomerRecord) -> Outcome:
+    active = [s for s in customer.subscriptions if s.status == "active"]
+    if active:
+        sub = active[0]
+        return Outcome(
+            "cancellation_proposed",
+            "utter_confirm_cancellation",
+            variables={"plan": sub.plan, "price": money(sub.price_cents), "renews_on": day(sub.renews_on)},
+            slots={c.SLOT_PENDING_CANCELLATION: True},
+        )
+    if customer.subscriptions:
+        latest = customer.subscriptions[-1]
+        return Outcome(
+            "subscription_already_cancelled",
+            "utter_subscription_already_cancelled",
+            failed=True,
+            variables={"plan": latest.plan, "cancelled_on": day(latest.cancelled_on)},
+        )
+    return Outcome("no_subscription", "utter_no_subscription", failed=True)
+
+
+def confirm_cancellation(email: str, store: DemoStore, today: date) -> Outcome:
+    """Cancels the customer's active subscription after they said yes."""
+    customer = store.find_customer(email)
+    active = [s for s in customer.subscriptions if s.status == "active"] if customer else []
+    if not active:
+        return Outcome("no_subscription", "utter_no_subscription", failed=True)
+    store.cancel_subscription(active[0].id, today)
+    return Outcome(
+        "subscription_cancelled",
+        "utter_subscription_cancelled",
+        variables={"plan": active[0].plan},
+        slots={c.SLOT_PENDING_CANCELLATION: False},
+    )

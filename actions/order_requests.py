@@ -1,0 +1,139 @@
+"""Self-service for requests about one order: status, delivery problems, returns, refunds, billing.
+
+Each function looks at the store's record and returns an ``Outcome``; the few that change the
+store (opening a refund) do it through the ``DemoStore`` they are given.  No Rasa here.
+"""
+
+from datetime import date, timedelta
+
+from actions.outcomes import Outcome, day, money
+from actions.store.gateway import DemoStore, OrderRecord, RefundRecord
+from bot import constants as c
+
+RETURN_WINDOW_DAYS = 30
+
+
+def handle(topic: str, order_id: str, problem: str | None, store: DemoStore, today: date) -> Outcome:
+    """The outcome of ``topic`` (an order intent) for ``order_id``."""
+    order = store.find_order(order_id)
+    if order is None:
+        return Outcome(
+            "order_not_found",
+            "utter_order_not_found",
+            failed=True,
+            variables={"order_id": order_id},
+            slots={c.SLOT_ORDER_ID: None},
+        )
+    if topic == c.DELIVERY_PROBLEM:
+        return _delivery_problem(order, problem, store, today)
+    if topic == c.RETURN_OR_REFUND:
+        return _return(order, store, today)
+    if topic == c.REFUND_STATUS:
+        return _refund_status(order)
+    if topic == c.BILLING_ISSUE:
+        return _billing(order, store, today)
+    return _status(order, store, today)
+
+
+def _base(order: OrderRecord) -> dict[str, str]:
+    return {
+        "order_id": order.id,
+        "items": order.items,
+        "carrier": order.carrier or "our carrier",
+        "tracking_code": order.tracking_code or "not yet issued",
+        "eta": day(order.eta),
+        "delivered_on": day(order.delivered_on),
+        "amount": money(order.total_cents),
+    }
+
+
+def _open_refund(order: OrderRecord, reason: str, cents: int, store: DemoStore, today: date) -> RefundRecord:
+    existing = [r for r in order.refunds if r.reason == reason and r.status != "rejected"]
+    return existing[-1] if existing else store.open_refund(order.id, cents, reason, today)
+
+
+def _status(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
+    v = _base(order)
+    if order.status == "cancelled":
+        return Outcome("order_cancelled", "utter_order_cancelled", variables=v)
+    status = order.delivery_status
+    if status == "lost":
+        return _lost(order, store, today)
+    if status == "delayed":
+        return Outcome("delivery_delayed", "utter_order_delayed", failed=True, variables=v)
+    if status == "delivered":
+        return Outcome("delivered", "utter_order_delivered", variables=v)
+    if status == "in_transit":
+        return Outcome("in_transit", "utter_order_in_transit", variables=v)
+    return Outcome("processing", "utter_order_processing", variables=v)
+
+
+def _lost(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
+    refund = _open_refund(order, "lost", order.total_cents, store, today)
+    v = {**_base(order), "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
+    return Outcome("lost_refund_opened", "utter_order_lost", variables=v)
+
+
+def _delivery_problem(order: OrderRecord, problem: str | None, store: DemoStore, today: date) -> Outcome:
+    v = _base(order)
+    status = order.delivery_status
+    if status == "lost":
+        return _lost(order, store, today)
+    if status == "delayed":
+        return Outcome("delivery_delayed", "utter_order_delayed", failed=True, variables=v)
+    if status == "delivered":
+        if problem == c.PROBLEM_DAMAGED:
+            refund = _open_refund(order, "damaged", order.total_cents, store, today)
+            v = {**v, "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
+            return Outcome("damaged_refund_opened", "utter_damaged_refund_opened", variables=v)
+        if problem == c.PROBLEM_MISSING:
+            # The carrier says delivered, the customer says not: only a person can sort that out.
+            return Outcome("marked_delivered_but_missing", "utter_delivered_but_missing", failed=True, variables=v)
+        return Outcome("delivered_ask_problem", "utter_delivered_ask_problem", variables=v)
+    if status == "in_transit":
+        return Outcome("in_transit", "utter_order_in_transit", variables=v)
+    return Outcome("processing", "utter_order_processing", variables=v)
+
+
+def _return(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
+    v = _base(order)
+    if order.refunds:
+        return _refund_status(order)
+    if order.delivery_status != "delivered" or order.delivered_on is None:
+        return Outcome("not_delivered_yet", "utter_return_not_delivered", failed=True, variables=v)
+    if order.delivered_on < today - timedelta(days=RETURN_WINDOW_DAYS):
+        v = {**v, "window_days": str(RETURN_WINDOW_DAYS)}
+        return Outcome("return_window_closed", "utter_return_window_closed", failed=True, variables=v)
+    refund = store.open_refund(order.id, order.total_cents, "return", today)
+    v = {**v, "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
+    return Outcome("return_started", "utter_return_started", variables=v)
+
+
+def _refund_status(order: OrderRecord) -> Outcome:
+    v = _base(order)
+    if not order.refunds:
+        return Outcome("no_refund", "utter_no_refund_found", failed=True, variables=v)
+    refund = order.refunds[-1]
+    v = {
+        **v,
+        "refund_amount": money(refund.amount_cents),
+        "requested_on": day(refund.requested_on),
+        "expected_by": day(refund.expected_by),
+        "refunded_on": day(refund.refunded_on),
+    }
+    if refund.status == "refunded":
+        return Outcome("refund_done", "utter_refund_done", variables=v)
+    if refund.status == "rejected":
+        return Outcome("refund_rejected", "utter_refund_rejected", failed=True, variables=v)
+    return Outcome("refund_pending", "utter_refund_processing", failed=True, variables=v)
+
+
+def _billing(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
+    v = _base(order)
+    charges = order.charges_cents
+    if len(charges) > 1:
+        refund = _open_refund(order, "duplicate_charge", sum(charges[1:]), store, today)
+        v = {**v, "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
+        return Outcome("duplicate_charge_refunded", "utter_duplicate_charge_refunded", variables=v)
+    v = {**v, "charged": money(sum(charges))}
+    return Outcome("no_duplicate_found", "utter_single_charge_found", failed=True, variables=v)

@@ -1,0 +1,31 @@
+"""Process-wide resources of the action server, created lazily on the first action that needs them.
+
+rasa-sdk imports every module under ``actions/`` at start-up and offers no app factory, so the
+store is opened on first use instead of at import time.
+"""
+
+import functools
+import threading
+from datetime import date
+from pathlib import Path
+
+from actions import settings
+from actions.store.gateway import DemoStore, open_store
+
+_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _store(database_url: str) -> DemoStore:
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        # A relative SQLite path: make sure its folder exists so a fresh checkout just works.
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(database_url)
+    store.prepare(date.today())
+    return store
+
+
+def demo_store() -> DemoStore:
+    """The demo store named by ATTUNE_STORE_DATABASE_URL, created and seeded on first use."""
+    with _LOCK:
+        return _store(settings.current().store_database_url)

@@ -1,0 +1,27 @@
+"""Settings of the action server, read from the environment once, on first use."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    store_database_url: str = "sqlite:///var/store.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "ActionSettings":
+        url = environ.get("ATTUNE_STORE_DATABASE_URL", cls.store_database_url).strip()
+        if "://" not in url:
+            raise ConfigError(
+                f"ATTUNE_STORE_DATABASE_URL must be an SQLAlchemy URL such as sqlite:///var/store.db, got {url!r}"
+            )
+        return cls(store_database_url=url)
+
+
+def current() -> ActionSettings:
+    return ActionSettings.from_env(os.environ)

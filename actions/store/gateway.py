@@ -1,0 +1,200 @@
+"""Reads and writes the demo store; returns plain frozen records, never ORM objects.
+
+Actions run on rasa-sdk's event loop, so they call these synchronous methods through
+``asyncio.to_thread`` (SQLite answers in well under a millisecond, but a Postgres store would not).
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from actions.store.models import (
+    Base,
+    Charge,
+    Customer,
+    Delivery,
+    Order,
+    PasswordReset,
+    Refund,
+    Subscription,
+)
+from actions.store.seed import seed_if_empty
+
+REFUND_DAYS = 5
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    amount_cents: int
+    reason: str
+    status: str
+    requested_on: date
+    expected_by: date | None
+    refunded_on: date | None
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    id: str
+    customer_email: str
+    placed_on: date
+    status: str
+    items: str
+    total_cents: int
+    delivery_status: str | None
+    carrier: str | None
+    tracking_code: str | None
+    eta: date | None
+    delivered_on: date | None
+    charges_cents: tuple[int, ...]
+    refunds: tuple[RefundRecord, ...]
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    id: int
+    plan: str
+    price_cents: int
+    status: str
+    renews_on: date | None
+    cancelled_on: date | None
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    id: int
+    name: str
+    email: str
+    account_locked: bool
+    subscriptions: tuple[SubscriptionRecord, ...]
+
+
+def _refund_record(row: Any) -> RefundRecord:
+    return RefundRecord(
+        amount_cents=row.amount_cents,
+        reason=row.reason,
+        status=row.status,
+        requested_on=row.requested_on,
+        expected_by=row.expected_by,
+        refunded_on=row.refunded_on,
+    )
+
+
+class DemoStore:
+    """The demo store behind one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+
+    def prepare(self, today: date) -> bool:
+        """Creates the tables and seeds them on first run; returns whether it seeded."""
+        Base.metadata.create_all(self._engine)
+        with self._sessions() as session:
+            return seed_if_empty(session, today)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def find_order(self, order_id: str) -> OrderRecord | None:
+        with self._sessions() as session:
+            return self._order_record(session, order_id)
+
+    def _order_record(self, session: Session, order_id: str) -> OrderRecord | None:
+        order = session.get(Order, order_id)
+        if order is None:
+            return None
+        customer = session.get(Customer, order.customer_id)
+        delivery = session.get(Delivery, order_id)
+        charges = session.execute(
+            select(Charge.amount_cents).where(Charge.order_id == order_id).order_by(Charge.id)
+        ).scalars()
+        refunds = session.execute(
+            select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)
+        ).scalars()
+        return OrderRecord(
+            id=order.id,
+            customer_email=customer.email,
+            placed_on=order.placed_on,
+            status=order.status,
+            items=order.items,
+            total_cents=order.total_cents,
+            delivery_status=delivery.status if delivery else None,
+            carrier=delivery.carrier if delivery else None,
+            tracking_code=delivery.tracking_code if delivery else None,
+            eta=delivery.eta if delivery else None,
+            delivered_on=delivery.delivered_on if delivery else None,
+            charges_cents=tuple(charges),
+            refunds=tuple(_refund_record(row) for row in refunds),
+        )
+
+    def find_customer(self, email: str) -> CustomerRecord | None:
+        with self._sessions() as session:
+            customer = session.execute(
+                select(Customer).where(Customer.email == email.strip().lower())
+            ).scalar_one_or_none()
+            if customer is None:
+                return None
+            subscriptions = session.execute(
+                select(Subscription)
+                .where(Subscription.customer_id == customer.id)
+                .order_by(Subscription.id)
+            ).scalars()
+            return CustomerRecord(
+                id=customer.id,
+                name=customer.name,
+                email=customer.email,
+                account_locked=customer.account_locked,
+                subscriptions=tuple(
+                    SubscriptionRecord(
+                        id=row.id,
+                        plan=row.plan,
+                        price_cents=row.price_cents,
+                        status=row.status,
+                        renews_on=row.renews_on,
+                        cancelled_on=row.cancelled_on,
+                    )
+                    for row in subscriptions
+                ),
+            )
+
+    def open_refund(self, order_id: str, amount_cents: int, reason: str, today: date) -> RefundRecord:
+        """Records a refund the customer is owed (a return, a duplicate charge, a lost parcel)."""
+        with self._sessions() as session:
+            row = Refund(
+                order_id=order_id,
+                amount_cents=amount_cents,
+                reason=reason,
+                status="processing",
+                requested_on=today,
+                expected_by=today + timedelta(days=REFUND_DAYS),
+            )
+            session.add(row)
+            session.commit()
+            return _refund_record(row)
+
+    def cancel_subscription(self, subscription_id: int, today: date) -> None:
+        with self._sessions() as session:
+            row = session.get(Subscription, subscription_id)
+            if row is not None and row.status == "active":
+                row.status = "cancelled"
+                row.cancelled_on = today
+                row.renews_on = None
+                session.commit()
+
+    def request_password_reset(self, customer_id: int) -> None:
+        """Records that a reset link is due; the demo store has no mail server, the record is the proof."""
+        with self._sessions() as session:
+            session.add(PasswordReset(customer_id=customer_id))
+            session.commit()
+
+
+def open_store(database_url: str) -> DemoStore:
+    """An engine for ``database_url``; SQLite files may be used from the action server's threads."""
+    connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
+    engine = create_engine(database_url, future=True, connect_args=connect_args)
+    return DemoStore(engine)

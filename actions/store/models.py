@@ -1,0 +1,88 @@
+"""Tables of Parcelpine's demo store: the back office the bot's self-service looks things up in.
+
+A stand-in for a retailer's real order, payment and subscription systems.  The data is seeded
+by ``actions.store.seed`` with clearly fake customers (``@example.com``) and orders.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(80), nullable=False)
+    email = Column(String(254), nullable=False, unique=True)
+    account_locked = Column(Boolean, nullable=False, default=False)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    # Five digits, as printed on Parcelpine's confirmation e-mails.
+    id = Column(String(5), primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    placed_on = Column(Date, nullable=False)
+    status = Column(String(20), nullable=False)  # processing | shipped | delivered | cancelled
+    items = Column(String(200), nullable=False)
+    total_cents = Column(Integer, nullable=False)
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+
+    order_id = Column(String(5), ForeignKey("orders.id"), primary_key=True)
+    carrier = Column(String(40), nullable=False)
+    tracking_code = Column(String(40), nullable=False)
+    status = Column(String(20), nullable=False)  # preparing | in_transit | delayed | delivered | lost
+    eta = Column(Date, nullable=True)
+    delivered_on = Column(Date, nullable=True)
+
+
+class Charge(Base):
+    __tablename__ = "charges"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(String(5), ForeignKey("orders.id"), nullable=False)
+    amount_cents = Column(Integer, nullable=False)
+    charged_on = Column(Date, nullable=False)
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(String(5), ForeignKey("orders.id"), nullable=False)
+    amount_cents = Column(Integer, nullable=False)
+    reason = Column(String(40), nullable=False)  # return | duplicate_charge | damaged | lost
+    status = Column(String(20), nullable=False)  # processing | refunded | rejected
+    requested_on = Column(Date, nullable=False)
+    expected_by = Column(Date, nullable=True)
+    refunded_on = Column(Date, nullable=True)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    plan = Column(String(40), nullable=False)
+    price_cents = Column(Integer, nullable=False)
+    status = Column(String(20), nullable=False)  # active | cancelled
+    renews_on = Column(Date, nullable=True)
+    cancelled_on = Column(Date, nullable=True)
+
+
+class PasswordReset(Base):
+    __tablename__ = "password_resets"
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    requested_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+

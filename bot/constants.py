@@ -1,0 +1,62 @@
+"""Names shared by the domain, the actions and the components.
+
+Every intent, entity, slot and parse-data key the code refers to is spelled once here, so a
+typo fails at import time instead of silently never matching.  ``tests/test_domain_names.py``
+checks that this module and ``domain.yml`` agree.
+"""
+
+from typing import Final
+
+# --- intents -------------------------------------------------------------------------------
+GREET: Final = "greet"
+GOODBYE: Final = "goodbye"
+AFFIRM: Final = "affirm"
+DENY: Final = "deny"
+THANK: Final = "thank"
+BOT_CHALLENGE: Final = "bot_challenge"
+INFORM: Final = "inform"
+ORDER_STATUS: Final = "order_status"
+DELIVERY_PROBLEM: Final = "delivery_problem"
+RETURN_OR_REFUND: Final = "return_or_refund"
+REFUND_STATUS: Final = "refund_status"
+BILLING_ISSUE: Final = "billing_issue"
+CANCEL_SUBSCRIPTION: Final = "cancel_subscription"
+ACCOUNT_ACCESS: Final = "account_access"
+REQUEST_HUMAN: Final = "request_human"
+COMPLAIN: Final = "complain"
+OPT_OUT_EMOTION: Final = "opt_out_emotion"
+OPT_IN_EMOTION: Final = "opt_in_emotion"
+ASK_PRIVACY: Final = "ask_privacy"
+OUT_OF_SCOPE: Final = "out_of_scope"
+NLU_FALLBACK: Final = "nlu_fallback"
+
+# Requests that need an order number before the bot can look anything up.
+ORDER_TOPICS: Final = (ORDER_STATUS, DELIVERY_PROBLEM, RETURN_OR_REFUND, REFUND_STATUS, BILLING_ISSUE)
+# Requests that need the e-mail address of the customer's account.
+ACCOUNT_TOPICS: Final = (CANCEL_SUBSCRIPTION, ACCOUNT_ACCESS)
+
+# --- entities ------------------------------------------------------------------------------
+ENTITY_ORDER_ID: Final = "order_id"
+ENTITY_EMAIL: Final = "email"
+ENTITY_PROBLEM: Final = "problem"
+
+# Canonical values of the ``problem`` entity (synonyms in data/nlu.yml map onto these).
+PROBLEM_LATE: Final = "late"
+PROBLEM_MISSING: Final = "missing"
+PROBLEM_DAMAGED: Final = "damaged"
+PROBLEM_DOUBLE_CHARGE: Final = "double_charge"
+PROBLEM_WRONG_AMOUNT: Final = "wrong_amount"
+PROBLEM_LOCKED: Final = "locked"
+PROBLEM_PASSWORD_RESET: Final = "password_reset"
+
+# --- slots ---------------------------------------------------------------------------------
+SLOT_ORDER_ID: Final = "order_id"
+SLOT_EMAIL: Final = "email"
+SLOT_PROBLEM: Final = "problem"
+SLOT_TOPIC: Final = "topic"
+SLOT_FAILED_ATTEMPTS: Final = "failed_attempts"
+SLOT_EMOTION_OPT_OUT: Final = "emotion_opt_out"
+SLOT_PENDING_CANCELLATION: Final = "pending_cancellation"
+SLOT_LAST_OUTCOME: Final = "last_outcome"
+SLOT_REQUESTED: Final = "requested_slot"
+

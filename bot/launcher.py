@@ -1,0 +1,240 @@
+"""Runs the whole assistant in one terminal: Rasa server, action server and handoff service.
+
+``python -m bot.launcher`` (what ``make run`` calls) starts the three processes on 127.0.0.1,
+prefixes their output, waits until each answers, prints where to talk to the bot, and on Ctrl-C
+(or when any of them dies) stops all three.  Only the standard library: this module must not
+drag Rasa into the launcher process.
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+STOP_GRACE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    command: list[str]
+    ready_url: str
+
+
+@dataclass(frozen=True)
+class Ports:
+    rasa: int
+    actions: int
+    handoff: int
+
+
+def _bin(name: str) -> str:
+    """A console script of the interpreter running us (the project's venv)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def write_endpoints(var_dir: Path, ports: Ports) -> Path:
+    """endpoints.yml with this run's action-server port and tracker-store file."""
+    config = yaml.safe_load((ROOT / "endpoints.yml").read_text())
+    config["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
+    config["tracker_store"]["db"] = str(var_dir / "tracker.db")
+    path = var_dir / "endpoints.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def services(ports: Ports, var_dir: Path, model: Path, token: str) -> list[Service]:
+    endpoints = write_endpoints(var_dir, ports)
+    return [
+        Service(
+            "handoff",
+            [sys.executable, "-m", "handoff"],
+            f"http://127.0.0.1:{ports.handoff}/healthz",
+        ),
+        Service(
+            "actions",
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports.actions)],
+            f"http://127.0.0.1:{ports.actions}/health",
+        ),
+        Service(
+            "rasa",
+            [
+                _bin("rasa"), "run",
+                "--interface", "127.0.0.1",
+                "--port", str(ports.rasa),
+                "--model", str(model),
+                "--endpoints", str(endpoints),
+                "--credentials", str(ROOT / "credentials.yml"),
+                "--enable-api", "--auth-token", token,
+                "--cors", "*",
+            ],
+            f"http://127.0.0.1:{ports.rasa}/",
+        ),
+    ]  # fmt: skip
+
+
+def child_env(ports: Ports, var_dir: Path, token: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{var_dir / 'store.db'}")
+    env.setdefault("ATTUNE_HANDOFF_DATABASE_URL", f"sqlite:///{var_dir / 'handoff.db'}")
+    env["ATTUNE_HANDOFF_PORT"] = str(ports.handoff)
+    env["ATTUNE_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
+    env["ATTUNE_RASA_TOKEN"] = token
+    # The sentence encoder must never reach for the Hugging Face hub.
+    env["HF_HUB_OFFLINE"] = "1"
+    env["TRANSFORMERS_OFFLINE"] = "1"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _pump(name: str, stream: IO[str] | None) -> None:
+    if stream is None:
+        return
+    for line in stream:
+        sys.stdout.write(f"[{name:>7}] {line}")
+        sys.stdout.flush()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status < 500)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Stack:
+    """The three child processes; each in its own process group so Ctrl-C is handled once, by us."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self._env = env
+        self.processes: dict[str, subprocess.Popen[str]] = {}
+
+    def start(self, service: Service) -> None:
+        process = subprocess.Popen(
+            service.command,
+            cwd=ROOT,
+            env=self._env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+        self.processes[service.name] = process
+        threading.Thread(target=_pump, args=(service.name, process.stdout), daemon=True).start()
+
+    def wait_ready(self, service: Service, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        process = self.processes[service.name]
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited with code {process.returncode} while starting")
+            if _answers(service.ready_url):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"{service.name} did not answer on {service.ready_url} within {timeout:.0f} s")
+
+    def dead(self) -> str | None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                return name
+        return None
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def latest_model(models_dir: Path) -> Path:
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise SystemExit(f"error: no trained model in {models_dir}/ - run `make train` first")
+    return models[-1]
+
+
+def banner(ports: Ports) -> str:
+    rest = f"http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook"
+    return "\n".join(
+        [
+            "",
+            "Attune is running (Ctrl-C stops all three processes):",
+            f"  REST       curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"where is order 10002\"}}'",
+            f"  socket.io  http://127.0.0.1:{ports.rasa}/socket.io  (events user_uttered / bot_uttered)",
+            f"  shell      .venv/bin/rasa shell --endpoints var/endpoints.yml --port {ports.rasa + 10}",
+            f"  actions    http://127.0.0.1:{ports.actions}/health",
+            f"  handoff    http://127.0.0.1:{ports.handoff}/healthz",
+            "",
+        ]
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__.splitlines()[0])
+    parser.add_argument("--rasa-port", type=int, default=5005)
+    parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--handoff-port", type=int, default=5056)
+    parser.add_argument("--model", type=Path, help="model archive (default: the newest in models/)")
+    parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="databases and generated config")
+    parser.add_argument("--start-timeout", type=float, default=300.0)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    ports = Ports(args.rasa_port, args.actions_port, args.handoff_port)
+    var_dir = args.var_dir.resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    model = args.model or latest_model(ROOT / "models")
+    token = os.environ.get("ATTUNE_RASA_TOKEN") or secrets.token_urlsafe(24)
+    stack = Stack(child_env(ports, var_dir, token))
+    started = time.monotonic()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        plan = services(ports, var_dir, model, token)
+        for service in plan:
+            stack.start(service)
+        for service in plan:
+            stack.wait_ready(service, args.start_timeout)
+        print(banner(ports) + f"  ready in {time.monotonic() - started:.1f} s\n", flush=True)
+        while not stopping.is_set():
+            crashed = stack.dead()
+            if crashed:
+                print(f"{crashed} stopped unexpectedly; stopping the others", file=sys.stderr)
+                return 1
+            stopping.wait(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping...", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

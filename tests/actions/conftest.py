@@ -1,0 +1,42 @@
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+
+from actions.store.gateway import DemoStore, open_store
+
+TODAY = date(2026, 3, 10)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DemoStore]:
+    demo = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    demo.prepare(TODAY)
+    yield demo
+    demo.close()
+
+
+def user_event(intent: str, text: str = "", entities: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "event": "user",
+        "text": text,
+        "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": entities or []},
+    }
+
+
+def tracker(slots: dict[str, Any], events: list[dict[str, Any]]) -> Tracker:
+    """A tracker as the action server would receive it, built inline."""
+    latest = next((e["parse_data"] for e in reversed(events) if e["event"] == "user"), {})
+    return Tracker(
+        sender_id="test-customer",
+        slots=slots,
+        latest_message=latest,
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )

@@ -1,0 +1,40 @@
+from actions import order_requests
+from actions.store.gateway import DemoStore
+from tests.actions.conftest import TODAY
+
+
+def outcome(store: DemoStore, topic: str, order_id: str, problem: str | None = None) -> tuple[str, bool]:
+    result = order_requests.handle(topic, order_id, problem, store, TODAY)
+    return result.code, result.failed
+
+
+def test_every_seeded_scenario_has_its_outcome(store: DemoStore) -> None:
+    assert outcome(store, "order_status", "10001") == ("delivered", False)
+    assert outcome(store, "order_status", "10003") == ("delivery_delayed", True)
+    assert outcome(store, "order_status", "10004") == ("lost_refund_opened", False)
+    assert outcome(store, "order_status", "10010") == ("processing", False)
+    assert outcome(store, "delivery_problem", "10001", "missing") == ("marked_delivered_but_missing", True)
+    assert outcome(store, "delivery_problem", "10001") == ("delivered_ask_problem", False)
+    assert outcome(store, "return_or_refund", "10009") == ("return_window_closed", True)
+    assert outcome(store, "return_or_refund", "10002") == ("not_delivered_yet", True)
+    assert outcome(store, "refund_status", "10001") == ("no_refund", True)
+    assert outcome(store, "refund_status", "10006") == ("refund_pending", True)
+    assert outcome(store, "billing_issue", "10001") == ("no_duplicate_found", True)
+
+
+def test_return_inside_the_window_opens_a_refund_for_the_order_total(store: DemoStore) -> None:
+    result = order_requests.handle("return_or_refund", "10005", None, store, TODAY)
+
+    assert result.code == "return_started"
+    assert result.variables["refund_amount"] == "€24.00"
+    assert result.variables["expected_by"] == "Sun 15 Mar"
+
+
+def test_duplicate_charge_is_refunded_once(store: DemoStore) -> None:
+    first = order_requests.handle("billing_issue", "10008", None, store, TODAY)
+    again = order_requests.handle("billing_issue", "10008", None, store, TODAY)
+
+    assert first.code == again.code == "duplicate_charge_refunded"
+    order = store.find_order("10008")
+    assert order is not None
+    assert [r.amount_cents for r in order.refunds] == [8900]

@@ -1,0 +1,125 @@
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.self_service import ActionConfirmCancellation, ActionLookup, latest_topic
+from actions.store.gateway import DemoStore
+from tests.actions.conftest import TODAY, tracker, user_event
+
+
+async def run_lookup(store: DemoStore, slots: dict, events: list) -> tuple[list, list]:
+    dispatcher = CollectingDispatcher()
+    action = ActionLookup(store=lambda: store, today=lambda: TODAY)
+    result = await action.run(dispatcher, tracker(slots, events), {})
+    return result, dispatcher.messages
+
+
+async def test_order_in_transit_is_answered_with_its_eta(store: DemoStore) -> None:
+    events, messages = await run_lookup(
+        store, {"order_id": "10002", "failed_attempts": 0.0}, [user_event("order_status")]
+    )
+
+    assert events == [
+        SlotSet("topic", "order_status"),
+        SlotSet("last_outcome", "in_transit"),
+        SlotSet("failed_attempts", 0.0),
+    ]
+    assert messages[0]["response"] == "utter_order_in_transit"
+    assert messages[0]["eta"] == "Wed 11 Mar"
+    assert messages[0]["tracking_code"] == "PP1000200"
+
+
+async def test_unknown_order_is_a_failed_attempt_and_forgets_the_number(store: DemoStore) -> None:
+    events, messages = await run_lookup(
+        store, {"order_id": "99999", "failed_attempts": 0.0}, [user_event("order_status")]
+    )
+
+    assert events == [
+        SlotSet("topic", "order_status"),
+        SlotSet("last_outcome", "order_not_found"),
+        SlotSet("failed_attempts", 1.0),
+        SlotSet("order_id", None),
+    ]
+    assert [m["response"] for m in messages] == ["utter_order_not_found"]
+
+
+async def test_second_failure_adds_the_human_hint(store: DemoStore) -> None:
+    _, messages = await run_lookup(
+        store, {"order_id": "10006", "failed_attempts": 1.0}, [user_event("refund_status")]
+    )
+
+    assert [m["response"] for m in messages] == ["utter_refund_processing", "utter_human_hint"]
+
+
+async def test_bare_order_number_after_a_request_answers_that_request(store: DemoStore) -> None:
+    history = [user_event("refund_status"), user_event("inform", "10007")]
+
+    events, messages = await run_lookup(store, {"order_id": "10007"}, history)
+
+    assert SlotSet("last_outcome", "refund_done") in events
+    assert messages[0]["response"] == "utter_refund_done"
+
+
+async def test_bare_order_number_without_a_request_asks_what_for(store: DemoStore) -> None:
+    events, messages = await run_lookup(store, {"order_id": "10001"}, [user_event("inform", "10001")])
+
+    assert events == []
+    assert messages[0]["response"] == "utter_ask_what_for"
+
+
+async def test_damaged_delivery_opens_one_refund_only(store: DemoStore) -> None:
+    slots = {"order_id": "10005", "problem": "damaged"}
+    await run_lookup(store, slots, [user_event("delivery_problem")])
+    await run_lookup(store, slots, [user_event("delivery_problem")])
+
+    order = store.find_order("10005")
+    assert order is not None
+    assert [(r.reason, r.status) for r in order.refunds] == [("damaged", "processing")]
+
+
+async def test_cancel_subscription_asks_then_cancels(store: DemoStore) -> None:
+    events, messages = await run_lookup(
+        store, {"email": "ada@example.com"}, [user_event("cancel_subscription")]
+    )
+    assert SlotSet("pending_cancellation", True) in events
+    assert messages[0]["response"] == "utter_confirm_cancellation"
+
+    dispatcher = CollectingDispatcher()
+    confirm = ActionConfirmCancellation(store=lambda: store, today=lambda: TODAY)
+    events = await confirm.run(
+        dispatcher, tracker({"email": "ada@example.com"}, [user_event("affirm")]), {}
+    )
+
+    assert events[0] == SlotSet("pending_cancellation", False)
+    assert dispatcher.messages[0]["response"] == "utter_subscription_cancelled"
+    customer = store.find_customer("ada@example.com")
+    assert customer is not None
+    assert customer.subscriptions[0].status == "cancelled"
+
+
+async def test_already_cancelled_subscription_is_a_failed_attempt(store: DemoStore) -> None:
+    events, messages = await run_lookup(
+        store, {"email": "ben@example.com"}, [user_event("cancel_subscription")]
+    )
+
+    assert SlotSet("failed_attempts", 1.0) in events
+    assert messages[0]["response"] == "utter_subscription_already_cancelled"
+
+
+async def test_store_failure_still_gives_the_customer_a_reply() -> None:
+    def broken_store() -> DemoStore:
+        raise OSError("disk on fire")
+
+    dispatcher = CollectingDispatcher()
+    action = ActionLookup(store=broken_store, today=lambda: TODAY)
+    events = await action.run(
+        dispatcher, tracker({"order_id": "10001"}, [user_event("order_status")]), {}
+    )
+
+    assert events == []
+    assert dispatcher.messages[0]["response"] == "utter_something_went_wrong"
+
+
+def test_latest_topic_skips_small_talk() -> None:
+    history = [user_event("billing_issue"), user_event("thank"), user_event("inform")]
+
+    assert latest_topic(tracker({}, history)) == "billing_issue"
