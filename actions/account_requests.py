@@ -7,7 +7,6 @@ from actions.store.gateway import CustomerRecord, DemoStore
 from bot import constants as c
 
 
-
 def handle(topic: str, email: str, store: DemoStore) -> Outcome:
     customer = store.find_customer(email)
     if customer is None:

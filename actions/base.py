@@ -19,7 +19,9 @@ class SafeAction(Action, abc.ABC):
     def name(self) -> str: ...
 
     @abc.abstractmethod
-    async def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
         """The action's work; may raise."""
 
     async def run(

@@ -88,7 +88,9 @@ def _delivery_problem(order: OrderRecord, problem: str | None, store: DemoStore,
             return Outcome("damaged_refund_opened", "utter_damaged_refund_opened", variables=v)
         if problem == c.PROBLEM_MISSING:
             # The carrier says delivered, the customer says not: only a person can sort that out.
-            return Outcome("marked_delivered_but_missing", "utter_delivered_but_missing", failed=True, variables=v)
+            return Outcome(
+                "marked_delivered_but_missing", "utter_delivered_but_missing", failed=True, variables=v
+            )
         return Outcome("delivered_ask_problem", "utter_delivered_ask_problem", variables=v)
     if status == "in_transit":
         return Outcome("in_transit", "utter_order_in_transit", variables=v)

@@ -15,7 +15,9 @@ class ActionOptOutEmotion(SafeAction):
     def name(self) -> str:
         return "action_opt_out_emotion"
 
-    async def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
         dispatcher.utter_message(response="utter_opted_out")
         return [SlotSet(c.SLOT_EMOTION_OPT_OUT, True)]
 
@@ -24,7 +26,9 @@ class ActionOptInEmotion(SafeAction):
     def name(self) -> str:
         return "action_opt_in_emotion"
 
-    async def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
         dispatcher.utter_message(response="utter_opted_in")
         return [SlotSet(c.SLOT_EMOTION_OPT_OUT, False)]
 
@@ -35,13 +39,19 @@ class ActionExplainPrivacy(SafeAction):
     def name(self) -> str:
         return "action_explain_privacy"
 
-    async def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
         known = []
         if tracker.get_slot(c.SLOT_ORDER_ID):
             known.append(f"the order number you gave ({tracker.get_slot(c.SLOT_ORDER_ID)})")
         if tracker.get_slot(c.SLOT_EMAIL):
             known.append(f"your e-mail address ({mask_email(str(tracker.get_slot(c.SLOT_EMAIL)))})")
         facts = "; ".join(known) if known else "nothing beyond the messages of this conversation"
-        response = "utter_privacy_opted_out" if tracker.get_slot(c.SLOT_EMOTION_OPT_OUT) else "utter_privacy_opted_in"
+        response = (
+            "utter_privacy_opted_out"
+            if tracker.get_slot(c.SLOT_EMOTION_OPT_OUT)
+            else "utter_privacy_opted_in"
+        )
         dispatcher.utter_message(response=response, facts=facts)
         return []

@@ -63,7 +63,9 @@ class ActionLookup(StoreAction):
     def name(self) -> str:
         return "action_lookup"
 
-    async def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
         topic = latest_topic(tracker)
         order_id = tracker.get_slot(c.SLOT_ORDER_ID)
         email = tracker.get_slot(c.SLOT_EMAIL)
@@ -84,7 +86,9 @@ class ActionLookup(StoreAction):
             )
         else:
             # A bare order number or e-mail with no request before it: ask what it is for.
-            dispatcher.utter_message(response="utter_ask_what_for", order_id=order_id or "", email=email or "")
+            dispatcher.utter_message(
+                response="utter_ask_what_for", order_id=order_id or "", email=email or ""
+            )
             return []
         return [SlotSet(c.SLOT_TOPIC, topic), *self._tell(dispatcher, tracker, outcome)]
 
@@ -95,7 +99,9 @@ class ActionConfirmCancellation(StoreAction):
     def name(self) -> str:
         return "action_confirm_cancellation"
 
-    async def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
         email = tracker.get_slot(c.SLOT_EMAIL)
         if not email:
             dispatcher.utter_message(response="utter_ask_email")
@@ -112,6 +118,8 @@ class ActionKeepSubscription(SafeAction):
     def name(self) -> str:
         return "action_keep_subscription"
 
-    async def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
         dispatcher.utter_message(response="utter_cancellation_kept")
         return [SlotSet(c.SLOT_PENDING_CANCELLATION, False)]

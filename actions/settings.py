@@ -18,7 +18,8 @@ class ActionSettings:
         url = environ.get("ATTUNE_STORE_DATABASE_URL", cls.store_database_url).strip()
         if "://" not in url:
             raise ConfigError(
-                f"ATTUNE_STORE_DATABASE_URL must be an SQLAlchemy URL such as sqlite:///var/store.db, got {url!r}"
+                "ATTUNE_STORE_DATABASE_URL must be an SQLAlchemy URL such as "
+                f"sqlite:///var/store.db, got {url!r}"
             )
         return cls(store_database_url=url)
 

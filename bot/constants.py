@@ -59,4 +59,3 @@ SLOT_EMOTION_OPT_OUT: Final = "emotion_opt_out"
 SLOT_PENDING_CANCELLATION: Final = "pending_cancellation"
 SLOT_LAST_OUTCOME: Final = "last_outcome"
 SLOT_REQUESTED: Final = "requested_slot"
-

@@ -93,6 +93,8 @@ def child_env(ports: Ports, var_dir: Path, token: str) -> dict[str, str]:
     env["ATTUNE_HANDOFF_PORT"] = str(ports.handoff)
     env["ATTUNE_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
     env["ATTUNE_RASA_TOKEN"] = token
+    # rasa-sdk has no --interface flag; it reads the bind address from here (default 0.0.0.0).
+    env["SANIC_HOST"] = "127.0.0.1"
     # The sentence encoder must never reach for the Hugging Face hub.
     env["HF_HUB_OFFLINE"] = "1"
     env["TRANSFORMERS_OFFLINE"] = "1"
@@ -180,7 +182,7 @@ def banner(ports: Ports) -> str:
         [
             "",
             "Attune is running (Ctrl-C stops all three processes):",
-            f"  REST       curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"where is order 10002\"}}'",
+            f'  REST       curl -s {rest} -d \'{{"sender": "me", "message": "where is order 10002"}}\'',
             f"  socket.io  http://127.0.0.1:{ports.rasa}/socket.io  (events user_uttered / bot_uttered)",
             f"  shell      .venv/bin/rasa shell --endpoints var/endpoints.yml --port {ports.rasa + 10}",
             f"  actions    http://127.0.0.1:{ports.actions}/health",

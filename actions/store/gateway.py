@@ -140,9 +140,7 @@ class DemoStore:
             if customer is None:
                 return None
             subscriptions = session.execute(
-                select(Subscription)
-                .where(Subscription.customer_id == customer.id)
-                .order_by(Subscription.id)
+                select(Subscription).where(Subscription.customer_id == customer.id).order_by(Subscription.id)
             ).scalars()
             return CustomerRecord(
                 id=customer.id,

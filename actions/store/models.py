@@ -5,11 +5,13 @@ by ``actions.store.seed`` with clearly fake customers (``@example.com``) and ord
 """
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import declarative_base
 
-Base = declarative_base()
+# Typed as Any: SQLAlchemy 1.4 ships no stubs we use, and strict mypy cannot see through it.
+Base: Any = declarative_base()
 
 
 class Customer(Base):
@@ -84,5 +86,3 @@ class PasswordReset(Base):
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
     requested_at = Column(DateTime, nullable=False, default=datetime.utcnow)
-
-

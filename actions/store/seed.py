@@ -32,9 +32,7 @@ def _orders(today: date) -> list[object]:
     d = lambda days: today - timedelta(days=days)  # noqa: E731 - reads better than a def here
     rows: list[object] = []
 
-    def order(
-        order_id: str, customer: int, placed: int, status: str, items: str, cents: int
-    ) -> None:
+    def order(order_id: str, customer: int, placed: int, status: str, items: str, cents: int) -> None:
         rows.append(
             Order(
                 id=order_id,
@@ -49,48 +47,156 @@ def _orders(today: date) -> list[object]:
 
     # 10001: delivered last week, nothing wrong.
     order("10001", 1, 9, "delivered", "2 linen cushion covers", 3800)
-    rows.append(Delivery(order_id="10001", carrier="Parcelpost", tracking_code="PP1000100", status="delivered", delivered_on=d(6)))
+    rows.append(
+        Delivery(
+            order_id="10001",
+            carrier="Parcelpost",
+            tracking_code="PP1000100",
+            status="delivered",
+            delivered_on=d(6),
+        )
+    )
     # 10002: on its way, arrives tomorrow.
     order("10002", 1, 3, "shipped", "oak serving board", 4500)
-    rows.append(Delivery(order_id="10002", carrier="Parcelpost", tracking_code="PP1000200", status="in_transit", eta=today + timedelta(days=1)))
+    rows.append(
+        Delivery(
+            order_id="10002",
+            carrier="Parcelpost",
+            tracking_code="PP1000200",
+            status="in_transit",
+            eta=today + timedelta(days=1),
+        )
+    )
     # 10003: stuck with the carrier, new estimate in four days.
     order("10003", 2, 12, "shipped", "ceramic table lamp", 6900)
-    rows.append(Delivery(order_id="10003", carrier="SwiftShip", tracking_code="SS88310003", status="delayed", eta=today + timedelta(days=4)))
+    rows.append(
+        Delivery(
+            order_id="10003",
+            carrier="SwiftShip",
+            tracking_code="SS88310003",
+            status="delayed",
+            eta=today + timedelta(days=4),
+        )
+    )
     # 10004: the carrier has lost it.
     order("10004", 2, 20, "shipped", "wool throw, grey", 5900)
     rows.append(Delivery(order_id="10004", carrier="SwiftShip", tracking_code="SS88310004", status="lost"))
     # 10005: delivered three days ago (the demo for a damaged parcel and for a return).
     order("10005", 3, 8, "delivered", "set of 4 glass tumblers", 2400)
-    rows.append(Delivery(order_id="10005", carrier="Parcelpost", tracking_code="PP1000500", status="delivered", delivered_on=d(3)))
+    rows.append(
+        Delivery(
+            order_id="10005",
+            carrier="Parcelpost",
+            tracking_code="PP1000500",
+            status="delivered",
+            delivered_on=d(3),
+        )
+    )
     # 10006: returned, refund requested and still processing.
     order("10006", 3, 25, "delivered", "bamboo bath mat", 2900)
-    rows.append(Delivery(order_id="10006", carrier="Parcelpost", tracking_code="PP1000600", status="delivered", delivered_on=d(21)))
-    rows.append(Refund(order_id="10006", amount_cents=2900, reason="return", status="processing", requested_on=d(5), expected_by=today + timedelta(days=2)))
+    rows.append(
+        Delivery(
+            order_id="10006",
+            carrier="Parcelpost",
+            tracking_code="PP1000600",
+            status="delivered",
+            delivered_on=d(21),
+        )
+    )
+    rows.append(
+        Refund(
+            order_id="10006",
+            amount_cents=2900,
+            reason="return",
+            status="processing",
+            requested_on=d(5),
+            expected_by=today + timedelta(days=2),
+        )
+    )
     # 10007: refunded last week.
     order("10007", 4, 30, "delivered", "copper kettle", 7900)
-    rows.append(Delivery(order_id="10007", carrier="Parcelpost", tracking_code="PP1000700", status="delivered", delivered_on=d(26)))
-    rows.append(Refund(order_id="10007", amount_cents=7900, reason="return", status="refunded", requested_on=d(15), refunded_on=d(7)))
+    rows.append(
+        Delivery(
+            order_id="10007",
+            carrier="Parcelpost",
+            tracking_code="PP1000700",
+            status="delivered",
+            delivered_on=d(26),
+        )
+    )
+    rows.append(
+        Refund(
+            order_id="10007",
+            amount_cents=7900,
+            reason="return",
+            status="refunded",
+            requested_on=d(15),
+            refunded_on=d(7),
+        )
+    )
     # 10008: charged twice for the same order.
     order("10008", 4, 4, "shipped", "linen duvet cover", 8900)
     rows.append(Charge(order_id="10008", amount_cents=8900, charged_on=d(4)))
-    rows.append(Delivery(order_id="10008", carrier="Parcelpost", tracking_code="PP1000800", status="in_transit", eta=today + timedelta(days=2)))
+    rows.append(
+        Delivery(
+            order_id="10008",
+            carrier="Parcelpost",
+            tracking_code="PP1000800",
+            status="in_transit",
+            eta=today + timedelta(days=2),
+        )
+    )
     # 10009: delivered two months ago, outside the 30-day return window.
     order("10009", 1, 65, "delivered", "rattan laundry basket", 3500)
-    rows.append(Delivery(order_id="10009", carrier="Parcelpost", tracking_code="PP1000900", status="delivered", delivered_on=d(60)))
+    rows.append(
+        Delivery(
+            order_id="10009",
+            carrier="Parcelpost",
+            tracking_code="PP1000900",
+            status="delivered",
+            delivered_on=d(60),
+        )
+    )
     # 10010: placed today, still being packed.
     order("10010", 2, 0, "processing", "scented candle trio", 3200)
-    rows.append(Delivery(order_id="10010", carrier="Parcelpost", tracking_code="PP1001000", status="preparing", eta=today + timedelta(days=4)))
+    rows.append(
+        Delivery(
+            order_id="10010",
+            carrier="Parcelpost",
+            tracking_code="PP1001000",
+            status="preparing",
+            eta=today + timedelta(days=4),
+        )
+    )
     return rows
 
 
 def _subscriptions(today: date) -> list[Subscription]:
     return [
         # Ada: active Pine+ box, renews in a week.
-        Subscription(customer_id=1, plan="Pine+ monthly box", price_cents=1900, status="active", renews_on=today + timedelta(days=7)),
+        Subscription(
+            customer_id=1,
+            plan="Pine+ monthly box",
+            price_cents=1900,
+            status="active",
+            renews_on=today + timedelta(days=7),
+        ),
         # Ben: already cancelled last month.
-        Subscription(customer_id=2, plan="Pine+ monthly box", price_cents=1900, status="cancelled", cancelled_on=today - timedelta(days=33)),
+        Subscription(
+            customer_id=2,
+            plan="Pine+ monthly box",
+            price_cents=1900,
+            status="cancelled",
+            cancelled_on=today - timedelta(days=33),
+        ),
         # Dev: active, renews in three weeks.
-        Subscription(customer_id=4, plan="Pine+ quarterly box", price_cents=4900, status="active", renews_on=today + timedelta(days=21)),
+        Subscription(
+            customer_id=4,
+            plan="Pine+ quarterly box",
+            price_cents=4900,
+            status="active",
+            renews_on=today + timedelta(days=21),
+        ),
     ]
 
 

