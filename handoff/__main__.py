@@ -1,0 +1,55 @@
+"""``python -m handoff`` serves the handoff service; ``python -m handoff migrate`` only migrates."""
+
+import argparse
+import logging
+import os
+import sys
+
+from aiohttp import web
+
+from handoff import logging_setup
+from handoff.app import create_app
+from handoff.migrate import upgrade_to_head
+from handoff.settings import ConfigError, Settings
+
+logger = logging.getLogger("handoff")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m handoff", description=__doc__)
+    parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    logging_setup.configure(settings.log_level, settings.log_format)
+    if args.command == "migrate":
+        upgrade_to_head(settings.database_url)
+        logger.info("database migrated", extra={"database_url": _safe(settings.database_url)})
+        return 0
+    logger.info(
+        "handoff service starting",
+        extra={
+            "url": f"http://{settings.host}:{settings.port}",
+            "database_url": _safe(settings.database_url),
+        },
+    )
+    # run_app handles SIGINT/SIGTERM: it stops accepting, runs cleanup_ctx (disposes the engine), returns.
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for logs."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

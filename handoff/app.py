@@ -1,0 +1,30 @@
+"""The handoff service's app factory: settings in, a ready ``web.Application`` out."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from handoff.db import create_engine_for
+from handoff.keys import ENGINE, SETTINGS
+from handoff.middleware import error_middleware
+from handoff.migrate import upgrade_to_head
+from handoff.settings import Settings
+from handoff.views import health
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    # Migrating at start-up means a fresh SQLite file (or an empty Postgres) needs no manual step.
+    await asyncio.to_thread(upgrade_to_head, settings.database_url)
+    app[ENGINE] = create_engine_for(settings.database_url)
+    yield
+    app[ENGINE].dispose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_database)
+    app.router.add_get("/healthz", health.healthz)
+    return app

@@ -1,0 +1,27 @@
+"""Domain errors of the handoff service; the error middleware maps them to HTTP (services never do)."""
+
+
+class HandoffError(Exception):
+    """Base of errors a client can act on: ``code`` is stable, ``detail`` is for people."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidRequest(HandoffError):
+    status = 400
+    code = "invalid_request"
+
+
+class NotFound(HandoffError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(HandoffError):
+    status = 409
+    code = "conflict"

@@ -1,0 +1,34 @@
+"""The one place HTTP errors are shaped: every error leaves as ``{"error": code, "detail": ...}``."""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from handoff.errors import HandoffError
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_body(status: int, code: str, detail: str) -> web.Response:
+    return web.json_response({"error": code, "detail": detail}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HandoffError as error:
+        return error_body(error.status, error.code, error.detail)
+    except json.JSONDecodeError as error:
+        return error_body(400, "invalid_json", f"request body is not valid JSON: {error.msg} at {error.pos}")
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = error.reason.lower().replace(" ", "_")
+        return error_body(error.status, code, error.text or error.reason)
+    except Exception:
+        logger.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        return error_body(500, "internal_error", "something went wrong on our side; it has been logged")

@@ -1,0 +1,70 @@
+"""Settings of the handoff service, read from the environment once at start-up.
+
+Every value has an embedded default so ``make run`` works with no configuration; a value that is
+present but malformed stops the service with a message that names the variable.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 5056
+    database_url: str = "sqlite:///var/handoff.db"
+    log_level: str = "INFO"
+    log_format: str = "json"
+    rasa_url: str = "http://127.0.0.1:5005"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        def get(name: str, default: str) -> str:
+            value = environ.get(name, default).strip()
+            if not value:
+                raise ConfigError(f"{name} is set but empty")
+            return value
+
+        return cls(
+            host=get("ATTUNE_HANDOFF_HOST", cls.host),
+            port=_port("ATTUNE_HANDOFF_PORT", get("ATTUNE_HANDOFF_PORT", str(cls.port))),
+            database_url=_url(
+                "ATTUNE_HANDOFF_DATABASE_URL", get("ATTUNE_HANDOFF_DATABASE_URL", cls.database_url)
+            ),
+            log_level=_choice("ATTUNE_LOG_LEVEL", get("ATTUNE_LOG_LEVEL", cls.log_level).upper(), LOG_LEVELS),
+            log_format=_choice(
+                "ATTUNE_LOG_FORMAT", get("ATTUNE_LOG_FORMAT", cls.log_format).lower(), LOG_FORMATS
+            ),
+            rasa_url=_http("ATTUNE_RASA_URL", get("ATTUNE_RASA_URL", cls.rasa_url)),
+        )
+
+
+def _port(name: str, raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"{name} must be an integer 1-65535, got {raw!r}")
+    return int(raw)
+
+
+def _url(name: str, raw: str) -> str:
+    if "://" not in raw:
+        raise ConfigError(f"{name} must be an SQLAlchemy URL such as sqlite:///var/handoff.db, got {raw!r}")
+    return raw
+
+
+def _http(name: str, raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
