@@ -1,0 +1,134 @@
+"""Surface cues of how a message is written: shouting, repeated punctuation, swearing, "again",
+sarcasm, explicit requests for a human and words of distress.
+
+Pure regular expressions on purpose: the emotion component, the per-turn action and the eval
+command all need the same cues, and none of them should pay for a tokenizer to find "!!!".
+Text inside quotation marks is removed first, so "my son said 'I HATE this'" is not the
+customer shouting.
+"""
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Final
+
+# Longer messages add nothing to the cues but cost regex time; a 100 KB rant is cut here.
+MAX_CHARS: Final = 5000
+
+_QUOTED = re.compile(r"\"[^\"\n]{1,300}\"|“[^”\n]{1,300}”|(?<![A-Za-z])'[^'\n]{2,300}'(?![A-Za-z])")
+_LETTERS = re.compile(r"[^\W\d_]")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_PUNCT_BURST = re.compile(r"[!?]{2,}")
+
+_PROFANITY = re.compile(
+    r"\b(f+u+c+k\w*|f\*+\w*|f[-_]?ing|sh[i1*]t\w*|crap\w*|damn\w*|bloody|hell|wtf|ffs|bs|bullsh\w*|"
+    r"arse\w*|ass(hole)?s?|bastard\w*|piss\w*|screw(ed)?|sucks?)\b",
+    re.IGNORECASE,
+)
+_POSITIVE = re.compile(
+    r"\b(thanks?|thank you|cheers|brilliant|great|amazing|awesome|love|perfect|excellent|fantastic|"
+    r"wonderful|legend|lifesaver|sorted|appreciate\w*|helpful)\b",
+    re.IGNORECASE,
+)
+_REPETITION = re.compile(
+    r"\b(again|still|yet again|once more|another|keep (getting|saying|telling|asking)|"
+    r"(second|third|fourth|fifth|nth|\d+(st|nd|rd|th)) time|(two|three|four|five|\d+) times|twice|"
+    r"how many times|already (told|said|asked|explained|gave)|over and over|every time|for weeks|for days|"
+    r"same (thing|answer|problem|message))\b",
+    re.IGNORECASE,
+)
+_FAILURE = re.compile(
+    r"\b(not|never|no|nothing|didn'?t|doesn'?t|won'?t|can'?t|cannot|isn'?t|wasn'?t|broken|wrong|late|"
+    r"missing|lost|failed|fail\w*|useless|again|still|another|third time|waiting|nobody)\b",
+    re.IGNORECASE,
+)
+_SARCASM_OPENERS = re.compile(
+    r"\b(oh (great|wonderful|brilliant|perfect|fantastic|joy|lovely|good)|"
+    r"just (great|perfect|brilliant|wonderful)|"
+    r"great,? just great|yeah,? right|thanks for nothing|thanks a lot|great job|well done|"
+    r"what a (surprise|shock)|love (that|how|it when)|so helpful|really helpful|as usual|shocker)\b",
+    re.IGNORECASE,
+)
+_HUMAN_REQUEST = re.compile(
+    r"\b((real|actual|live) (person|human|agent|people)|human( being)?|representative|rep|operator|"
+    r"(speak|talk|chat) (to|with) (a |an |some)?(person|someone|somebody|agent|manager|supervisor|staff)|"
+    r"agent|manager|supervisor|customer service)\b",
+    re.IGNORECASE,
+)
+_DISTRESS = re.compile(
+    r"\b(scared|afraid|terrified|frightened|panic\w*|desperate\w*|anxious|anxiety|emergency|urgent\w*|"
+    r"crying|in tears|can'?t cope|can'?t afford|overdrawn|rent|bills?|medication|medicine|insulin|"
+    r"hospital|disabled|vulnerable|unsafe|threat\w*|fraud\w*|stolen|hacked|scam\w*|help me|please help|"
+    r"losing my mind|breaking down|no money|evicted|at my wits'? end)\b",
+    re.IGNORECASE,
+)
+
+CUE_NAMES: Final = (
+    "caps_ratio",
+    "exclamations",
+    "punctuation_burst",
+    "profanity",
+    "positive_profanity",
+    "repetition",
+    "sarcasm",
+    "human_request",
+    "distress_words",
+    "quoted",
+)
+
+
+@dataclass(frozen=True)
+class Cues:
+    """Each cue in [0, 1]; ``as_vector`` keeps the order of ``CUE_NAMES`` for the classifier."""
+
+    caps_ratio: float = 0.0
+    exclamations: float = 0.0
+    punctuation_burst: float = 0.0
+    profanity: float = 0.0
+    positive_profanity: float = 0.0
+    repetition: float = 0.0
+    sarcasm: float = 0.0
+    human_request: float = 0.0
+    distress_words: float = 0.0
+    quoted: float = 0.0
+
+    def as_vector(self) -> list[float]:
+        return [float(getattr(self, name)) for name in CUE_NAMES]
+
+    def to_dict(self) -> dict[str, float]:
+        return {name: round(value, 3) for name, value in asdict(self).items()}
+
+
+def _caps_ratio(text: str) -> float:
+    """Share of letters in shouted words (>= 2 letters, all caps); 0 for messages too short to shout."""
+    words = _WORD.findall(text)
+    letters = sum(len(w) for w in words)
+    if letters < 6:
+        return 0.0
+    shouted = sum(len(w) for w in words if w.isupper())
+    return shouted / letters
+
+
+def extract_cues(text: str) -> Cues:
+    """Cues of ``text``; empty, emoji-only or non-Latin text simply yields zeros where nothing applies."""
+    text = text[:MAX_CHARS]
+    unquoted = _QUOTED.sub(" ", text)
+    quoted = unquoted != text
+    profane = bool(_PROFANITY.search(unquoted))
+    positive = bool(_POSITIVE.search(unquoted))
+    failure = bool(_FAILURE.search(unquoted))
+    praise_with_failure = bool(_SARCASM_OPENERS.search(unquoted)) or (
+        positive and bool(_REPETITION.search(unquoted))
+    )
+    sarcasm = praise_with_failure and failure
+    return Cues(
+        caps_ratio=_caps_ratio(unquoted) if _LETTERS.search(unquoted) else 0.0,
+        exclamations=min(unquoted.count("!"), 3) / 3,
+        punctuation_burst=1.0 if _PUNCT_BURST.search(unquoted) else 0.0,
+        profanity=1.0 if profane and not (positive and not failure) else 0.0,
+        positive_profanity=1.0 if profane and positive and not failure else 0.0,
+        repetition=min(len(_REPETITION.findall(unquoted)), 2) / 2,
+        sarcasm=1.0 if sarcasm else 0.0,
+        human_request=1.0 if _HUMAN_REQUEST.search(unquoted) else 0.0,
+        distress_words=min(len(_DISTRESS.findall(unquoted)), 2) / 2,
+        quoted=1.0 if quoted else 0.0,
+    )

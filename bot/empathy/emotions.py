@@ -1,0 +1,96 @@
+"""The emotions Attune recognises, how they group, and the designer-written training data format.
+
+``data/emotions.yml`` holds one block per emotion with one example message per ``- `` line (the
+same shape as Rasa's NLU data).  This module validates the parsed YAML and names the problem
+precisely, so a bot designer who mistypes a label learns which block and which label.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+ANGER: Final = "anger"
+FRUSTRATION: Final = "frustration"
+SADNESS: Final = "sadness"
+FEAR: Final = "fear"
+CONFUSION: Final = "confusion"
+SURPRISE: Final = "surprise"
+DISGUST: Final = "disgust"
+JOY: Final = "joy"
+NEUTRAL: Final = "neutral"
+
+EMOTIONS: Final = (ANGER, FRUSTRATION, SADNESS, FEAR, CONFUSION, SURPRISE, DISGUST, JOY, NEUTRAL)
+
+# Ekman's six basic emotions + neutral, as GoEmotions groups its labels (annoyance -> anger,
+# confusion -> surprise); used to compare Attune with published numbers.
+EKMAN: Final = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
+TO_EKMAN: Final[Mapping[str, str]] = {
+    ANGER: "anger",
+    FRUSTRATION: "anger",
+    DISGUST: "disgust",
+    FEAR: "fear",
+    JOY: "joy",
+    SADNESS: "sadness",
+    CONFUSION: "surprise",
+    SURPRISE: "surprise",
+    NEUTRAL: "neutral",
+}
+
+SUPPORTED_VERSIONS: Final = ("1",)
+
+
+class EmotionDataError(ValueError):
+    """``data/emotions.yml`` is malformed; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class EmotionExample:
+    text: str
+    emotion: str
+
+
+def parse_emotion_data(document: Any, source: str = "data/emotions.yml") -> list[EmotionExample]:
+    """Validated examples from the parsed YAML document of an emotion data file."""
+    if not isinstance(document, Mapping):
+        raise EmotionDataError(f"{source}: expected a mapping with 'version' and 'emotions' at the top level")
+    version = str(document.get("version", ""))
+    if version not in SUPPORTED_VERSIONS:
+        raise EmotionDataError(
+            f"{source}: version must be one of {list(SUPPORTED_VERSIONS)}, got {version!r}"
+        )
+    blocks = document.get("emotions")
+    if not isinstance(blocks, list) or not blocks:
+        raise EmotionDataError(f"{source}: 'emotions' must be a non-empty list of blocks")
+    examples: list[EmotionExample] = []
+    seen: dict[str, str] = {}
+    for number, block in enumerate(blocks, 1):
+        where = f"{source}: emotions block {number}"
+        if not isinstance(block, Mapping):
+            raise EmotionDataError(f"{where}: expected a mapping with 'emotion' and 'examples'")
+        emotion = block.get("emotion")
+        if emotion not in EMOTIONS:
+            raise EmotionDataError(f"{where}: unknown emotion {emotion!r}; use one of: {', '.join(EMOTIONS)}")
+        text_block = block.get("examples")
+        if not isinstance(text_block, str):
+            raise EmotionDataError(f"{where} ({emotion}): 'examples' must be a literal block ('examples: |')")
+        for line in text_block.splitlines():
+            if not line.strip():
+                continue
+            if not line.lstrip().startswith("- "):
+                raise EmotionDataError(
+                    f"{where} ({emotion}): every example line starts with '- ', got {line!r}"
+                )
+            text = line.lstrip()[2:].strip()
+            key = " ".join(text.lower().split())
+            if key in seen and seen[key] != emotion:
+                raise EmotionDataError(
+                    f"{where}: {text!r} is labelled both {seen[key]!r} and {emotion!r}; keep one"
+                )
+            seen[key] = emotion
+            examples.append(EmotionExample(text, emotion))
+    missing = set(EMOTIONS) - {e.emotion for e in examples}
+    if missing:
+        raise EmotionDataError(
+            f"{source}: no examples for {', '.join(sorted(missing))}; every emotion needs some"
+        )
+    return examples
