@@ -11,6 +11,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 # TensorFlow's start-up chatter is noise for a bot designer.
 export TF_CPP_MIN_LOG_LEVEL := 2
+# No telemetry or error reports leave the machine (and there is no internet to send them to).
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup seed train run test lint typecheck imports validate conversations pytest bench-nlu clean
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from actions import settings
 from actions.store.gateway import DemoStore, open_store
+from bot.empathy.policy import EmpathyPolicy
 
 _LOCK = threading.Lock()
 
@@ -29,3 +30,16 @@ def demo_store() -> DemoStore:
     """The demo store named by ATTUNE_STORE_DATABASE_URL, created and seeded on first use."""
     with _LOCK:
         return _store(settings.current().store_database_url)
+
+
+@functools.lru_cache(maxsize=4)
+def _policy(path: str) -> EmpathyPolicy:
+    import yaml
+
+    return EmpathyPolicy.from_mapping(yaml.safe_load(Path(path).read_text(encoding="utf-8")), source=path)
+
+
+def empathy_policy() -> EmpathyPolicy:
+    """The policy in ATTUNE_EMPATHY_POLICY (default data/empathy.yml), validated on first use."""
+    with _LOCK:
+        return _policy(settings.current().empathy_policy_file)

@@ -59,3 +59,16 @@ SLOT_EMOTION_OPT_OUT: Final = "emotion_opt_out"
 SLOT_PENDING_CANCELLATION: Final = "pending_cancellation"
 SLOT_LAST_OUTCOME: Final = "last_outcome"
 SLOT_REQUESTED: Final = "requested_slot"
+
+# --- parse data ----------------------------------------------------------------------------
+# Set by bot/components/emotion_classifier.py on every parsed message.
+PARSE_EMOTION: Final = "emotion"
+
+# --- empathy slots (set every turn by action_track_empathy) ---------------------------------
+SLOT_FRUSTRATION: Final = "frustration"
+SLOT_DISTRESS: Final = "distress"
+SLOT_TRAJECTORY: Final = "frustration_trajectory"
+SLOT_TONE: Final = "tone"
+SLOT_ESCALATION: Final = "escalation"
+SLOT_EMPATHY_STATE: Final = "empathy_state"
+SLOT_EMPATHY_EXPLANATION: Final = "empathy_explanation"

@@ -98,6 +98,7 @@ def child_env(ports: Ports, var_dir: Path, token: str) -> dict[str, str]:
     # The sentence encoder must never reach for the Hugging Face hub.
     env["HF_HUB_OFFLINE"] = "1"
     env["TRANSFORMERS_OFFLINE"] = "1"
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 

@@ -1,0 +1,156 @@
+"""action_track_empathy: scores every customer turn, chooses the tone and makes the escalation decision.
+
+Rasa runs it on every user message, before the next action is predicted, because the
+``frustration`` slot has a custom mapping naming it (domain.yml) — no story has to mention it.
+It may only return SlotSet events there.  It reads the emotion the NLU component put in the
+parse data, builds the turn's observation (bot/empathy/signals.py), scores it
+(bot/empathy/scoring.py), picks the tone (bot/empathy/tone.py), decides on escalation
+(bot/empathy/escalation.py) and stores all of it, with the explanation, in slots.  Any error
+leaves the slots as they were: scoring must never break a turn.
+"""
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import resources
+from bot import constants as c
+from bot.empathy.cues import Cues
+from bot.empathy.escalation import EscalationHistory, decide
+from bot.empathy.scoring import score_turn
+from bot.empathy.signals import TurnObservation, compute_signals
+from bot.empathy.tone import NEUTRAL, choose_tone
+
+logger = logging.getLogger(__name__)
+
+TRAJECTORY_LENGTH = 50
+
+
+def _observation(
+    event: dict[str, Any], failed_attempts: int | None, reply_seconds: float | None
+) -> TurnObservation:
+    parse = event.get("parse_data") or {}
+    emotion = parse.get(c.PARSE_EMOTION) or {}
+    cues = emotion.get("cues")
+    return TurnObservation(
+        text=str(event.get("text") or ""),
+        emotion=emotion.get("probabilities") or None,
+        cues=Cues(**cues) if isinstance(cues, dict) else None,
+        embedding=emotion.get("embedding") or None,
+        intent=(parse.get("intent") or {}).get("name"),
+        timestamp=event.get("timestamp"),
+        reply_seconds=reply_seconds,
+        failed_attempts=failed_attempts,
+    )
+
+
+def latest_turns(tracker: Tracker) -> tuple[dict[str, Any] | None, dict[str, Any] | None, float | None]:
+    """The latest and previous user events, and seconds from the last bot message to the latest one."""
+    latest = previous = None
+    bot_time = None
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if latest is None:
+                latest = event
+            else:
+                previous = event
+                break
+        elif kind == "bot" and latest is not None and bot_time is None:
+            bot_time = event.get("timestamp")
+    reply = None
+    if (
+        latest is not None
+        and isinstance(bot_time, (int, float))
+        and isinstance(latest.get("timestamp"), (int, float))
+    ):
+        reply = float(latest["timestamp"]) - float(bot_time)
+    return latest, previous, reply
+
+
+class ActionTrackEmpathy(Action):
+    def name(self) -> str:
+        return "action_track_empathy"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        try:
+            return self.track(tracker)
+        except Exception:
+            logger.exception(
+                "empathy tracking failed for conversation %s; slots left unchanged", tracker.sender_id
+            )
+            return []
+
+    def track(self, tracker: Tracker) -> list[dict[str, Any]]:
+        policy = resources.empathy_policy()
+        latest, previous, reply_seconds = latest_turns(tracker)
+        if latest is None:
+            return []
+        state = tracker.get_slot(c.SLOT_EMPATHY_STATE) or {}
+        turn = int(state.get("turn", 0)) + 1
+        failures = int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0)
+        opted_out = bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))
+        history = EscalationHistory.from_dict(state.get("history"))
+        intent = (latest.get("parse_data") or {}).get("intent", {}).get("name")
+        explicit = intent == c.REQUEST_HUMAN
+
+        if opted_out:
+            # Emotion processing is off: no scores, neutral tone; only explicit requests and
+            # failed self-service attempts (facts, not feelings) can lead to a human.
+            decision = decide(turn, None, explicit, failures, history, policy.escalation)
+            explanation = {"turn": turn, "opted_out": True, "decision": decision.to_dict()}
+            return [
+                SlotSet(c.SLOT_FRUSTRATION, None),
+                SlotSet(c.SLOT_DISTRESS, None),
+                SlotSet(c.SLOT_TONE, NEUTRAL),
+                SlotSet(c.SLOT_ESCALATION, decision.kind),
+                SlotSet(
+                    c.SLOT_EMPATHY_STATE,
+                    {"turn": turn, "tone_turns": 0, "history": history.after(decision).to_dict()},
+                ),
+                SlotSet(c.SLOT_EMPATHY_EXPLANATION, explanation),
+            ]
+
+        current = _observation(latest, failures, reply_seconds)
+        before = _observation(previous, None, None) if previous else None
+        signals = compute_signals(current, before)
+        score = score_turn(
+            signals,
+            float(tracker.get_slot(c.SLOT_FRUSTRATION) or 0.0),
+            float(tracker.get_slot(c.SLOT_DISTRESS) or 0.0),
+            policy,
+        )
+        tone = choose_tone(
+            score.frustration.value,
+            score.distress.value,
+            tracker.get_slot(c.SLOT_TONE),
+            int(state.get("tone_turns", 0)),
+            policy.tone,
+        )
+        decision = decide(turn, score, explicit, failures, history, policy.escalation)
+        trajectory = [*(tracker.get_slot(c.SLOT_TRAJECTORY) or []), round(score.frustration.value, 3)]
+        explanation = {
+            "turn": turn,
+            "opted_out": False,
+            **score.to_dict(),
+            "tone": tone.to_dict(),
+            "decision": decision.to_dict(),
+            "policy_version": policy.version,
+        }
+        return [
+            SlotSet(c.SLOT_FRUSTRATION, round(score.frustration.value, 4)),
+            SlotSet(c.SLOT_DISTRESS, round(score.distress.value, 4)),
+            SlotSet(c.SLOT_TRAJECTORY, trajectory[-TRAJECTORY_LENGTH:]),
+            SlotSet(c.SLOT_TONE, tone.tone),
+            SlotSet(c.SLOT_ESCALATION, decision.kind),
+            SlotSet(
+                c.SLOT_EMPATHY_STATE,
+                {"turn": turn, "tone_turns": tone.turns_held, "history": history.after(decision).to_dict()},
+            ),
+            SlotSet(c.SLOT_EMPATHY_EXPLANATION, explanation),
+        ]

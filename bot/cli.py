@@ -1,0 +1,88 @@
+"""The `attune` command: `attune eval dialogues FILE...` and `attune eval emotions FILE...`.
+
+Runs the shipped empathy engine (emotion model trained from data/, thresholds from
+data/empathy.yml) over files in the formats of ../shared/data/, prints the metrics, and writes
+``--json OUT`` and an HTML report with ROC curves and example trajectories.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _public(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+def _print(kind: str, result: dict[str, Any]) -> None:
+    if kind == "emotions":
+        per_class = "  ".join(f"{k} {v:.3f}" for k, v in result["per_class"].items())
+        print(
+            f"{result['file']}: n={result['n']}  Ekman macro-F1 {result['macro_f1_ekman']:.3f}  ({per_class})"
+        )
+        return
+    auc = "n/a" if result["auc"] is None else f"{result['auc']:.3f}"
+    line = (
+        f"{result['file']}: turns={result['n_turns']} positives={result['positives']} AUC {auc}  "
+        f"F1 {result['f1']:.3f} (P {result['precision']:.3f} R {result['recall']:.3f} "
+        f"at {result['threshold']})"
+    )
+    if result.get("spearman") is not None:
+        line += f"  Spearman {result['spearman']:.3f}"
+    print(line)
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    from bot.evaluation.engine import Engine
+    from bot.evaluation.evaluate import EvalInputError, evaluate_dialogues, evaluate_emotions
+    from bot.evaluation.report import write_report
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    engine = Engine.shipped()
+    results = []
+    try:
+        for path in args.files:
+            if args.kind == "dialogues":
+                results.append(evaluate_dialogues(path, engine))
+            else:
+                results.append(evaluate_emotions(path, engine))
+    except EvalInputError as error:
+        print(f"attune eval: {error}", file=sys.stderr)
+        return 2
+    for result in results:
+        _print(args.kind, result)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = [_public(r) for r in results]
+        args.json.write_text(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+        print(f"wrote {args.json}")
+    html = args.html or (args.json.with_suffix(".html") if args.json else None)
+    if html:
+        write_report(html, args.kind, results)
+        print(f"wrote {html}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="attune", description="Attune command line tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    evaluate = commands.add_parser("eval", help="run the shipped empathy engine over evaluation files")
+    evaluate.add_argument("kind", choices=("dialogues", "emotions"))
+    evaluate.add_argument("files", nargs="+", type=Path, help="JSONL files in the ../shared/data/ formats")
+    evaluate.add_argument(
+        "--json", type=Path, help="write the metrics here (one object, or a list for several files)"
+    )
+    evaluate.add_argument("--html", type=Path, help="HTML report (default: next to --json)")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)}")
+    return eval_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The shipped empathy engine, run over transcripts: the emotion model trained from data/, the
+policy from data/empathy.yml, and the same signal/score code the action server runs.
+
+A transcript has no intents, timestamps or recorded self-service outcomes; the engine uses what
+a transcript does have (text, the bot's replies, embeddings of earlier turns) and each score's
+explanation says which inputs were unavailable.  A turn's score uses only that turn and earlier.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from bot.components import sentence_encoder
+from bot.empathy.emotion_model import EmotionModel, EmotionReading, train_emotion_model
+from bot.empathy.emotions import EmotionExample, parse_emotion_data
+from bot.empathy.policy import EmpathyPolicy
+from bot.empathy.scoring import TurnScore, score_turn
+from bot.empathy.signals import TurnObservation, compute_signals
+from bot.empathy.transcripts import bot_reply_failed
+
+ROOT = Path(__file__).resolve().parents[2]
+EMOTION_DATA = "data/emotions*.yml"
+POLICY_FILE = "data/empathy.yml"
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ScoredTurn:
+    index: int  # position in the dialogue
+    text: str
+    score: TurnScore
+
+
+def load_policy(path: Path = ROOT / POLICY_FILE) -> EmpathyPolicy:
+    return EmpathyPolicy.from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
+
+
+def load_emotion_examples(root: Path = ROOT) -> list[EmotionExample]:
+    examples: list[EmotionExample] = []
+    for path in sorted(root.glob(EMOTION_DATA)):
+        examples.extend(
+            parse_emotion_data(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
+        )
+    return examples
+
+
+class Engine:
+    def __init__(self, policy: EmpathyPolicy, batch_size: int = 64) -> None:
+        self.policy = policy
+        self._encoder = sentence_encoder.load_encoder(sentence_encoder.default_model_path())
+        self._batch_size = batch_size
+        self._emotion: EmotionModel | None = None
+
+    @classmethod
+    def shipped(cls) -> "Engine":
+        engine = cls(load_policy())
+        examples = load_emotion_examples()
+        engine._emotion = train_emotion_model(engine.embed([e.text for e in examples]), examples)
+        return engine
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return sentence_encoder.encode(self._encoder, list(texts), self._batch_size, 2000)
+
+    def read_emotions(self, texts: Sequence[str]) -> tuple[np.ndarray, list[EmotionReading]]:
+        assert self._emotion is not None
+        embeddings = self.embed(texts)
+        return embeddings, self._emotion.read(embeddings, texts)
+
+    def score_dialogue(self, turns: Sequence[Turn]) -> list[ScoredTurn]:
+        """Scores for each user turn, in order, each from that turn and the ones before it."""
+        user_positions = [i for i, t in enumerate(turns) if t.speaker == "user"]
+        embeddings, readings = self.read_emotions([turns[i].text for i in user_positions])
+        scored: list[ScoredTurn] = []
+        previous: TurnObservation | None = None
+        frustration = distress = 0.0
+        failures = 0
+        for n, position in enumerate(user_positions):
+            before = turns[position - 1] if position > 0 else None
+            if before is not None and before.speaker == "bot":
+                failures = failures + 1 if bot_reply_failed(before.text) else 0
+            observation = TurnObservation(
+                text=turns[position].text,
+                emotion=readings[n].probabilities,
+                cues=readings[n].cues,
+                embedding=embeddings[n].tolist(),
+                failed_attempts=failures,
+            )
+            score = score_turn(compute_signals(observation, previous), frustration, distress, self.policy)
+            frustration, distress = score.frustration.value, score.distress.value
+            scored.append(ScoredTurn(position, turns[position].text, score))
+            previous = observation
+        return scored
+
+
+def turns_of(record: dict[str, Any]) -> list[Turn]:
+    return [Turn(str(t.get("speaker")), str(t.get("text") or "")) for t in record.get("turns", [])]
