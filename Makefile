@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # No telemetry or error reports leave the machine (and there is no internet to send them to).
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup seed train run test lint typecheck imports validate conversations pytest bench-nlu clean
+.PHONY: help setup seed train run test lint typecheck imports validate conversations pytest bench-nlu eval clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,11 @@ test: setup lint typecheck imports validate conversations pytest ## Set up and r
 
 bench-nlu: setup ## NLU benchmark: Attune pipeline vs Rasa's default (DATA=path to an intents JSONL)
 	$(PY) -m bench.nlu --data $(or $(DATA),../shared/data/intents_banking77.dev.jsonl)
+
+eval: setup ## Empathy eval on ../shared/data dev files (metrics + JSON/HTML reports in bench/results/)
+	$(VENV)/bin/attune eval dialogues ../shared/data/frustration_dialogues.dev.jsonl --json bench/results/eval-uss.json
+	$(VENV)/bin/attune eval dialogues ../shared/data/frustration_dialogues_twcs.dev.jsonl --json bench/results/eval-twcs.json
+	$(VENV)/bin/attune eval emotions ../shared/data/emotions.dev.jsonl --json bench/results/eval-goemotions.json
 
 clean: ## Remove the venv, models, caches and local databases
 	rm -rf $(VENV) models var .rasa .pytest_cache .mypy_cache .ruff_cache

@@ -36,13 +36,13 @@ def _print(kind: str, result: dict[str, Any]) -> None:
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    from bot.evaluation.engine import Engine
+    from bot.evaluation.engine import shipped_engine
     from bot.evaluation.evaluate import EvalInputError, evaluate_dialogues, evaluate_emotions
     from bot.evaluation.report import write_report
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    engine = Engine.shipped()
+    engine = shipped_engine()
     results = []
     try:
         for path in args.files:

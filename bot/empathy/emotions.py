@@ -81,6 +81,8 @@ def parse_emotion_data(document: Any, source: str = "data/emotions.yml") -> list
                     f"{where} ({emotion}): every example line starts with '- ', got {line!r}"
                 )
             text = line.lstrip()[2:].strip()
+            if not text:
+                raise EmotionDataError(f"{where} ({emotion}): an example line has no text after '- '")
             key = " ".join(text.lower().split())
             if key in seen and seen[key] != emotion:
                 raise EmotionDataError(

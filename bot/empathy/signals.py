@@ -112,7 +112,7 @@ def compute_signals(
         unavailable.append("intent")
 
     if current.failed_attempts is not None:
-        values["failed_self_service"] = min(current.failed_attempts, 3) / 3
+        values["failed_self_service"] = min(max(current.failed_attempts, 0), 3) / 3
         sources.append("self-service outcomes")
     else:
         unavailable.append("self-service outcomes")
@@ -128,7 +128,7 @@ def compute_signals(
             sources.append("message embeddings")
         else:
             unavailable.append("message embeddings")
-        if len(previous.text) >= 10:
+        if use_emotion and len(previous.text) >= 10:
             values["longer_message"] = _ramp(len(current.text) / len(previous.text), 2.0, 5.0)
 
     latency = current.reply_seconds

@@ -6,6 +6,7 @@ a transcript does have (text, the bot's replies, embeddings of earlier turns) an
 explanation says which inputs were unavailable.  A turn's score uses only that turn and earlier.
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,3 +104,9 @@ class Engine:
 
 def turns_of(record: dict[str, Any]) -> list[Turn]:
     return [Turn(str(t.get("speaker")), str(t.get("text") or "")) for t in record.get("turns", [])]
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_engine() -> Engine:
+    """The shipped engine, built once per process (training the emotion model takes seconds)."""
+    return Engine.shipped()

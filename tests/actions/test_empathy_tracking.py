@@ -1,0 +1,147 @@
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.empathy_tracking import ActionTrackEmpathy
+from bot.empathy.emotions import EMOTIONS
+from tests.actions.conftest import tracker
+
+EMBEDDING_A = [1.0, 0.0, 0.0]
+EMBEDDING_B = [0.0, 1.0, 0.0]
+
+
+def message(
+    text: str,
+    intent: str,
+    emotion: str = "neutral",
+    timestamp: float = 0.0,
+    embedding: list[float] | None = None,
+) -> dict[str, Any]:
+    probabilities = {e: (0.92 if e == emotion else 0.01) for e in EMOTIONS}
+    return {
+        "event": "user",
+        "text": text,
+        "timestamp": timestamp,
+        "parse_data": {
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": [],
+            "emotion": {
+                "probabilities": probabilities,
+                "top": emotion,
+                "embedding": embedding or EMBEDDING_A,
+            },
+        },
+    }
+
+
+def bot(timestamp: float) -> dict[str, Any]:
+    return {"event": "bot", "text": "ok", "timestamp": timestamp}
+
+
+async def run(slots: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    result = await ActionTrackEmpathy().run(CollectingDispatcher(), tracker(slots, events), {})
+    assert all(e["event"] == "slot" for e in result)  # a custom slot mapping may only set slots
+    return {e["name"]: e["value"] for e in result}
+
+
+async def test_a_calm_message_keeps_a_neutral_tone_and_no_escalation() -> None:
+    slots = await run({}, [message("where is order 10002", "order_status")])
+
+    assert slots["frustration"] < 0.1
+    assert slots["tone"] == "neutral"
+    assert slots["escalation"] == "none"
+    assert slots["frustration_trajectory"] == [pytest.approx(slots["frustration"], abs=1e-3)]
+    assert slots["empathy_explanation"]["decision"]["decision"] == "none"
+    assert "emotion model" in slots["empathy_explanation"]["sources"]
+
+
+async def test_an_angry_shouted_message_raises_frustration_and_changes_the_tone() -> None:
+    slots = await run({}, [message("YOU LOST MY PARCEL, USELESS!!!", "complain", emotion="anger")])
+
+    assert slots["frustration"] >= 0.6
+    assert slots["tone"] == "calm_direct"
+    assert slots["escalation"] == "offer_human"
+    contributions = slots["empathy_explanation"]["frustration"]["contributions"]
+    assert contributions["shouting"]["value"] > 0.5
+    assert contributions["negative_emotion"]["contribution"] > 0.4
+
+
+async def test_repeated_failures_build_frustration_until_a_person_is_offered() -> None:
+    history = [message("where is 55555", "order_status", timestamp=0.0), bot(1.0)]
+    first = await run({"failed_attempts": 1}, history)
+    second = await run(
+        {
+            "failed_attempts": 2,
+            "frustration": first["frustration"],
+            "tone": first["tone"],
+            "empathy_state": first["empathy_state"],
+        },
+        [*history, message("where is my order 55556", "order_status", timestamp=3.0, embedding=EMBEDDING_A)],
+    )
+
+    assert second["frustration"] > first["frustration"]
+    assert second["escalation"] == "offer_human"
+    reasons = " ".join(second["empathy_explanation"]["decision"]["reasons"])
+    assert "failed self-service attempts" in reasons
+    assert second["empathy_explanation"]["frustration"]["contributions"]["repeated_intent"]["value"] == 1.0
+
+
+async def test_an_explicit_request_hands_off() -> None:
+    slots = await run({}, [message("get me a human", "request_human")])
+
+    assert slots["escalation"] == "handoff"
+
+
+async def test_a_distressed_customer_is_offered_a_call_back() -> None:
+    slots = await run(
+        {},
+        [
+            message(
+                "please help, I'm scared, my insulin was in that parcel", "delivery_problem", emotion="fear"
+            )
+        ],
+    )
+
+    assert slots["distress"] >= 0.6
+    assert slots["escalation"] == "offer_callback"
+    assert slots["tone"] == "warm"
+
+
+async def test_an_opted_out_customer_is_not_scored_but_can_still_reach_a_person() -> None:
+    slots = await run({"emotion_opt_out": True}, [message("YOU ARE USELESS!!!", "complain", emotion="anger")])
+
+    assert slots["frustration"] is None
+    assert slots["distress"] is None
+    assert slots["tone"] == "neutral"
+    assert slots["escalation"] == "none"
+    assert slots["empathy_explanation"]["opted_out"] is True
+    handed = await run({"emotion_opt_out": True}, [message("human please", "request_human")])
+    assert handed["escalation"] == "handoff"
+
+
+async def test_a_message_without_emotion_data_is_scored_from_behaviour_and_says_so() -> None:
+    event = message("where is it", "order_status")
+    del event["parse_data"]["emotion"]
+    slots = await run({"failed_attempts": 3}, [event])
+
+    assert "emotion model" in slots["empathy_explanation"]["unavailable"]
+    assert slots["escalation"] == "offer_human"
+
+
+async def test_a_broken_policy_file_leaves_the_slots_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from actions import resources
+
+    broken = tmp_path / "empathy.yml"
+    broken.write_text("version: '1'\nfrustration: {}\n")
+    monkeypatch.setenv("ATTUNE_EMPATHY_POLICY", str(broken))
+    resources._policy.cache_clear()
+    try:
+        result = await ActionTrackEmpathy().run(
+            CollectingDispatcher(), tracker({}, [message("hi", "greet")]), {}
+        )
+    finally:
+        resources._policy.cache_clear()
+    assert result == []
