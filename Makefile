@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # No telemetry or error reports leave the machine (and there is no internet to send them to).
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup seed train run test lint typecheck imports validate conversations pytest bench-nlu eval clean
+.PHONY: help setup seed train run test lint typecheck imports validate conversations pytest bench-nlu bench-empathy eval clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ test: setup lint typecheck imports validate conversations pytest ## Set up and r
 
 bench-nlu: setup ## NLU benchmark: Attune pipeline vs Rasa's default (DATA=path to an intents JSONL)
 	$(PY) -m bench.nlu --data $(or $(DATA),../shared/data/intents_banking77.dev.jsonl)
+
+bench-empathy: train ## Latency the emotion component and per-turn action add per message (p50/p95)
+	$(PY) -m bench.empathy
 
 eval: setup ## Empathy eval on ../shared/data dev files (metrics + JSON/HTML reports in bench/results/)
 	$(VENV)/bin/attune eval dialogues ../shared/data/frustration_dialogues.dev.jsonl --json bench/results/eval-uss.json

@@ -71,6 +71,12 @@ def latest_turns(tracker: Tracker) -> tuple[dict[str, Any] | None, dict[str, Any
     return latest, previous, reply
 
 
+def message_key(event: dict[str, Any]) -> str | None:
+    """Identifies one user message (Rasa's message id, else its timestamp)."""
+    key = event.get("message_id") or event.get("timestamp")
+    return None if key is None else str(key)
+
+
 class ActionTrackEmpathy(Action):
     def name(self) -> str:
         return "action_track_empathy"
@@ -92,6 +98,11 @@ class ActionTrackEmpathy(Action):
         if latest is None:
             return []
         state = tracker.get_slot(c.SLOT_EMPATHY_STATE) or {}
+        # Rasa runs slot extraction again when a form activates in the same turn: score each
+        # message once, or the trajectory would count it twice and undo its own decision.
+        scored = message_key(latest)
+        if scored is not None and state.get("scored") == scored:
+            return []
         turn = int(state.get("turn", 0)) + 1
         failures = int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0)
         opted_out = bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))
@@ -111,7 +122,12 @@ class ActionTrackEmpathy(Action):
                 SlotSet(c.SLOT_ESCALATION, decision.kind),
                 SlotSet(
                     c.SLOT_EMPATHY_STATE,
-                    {"turn": turn, "tone_turns": 0, "history": history.after(decision).to_dict()},
+                    {
+                        "turn": turn,
+                        "tone_turns": 0,
+                        "history": history.after(decision).to_dict(),
+                        "scored": scored,
+                    },
                 ),
                 SlotSet(c.SLOT_EMPATHY_EXPLANATION, explanation),
             ]
@@ -150,7 +166,12 @@ class ActionTrackEmpathy(Action):
             SlotSet(c.SLOT_ESCALATION, decision.kind),
             SlotSet(
                 c.SLOT_EMPATHY_STATE,
-                {"turn": turn, "tone_turns": tone.turns_held, "history": history.after(decision).to_dict()},
+                {
+                    "turn": turn,
+                    "tone_turns": tone.turns_held,
+                    "history": history.after(decision).to_dict(),
+                    "scored": scored,
+                },
             ),
             SlotSet(c.SLOT_EMPATHY_EXPLANATION, explanation),
         ]

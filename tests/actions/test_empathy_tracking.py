@@ -145,3 +145,13 @@ async def test_a_broken_policy_file_leaves_the_slots_alone(
     finally:
         resources._policy.cache_clear()
     assert result == []
+
+
+async def test_a_message_is_scored_once_even_when_rasa_extracts_slots_twice() -> None:
+    event = {**message("where is 55555", "order_status"), "message_id": "m-1"}
+    first = await run({}, [event])
+
+    again = await run({**first}, [event])
+
+    assert first["empathy_state"]["scored"] == "m-1"
+    assert again == {}

@@ -23,6 +23,7 @@ class RunningStack:
     rasa_url: str
     actions_url: str
     handoff_url: str
+    token: str
     output: list[str]
 
 
@@ -48,6 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     ports = {"rasa": free_port(), "actions": free_port(), "handoff": free_port()}
     var_dir = tmp_path_factory.mktemp("var")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
+    env["ATTUNE_RASA_TOKEN"] = token = "integration-test-token"
     command = [
         sys.executable, "-m", "bot.launcher",
         "--rasa-port", str(ports["rasa"]),
@@ -85,6 +87,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         rasa_url=f"http://127.0.0.1:{ports['rasa']}",
         actions_url=f"http://127.0.0.1:{ports['actions']}",
         handoff_url=f"http://127.0.0.1:{ports['handoff']}",
+        token=token,
         output=output,
     )
 

@@ -1,0 +1,97 @@
+"""The empathy engine end to end: real NLU emotion, the per-turn action, tone and escalation."""
+
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.integration.conftest import RunningStack
+from tests.integration.test_stack import rest, texts
+
+pytestmark = pytest.mark.integration
+
+
+async def slots(stack: RunningStack, sender: str) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}
+        ) as response,
+    ):
+        assert response.status == 200
+        tracker = await response.json()
+        return dict(tracker["slots"])
+
+
+async def test_a_calm_customer_gets_a_neutral_reply_and_a_low_score(stack: RunningStack) -> None:
+    sender = uuid.uuid4().hex
+    _, replies = await rest(stack, "hi, could you check order 10002 please?", sender)
+
+    state = await slots(stack, sender)
+    assert "10002" in texts(replies)
+    assert state["tone"] == "neutral"
+    assert state["frustration"] < 0.25
+    assert state["escalation"] == "none"
+    explanation = state["empathy_explanation"]
+    assert "emotion model" in explanation["sources"]
+    assert explanation["frustration"]["threshold"] == 0.25
+
+
+async def test_an_angry_first_message_turns_the_tone_and_persisting_anger_brings_an_offer(
+    stack: RunningStack,
+) -> None:
+    sender = uuid.uuid4().hex
+    _, first = await rest(stack, "YOUR COURIER LOST MY PARCEL AND NOBODY CARES, USELESS!!!", sender)
+    state = await slots(stack, sender)
+    assert state["tone"] in ("apologetic", "calm_direct")
+    assert state["frustration"] >= 0.45
+    contributions = state["empathy_explanation"]["frustration"]["contributions"]
+    assert contributions["shouting"]["value"] > 0.5
+
+    _, second = await rest(stack, "ARE YOU EVEN LISTENING?? I WANT MY PARCEL, THIS IS A DISGRACE", sender)
+    state = await slots(stack, sender)
+    assert state["escalation"] == "offer_human"
+    assert "bring in" in texts(second)
+    _, after_no = await rest(stack, "no", sender)
+    assert "keep going" in texts(after_no)
+
+
+async def test_frustration_builds_over_failed_lookups_until_a_person_is_offered(stack: RunningStack) -> None:
+    sender = uuid.uuid4().hex
+    await rest(stack, "where is order 55555", sender)
+    await rest(stack, "it's 55556, I told you", sender)
+    _, third = await rest(stack, "still nothing?? this is ridiculous", sender)
+
+    state = await slots(stack, sender)
+    trajectory = state["frustration_trajectory"]
+    assert len(trajectory) == 3
+    assert trajectory[2] > trajectory[0]
+    assert state["escalation"] == "offer_human"
+    assert "bring in" in texts(third)
+    reasons = " ".join(state["empathy_explanation"]["decision"]["reasons"])
+    assert "failed self-service attempts" in reasons
+
+
+async def test_a_distressed_customer_is_offered_a_call_back(stack: RunningStack) -> None:
+    sender = uuid.uuid4().hex
+    _, replies = await rest(
+        stack, "please help, I'm scared, my insulin was in that parcel and it hasn't come", sender
+    )
+
+    state = await slots(stack, sender)
+    assert state["escalation"] == "offer_callback"
+    assert "call you back" in texts(replies)
+    assert state["empathy_explanation"]["decision"]["priority"] == "urgent"
+
+
+async def test_after_opting_out_nothing_is_scored(stack: RunningStack) -> None:
+    sender = uuid.uuid4().hex
+    await rest(stack, "please stop analysing my emotions", sender)
+    _, replies = await rest(stack, "YOU ARE USELESS!!!", sender)
+
+    state = await slots(stack, sender)
+    assert state["emotion_opt_out"] is True
+    assert state["frustration"] is None
+    assert state["tone"] == "neutral"
+    assert "bring in" not in texts(replies)
