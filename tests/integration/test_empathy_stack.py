@@ -45,6 +45,11 @@ async def test_an_angry_first_message_turns_the_tone_and_persisting_anger_brings
     _, first = await rest(stack, "YOUR COURIER LOST MY PARCEL AND NOBODY CARES, USELESS!!!", sender)
     state = await slots(stack, sender)
     assert state["tone"] in ("apologetic", "calm_direct")
+    # The order number is asked for in the variation of domain.yml that matches the tone.
+    expected = {"apologetic": "I'm sorry for the trouble", "calm_direct": "Order number, please"}[
+        state["tone"]
+    ]
+    assert expected in texts(first)
     assert state["frustration"] >= 0.45
     contributions = state["empathy_explanation"]["frustration"]["contributions"]
     assert contributions["shouting"]["value"] > 0.5
