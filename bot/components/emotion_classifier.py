@@ -74,7 +74,7 @@ class EmotionClassifier(GraphComponent):
             # Used only when no MiniLM sentence feature is on the message; None = packaged model.
             MODEL_PATH: None,
             # Bump when bot/empathy's emotion model changes: Rasa's cache fingerprints only this file.
-            "version": 1,
+            "version": 2,
         }
 
     @classmethod

@@ -54,6 +54,13 @@ _HUMAN_REQUEST = re.compile(
     r"agent|manager|supervisor|customer service)\b",
     re.IGNORECASE,
 )
+# The customer correcting or turning down what the bot just said ("no, I said the west").
+_CORRECTION = re.compile(
+    r"^\W*(no|nope|nah|not|wrong|incorrect)\b|"
+    r"\b(that'?s not (what|right|correct|it)|i (said|meant|asked for)|not what i|"
+    r"(is|was)(n'?t| not) (correct|right|what)|you misunderstood|that'?s wrong)\b",
+    re.IGNORECASE,
+)
 _DISTRESS = re.compile(
     r"\b(scared|afraid|terrified|frightened|panic\w*|desperate\w*|anxious|anxiety|emergency|urgent\w*|"
     r"crying|in tears|can'?t cope|can'?t afford|overdrawn|rent|bills?|medication|medicine|insulin|"
@@ -73,6 +80,7 @@ CUE_NAMES: Final = (
     "human_request",
     "distress_words",
     "quoted",
+    "correction",
 )
 
 
@@ -90,6 +98,7 @@ class Cues:
     human_request: float = 0.0
     distress_words: float = 0.0
     quoted: float = 0.0
+    correction: float = 0.0
 
     def as_vector(self) -> list[float]:
         return [float(getattr(self, name)) for name in CUE_NAMES]
@@ -131,4 +140,5 @@ def extract_cues(text: str) -> Cues:
         human_request=1.0 if _HUMAN_REQUEST.search(unquoted) else 0.0,
         distress_words=min(len(_DISTRESS.findall(unquoted)), 2) / 2,
         quoted=1.0 if quoted else 0.0,
+        correction=1.0 if _CORRECTION.search(unquoted) else 0.0,
     )

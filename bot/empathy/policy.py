@@ -17,6 +17,7 @@ FRUSTRATION_SIGNALS: Final = (
     "profanity",
     "repetition_words",
     "sarcasm",
+    "correction",
     "failed_self_service",
     "nlu_fallback",
     "repeated_intent",

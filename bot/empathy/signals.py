@@ -95,6 +95,7 @@ def compute_signals(
         values["profanity"] = cues.profanity
         values["repetition_words"] = cues.repetition
         values["sarcasm"] = cues.sarcasm
+        values["correction"] = cues.correction
         values["human_request"] = cues.human_request
         distress["distress_words"] = cues.distress_words
     else:

@@ -131,9 +131,23 @@ def test_as_vector_follows_cue_names_order() -> None:
     vector = cues.as_vector()
     assert len(vector) == len(CUE_NAMES)
     assert vector[CUE_NAMES.index("caps_ratio")] == 0.1
-    assert vector[-1] == 1.0
+    assert vector[CUE_NAMES.index("quoted")] == 1.0
     assert sum(vector) == pytest.approx(1.1)
 
 
 def test_to_dict_rounds_to_three_decimals() -> None:
     assert extract_cues("thanks!").to_dict()["exclamations"] == 0.333
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("No, I am looking for a place in the West.", 1.0),
+        ("that's not what I asked", 1.0),
+        ("I said premium economy", 1.0),
+        ("nothing else, thanks", 0.0),
+        ("I know the number", 0.0),
+    ],
+)
+def test_correction_of_the_bot(text: str, expected: float) -> None:
+    assert extract_cues(text).correction == expected
