@@ -10,6 +10,8 @@ leaves the slots as they were: scoring must never break a turn.
 """
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -17,11 +19,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import resources
+from actions.contact_history import ContactHistory
 from bot import constants as c
 from bot.empathy.cues import Cues
 from bot.empathy.escalation import EscalationHistory, decide
 from bot.empathy.scoring import score_turn
-from bot.empathy.signals import TurnObservation, compute_signals
+from bot.empathy.signals import RETURN_WINDOW_MINUTES, TurnObservation, compute_signals
 from bot.empathy.tone import NEUTRAL, choose_tone
 
 logger = logging.getLogger(__name__)
@@ -30,7 +33,10 @@ TRAJECTORY_LENGTH = 50
 
 
 def _observation(
-    event: dict[str, Any], failed_attempts: int | None, reply_seconds: float | None
+    event: dict[str, Any],
+    failed_attempts: int | None,
+    reply_seconds: float | None,
+    returned_after_minutes: float | None = None,
 ) -> TurnObservation:
     parse = event.get("parse_data") or {}
     emotion = parse.get(c.PARSE_EMOTION) or {}
@@ -44,6 +50,7 @@ def _observation(
         timestamp=event.get("timestamp"),
         reply_seconds=reply_seconds,
         failed_attempts=failed_attempts,
+        returned_after_minutes=returned_after_minutes,
     )
 
 
@@ -78,6 +85,12 @@ def message_key(event: dict[str, Any]) -> str | None:
 
 
 class ActionTrackEmpathy(Action):
+    def __init__(
+        self, contacts: ContactHistory | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._contacts = contacts
+        self._clock = clock
+
     def name(self) -> str:
         return "action_track_empathy"
 
@@ -132,7 +145,8 @@ class ActionTrackEmpathy(Action):
                 SlotSet(c.SLOT_EMPATHY_EXPLANATION, explanation),
             ]
 
-        current = _observation(latest, failures, reply_seconds)
+        returned = None if state.get("return_counted") else self.returned_after(tracker, latest)
+        current = _observation(latest, failures, reply_seconds, returned)
         before = _observation(previous, None, None) if previous else None
         signals = compute_signals(current, before)
         score = score_turn(
@@ -171,7 +185,29 @@ class ActionTrackEmpathy(Action):
                     "tone_turns": tone.turns_held,
                     "history": history.after(decision).to_dict(),
                     "scored": scored,
+                    "return_counted": bool(state.get("return_counted")) or returned is not None,
                 },
             ),
             SlotSet(c.SLOT_EMPATHY_EXPLANATION, explanation),
         ]
+
+    def returned_after(self, tracker: Tracker, latest: dict[str, Any]) -> float | None:
+        """Minutes since this customer left a conversation on another channel (None: no recent one).
+
+        Also records this contact.  Contact history is a nice-to-have signal: any failure here
+        is logged and the turn is scored without it.
+        """
+        metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
+        customer = (metadata or {}).get("customer_id") or tracker.get_slot(c.SLOT_EMAIL)
+        if not customer:
+            return None
+        channel = str(latest.get("input_channel") or "unknown")
+        now = self._clock()
+        try:
+            contacts = self._contacts or resources.contact_history()
+            minutes = contacts.minutes_since_other_channel(str(customer), tracker.sender_id, channel, now)
+            contacts.record(str(customer), tracker.sender_id, channel, now)
+        except Exception:
+            logger.exception("contact history unavailable; scoring without the channel-return signal")
+            return None
+        return minutes if minutes is not None and minutes <= RETURN_WINDOW_MINUTES else None

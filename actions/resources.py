@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from actions import settings
+from actions.contact_history import ContactHistory
 from actions.store.gateway import DemoStore, open_store
 from bot.empathy.policy import EmpathyPolicy
 
@@ -43,3 +44,16 @@ def empathy_policy() -> EmpathyPolicy:
     """The policy in ATTUNE_EMPATHY_POLICY (default data/empathy.yml), validated on first use."""
     with _LOCK:
         return _policy(settings.current().empathy_policy_file)
+
+
+@functools.lru_cache(maxsize=1)
+def _contacts(database_url: str) -> ContactHistory:
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return ContactHistory.open(database_url)
+
+
+def contact_history() -> ContactHistory:
+    """When and where each customer last talked to Attune (same database as the demo store)."""
+    with _LOCK:
+        return _contacts(settings.current().store_database_url)

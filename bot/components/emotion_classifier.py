@@ -27,6 +27,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components import sentence_encoder
+from bot.empathy.cues import without_quotes
 from bot.empathy.emotion_model import EmotionModel, train_emotion_model
 from bot.empathy.emotions import EmotionDataError, EmotionExample, parse_emotion_data
 from bot.empathy.softmax import SoftmaxModel
@@ -74,7 +75,7 @@ class EmotionClassifier(GraphComponent):
             # Used only when no MiniLM sentence feature is on the message; None = packaged model.
             MODEL_PATH: None,
             # Bump when bot/empathy's emotion model changes: Rasa's cache fingerprints only this file.
-            "version": 2,
+            "version": 3,
         }
 
     @classmethod
@@ -124,9 +125,13 @@ class EmotionClassifier(GraphComponent):
             _, sentence = message.get_dense_features(TEXT)
             vector = None if sentence is None else np.asarray(sentence.features, dtype=np.float32).reshape(-1)
             rows.append(vector if vector is not None and vector.shape[0] == 384 else None)
-        missing = [i for i, row in enumerate(rows) if row is None]
+        texts_all = [str(m.get(TEXT) or "") for m in messages]
+        # Quoted speech is someone else's emotion: embed the message without it.
+        missing = [
+            i for i, row in enumerate(rows) if row is None or without_quotes(texts_all[i]) != texts_all[i]
+        ]
         if missing:
-            texts = [str(messages[i].get(TEXT) or "") for i in missing]
+            texts = [without_quotes(texts_all[i]) for i in missing]
             for i, vector in zip(
                 missing, sentence_encoder.encode(self._encoder(), texts, 64, 2000), strict=True
             ):
@@ -135,7 +140,7 @@ class EmotionClassifier(GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = load_examples(self._config[DATA_FILES])
-        texts = [e.text for e in examples]
+        texts = [without_quotes(e.text) for e in examples]
         embeddings = sentence_encoder.encode(self._encoder(), texts, 64, 2000)
         self._model = train_emotion_model(embeddings, examples)
         with self._model_storage.write_to(self._resource) as directory:

@@ -117,6 +117,12 @@ def _caps_ratio(text: str) -> float:
     return shouted / letters
 
 
+def without_quotes(text: str) -> str:
+    """``text`` with quoted speech removed: "my son said 'I hate this'" is not the customer's anger."""
+    clipped = text[:MAX_CHARS]
+    return " ".join(_QUOTED.sub(" ", clipped).split()) if _QUOTED.search(clipped) else text
+
+
 def extract_cues(text: str) -> Cues:
     """Cues of ``text``; empty, emoji-only or non-Latin text simply yields zeros where nothing applies."""
     text = text[:MAX_CHARS]

@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from bot.components import sentence_encoder
+from bot.empathy.cues import without_quotes
 from bot.empathy.emotion_model import EmotionModel, EmotionReading, train_emotion_model
 from bot.empathy.emotions import EmotionExample, parse_emotion_data
 from bot.empathy.policy import EmpathyPolicy
@@ -65,7 +66,8 @@ class Engine:
     def shipped(cls) -> "Engine":
         engine = cls(load_policy())
         examples = load_emotion_examples()
-        engine._emotion = train_emotion_model(engine.embed([e.text for e in examples]), examples)
+        texts = [without_quotes(e.text) for e in examples]
+        engine._emotion = train_emotion_model(engine.embed(texts), examples)
         return engine
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -73,7 +75,8 @@ class Engine:
 
     def read_emotions(self, texts: Sequence[str]) -> tuple[np.ndarray, list[EmotionReading]]:
         assert self._emotion is not None
-        embeddings = self.embed(texts)
+        # As the Rasa component does: quoted speech is someone else's emotion.
+        embeddings = self.embed([without_quotes(t) for t in texts])
         return embeddings, self._emotion.read(embeddings, texts)
 
     def score_dialogue(self, turns: Sequence[Turn]) -> list[ScoredTurn]:

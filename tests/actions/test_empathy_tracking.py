@@ -155,3 +155,50 @@ async def test_a_message_is_scored_once_even_when_rasa_extracts_slots_twice() ->
 
     assert first["empathy_state"]["scored"] == "m-1"
     assert again == {}
+
+
+async def test_a_customer_back_on_another_channel_soon_after_counts_as_a_frustration_signal(
+    tmp_path: Any,
+) -> None:
+    from actions.contact_history import ContactHistory
+
+    contacts = ContactHistory.open(f"sqlite:///{tmp_path / 'contacts.db'}")
+    contacts.record("cust-7", "web-chat-session", "socketio", now=1_000.0)
+    event = {
+        **message("hello again", "greet"),
+        "input_channel": "twilio",
+        "metadata": {"customer_id": "cust-7"},
+    }
+    action = ActionTrackEmpathy(contacts=contacts, clock=lambda: 1_000.0 + 10 * 60)
+
+    result = await action.run(CollectingDispatcher(), tracker({}, [event]), {})
+    slots = {e["name"]: e["value"] for e in result}
+
+    signal = slots["empathy_explanation"]["frustration"]["contributions"]["channel_return"]
+    assert signal["value"] == pytest.approx(50 / 60, abs=1e-3)  # back after 10 of the 60 minutes
+    assert "contact history" in slots["empathy_explanation"]["sources"]
+    assert slots["empathy_state"]["return_counted"] is True
+
+
+async def test_the_same_channel_or_a_long_gap_is_not_a_return(tmp_path: Any) -> None:
+    from actions.contact_history import ContactHistory
+
+    contacts = ContactHistory.open(f"sqlite:///{tmp_path / 'contacts.db'}")
+    contacts.record("cust-8", "earlier", "socketio", now=0.0)
+    same_channel = {
+        **message("hi", "greet"),
+        "input_channel": "socketio",
+        "metadata": {"customer_id": "cust-8"},
+    }
+    later = {**message("hi", "greet"), "input_channel": "twilio", "metadata": {"customer_id": "cust-8"}}
+
+    first = await ActionTrackEmpathy(contacts=contacts, clock=lambda: 60.0).run(
+        CollectingDispatcher(), tracker({}, [same_channel]), {}
+    )
+    second = await ActionTrackEmpathy(contacts=contacts, clock=lambda: 60.0 + 3 * 3600).run(
+        CollectingDispatcher(), tracker({}, [later]), {}
+    )
+
+    for result in (first, second):
+        explanation = {e["name"]: e["value"] for e in result}["empathy_explanation"]
+        assert "channel_return" not in explanation["frustration"]["contributions"]

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from bot.empathy.cues import CUE_NAMES, MAX_CHARS, Cues, extract_cues
+from bot.empathy.cues import CUE_NAMES, MAX_CHARS, Cues, extract_cues, without_quotes
 
 
 def test_all_caps_message_has_caps_ratio_one() -> None:
@@ -151,3 +151,8 @@ def test_to_dict_rounds_to_three_decimals() -> None:
 )
 def test_correction_of_the_bot(text: str, expected: float) -> None:
     assert extract_cues(text).correction == expected
+
+
+def test_quoted_speech_is_removed_and_unquoted_text_is_left_alone() -> None:
+    assert without_quotes("my son said 'I hate this' but he loves it") == "my son said but he loves it"
+    assert without_quotes("where is  my parcel ") == "where is  my parcel "
