@@ -31,3 +31,23 @@ def mask_email(email: str) -> str:
     """``ada@example.com`` → ``a**@example.com``: enough to recognise, not enough to harvest."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}{'*' * max(len(local) - 1, 2)}@{domain}"
+
+
+# Why a failed attempt failed, in words an agent can act on (the handoff payload shows these).
+FAILURE_REASONS: dict[str, str] = {
+    "order_not_found": "no order with that number exists",
+    "delivery_delayed": "the delivery is delayed at the carrier",
+    "marked_delivered_but_missing": "the carrier marked it delivered but the customer does not have it",
+    "not_delivered_yet": "a return cannot start before the order is delivered",
+    "return_window_closed": "the 30-day return window has closed",
+    "no_refund": "no refund exists for that order",
+    "refund_rejected": "the refund was rejected",
+    "refund_pending": "the refund is still being processed",
+    "no_duplicate_found": "only one charge was found, so there was nothing to refund",
+    "account_not_found": "no account with that e-mail address exists",
+    "no_subscription": "the account has no active Pine+ subscription",
+}
+
+
+def failure_reason(code: str) -> str:
+    return FAILURE_REASONS.get(code, code.replace("_", " "))

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import account_requests, order_requests
 from actions.base import EventList, SafeAction
-from actions.outcomes import Outcome
+from actions.outcomes import Outcome, failure_reason
 from actions.resources import demo_store
 from actions.store.gateway import DemoStore
 from bot import constants as c
@@ -19,6 +19,8 @@ from bot import constants as c
 StoreProvider = Callable[[], DemoStore]
 TOPICS = (*c.ORDER_TOPICS, *c.ACCOUNT_TOPICS)
 FAILURES_BEFORE_HINT = 2
+# Attempts kept in the self_service_log slot (the handoff payload lists them).
+LOG_LENGTH = 20
 
 
 def latest_topic(tracker: Tracker) -> str | None:
@@ -46,10 +48,26 @@ class StoreAction(SafeAction):
 
     def _tell(self, dispatcher: CollectingDispatcher, tracker: Tracker, outcome: Outcome) -> EventList:
         dispatcher.utter_message(response=outcome.response, **outcome.variables)
-        failures = _failed_attempts(tracker) + (1 if outcome.failed else 0)
+        # Consecutive failures: one success shows self-service works for this customer again.
+        failures = _failed_attempts(tracker) + 1 if outcome.failed else 0
+        attempt = {
+            "asked": (tracker.latest_message or {}).get("text") or "",
+            "topic": latest_topic(tracker),
+            "tried": f"{self.name()} with "
+            + (
+                f"order {tracker.get_slot(c.SLOT_ORDER_ID)}"
+                if tracker.get_slot(c.SLOT_ORDER_ID)
+                else "the account e-mail"
+            ),
+            "outcome": outcome.code,
+            "failed": outcome.failed,
+            "why": failure_reason(outcome.code) if outcome.failed else "",
+        }
+        log = [*(tracker.get_slot(c.SLOT_SELF_SERVICE_LOG) or []), attempt][-LOG_LENGTH:]
         events: EventList = [
             SlotSet(c.SLOT_LAST_OUTCOME, outcome.code),
             SlotSet(c.SLOT_FAILED_ATTEMPTS, float(failures)),
+            SlotSet(c.SLOT_SELF_SERVICE_LOG, log),
         ]
         events += [SlotSet(name, value) for name, value in outcome.slots.items()]
         if outcome.failed and failures >= FAILURES_BEFORE_HINT:

@@ -58,6 +58,8 @@ SLOT_FAILED_ATTEMPTS: Final = "failed_attempts"
 SLOT_EMOTION_OPT_OUT: Final = "emotion_opt_out"
 SLOT_PENDING_CANCELLATION: Final = "pending_cancellation"
 SLOT_LAST_OUTCOME: Final = "last_outcome"
+# What the customer asked, what the bot tried and why it failed, per self-service attempt.
+SLOT_SELF_SERVICE_LOG: Final = "self_service_log"
 SLOT_REQUESTED: Final = "requested_slot"
 
 # --- parse data ----------------------------------------------------------------------------

@@ -29,7 +29,10 @@ def user_event(intent: str, text: str = "", entities: list[dict[str, Any]] | Non
 
 def tracker(slots: dict[str, Any], events: list[dict[str, Any]]) -> Tracker:
     """A tracker as the action server would receive it, built inline."""
-    latest = next((e["parse_data"] for e in reversed(events) if e["event"] == "user"), {})
+    # As Rasa sends it: the latest user message's parse data, including its text.
+    latest = next(
+        (e["parse_data"] | {"text": e["text"]} for e in reversed(events) if e["event"] == "user"), {}
+    )
     return Tracker(
         sender_id="test-customer",
         slots=slots,

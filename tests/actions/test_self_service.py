@@ -15,13 +15,26 @@ async def run_lookup(store: DemoStore, slots: dict, events: list) -> tuple[list,
 
 async def test_order_in_transit_is_answered_with_its_eta(store: DemoStore) -> None:
     events, messages = await run_lookup(
-        store, {"order_id": "10002", "failed_attempts": 0.0}, [user_event("order_status")]
+        store, {"order_id": "10002", "failed_attempts": 1.0}, [user_event("order_status", "where is 10002")]
     )
 
     assert events == [
         SlotSet("topic", "order_status"),
         SlotSet("last_outcome", "in_transit"),
-        SlotSet("failed_attempts", 0.0),
+        SlotSet("failed_attempts", 0.0),  # a success ends the run of failures
+        SlotSet(
+            "self_service_log",
+            [
+                {
+                    "asked": "where is 10002",
+                    "topic": "order_status",
+                    "tried": "action_lookup with order 10002",
+                    "outcome": "in_transit",
+                    "failed": False,
+                    "why": "",
+                }
+            ],
+        ),
     ]
     assert messages[0]["response"] == "utter_order_in_transit"
     assert messages[0]["eta"] == "Wed 11 Mar"
@@ -30,13 +43,26 @@ async def test_order_in_transit_is_answered_with_its_eta(store: DemoStore) -> No
 
 async def test_unknown_order_is_a_failed_attempt_and_forgets_the_number(store: DemoStore) -> None:
     events, messages = await run_lookup(
-        store, {"order_id": "99999", "failed_attempts": 0.0}, [user_event("order_status")]
+        store, {"order_id": "99999", "failed_attempts": 0.0}, [user_event("order_status", "where's 99999?")]
     )
 
     assert events == [
         SlotSet("topic", "order_status"),
         SlotSet("last_outcome", "order_not_found"),
         SlotSet("failed_attempts", 1.0),
+        SlotSet(
+            "self_service_log",
+            [
+                {
+                    "asked": "where's 99999?",
+                    "topic": "order_status",
+                    "tried": "action_lookup with order 99999",
+                    "outcome": "order_not_found",
+                    "failed": True,
+                    "why": "no order with that number exists",
+                }
+            ],
+        ),
         SlotSet("order_id", None),
     ]
     assert [m["response"] for m in messages] == ["utter_order_not_found"]
