@@ -1,4 +1,5 @@
-"""``python -m handoff`` serves the handoff service; ``python -m handoff migrate`` only migrates."""
+"""``python -m handoff`` serves the handoff service; ``migrate`` only migrates; ``schema`` writes the
+published JSON Schema of the handoff payload (handoff/schema/handoff-payload.v1.json)."""
 
 import argparse
 import logging
@@ -17,8 +18,15 @@ logger = logging.getLogger("handoff")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handoff", description=__doc__)
-    parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve")
+    parser.add_argument("command", nargs="?", choices=["serve", "migrate", "schema"], default="serve")
     args = parser.parse_args(argv)
+    if args.command == "schema":
+        from handoff.contract import SCHEMA
+        from handoff.schema_file import SCHEMA_FILE, render
+
+        SCHEMA_FILE.write_text(render(SCHEMA))
+        print(f"wrote {SCHEMA_FILE}")
+        return 0
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as error:

@@ -1,0 +1,157 @@
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+
+from actions.handoff_payload import build_payload
+from handoff.contract import ContractError, validate_payload
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def explanation(
+    turn: int, frustration: float, decision: str = "none", reasons: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "event": "slot",
+        "name": "empathy_explanation",
+        "value": {
+            "turn": turn,
+            "opted_out": False,
+            "frustration": {
+                "score": frustration,
+                "contributions": {
+                    "failed_self_service": {"value": 0.67, "weight": 0.3, "contribution": 0.2},
+                    "shouting": {"value": 0.0, "weight": 0.2, "contribution": 0.0},
+                    "negative_emotion": {"value": 0.5, "weight": 0.6, "contribution": 0.3},
+                },
+            },
+            "distress": {"score": 0.05, "contributions": {}},
+            "decision": {"decision": decision, "priority": "normal", "reasons": reasons or [], "turn": turn},
+        },
+    }
+
+
+def user(text: str, intent: str, at: float) -> dict[str, Any]:
+    return {
+        "event": "user",
+        "text": text,
+        "timestamp": at,
+        "input_channel": "socketio",
+        "parse_data": {"intent": {"name": intent, "confidence": 0.91}, "entities": []},
+    }
+
+
+FAILED = {
+    "asked": "where is 55555",
+    "topic": "order_status",
+    "tried": "action_lookup with order 55555",
+    "outcome": "order_not_found",
+    "failed": True,
+    "why": "no order with that number exists",
+}
+
+
+def conversation(slots: dict[str, Any]) -> Tracker:
+    events = [
+        user("where is 55555", "order_status", 1000.0),
+        explanation(1, 0.1),
+        {"event": "bot", "text": "I couldn't find an order 55555.", "timestamp": 1001.0},
+        user("it's 55556!! still nothing", "inform", 1010.0),
+        explanation(
+            2, 0.65, "offer_human", ["frustration 0.65 >= 0.6", "2 failed self-service attempts >= 2"]
+        ),
+        {"event": "bot", "text": "Shall I bring in a person?", "timestamp": 1011.0},
+        user("yes", "affirm", 1015.0),
+        explanation(3, 0.5),
+    ]
+    return Tracker("conv-42", slots, events[-2]["parse_data"], events, False, None, {}, "action_listen")
+
+
+BASE_SLOTS = {
+    "order_id": "55556",
+    "email": "ada@example.com",
+    "topic": "order_status",
+    "tone": "apologetic",
+    "self_service_log": [
+        FAILED,
+        {**FAILED, "asked": "it's 55556", "tried": "action_lookup with order 55556"},
+    ],
+}
+
+
+def test_a_payload_after_an_accepted_offer_carries_the_whole_context_and_follows_the_contract() -> None:
+    payload = build_payload(conversation(BASE_SLOTS), now=NOW)
+
+    assert validate_payload(payload) == payload
+    assert payload["reason"] == "frustration"
+    assert payload["trigger"] == {
+        "decision": "offer_human",
+        "reasons": ["frustration 0.65 >= 0.6", "2 failed self-service attempts >= 2"],
+        "turn": 2,
+    }
+    assert [p["frustration"] for p in payload["trajectory"]] == [0.1, 0.65, 0.5]
+    assert payload["trajectory"][1]["top_signals"] == ["negative_emotion", "failed_self_service"]
+    assert [i["intent"] for i in payload["intents"]] == ["order_status", "inform", "affirm"]
+    assert len(payload["failed_attempts"]) == 2
+    assert "Self-service failed 2 time(s): no order with that number exists." in payload["summary"]
+    assert "Don't ask for the order number again: it is 55556." in payload["recommended_approach"]
+    assert payload["customer"]["email_masked"] == "a**@example.com"
+    assert "ada@example.com" not in str(payload["customer"])
+    assert payload["transcript"][0] == {
+        "speaker": "customer",
+        "text": "where is 55555",
+        "at": "1970-01-01T00:16:40+00:00",
+    }
+    assert payload["channel"] == "socketio"
+
+
+def test_the_same_decision_always_gets_the_same_idempotency_key() -> None:
+    first = build_payload(conversation(BASE_SLOTS), now=NOW)
+    again = build_payload(conversation(BASE_SLOTS), now=datetime(2027, 1, 1, tzinfo=timezone.utc))
+
+    assert first["idempotency_key"] == again["idempotency_key"]
+
+
+def test_an_opted_out_customer_gets_no_emotional_fields_and_the_payload_says_so() -> None:
+    payload = build_payload(conversation({**BASE_SLOTS, "emotion_opt_out": True}), now=NOW)
+
+    validate_payload(payload)
+    assert payload["emotion_processing"]["enabled"] is False
+    assert not {"trajectory", "tone", "explanation"} & set(payload)
+    assert "frustrat" not in payload["summary"]
+    assert any("opted out" in step for step in payload["recommended_approach"])
+
+
+def test_emotional_fields_in_an_opted_out_payload_break_the_contract() -> None:
+    payload = dict(build_payload(conversation({**BASE_SLOTS, "emotion_opt_out": True}), now=NOW))
+    payload["tone"] = "warm"
+
+    with pytest.raises(ContractError, match="opted out"):
+        validate_payload(payload)
+
+
+@pytest.mark.parametrize(
+    "change, path",
+    [
+        ({"priority": "asap"}, "priority"),
+        ({"schema_version": "2"}, "schema_version"),
+        ({"conversation_id": ""}, "conversation_id"),
+        ({"surprise": 1}, "payload"),
+    ],
+)
+def test_contract_errors_name_the_field(change: dict[str, Any], path: str) -> None:
+    payload = {**build_payload(conversation(BASE_SLOTS), now=NOW), **change}
+
+    with pytest.raises(ContractError) as error:
+        validate_payload(payload)
+    assert error.value.path == ("" if path == "payload" else path)
+
+
+def test_a_bad_trajectory_point_is_reported_with_its_index() -> None:
+    payload = build_payload(conversation(BASE_SLOTS), now=NOW)
+    payload["trajectory"][1]["frustration"] = 7
+
+    with pytest.raises(ContractError, match=r"trajectory\[1\]\.frustration"):
+        validate_payload(payload)
