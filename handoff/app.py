@@ -10,7 +10,7 @@ from handoff.keys import ENGINE, SETTINGS
 from handoff.middleware import error_middleware
 from handoff.migrate import upgrade_to_head
 from handoff.settings import Settings
-from handoff.views import health
+from handoff.views import handoffs, health
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -27,4 +27,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
     app.router.add_get("/healthz", health.healthz)
+    app.router.add_post("/api/v1/handoffs", handoffs.create_handoff)
+    app.router.add_get("/api/v1/handoffs", handoffs.list_handoffs)
+    app.router.add_get("/api/v1/handoffs/{handoff_id}", handoffs.get_handoff)
     return app

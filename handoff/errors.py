@@ -17,6 +17,11 @@ class InvalidRequest(HandoffError):
     code = "invalid_request"
 
 
+class Unauthorized(HandoffError):
+    status = 401
+    code = "unauthorized"
+
+
 class NotFound(HandoffError):
     status = 404
     code = "not_found"

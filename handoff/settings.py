@@ -23,6 +23,9 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     rasa_url: str = "http://127.0.0.1:5005"
+    # Bearer token the action server sends with handoffs; None = the API accepts calls without one
+    # (the launcher always sets a random one; set your own in production).
+    api_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -43,6 +46,7 @@ class Settings:
                 "ATTUNE_LOG_FORMAT", get("ATTUNE_LOG_FORMAT", cls.log_format).lower(), LOG_FORMATS
             ),
             rasa_url=_http("ATTUNE_RASA_URL", get("ATTUNE_RASA_URL", cls.rasa_url)),
+            api_token=_token("ATTUNE_HANDOFF_API_TOKEN", environ.get("ATTUNE_HANDOFF_API_TOKEN")),
         )
 
 
@@ -68,3 +72,11 @@ def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
     if raw not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
     return raw
+
+
+def _token(name: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if len(raw.strip()) < 16:
+        raise ConfigError(f"{name} must be at least 16 characters (use a random secret)")
+    return raw.strip()

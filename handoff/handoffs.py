@@ -1,0 +1,118 @@
+"""Storing and reading handoffs: the service functions behind the handoff API (no HTTP here)."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from handoff.contract import ContractError, HandoffPayload, validate_payload
+from handoff.errors import InvalidRequest, NotFound
+from handoff.models import Handoff
+
+PRIORITY_RANK = {"normal": 0, "high": 1, "urgent": 2}
+
+
+@dataclass(frozen=True)
+class StoredHandoff:
+    id: str
+    conversation_id: str
+    status: str
+    priority: str
+    reason: str
+    created_at: datetime
+    payload: dict[str, Any]
+
+    def to_dict(self, with_payload: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "status": self.status,
+            "priority": self.priority,
+            "reason": self.reason,
+            "created_at": self.created_at.isoformat(),
+        }
+        if with_payload:
+            data["payload"] = self.payload
+        return data
+
+
+def _stored(row: Any) -> StoredHandoff:
+    payload = json.loads(row.payload)
+    return StoredHandoff(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        status=row.status,
+        priority=str(payload.get("priority", "normal")),
+        reason=row.reason,
+        created_at=row.created_at,
+        payload=payload,
+    )
+
+
+def accept_handoff(engine: Engine, document: object) -> tuple[StoredHandoff, bool]:
+    """Validates and stores a handoff; returns it and whether it was new.
+
+    A payload whose idempotency key was seen before is the same handoff delivered again (a retry):
+    the stored one is returned and nothing changes.
+    """
+    try:
+        payload: HandoffPayload = validate_payload(document)
+    except ContractError as error:
+        raise InvalidRequest(f"payload does not follow schema_version 1: {error}") from error
+    key = payload["idempotency_key"]
+    existing = find_by_key(engine, key)
+    if existing is not None:
+        return existing, False
+    row = Handoff(
+        id=str(uuid.uuid4()),
+        conversation_id=payload["conversation_id"],
+        idempotency_key=key,
+        status="queued",
+        priority=PRIORITY_RANK[payload["priority"]],
+        reason=payload["reason"],
+        payload=json.dumps(payload, ensure_ascii=False),
+    )
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(row)
+    except IntegrityError:
+        # Two deliveries of the same handoff raced; the other one won and is the handoff.
+        winner = find_by_key(engine, key)
+        if winner is None:
+            raise
+        return winner, False
+    stored = find_by_key(engine, key)
+    assert stored is not None
+    return stored, True
+
+
+def find_by_key(engine: Engine, key: str) -> StoredHandoff | None:
+    with Session(engine) as session:
+        row = session.execute(select(Handoff).where(Handoff.idempotency_key == key)).scalar_one_or_none()
+        return _stored(row) if row is not None else None
+
+
+def get_handoff(engine: Engine, handoff_id: str) -> StoredHandoff:
+    with Session(engine) as session:
+        row = session.get(Handoff, handoff_id)
+        if row is None:
+            raise NotFound(f"no handoff {handoff_id!r}")
+        return _stored(row)
+
+
+def list_queue(engine: Engine, status: str = "queued", limit: int = 100) -> list[StoredHandoff]:
+    """Handoffs in ``status``, most urgent first, then longest waiting."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Handoff)
+            .where(Handoff.status == status)
+            .order_by(Handoff.priority.desc(), Handoff.created_at.asc())
+            .limit(limit)
+        ).scalars()
+        return [_stored(row) for row in rows]

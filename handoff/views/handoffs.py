@@ -1,0 +1,57 @@
+"""The handoff API: thin views over handoff/handoffs.py (errors are shaped by the middleware)."""
+
+import asyncio
+import hmac
+
+from aiohttp import web
+
+from handoff import handoffs
+from handoff.errors import InvalidRequest, Unauthorized
+from handoff.keys import ENGINE, SETTINGS
+from handoff.models import HANDOFF_STATUSES
+
+
+def _authorise(request: web.Request) -> None:
+    token = request.app[SETTINGS].api_token
+    if token is None:
+        return
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <ATTUNE_HANDOFF_API_TOKEN>)")
+
+
+async def create_handoff(request: web.Request) -> web.Response:
+    _authorise(request)
+    if request.content_type != "application/json":
+        raise InvalidRequest("send the payload as application/json")
+    document = await request.json()
+    header_key = request.headers.get("Idempotency-Key")
+    if (
+        header_key is not None
+        and isinstance(document, dict)
+        and header_key != document.get("idempotency_key")
+    ):
+        raise InvalidRequest("the Idempotency-Key header and the payload's idempotency_key differ")
+    stored, created = await asyncio.to_thread(handoffs.accept_handoff, request.app[ENGINE], document)
+    body = {**stored.to_dict(with_payload=False), "duplicate": not created}
+    return web.json_response(body, status=201 if created else 200)
+
+
+async def get_handoff(request: web.Request) -> web.Response:
+    _authorise(request)
+    stored = await asyncio.to_thread(
+        handoffs.get_handoff, request.app[ENGINE], request.match_info["handoff_id"]
+    )
+    return web.json_response(stored.to_dict())
+
+
+async def list_handoffs(request: web.Request) -> web.Response:
+    _authorise(request)
+    status = request.query.get("status", "queued")
+    if status not in HANDOFF_STATUSES:
+        raise InvalidRequest(f"status must be one of {', '.join(HANDOFF_STATUSES)}")
+    raw_limit = request.query.get("limit", "100")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        raise InvalidRequest("limit must be a whole number from 1 to 1000")
+    queue = await asyncio.to_thread(handoffs.list_queue, request.app[ENGINE], status, int(raw_limit))
+    return web.json_response({"handoffs": [h.to_dict(with_payload=False) for h in queue]})
