@@ -98,6 +98,12 @@ class ActionTrackEmpathy(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         try:
+            # Every customer turn makes sure handoffs left in the outbox (say, by a restart while
+            # the handoff service was down) are being retried.
+            resources.outbox_flusher().ensure_running()
+        except Exception:
+            logger.exception("could not start the outbox flusher")
+        try:
             return self.track(tracker)
         except Exception:
             logger.exception(

@@ -1,17 +1,25 @@
 """The actions an escalation decision leads to (bot/components/escalation_policy.py routes them).
 
-Handing the conversation to an agent for real, and placing the call-back, come with the handoff
-and Twilio issues; until then these actions tell the customer honestly what happens and log
-the decision with its explanation (also kept in the ``empathy_explanation`` slot).
+``action_handoff`` builds the handoff payload (actions/handoff_payload.py) and delivers it through
+the durable outbox (actions/handoff_delivery.py): the customer hears honestly whether the team
+has it already or will get it as soon as the handoff service is reachable.  Placing the phone
+call-back itself comes with the Twilio issue.
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import resources
 from actions.base import EventList, SafeAction
+from actions.clients.handoff import HandoffClient
+from actions.handoff_delivery import deliver
+from actions.handoff_payload import build_payload
+from actions.outbox import Outbox
 from bot import constants as c
 
 logger = logging.getLogger(__name__)
@@ -52,6 +60,16 @@ class ActionOfferCallback(SafeAction):
 
 
 class ActionHandoff(SafeAction):
+    """Sends the conversation, with its emotional context, to the handoff service."""
+
+    def __init__(
+        self,
+        outbox: Callable[[], Outbox] = resources.outbox,
+        client: Callable[[], HandoffClient] = resources.handoff_client,
+    ) -> None:
+        self._outbox = outbox
+        self._client = client
+
     def name(self) -> str:
         return "action_handoff"
 
@@ -59,5 +77,15 @@ class ActionHandoff(SafeAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         _log_decision(tracker, self.name())
-        dispatcher.utter_message(response="utter_human_not_connected")
-        return []
+        payload = dict(build_payload(tracker))
+        result = await deliver(payload, self._outbox(), self._client())
+        if result.status == "queued":
+            resources.outbox_flusher().ensure_running()
+        logger.info("handoff %s for %s: %s", payload["idempotency_key"], tracker.sender_id, result.status)
+        if result.status == "delivered":
+            dispatcher.utter_message(response="utter_handoff_sent")
+        elif result.status == "queued":
+            dispatcher.utter_message(response="utter_handoff_delayed")
+        else:
+            dispatcher.utter_message(response="utter_handoff_failed")
+        return [SlotSet(c.SLOT_HANDOFF_STATUS, result.status)]

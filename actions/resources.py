@@ -10,7 +10,10 @@ from datetime import date
 from pathlib import Path
 
 from actions import settings
+from actions.clients.handoff import HandoffClient
 from actions.contact_history import ContactHistory
+from actions.handoff_delivery import OutboxFlusher
+from actions.outbox import Outbox
 from actions.store.gateway import DemoStore, open_store
 from bot.empathy.policy import EmpathyPolicy
 
@@ -57,3 +60,37 @@ def contact_history() -> ContactHistory:
     """When and where each customer last talked to Attune (same database as the demo store)."""
     with _LOCK:
         return _contacts(settings.current().store_database_url)
+
+
+def _sqlite_folder(database_url: str) -> None:
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _outbox(database_url: str) -> Outbox:
+    _sqlite_folder(database_url)
+    return Outbox.open(database_url)
+
+
+def outbox() -> Outbox:
+    """The durable handoff outbox (ATTUNE_OUTBOX_DATABASE_URL)."""
+    with _LOCK:
+        return _outbox(settings.current().outbox_database_url)
+
+
+def handoff_client() -> HandoffClient:
+    current = settings.current()
+    return HandoffClient(current.handoff_url, current.handoff_token)
+
+
+@functools.lru_cache(maxsize=1)
+def _flusher(database_url: str, handoff_url: str) -> OutboxFlusher:
+    return OutboxFlusher(_outbox(database_url), handoff_client())
+
+
+def outbox_flusher() -> OutboxFlusher:
+    """The one background task per process that retries pending handoffs."""
+    current = settings.current()
+    with _LOCK:
+        return _flusher(current.outbox_database_url, current.handoff_url)

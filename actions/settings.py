@@ -1,4 +1,8 @@
-"""Settings of the action server, read from the environment once, on first use."""
+"""Settings of the action server, read from the environment on first use.
+
+Every value has an embedded default so ``make run`` works with no configuration; a value that is
+present but malformed fails with a message naming the variable.
+"""
 
 import os
 from collections.abc import Mapping
@@ -13,6 +17,10 @@ class ConfigError(ValueError):
 class ActionSettings:
     store_database_url: str = "sqlite:///var/store.db"
     empathy_policy_file: str = "data/empathy.yml"
+    handoff_url: str = "http://127.0.0.1:5056"
+    handoff_token: str | None = None
+    # Handoffs the service has not confirmed yet wait here, on disk, until it does.
+    outbox_database_url: str = "sqlite:///var/outbox.db"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "ActionSettings":
@@ -21,13 +29,24 @@ class ActionSettings:
             raise ConfigError(
                 "ATTUNE_EMPATHY_POLICY must name the empathy policy YAML file (default data/empathy.yml)"
             )
-        url = environ.get("ATTUNE_STORE_DATABASE_URL", cls.store_database_url).strip()
-        if "://" not in url:
-            raise ConfigError(
-                "ATTUNE_STORE_DATABASE_URL must be an SQLAlchemy URL such as "
-                f"sqlite:///var/store.db, got {url!r}"
-            )
-        return cls(store_database_url=url, empathy_policy_file=policy)
+        handoff_url = environ.get("ATTUNE_HANDOFF_URL", cls.handoff_url).strip().rstrip("/")
+        if not handoff_url.startswith(("http://", "https://")):
+            raise ConfigError(f"ATTUNE_HANDOFF_URL must be an http(s) URL, got {handoff_url!r}")
+        token = environ.get("ATTUNE_HANDOFF_API_TOKEN", "").strip() or None
+        return cls(
+            store_database_url=_sql_url(environ, "ATTUNE_STORE_DATABASE_URL", cls.store_database_url),
+            empathy_policy_file=policy,
+            handoff_url=handoff_url,
+            handoff_token=token,
+            outbox_database_url=_sql_url(environ, "ATTUNE_OUTBOX_DATABASE_URL", cls.outbox_database_url),
+        )
+
+
+def _sql_url(environ: Mapping[str, str], name: str, default: str) -> str:
+    url = environ.get(name, default).strip()
+    if "://" not in url:
+        raise ConfigError(f"{name} must be an SQLAlchemy URL such as {default}, got {url!r}")
+    return url
 
 
 def current() -> ActionSettings:

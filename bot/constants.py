@@ -60,6 +60,8 @@ SLOT_PENDING_CANCELLATION: Final = "pending_cancellation"
 SLOT_LAST_OUTCOME: Final = "last_outcome"
 # What the customer asked, what the bot tried and why it failed, per self-service attempt.
 SLOT_SELF_SERVICE_LOG: Final = "self_service_log"
+# Where the latest handoff stands: delivered | queued (in the outbox) | rejected.
+SLOT_HANDOFF_STATUS: Final = "handoff_status"
 SLOT_REQUESTED: Final = "requested_slot"
 
 # --- parse data ----------------------------------------------------------------------------

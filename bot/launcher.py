@@ -90,7 +90,11 @@ def child_env(ports: Ports, var_dir: Path, token: str) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{var_dir / 'store.db'}")
     env.setdefault("ATTUNE_HANDOFF_DATABASE_URL", f"sqlite:///{var_dir / 'handoff.db'}")
+    env.setdefault("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{var_dir / 'outbox.db'}")
     env["ATTUNE_HANDOFF_PORT"] = str(ports.handoff)
+    env["ATTUNE_HANDOFF_URL"] = f"http://127.0.0.1:{ports.handoff}"
+    # One random secret per run shared by the action server and the handoff API, unless set.
+    env.setdefault("ATTUNE_HANDOFF_API_TOKEN", secrets.token_urlsafe(24))
     env["ATTUNE_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
     env["ATTUNE_RASA_TOKEN"] = token
     # rasa-sdk has no --interface flag; it reads the bind address from here (default 0.0.0.0).

@@ -11,6 +11,22 @@ from actions.store.gateway import DemoStore, open_store
 TODAY = date(2026, 3, 10)
 
 
+@pytest.fixture(autouse=True)
+def isolated_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Actions that reach for process-wide resources get throwaway databases, never var/."""
+    from actions import resources
+
+    monkeypatch.setenv("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{tmp_path / 'outbox.db'}")
+    monkeypatch.setenv("ATTUNE_HANDOFF_URL", "http://127.0.0.1:9")  # nothing listens there
+    caches = (resources._store, resources._contacts, resources._outbox, resources._flusher)
+    for cache in caches:
+        cache.cache_clear()
+    yield
+    for cache in caches:
+        cache.cache_clear()
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[DemoStore]:
     demo = open_store(f"sqlite:///{tmp_path / 'store.db'}")

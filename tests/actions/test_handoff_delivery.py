@@ -1,0 +1,144 @@
+"""Delivery through the outbox against the real handoff service app on loopback."""
+
+import copy
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import create_engine, func, select
+
+from actions.clients.handoff import HandoffClient
+from actions.escalation import ActionHandoff
+from actions.handoff_delivery import deliver, flush_once
+from actions.outbox import Outbox, backoff
+from handoff.app import create_app
+from handoff.models import Handoff
+from handoff.schema_file import EXAMPLE_FILE
+from handoff.settings import Settings
+from tests.actions.test_handoff_payload import BASE_SLOTS, conversation
+
+TOKEN = "delivery-test-token-000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def example(**changes: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(json.loads(EXAMPLE_FILE.read_text())), **changes}
+
+
+@pytest.fixture
+def service_settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'handoff.db'}", log_format="text", api_token=TOKEN)
+
+
+def stored_handoffs(settings: Settings) -> int:
+    with create_engine(settings.database_url).connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(Handoff)).scalar_one())
+
+
+async def test_a_handoff_while_the_service_is_down_is_kept_and_delivered_once_it_is_back(
+    aiohttp_server, tmp_path: Path, service_settings: Settings
+) -> None:
+    port = free_port()
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
+    client = HandoffClient(f"http://127.0.0.1:{port}", TOKEN, timeout=1.0)
+
+    result = await deliver(example(), outbox, client, attempts=2, pause=0.01)
+
+    assert result.status == "queued"
+    item = outbox.get(example()["idempotency_key"])
+    assert item is not None and item.status == "pending" and item.attempts == 2
+
+    await aiohttp_server(create_app(service_settings), port=port)
+    started = time.monotonic()
+    delivered = await flush_once(outbox, client, now=time.time() + 3600)
+    recovery = time.monotonic() - started
+
+    assert delivered == 1
+    assert outbox.get(example()["idempotency_key"]).status == "delivered"  # type: ignore[union-attr]
+    assert outbox.pending_count() == 0
+    assert stored_handoffs(service_settings) == 1
+    assert recovery < 5  # a sanity bound, not a benchmark: the flush is one local HTTP call
+
+
+async def test_delivering_the_same_handoff_again_does_not_duplicate_it(
+    aiohttp_server, tmp_path: Path, service_settings: Settings
+) -> None:
+    server = await aiohttp_server(create_app(service_settings))
+    client = HandoffClient(str(server.make_url("")).rstrip("/"), TOKEN)
+    first_outbox = Outbox.open(f"sqlite:///{tmp_path / 'a.db'}")
+    second_outbox = Outbox.open(f"sqlite:///{tmp_path / 'b.db'}")  # e.g. a second action server
+
+    first = await deliver(example(), first_outbox, client)
+    second = await deliver(example(), second_outbox, client)
+
+    assert first.status == second.status == "delivered"
+    assert first.handoff_id == second.handoff_id
+    assert stored_handoffs(service_settings) == 1
+
+
+async def test_a_payload_the_service_rejects_is_kept_as_rejected_not_retried(
+    aiohttp_server, tmp_path: Path, service_settings: Settings
+) -> None:
+    server = await aiohttp_server(create_app(service_settings))
+    client = HandoffClient(str(server.make_url("")).rstrip("/"), TOKEN)
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
+
+    result = await deliver(example(priority="asap"), outbox, client)
+
+    assert result.status == "rejected"
+    assert "priority" in result.detail
+    assert outbox.get(example()["idempotency_key"]).status == "rejected"  # type: ignore[union-attr]
+    assert outbox.due(now=time.time() + 3600) == []
+
+
+async def test_a_wrong_token_is_a_rejection(
+    aiohttp_server, tmp_path: Path, service_settings: Settings
+) -> None:
+    server = await aiohttp_server(create_app(service_settings))
+    client = HandoffClient(str(server.make_url("")).rstrip("/"), "not-the-token-0000")
+
+    result = await deliver(example(), Outbox.open(f"sqlite:///{tmp_path / 'o.db'}"), client)
+
+    assert result.status == "rejected" and "401" in result.detail
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff(n) for n in (1, 2, 3, 4, 10)] == [2.0, 4.0, 8.0, 16.0, 60.0]
+
+
+async def test_action_handoff_tells_the_customer_honestly_what_happened(
+    aiohttp_server, tmp_path: Path, service_settings: Settings
+) -> None:
+    server = await aiohttp_server(create_app(service_settings))
+    up = HandoffClient(str(server.make_url("")).rstrip("/"), TOKEN)
+    down = HandoffClient(f"http://127.0.0.1:{free_port()}", TOKEN, timeout=0.5)
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
+    tracker = conversation(BASE_SLOTS)
+
+    sent = CollectingDispatcher()
+    events = await ActionHandoff(outbox=lambda: outbox, client=lambda: up).run(sent, tracker, {})
+    delayed = CollectingDispatcher()
+    other = conversation({**BASE_SLOTS, "order_id": "10001"})
+    other_events = await ActionHandoff(outbox=lambda: outbox, client=lambda: down).run(
+        delayed, _with_sender(other, "conv-43"), {}
+    )
+
+    assert [m["response"] for m in sent.messages] == ["utter_handoff_sent"]
+    assert events[-1] == {"event": "slot", "timestamp": None, "name": "handoff_status", "value": "delivered"}
+    assert [m["response"] for m in delayed.messages] == ["utter_handoff_delayed"]
+    assert other_events[-1]["value"] == "queued"
+    assert stored_handoffs(service_settings) == 1
+
+
+def _with_sender(tracker: Any, sender: str) -> Any:
+    tracker.sender_id = sender
+    return tracker
