@@ -24,6 +24,7 @@ class RunningStack:
     actions_url: str
     handoff_url: str
     token: str
+    handoff_token: str
     output: list[str]
 
 
@@ -50,6 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     var_dir = tmp_path_factory.mktemp("var")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
     env["ATTUNE_RASA_TOKEN"] = token = "integration-test-token"
+    env["ATTUNE_HANDOFF_API_TOKEN"] = handoff_token = "integration-handoff-token"
     command = [
         sys.executable, "-m", "bot.launcher",
         "--rasa-port", str(ports["rasa"]),
@@ -88,6 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         actions_url=f"http://127.0.0.1:{ports['actions']}",
         handoff_url=f"http://127.0.0.1:{ports['handoff']}",
         token=token,
+        handoff_token=handoff_token,
         output=output,
     )
 

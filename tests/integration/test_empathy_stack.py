@@ -100,3 +100,22 @@ async def test_after_opting_out_nothing_is_scored(stack: RunningStack) -> None:
     assert state["frustration"] is None
     assert state["tone"] == "neutral"
     assert "bring in" not in texts(replies)
+
+
+async def test_asking_for_a_person_delivers_a_handoff_with_the_context(stack: RunningStack) -> None:
+    sender = uuid.uuid4().hex
+    await rest(stack, "where is order 55555", sender)
+    _, replies = await rest(stack, "I want to talk to a real person", sender)
+
+    assert "passed our conversation to the Parcelpine team" in texts(replies)
+    headers = {"Authorization": f"Bearer {stack.handoff_token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.get(f"{stack.handoff_url}/api/v1/handoffs") as response:
+            queue = (await response.json())["handoffs"]
+        mine = [h for h in queue if h["conversation_id"] == sender]
+        assert len(mine) == 1 and mine[0]["reason"] == "customer_request"
+        async with session.get(f"{stack.handoff_url}/api/v1/handoffs/{mine[0]['id']}") as response:
+            payload = (await response.json())["payload"]
+    assert payload["failed_attempts"][0]["why"] == "no order with that number exists"
+    assert payload["transcript"][0]["text"] == "where is order 55555"
+    assert len(payload["trajectory"]) == 2
