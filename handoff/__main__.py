@@ -18,7 +18,13 @@ logger = logging.getLogger("handoff")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handoff", description=__doc__)
-    parser.add_argument("command", nargs="?", choices=["serve", "migrate", "schema"], default="serve")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "migrate", "schema", "dead-letters", "replay-webhooks"],
+        default="serve",
+    )
+    parser.add_argument("--id", help="replay-webhooks: only this delivery id")
     args = parser.parse_args(argv)
     if args.command == "schema":
         from handoff.contract import SCHEMA
@@ -33,6 +39,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     logging_setup.configure(settings.log_level, settings.log_format)
+    if args.command in ("dead-letters", "replay-webhooks"):
+        import json
+
+        from handoff import webhooks
+        from handoff.db import create_engine_for
+
+        upgrade_to_head(settings.database_url)
+        engine = create_engine_for(settings.database_url)
+        if args.command == "dead-letters":
+            print(json.dumps(webhooks.dead_letters(engine), indent=2))
+        else:
+            print(f"replayed {webhooks.replay(engine, args.id)} dead webhook deliveries")
+        return 0
     if args.command == "migrate":
         upgrade_to_head(settings.database_url)
         logger.info("database migrated", extra={"database_url": _safe(settings.database_url)})

@@ -1,10 +1,12 @@
 """The handoff service's app factory: settings in, a ready ``web.Application`` out."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from handoff import webhooks
 from handoff.db import create_engine_for
 from handoff.keys import ENGINE, SETTINGS
 from handoff.middleware import error_middleware
@@ -22,10 +24,30 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE].dispose()
 
 
+async def _webhook_worker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    task = None
+    if settings.webhook_urls and settings.webhook_secret:
+        task = asyncio.create_task(
+            webhooks.run_worker(
+                app[ENGINE],
+                settings.webhook_secret,
+                settings.webhook_max_attempts,
+                settings.webhook_poll_seconds,
+            )
+        )
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_webhook_worker)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_post("/api/v1/handoffs", handoffs.create_handoff)
     app.router.add_get("/api/v1/handoffs", handoffs.list_handoffs)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from handoff import webhooks
 from handoff.contract import ContractError, HandoffPayload, validate_payload
 from handoff.errors import InvalidRequest, NotFound
 from handoff.models import Handoff
@@ -55,7 +56,9 @@ def _stored(row: Any) -> StoredHandoff:
     )
 
 
-def accept_handoff(engine: Engine, document: object) -> tuple[StoredHandoff, bool]:
+def accept_handoff(
+    engine: Engine, document: object, webhook_urls: tuple[str, ...] = ()
+) -> tuple[StoredHandoff, bool]:
     """Validates and stores a handoff; returns it and whether it was new.
 
     A payload whose idempotency key was seen before is the same handoff delivered again (a retry):
@@ -81,6 +84,8 @@ def accept_handoff(engine: Engine, document: object) -> tuple[StoredHandoff, boo
     try:
         with Session(engine) as session, session.begin():
             session.add(row)
+            session.flush()
+            webhooks.enqueue(session, row.id, webhook_urls)
     except IntegrityError:
         # Two deliveries of the same handoff raced; the other one won and is the handoff.
         winner = find_by_key(engine, key)

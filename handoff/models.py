@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, String, Text
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 Base: Any = declarative_base()
@@ -30,3 +30,23 @@ class Handoff(Base):
     payload = Column(Text, nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=_now, onupdate=_now)
+
+
+WEBHOOK_STATUSES = ("pending", "delivered", "dead")
+
+
+class WebhookDelivery(Base):
+    """One handoff event to send to one external desk; ``dead`` after the last retry (the dead letters)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id = Column(String(36), primary_key=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False)
+    url = Column(String(2000), nullable=False)
+    event = Column(String(64), nullable=False)
+    status = Column(String(16), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    delivered_at = Column(DateTime(timezone=True), nullable=True)

@@ -26,6 +26,12 @@ class Settings:
     # Bearer token the action server sends with handoffs; None = the API accepts calls without one
     # (the launcher always sets a random one; set your own in production).
     api_token: str | None = None
+    # External help desks that receive every new handoff (HMAC-SHA256 signed with webhook_secret).
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str | None = None
+    webhook_max_attempts: int = 6
+    # How often the webhook worker looks for due deliveries (seconds).
+    webhook_poll_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -35,6 +41,7 @@ class Settings:
                 raise ConfigError(f"{name} is set but empty")
             return value
 
+        urls, secret, attempts = _webhooks(environ)
         return cls(
             host=get("ATTUNE_HANDOFF_HOST", cls.host),
             port=_port("ATTUNE_HANDOFF_PORT", get("ATTUNE_HANDOFF_PORT", str(cls.port))),
@@ -47,6 +54,9 @@ class Settings:
             ),
             rasa_url=_http("ATTUNE_RASA_URL", get("ATTUNE_RASA_URL", cls.rasa_url)),
             api_token=_token("ATTUNE_HANDOFF_API_TOKEN", environ.get("ATTUNE_HANDOFF_API_TOKEN")),
+            webhook_urls=urls,
+            webhook_secret=secret,
+            webhook_max_attempts=attempts,
         )
 
 
@@ -80,3 +90,18 @@ def _token(name: str, raw: str | None) -> str | None:
     if len(raw.strip()) < 16:
         raise ConfigError(f"{name} must be at least 16 characters (use a random secret)")
     return raw.strip()
+
+
+def _webhooks(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str | None, int]:
+    urls = tuple(
+        u.strip().rstrip("/") for u in environ.get("ATTUNE_HANDOFF_WEBHOOKS", "").split(",") if u.strip()
+    )
+    for url in urls:
+        _http("ATTUNE_HANDOFF_WEBHOOKS", url)
+    secret = _token("ATTUNE_HANDOFF_WEBHOOK_SECRET", environ.get("ATTUNE_HANDOFF_WEBHOOK_SECRET"))
+    if urls and secret is None:
+        raise ConfigError("ATTUNE_HANDOFF_WEBHOOK_SECRET is required when ATTUNE_HANDOFF_WEBHOOKS is set")
+    raw_attempts = environ.get("ATTUNE_HANDOFF_WEBHOOK_MAX_ATTEMPTS", "6").strip()
+    if not raw_attempts.isdigit() or not 1 <= int(raw_attempts) <= 50:
+        raise ConfigError(f"ATTUNE_HANDOFF_WEBHOOK_MAX_ATTEMPTS must be 1-50, got {raw_attempts!r}")
+    return urls, secret, int(raw_attempts)

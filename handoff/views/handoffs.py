@@ -32,7 +32,9 @@ async def create_handoff(request: web.Request) -> web.Response:
         and header_key != document.get("idempotency_key")
     ):
         raise InvalidRequest("the Idempotency-Key header and the payload's idempotency_key differ")
-    stored, created = await asyncio.to_thread(handoffs.accept_handoff, request.app[ENGINE], document)
+    stored, created = await asyncio.to_thread(
+        handoffs.accept_handoff, request.app[ENGINE], document, request.app[SETTINGS].webhook_urls
+    )
     body = {**stored.to_dict(with_payload=False), "duplicate": not created}
     return web.json_response(body, status=201 if created else 200)
 
