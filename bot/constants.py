@@ -62,6 +62,9 @@ SLOT_LAST_OUTCOME: Final = "last_outcome"
 SLOT_SELF_SERVICE_LOG: Final = "self_service_log"
 # Where the latest handoff stands: delivered | queued (in the outbox) | rejected.
 SLOT_HANDOFF_STATUS: Final = "handoff_status"
+# Set by the handoff service through Rasa's API when an agent joins or writes.
+SLOT_AGENT_MESSAGE: Final = "agent_message"
+SLOT_AGENT_NAME: Final = "agent_name"
 SLOT_REQUESTED: Final = "requested_slot"
 
 # --- parse data ----------------------------------------------------------------------------

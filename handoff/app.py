@@ -3,16 +3,22 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import aiohttp
+import jinja2
 from aiohttp import web
 
-from handoff import webhooks
+from handoff import accounts, webhooks
 from handoff.db import create_engine_for
-from handoff.keys import ENGINE, SETTINGS
+from handoff.keys import ENGINE, RASA, SETTINGS, TEMPLATES
 from handoff.middleware import error_middleware
 from handoff.migrate import upgrade_to_head
+from handoff.rasa_client import RasaClient
 from handoff.settings import Settings
-from handoff.views import handoffs, health
+from handoff.views import console, handoffs, health
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -22,6 +28,21 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = create_engine_for(settings.database_url)
     yield
     app[ENGINE].dispose()
+
+
+async def _rasa(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token)
+        yield
+
+
+async def _demo_accounts(app: web.Application) -> AsyncIterator[None]:
+    created = await asyncio.to_thread(accounts.ensure_demo_accounts, app[ENGINE], app[SETTINGS].demo_password)
+    for username, password, role in created:
+        # Printed once, on the run that creates them: the passwords are not stored anywhere in clear.
+        print(f"console account created: {username} / {password} ({role})", flush=True)
+    yield
 
 
 async def _webhook_worker(app: web.Application) -> AsyncIterator[None]:
@@ -48,6 +69,21 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_webhook_worker)
+    app.cleanup_ctx.append(_rasa)
+    app.cleanup_ctx.append(_demo_accounts)
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.PackageLoader("handoff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    app.router.add_get("/console", console.queue)
+    app.router.add_get("/console/login", console.login_page)
+    app.router.add_post("/console/login", console.login)
+    app.router.add_post("/console/logout", console.logout)
+    app.router.add_get("/console/handoffs/{handoff_id}", console.handoff_page)
+    app.router.add_get("/console/handoffs/{handoff_id}/messages", console.messages)
+    app.router.add_post("/console/handoffs/{handoff_id}/claim", console.claim)
+    app.router.add_post("/console/handoffs/{handoff_id}/reply", console.reply)
+    app.router.add_post("/console/handoffs/{handoff_id}/resolve", console.resolve)
+    app.router.add_static("/console/static", STATIC)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_post("/api/v1/handoffs", handoffs.create_handoff)
     app.router.add_get("/api/v1/handoffs", handoffs.list_handoffs)

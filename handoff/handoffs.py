@@ -3,7 +3,7 @@
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from handoff import webhooks
 from handoff.contract import ContractError, HandoffPayload, validate_payload
-from handoff.errors import InvalidRequest, NotFound
+from handoff.errors import Conflict, InvalidRequest, NotFound
 from handoff.models import Handoff
 
 PRIORITY_RANK = {"normal": 0, "high": 1, "urgent": 2}
@@ -28,6 +28,7 @@ class StoredHandoff:
     reason: str
     created_at: datetime
     payload: dict[str, Any]
+    claimed_by: int | None = None
 
     def to_dict(self, with_payload: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -51,8 +52,9 @@ def _stored(row: Any) -> StoredHandoff:
         status=row.status,
         priority=str(payload.get("priority", "normal")),
         reason=row.reason,
-        created_at=row.created_at,
+        created_at=row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc),
         payload=payload,
+        claimed_by=row.claimed_by,
     )
 
 
@@ -121,3 +123,57 @@ def list_queue(engine: Engine, status: str = "queued", limit: int = 100) -> list
             .limit(limit)
         ).scalars()
         return [_stored(row) for row in rows]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def claim(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> StoredHandoff:
+    """Gives the handoff to ``agent_id``; a handoff another agent holds cannot be claimed."""
+    moment = now or datetime.now(timezone.utc)
+    with Session(engine) as session, session.begin():
+        row = session.get(Handoff, handoff_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no handoff {handoff_id!r}")
+        if row.status == "resolved":
+            raise Conflict("this handoff is already resolved")
+        if row.status == "claimed" and row.claimed_by != agent_id:
+            raise Conflict("another agent has claimed this handoff")
+        row.status, row.claimed_by, row.claimed_at, row.agent_seen_at = "claimed", agent_id, moment, moment
+    return get_handoff(engine, handoff_id)
+
+
+def _held(session: Session, handoff_id: str, agent_id: int) -> Any:
+    row = session.get(Handoff, handoff_id)
+    if row is None:
+        raise NotFound(f"no handoff {handoff_id!r}")
+    if row.status != "claimed" or row.claimed_by != agent_id:
+        raise Conflict("claim this handoff first (or it was returned to the queue)")
+    return row
+
+
+def check_in(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> None:
+    """The agent's console is still there: keeps the claim alive."""
+    with Session(engine) as session, session.begin():
+        _held(session, handoff_id, agent_id).agent_seen_at = now or datetime.now(timezone.utc)
+
+
+def resolve(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> StoredHandoff:
+    with Session(engine) as session, session.begin():
+        row = _held(session, handoff_id, agent_id)
+        row.status, row.resolved_at = "resolved", now or datetime.now(timezone.utc)
+    return get_handoff(engine, handoff_id)
+
+
+def release_stale_claims(engine: Engine, timeout: timedelta, now: datetime | None = None) -> list[str]:
+    """Claims whose console went silent for ``timeout`` go back to the queue; returns their ids."""
+    moment = now or datetime.now(timezone.utc)
+    released = []
+    with Session(engine) as session, session.begin():
+        for row in session.execute(select(Handoff).where(Handoff.status == "claimed")).scalars():
+            seen = _aware(row.agent_seen_at) or _aware(row.claimed_at)
+            if seen is None or moment - seen > timeout:
+                row.status, row.claimed_by, row.claimed_at, row.agent_seen_at = "queued", None, None, None
+                released.append(row.id)
+    return released

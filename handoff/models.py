@@ -30,6 +30,11 @@ class Handoff(Base):
     payload = Column(Text, nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=_now, onupdate=_now)
+    # Who holds it, and when their console last checked in (a silent console loses the claim).
+    claimed_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    agent_seen_at = Column(DateTime(timezone=True), nullable=True)
+    resolved_at = Column(DateTime(timezone=True), nullable=True)
 
 
 WEBHOOK_STATUSES = ("pending", "delivered", "dead")
@@ -50,3 +55,31 @@ class WebhookDelivery(Base):
     last_error = Column(Text, nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     delivered_at = Column(DateTime(timezone=True), nullable=True)
+
+
+ROLES = ("agent", "supervisor", "admin")
+
+
+class Agent(Base):
+    """A person who works handoffs in the console.  Supervisors and admins may see unmasked data."""
+
+    __tablename__ = "agents"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(80), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(16), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class ConsoleSession(Base):
+    """A logged-in browser: the cookie holds a random token, only its hash is stored."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    expires_at = Column(DateTime(timezone=True), nullable=False)

@@ -32,6 +32,12 @@ class Settings:
     webhook_max_attempts: int = 6
     # How often the webhook worker looks for due deliveries (seconds).
     webhook_poll_seconds: float = 1.0
+    # Token of the Rasa server's HTTP API (pause, resume, relay agent messages).
+    rasa_token: str | None = None
+    # A claimed handoff whose console has not checked in for this long goes back to the queue.
+    claim_timeout_seconds: int = 120
+    # Password of the demo accounts created on first run; None = random ones, printed once.
+    demo_password: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -54,6 +60,11 @@ class Settings:
             ),
             rasa_url=_http("ATTUNE_RASA_URL", get("ATTUNE_RASA_URL", cls.rasa_url)),
             api_token=_token("ATTUNE_HANDOFF_API_TOKEN", environ.get("ATTUNE_HANDOFF_API_TOKEN")),
+            rasa_token=environ.get("ATTUNE_RASA_TOKEN", "").strip() or None,
+            claim_timeout_seconds=_seconds(
+                "ATTUNE_CLAIM_TIMEOUT_SECONDS", environ.get("ATTUNE_CLAIM_TIMEOUT_SECONDS", "120")
+            ),
+            demo_password=environ.get("ATTUNE_DEMO_PASSWORD", "").strip() or None,
             webhook_urls=urls,
             webhook_secret=secret,
             webhook_max_attempts=attempts,
@@ -105,3 +116,9 @@ def _webhooks(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str | None, 
     if not raw_attempts.isdigit() or not 1 <= int(raw_attempts) <= 50:
         raise ConfigError(f"ATTUNE_HANDOFF_WEBHOOK_MAX_ATTEMPTS must be 1-50, got {raw_attempts!r}")
     return urls, secret, int(raw_attempts)
+
+
+def _seconds(name: str, raw: str) -> int:
+    if not raw.strip().isdigit() or not 5 <= int(raw) <= 86_400:
+        raise ConfigError(f"{name} must be a whole number of seconds from 5 to 86400, got {raw!r}")
+    return int(raw)

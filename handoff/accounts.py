@@ -1,0 +1,145 @@
+"""Console accounts and login sessions: scrypt password hashes, random session tokens, CSRF tokens.
+
+Only a SHA-256 of each session token is stored, so a copy of the database does not log anyone
+in.  Demo accounts (one per role) are created on first run with random passwords that are
+printed once; set ATTUNE_DEMO_PASSWORD to choose the password instead (tests, demos).
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from handoff.models import ROLES, Agent, ConsoleSession
+
+SESSION_LIFETIME = timedelta(hours=12)
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+DEMO_ACCOUNTS = (
+    ("agent", "Alex Agent", "agent"),
+    ("supervisor", "Sam Supervisor", "supervisor"),
+    ("admin", "Ada Admin", "admin"),
+)
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    id: int
+    username: str
+    display_name: str
+    role: str
+
+    @property
+    def cleared(self) -> bool:
+        """Supervisors and admins may see unmasked personal data."""
+        return self.role in ("supervisor", "admin")
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    token: str  # for the cookie; never stored
+    csrf_token: str
+    agent: AgentInfo
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def _info(agent: Agent) -> AgentInfo:
+    return AgentInfo(agent.id, agent.username, agent.display_name, agent.role)
+
+
+def create_agent(engine: Engine, username: str, display_name: str, password: str, role: str) -> AgentInfo:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    with Session(engine) as session, session.begin():
+        agent = Agent(
+            username=username, display_name=display_name, password_hash=hash_password(password), role=role
+        )
+        session.add(agent)
+        session.flush()
+        return _info(agent)
+
+
+def ensure_demo_accounts(engine: Engine, password: str | None = None) -> list[tuple[str, str, str]]:
+    """Creates the demo accounts when there are no agents yet; returns (username, password, role) created."""
+    with Session(engine) as session:
+        if session.execute(select(Agent.id).limit(1)).first() is not None:
+            return []
+    created = []
+    for username, display_name, role in DEMO_ACCOUNTS:
+        secret = password or secrets.token_urlsafe(9)
+        create_agent(engine, username, display_name, secret, role)
+        created.append((username, secret, role))
+    return created
+
+
+def authenticate(engine: Engine, username: str, password: str) -> AgentInfo | None:
+    with Session(engine) as session:
+        agent = session.execute(select(Agent).where(Agent.username == username)).scalar_one_or_none()
+        if agent is None:
+            verify_password(password, hash_password("timing"))  # same work whether or not the user exists
+            return None
+        return _info(agent) if verify_password(password, agent.password_hash) else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(engine: Engine, agent: AgentInfo, now: datetime | None = None) -> LoginSession:
+    moment = now or datetime.now(timezone.utc)
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with Session(engine) as session, session.begin():
+        session.add(
+            ConsoleSession(
+                token_hash=_token_hash(token),
+                agent_id=agent.id,
+                csrf_token=csrf,
+                created_at=moment,
+                expires_at=moment + SESSION_LIFETIME,
+            )
+        )
+    return LoginSession(token, csrf, agent)
+
+
+def find_session(engine: Engine, token: str, now: datetime | None = None) -> LoginSession | None:
+    moment = now or datetime.now(timezone.utc)
+    with Session(engine) as session:
+        row = session.execute(
+            select(ConsoleSession, Agent)
+            .join(Agent, Agent.id == ConsoleSession.agent_id)
+            .where(ConsoleSession.token_hash == _token_hash(token))
+        ).first()
+        if row is None:
+            return None
+        login, agent = row
+        expires = (
+            login.expires_at if login.expires_at.tzinfo else login.expires_at.replace(tzinfo=timezone.utc)
+        )
+        if expires <= moment:
+            return None
+        return LoginSession(token, login.csrf_token, _info(agent))
+
+
+def end_session(engine: Engine, token: str) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _token_hash(token)))

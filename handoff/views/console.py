@@ -1,0 +1,214 @@
+"""The agent console: login, queue, handoff view; claim, reply, resolve (server-rendered).
+
+Sessions live in an HttpOnly, SameSite=Strict cookie; every POST carries the session's CSRF
+token (the login form a double-submit cookie).  Agents without clearance see personal data
+masked.  Claiming pauses the bot for that conversation, resolving hands it back.
+"""
+
+import asyncio
+import hmac
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+
+from handoff import accounts, handoffs
+from handoff.accounts import LoginSession
+from handoff.charts import trajectory_svg
+from handoff.keys import ENGINE, RASA, SETTINGS, TEMPLATES
+from handoff.masking import mask_payload
+from handoff.rasa_client import RasaUnavailable
+
+SESSION_COOKIE = "attune_session"
+LOGIN_CSRF_COOKIE = "attune_login_csrf"
+MAX_REPLY_CHARS = 2000
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    defaults = {"error": None, "agent": None, "csrf_token": ""}
+    html = request.app[TEMPLATES].get_template(template).render(**{**defaults, **context})
+    response = web.Response(text=html, content_type="text/html", status=status)
+    response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self'"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+async def current_session(request: web.Request) -> LoginSession | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await asyncio.to_thread(accounts.find_session, request.app[ENGINE], token)
+
+
+async def require_session(request: web.Request) -> LoginSession:
+    login = await current_session(request)
+    if login is None:
+        raise web.HTTPSeeOther("/console/login")
+    return login
+
+
+async def require_csrf(request: web.Request, login: LoginSession) -> dict[str, str]:
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    if not hmac.compare_digest(form.get("csrf_token", "").encode(), login.csrf_token.encode()):
+        raise web.HTTPForbidden(
+            text="the form is stale or did not come from this console (CSRF check failed)"
+        )
+    return form
+
+
+# --- login ------------------------------------------------------------------------------
+async def login_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", status=status, login_csrf=token, error=error, agent=None)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/console")
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(form.get("csrf_token", "").encode(), cookie.encode()):
+        return await login_page(request, "Your login form expired; please try again.", status=403)
+    agent = await asyncio.to_thread(
+        accounts.authenticate,
+        request.app[ENGINE],
+        form.get("username", "")[:64],
+        form.get("password", "")[:256],
+    )
+    if agent is None:
+        return await login_page(request, "Wrong username or password.", status=401)
+    session = await asyncio.to_thread(accounts.start_session, request.app[ENGINE], agent)
+    response = web.HTTPSeeOther("/console")
+    response.set_cookie(SESSION_COOKIE, session.token, httponly=True, samesite="Strict", path="/console")
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    login_session = await require_session(request)
+    await require_csrf(request, login_session)
+    await asyncio.to_thread(accounts.end_session, request.app[ENGINE], login_session.token)
+    response = web.HTTPSeeOther("/console/login")
+    response.del_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+# --- queue and handoff ------------------------------------------------------------------
+def _waiting(created: datetime) -> str:
+    minutes = int((datetime.now(timezone.utc) - created).total_seconds() // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+
+
+def _visible(payload: dict[str, Any], login_session: LoginSession) -> dict[str, Any]:
+    return payload if login_session.agent.cleared else mask_payload(payload)
+
+
+async def queue(request: web.Request) -> web.Response:
+    login_session = await require_session(request)
+    engine = request.app[ENGINE]
+    timeout = timedelta(seconds=request.app[SETTINGS].claim_timeout_seconds)
+    await asyncio.to_thread(handoffs.release_stale_claims, engine, timeout)
+    waiting = await asyncio.to_thread(handoffs.list_queue, engine, "queued", 200)
+    claimed = await asyncio.to_thread(handoffs.list_queue, engine, "claimed", 200)
+    rows = [
+        {
+            "id": h.id,
+            "priority": h.priority,
+            "reason": h.reason,
+            "status": h.status,
+            "mine": h.claimed_by == login_session.agent.id,
+            "waiting": _waiting(h.created_at),
+            "summary": _visible(h.payload, login_session).get("summary", ""),
+        }
+        for h in [*waiting, *claimed]
+    ]
+    return render(
+        request, "queue.html", rows=rows, agent=login_session.agent, csrf_token=login_session.csrf_token
+    )
+
+
+async def handoff_page(request: web.Request) -> web.Response:
+    login_session = await require_session(request)
+    stored = await asyncio.to_thread(
+        handoffs.get_handoff, request.app[ENGINE], request.match_info["handoff_id"]
+    )
+    payload = _visible(stored.payload, login_session)
+    return render(
+        request,
+        "handoff.html",
+        handoff=stored,
+        payload=payload,
+        mine=stored.status == "claimed" and stored.claimed_by == login_session.agent.id,
+        chart=trajectory_svg(payload.get("trajectory", [])),
+        agent=login_session.agent,
+        csrf_token=login_session.csrf_token,
+        error=request.query.get("error"),
+    )
+
+
+def _back(handoff_id: str, error: str | None = None) -> web.HTTPSeeOther:
+    location = f"/console/handoffs/{handoff_id}"
+    return web.HTTPSeeOther(location + (f"?error={error}" if error else ""))
+
+
+async def claim(request: web.Request) -> web.StreamResponse:
+    login_session = await require_session(request)
+    await require_csrf(request, login_session)
+    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    stored = await asyncio.to_thread(handoffs.claim, engine, handoff_id, login_session.agent.id)
+    try:
+        # Pause first: a bot that keeps answering next to a person is worse than no claim.
+        await request.app[RASA].pause(stored.conversation_id)
+        await request.app[RASA].say(
+            stored.conversation_id, "utter_agent_joined", {"agent_name": login_session.agent.display_name}
+        )
+    except RasaUnavailable:
+        await asyncio.to_thread(handoffs.release_stale_claims, engine, timedelta(0))
+        return _back(handoff_id, "The assistant could not be paused, so the claim was undone. Try again.")
+    return _back(handoff_id)
+
+
+async def reply(request: web.Request) -> web.StreamResponse:
+    login_session = await require_session(request)
+    form = await require_csrf(request, login_session)
+    text = form.get("text", "").strip()
+    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    if not text or len(text) > MAX_REPLY_CHARS:
+        return _back(handoff_id, f"A reply needs 1 to {MAX_REPLY_CHARS} characters.")
+    await asyncio.to_thread(handoffs.check_in, engine, handoff_id, login_session.agent.id)
+    stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
+    try:
+        await request.app[RASA].say(stored.conversation_id, "utter_agent_message", {"agent_message": text})
+    except RasaUnavailable:
+        return _back(handoff_id, "The reply could not be sent; the assistant is unreachable. Try again.")
+    return _back(handoff_id)
+
+
+async def resolve(request: web.Request) -> web.StreamResponse:
+    login_session = await require_session(request)
+    await require_csrf(request, login_session)
+    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
+    try:
+        await request.app[RASA].resume(stored.conversation_id)
+        await request.app[RASA].say(stored.conversation_id, "utter_handback")
+    except RasaUnavailable:
+        return _back(handoff_id, "The assistant could not be resumed; the handoff stays with you. Try again.")
+    await asyncio.to_thread(handoffs.resolve, engine, handoff_id, login_session.agent.id)
+    return web.HTTPSeeOther("/console")
+
+
+async def messages(request: web.Request) -> web.Response:
+    """The live conversation for the console (polled while the agent holds the handoff)."""
+    login_session = await require_session(request)
+    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
+    if stored.status == "claimed" and stored.claimed_by == login_session.agent.id:
+        await asyncio.to_thread(handoffs.check_in, engine, handoff_id, login_session.agent.id)
+    try:
+        lines = await request.app[RASA].messages(stored.conversation_id)
+    except RasaUnavailable:
+        lines = stored.payload.get("transcript", [])
+    visible = lines if login_session.agent.cleared else mask_payload(lines)
+    return web.json_response({"status": stored.status, "messages": visible})

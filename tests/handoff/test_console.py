@@ -1,0 +1,240 @@
+"""The agent console against a local stand-in for Rasa's HTTP API (it records what it is asked)."""
+
+import copy
+import dataclasses
+import json
+import re
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from handoff.app import create_app
+from handoff.schema_file import EXAMPLE_FILE
+from handoff.settings import Settings
+
+PASSWORD = "demo-password-123"
+
+
+class FakeRasa:
+    """Speaks the part of Rasa's HTTP API the console uses: tracker events, execute, tracker."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+        self.down = False
+        self.events: list[dict[str, Any]] = [
+            {"event": "user", "text": "my email is ada@example.com, where is 55556?", "timestamp": 1.0},
+            {"event": "bot", "text": "I couldn't find that order.", "timestamp": 2.0},
+        ]
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/conversations/{cid}/tracker/events", self.append)
+        app.router.add_post("/conversations/{cid}/execute", self.execute)
+        app.router.add_get("/conversations/{cid}/tracker", self.tracker)
+        return app
+
+    async def append(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.Response(status=503)
+        assert request.query["token"] == "rasa-token"
+        self.calls.append(("events", request.match_info["cid"], await request.json()))
+        return web.json_response({})
+
+    async def execute(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls.append(
+            ("execute", request.match_info["cid"], {**body, "channel": request.query["output_channel"]})
+        )
+        self.events.append(
+            {"event": "bot", "text": f"[{body['name']}]", "metadata": {"utter_action": body["name"]}}
+        )
+        return web.json_response({})
+
+    async def tracker(self, request: web.Request) -> web.Response:
+        return web.json_response({"events": self.events})
+
+
+@pytest.fixture
+async def rasa(aiohttp_server) -> tuple[FakeRasa, str]:
+    fake = FakeRasa()
+    server = await aiohttp_server(fake.app())
+    return fake, str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+def console_settings(settings: Settings, rasa: tuple[FakeRasa, str]) -> Settings:
+    return dataclasses.replace(settings, rasa_url=rasa[1], rasa_token="rasa-token", demo_password=PASSWORD)
+
+
+@pytest.fixture
+async def service(aiohttp_client, console_settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(console_settings))
+
+
+async def new_client(aiohttp_client, service: TestClient) -> TestClient:
+    """A second browser on the same service (its own cookies)."""
+    return await aiohttp_client(service.server)
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+async def log_in(client: TestClient, username: str) -> str:
+    page = await (await client.get("/console/login")).text()
+    response = await client.post(
+        "/console/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf(page)}
+    )
+    assert response.status == 200, await response.text()
+    return csrf(await response.text())  # the queue page's token
+
+
+async def add_handoff(client: TestClient, **changes: Any) -> str:
+    payload = {**copy.deepcopy(json.loads(EXAMPLE_FILE.read_text())), **changes}
+    payload["transcript"][0]["text"] = "my email is ada@example.com, where is 55556?"
+    response = await client.post("/api/v1/handoffs", json=payload)
+    return str((await response.json())["id"])
+
+
+async def test_the_queue_needs_a_login(service: TestClient) -> None:
+    response = await service.get("/console", allow_redirects=False)
+
+    assert response.status == 303 and response.headers["Location"] == "/console/login"
+
+
+async def test_wrong_password_and_forged_login_form_are_refused(service: TestClient) -> None:
+    page = await (await service.get("/console/login")).text()
+    wrong = await service.post(
+        "/console/login", data={"username": "agent", "password": "nope", "csrf_token": csrf(page)}
+    )
+    forged = await service.post(
+        "/console/login", data={"username": "agent", "password": PASSWORD, "csrf_token": "x"}
+    )
+
+    assert wrong.status == 401 and "Wrong username or password" in await wrong.text()
+    assert forged.status == 403
+
+
+async def test_an_agent_claims_replies_and_resolves_while_the_bot_pauses_and_resumes(
+    service: TestClient, rasa: tuple[FakeRasa, str]
+) -> None:
+    fake, _ = rasa
+    handoff_id = await add_handoff(service, priority="high")
+    token = await log_in(service, "agent")
+
+    queue = await (await service.get("/console")).text()
+    assert f'data-handoff="{handoff_id}"' in queue and "high" in queue
+    page = await (await service.get(f"/console/handoffs/{handoff_id}")).text()
+    assert 'id="trajectory"' in page and "no order with that number exists" in page
+    assert "Don&#39;t ask for the order number again" in page
+
+    claimed = await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    assert 'id="send"' in await claimed.text()
+    await service.post(
+        f"/console/handoffs/{handoff_id}/reply", data={"csrf_token": token, "text": "Hi, I'm Alex."}
+    )
+    live = await (await service.get(f"/console/handoffs/{handoff_id}/messages")).json()
+    resolved = await service.post(f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token})
+
+    assert resolved.status == 200 and f'data-handoff="{handoff_id}"' not in await resolved.text()
+    assert fake.calls == [
+        ("events", "conv-42", [{"event": "pause"}]),
+        ("events", "conv-42", [{"event": "slot", "name": "agent_name", "value": "Alex Agent"}]),
+        ("execute", "conv-42", {"name": "utter_agent_joined", "channel": "latest"}),
+        ("events", "conv-42", [{"event": "slot", "name": "agent_message", "value": "Hi, I'm Alex."}]),
+        ("execute", "conv-42", {"name": "utter_agent_message", "channel": "latest"}),
+        ("events", "conv-42", [{"event": "resume"}]),
+        ("execute", "conv-42", {"name": "utter_handback", "channel": "latest"}),
+    ]
+    assert [m["speaker"] for m in live["messages"]] == ["customer", "bot", "bot", "agent"]
+
+
+async def test_agents_see_personal_data_masked_and_supervisors_do_not(
+    aiohttp_client, service: TestClient
+) -> None:
+    handoff_id = await add_handoff(service)
+    await log_in(service, "agent")
+    supervisor = await new_client(aiohttp_client, service)
+    await log_in(supervisor, "supervisor")
+
+    as_agent = await (await service.get(f"/console/handoffs/{handoff_id}")).text()
+    as_supervisor = await (await supervisor.get(f"/console/handoffs/{handoff_id}")).text()
+    agent_live = await (await service.get(f"/console/handoffs/{handoff_id}/messages")).json()
+
+    assert "ada@example.com" not in as_agent and "a***@example.com" in as_agent
+    assert "ada@example.com" in as_supervisor
+    assert "ada@example.com" not in json.dumps(agent_live)
+
+
+async def test_a_claimed_handoff_cannot_be_taken_by_another_agent(
+    aiohttp_client, service: TestClient
+) -> None:
+    handoff_id = await add_handoff(service)
+    token = await log_in(service, "agent")
+    other = await new_client(aiohttp_client, service)
+    other_token = await log_in(other, "supervisor")
+
+    await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    taken = await other.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": other_token})
+
+    assert taken.status == 409 and "another agent" in (await taken.json())["detail"]
+
+
+async def test_posts_without_the_csrf_token_are_refused(service: TestClient) -> None:
+    handoff_id = await add_handoff(service)
+    await log_in(service, "agent")
+
+    response = await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": "forged"})
+
+    assert response.status == 403
+
+
+async def test_when_the_bot_cannot_be_paused_the_claim_is_undone(
+    service: TestClient, rasa: tuple[FakeRasa, str]
+) -> None:
+    rasa[0].down = True
+    handoff_id = await add_handoff(service)
+    token = await log_in(service, "agent")
+
+    page = await (
+        await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    ).text()
+
+    assert "could not be paused" in page
+    assert 'id="claim"' in page  # back in the queue, claimable
+
+
+async def test_a_silent_console_loses_its_claim(service: TestClient, console_settings: Settings) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from handoff import handoffs
+    from handoff.keys import ENGINE
+
+    handoff_id = await add_handoff(service)
+    token = await log_in(service, "agent")
+    await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    engine = service.app[ENGINE]
+
+    later = datetime.now(timezone.utc) + timedelta(seconds=console_settings.claim_timeout_seconds + 1)
+    released = handoffs.release_stale_claims(
+        engine, timedelta(seconds=console_settings.claim_timeout_seconds), later
+    )
+
+    assert released == [handoff_id]
+    assert handoffs.get_handoff(engine, handoff_id).status == "queued"
+
+
+async def test_a_reply_must_not_be_empty(service: TestClient) -> None:
+    handoff_id = await add_handoff(service)
+    token = await log_in(service, "agent")
+    await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+
+    page = await (
+        await service.post(f"/console/handoffs/{handoff_id}/reply", data={"csrf_token": token, "text": " "})
+    ).text()
+
+    assert "A reply needs 1 to 2000 characters" in page
