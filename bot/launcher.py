@@ -192,7 +192,7 @@ def banner(ports: Ports) -> str:
             f"  shell      .venv/bin/rasa shell --endpoints var/endpoints.yml --port {ports.rasa + 10}",
             f"  actions    http://127.0.0.1:{ports.actions}/health",
             f"  handoff    http://127.0.0.1:{ports.handoff}/healthz",
-            f"  console    http://127.0.0.1:{ports.handoff}/console  (demo logins are printed by [handoff] on first run)",
+            f"  console    http://127.0.0.1:{ports.handoff}/console  (logins: see [handoff] on first run)",
             "",
         ]
     )
