@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/console/handoffs/{handoff_id}/reply", console.reply)
     app.router.add_post("/console/handoffs/{handoff_id}/resolve", console.resolve)
     app.router.add_static("/console/static", STATIC)
+    app.router.add_get("/chat", console.chat_page)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_post("/api/v1/handoffs", handoffs.create_handoff)
     app.router.add_get("/api/v1/handoffs", handoffs.list_handoffs)

@@ -64,6 +64,24 @@ class RasaClient:
     async def resume(self, conversation_id: str) -> None:
         await self.append_events(conversation_id, [{"event": "resume"}])
 
+    async def hand_back(self, conversation_id: str) -> None:
+        """Resumes the bot, tells the customer, and leaves the dialogue ready for their next message.
+
+        The bot remembers the handoff (``handoff_status: resolved``); the run of failed attempts is
+        over because a person dealt with it; and the turn ends with ``action_listen``, as every
+        turn the bot itself finishes does, so the next message is read like any other.
+        """
+        await self.resume(conversation_id)
+        await self.say(conversation_id, "utter_handback")
+        await self.append_events(
+            conversation_id,
+            [
+                {"event": "slot", "name": "handoff_status", "value": "resolved"},
+                {"event": "slot", "name": "failed_attempts", "value": 0.0},
+                {"event": "action", "name": "action_listen"},
+            ],
+        )
+
     async def messages(self, conversation_id: str) -> list[dict[str, Any]]:
         """The conversation's user and bot messages, oldest first."""
         try:

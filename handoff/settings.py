@@ -32,6 +32,8 @@ class Settings:
     webhook_max_attempts: int = 6
     # How often the webhook worker looks for due deliveries (seconds).
     webhook_poll_seconds: float = 1.0
+    # Where customers' browsers reach Rasa's socket.io channel (the web chat page connects there).
+    public_rasa_url: str = "http://127.0.0.1:5005"
     # Token of the Rasa server's HTTP API (pause, resume, relay agent messages).
     rasa_token: str | None = None
     # A claimed handoff whose console has not checked in for this long goes back to the queue.
@@ -61,6 +63,10 @@ class Settings:
             rasa_url=_http("ATTUNE_RASA_URL", get("ATTUNE_RASA_URL", cls.rasa_url)),
             api_token=_token("ATTUNE_HANDOFF_API_TOKEN", environ.get("ATTUNE_HANDOFF_API_TOKEN")),
             rasa_token=environ.get("ATTUNE_RASA_TOKEN", "").strip() or None,
+            public_rasa_url=_http(
+                "ATTUNE_PUBLIC_RASA_URL",
+                get("ATTUNE_PUBLIC_RASA_URL", environ.get("ATTUNE_RASA_URL", cls.rasa_url)),
+            ),
             claim_timeout_seconds=_seconds(
                 "ATTUNE_CLAIM_TIMEOUT_SECONDS", environ.get("ATTUNE_CLAIM_TIMEOUT_SECONDS", "120")
             ),

@@ -191,8 +191,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
     stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
     try:
-        await request.app[RASA].resume(stored.conversation_id)
-        await request.app[RASA].say(stored.conversation_id, "utter_handback")
+        await request.app[RASA].hand_back(stored.conversation_id)
     except RasaUnavailable:
         return _back(handoff_id, "The assistant could not be resumed; the handoff stays with you. Try again.")
     await asyncio.to_thread(handoffs.resolve, engine, handoff_id, login_session.agent.id)
@@ -212,3 +211,14 @@ async def messages(request: web.Request) -> web.Response:
         lines = stored.payload.get("transcript", [])
     visible = lines if login_session.agent.cleared else mask_payload(lines)
     return web.json_response({"status": stored.status, "messages": visible})
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    """The customer web chat; it talks to Rasa's socket.io channel directly."""
+    response = render(request, "chat.html", socket_url=request.app[SETTINGS].public_rasa_url)
+    rasa = request.app[SETTINGS].public_rasa_url
+    ws = rasa.replace("http", "ws", 1)
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; connect-src 'self' {rasa} {ws}; style-src 'self'"
+    )
+    return response

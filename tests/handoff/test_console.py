@@ -149,6 +149,15 @@ async def test_an_agent_claims_replies_and_resolves_while_the_bot_pauses_and_res
         ("execute", "conv-42", {"name": "utter_agent_message", "channel": "latest"}),
         ("events", "conv-42", [{"event": "resume"}]),
         ("execute", "conv-42", {"name": "utter_handback", "channel": "latest"}),
+        (
+            "events",
+            "conv-42",
+            [
+                {"event": "slot", "name": "handoff_status", "value": "resolved"},
+                {"event": "slot", "name": "failed_attempts", "value": 0.0},
+                {"event": "action", "name": "action_listen"},
+            ],
+        ),
     ]
     assert [m["speaker"] for m in live["messages"]] == ["customer", "bot", "bot", "agent"]
 

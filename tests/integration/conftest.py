@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 420.0
+DEMO_PASSWORD = "integration-demo-password"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
     env["ATTUNE_RASA_TOKEN"] = token = "integration-test-token"
     env["ATTUNE_HANDOFF_API_TOKEN"] = handoff_token = "integration-handoff-token"
+    env["ATTUNE_DEMO_PASSWORD"] = DEMO_PASSWORD
     command = [
         sys.executable, "-m", "bot.launcher",
         "--rasa-port", str(ports["rasa"]),

@@ -1,0 +1,93 @@
+"""End to end in real headless Chromium (Debian's package, driven by Playwright):
+
+a customer chats on the web page until frustration brings the offer of a person and accepts;
+an agent logs in (a second browser context), sees the chart and summary, claims and replies;
+the customer sees the reply; the agent resolves; the bot answers the customer's next message.
+Screenshots are saved in var/test-artifacts/.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import DEMO_PASSWORD, ROOT, RunningStack
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = os.environ.get("ATTUNE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "var" / "test-artifacts"
+TIMEOUT_MS = 30_000
+
+
+def chromium_path() -> str:
+    if Path(CHROMIUM).is_file():
+        return CHROMIUM
+    found = shutil.which("chromium")
+    if found:
+        return found
+    reason = "Debian's chromium is not installed (make test installs it: apt-get install chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+async def test_customer_to_agent_and_back_in_a_real_browser(stack: RunningStack) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=TIMEOUT_MS)  # the first replies after start-up warm the models up
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            customer = await (await browser.new_context()).new_page()
+            customer.set_default_timeout(TIMEOUT_MS)
+            await customer.goto(f"{stack.handoff_url}/chat")
+            await expect(customer.locator("#status")).to_have_text("Connected")
+
+            async def say(text: str, expect_reply: str) -> None:
+                await customer.fill("#message", text)
+                await customer.click("#send")
+                await expect(customer.locator("#messages li.bot", has_text=expect_reply).last).to_be_visible()
+
+            await say("where is order 55555", "couldn't find an order 55555")
+            await say("it's 55556, I told you", "couldn't find an order 55556")
+            await say("still nothing?? this is ridiculous", "bring in")
+            await say("yes please", "passed our conversation to the Parcelpine team")
+            await customer.screenshot(path=str(ARTIFACTS / "chat-handoff.png"), full_page=True)
+
+            agent = await (await browser.new_context()).new_page()
+            agent.set_default_timeout(TIMEOUT_MS)
+            await agent.goto(f"{stack.handoff_url}/console/login")
+            await agent.fill("input[name=username]", "agent")
+            await agent.fill("input[name=password]", DEMO_PASSWORD)
+            await agent.click("button[type=submit]")
+            await expect(agent.locator("table.queue")).to_contain_text("failed 2 time(s)")
+            await agent.locator("table.queue a", has_text="Open").first.click()
+            await expect(agent.locator("#trajectory")).to_be_visible()
+            await expect(agent.locator("#summary")).to_contain_text("Self-service failed 2 time(s)")
+            await expect(agent.locator("#attempts")).to_contain_text("no order with that number exists")
+            await agent.click("#claim")
+            await expect(customer.locator("#messages li.notice").last).to_contain_text("has joined")
+
+            await agent.fill("#reply-text", "Hi, I'm Alex. I've found your parcel: it left our depot today.")
+            await agent.click("#send")
+            await expect(
+                customer.locator("#messages li.bot", has_text="I've found your parcel")
+            ).to_be_visible()
+            await expect(agent.locator("#transcript li.customer").first).to_contain_text(
+                "where is order 55555"
+            )
+            await agent.screenshot(path=str(ARTIFACTS / "console-handoff.png"), full_page=True)
+
+            await customer.fill("#message", "thank you!")
+            await customer.click("#send")
+            await expect(agent.locator("#transcript")).to_contain_text("thank you!")  # live, no reload
+            await agent.click("#resolve")
+            await expect(customer.locator("#messages li.notice").last).to_contain_text("back with Pip")
+
+            await say("where is order 10002", "on its way")
+            await customer.screenshot(path=str(ARTIFACTS / "chat-after-handback.png"), full_page=True)
+        finally:
+            await browser.close()
