@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # No telemetry or error reports leave the machine (and there is no internet to send them to).
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup seed train run test lint typecheck imports validate conversations pytest bench-nlu bench-empathy eval clean
+.PHONY: help browser setup seed train run test lint typecheck imports validate conversations pytest bench-nlu bench-empathy eval clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -54,7 +54,15 @@ validate: setup ## rasa data validate, warnings are errors
 conversations: train ## Conversation tests in tests/test_*.yml, failing on any wrong prediction
 	$(RASA) test core --stories tests/ --model models/attune.tar.gz --fail-on-prediction-errors --out var/results
 
-pytest: train ## pytest: unit, component, action, service and integration tests
+# Browser tests drive Debian's chromium (never a downloaded browser); installed here if missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y --no-install-recommends chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+browser: $(CHROMIUM) ## Install Debian's chromium for the browser tests (if missing)
+
+pytest: train browser ## pytest: unit, component, action, service, integration and browser tests
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q
 
 test: setup lint typecheck imports validate conversations pytest ## Set up and run the whole test suite (CI runs this)
