@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # No telemetry or error reports leave the machine (and there is no internet to send them to).
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help browser setup seed train run test lint typecheck imports validate conversations pytest bench-nlu bench-empathy eval clean
+.PHONY: help browser setup seed train run test lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench-nlu: setup ## NLU benchmark: Attune pipeline vs Rasa's default (DATA=path 
 
 bench-empathy: train ## Latency the emotion component and per-turn action add per message (p50/p95)
 	$(PY) -m bench.empathy
+
+bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 000 handoffs, outbox recovery
+	$(PY) -m bench.handoff
 
 eval: setup ## Empathy eval on ../shared/data dev files (metrics + JSON/HTML reports in bench/results/)
 	$(VENV)/bin/attune eval dialogues ../shared/data/frustration_dialogues.dev.jsonl --json bench/results/eval-uss.json
