@@ -82,8 +82,13 @@ class ActionHandoff(SafeAction):
         if result.status == "queued":
             resources.outbox_flusher().ensure_running()
         logger.info("handoff %s for %s: %s", payload["idempotency_key"], tracker.sender_id, result.status)
-        if result.status == "delivered":
+        if result.status == "delivered" and result.agents_online == 0:
+            # Honest about it: nobody is there now; say where they are in line and what else they can do.
+            dispatcher.utter_message(response="utter_handoff_no_agents", position=result.queue_position or 1)
+        elif result.status == "delivered":
             dispatcher.utter_message(response="utter_handoff_sent")
+            if result.queue_position and result.queue_position > 1:
+                dispatcher.utter_message(response="utter_queue_position", position=result.queue_position)
         elif result.status == "queued":
             dispatcher.utter_message(response="utter_handoff_delayed")
         else:

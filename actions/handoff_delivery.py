@@ -28,6 +28,8 @@ class DeliveryResult:
     status: Status
     handoff_id: str | None = None
     detail: str = ""
+    queue_position: int | None = None
+    agents_online: int | None = None
 
 
 async def _attempt(outbox: Outbox, client: HandoffClient, payload: dict[str, Any]) -> DeliveryResult | None:
@@ -43,7 +45,12 @@ async def _attempt(outbox: Outbox, client: HandoffClient, payload: dict[str, Any
         logger.warning("handoff %s not delivered yet: %s", key, error)
         return None
     await asyncio.to_thread(outbox.delivered, key)
-    return DeliveryResult("delivered", delivered.handoff_id)
+    return DeliveryResult(
+        "delivered",
+        delivered.handoff_id,
+        queue_position=delivered.queue_position,
+        agents_online=delivered.agents_online,
+    )
 
 
 async def deliver(

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from handoff.models import ROLES, Agent, ConsoleSession
 
 SESSION_LIFETIME = timedelta(hours=12)
+# An agent whose console made a request within this window is online (the live view polls every 2 s).
+ONLINE_WINDOW = timedelta(minutes=5)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 DEMO_ACCOUNTS = (
     ("agent", "Alex Agent", "agent"),
@@ -116,14 +118,16 @@ def start_session(engine: Engine, agent: AgentInfo, now: datetime | None = None)
                 csrf_token=csrf,
                 created_at=moment,
                 expires_at=moment + SESSION_LIFETIME,
+                last_seen_at=moment,
             )
         )
     return LoginSession(token, csrf, agent)
 
 
 def find_session(engine: Engine, token: str, now: datetime | None = None) -> LoginSession | None:
+    """The live session for ``token`` (and marks its agent as online), or None."""
     moment = now or datetime.now(timezone.utc)
-    with Session(engine) as session:
+    with Session(engine) as session, session.begin():
         row = session.execute(
             select(ConsoleSession, Agent)
             .join(Agent, Agent.id == ConsoleSession.agent_id)
@@ -137,9 +141,26 @@ def find_session(engine: Engine, token: str, now: datetime | None = None) -> Log
         )
         if expires <= moment:
             return None
+        login.last_seen_at = moment
         return LoginSession(token, login.csrf_token, _info(agent))
 
 
 def end_session(engine: Engine, token: str) -> None:
     with Session(engine) as session, session.begin():
         session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _token_hash(token)))
+
+
+def agents_online(engine: Engine, now: datetime | None = None) -> int:
+    """How many agents used the console within ONLINE_WINDOW (and are still logged in)."""
+    moment = now or datetime.now(timezone.utc)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(ConsoleSession.agent_id, ConsoleSession.last_seen_at, ConsoleSession.expires_at)
+        ).all()
+    online = set()
+    for agent_id, seen, expires in rows:
+        seen = seen.replace(tzinfo=timezone.utc) if seen is not None and seen.tzinfo is None else seen
+        expires = expires.replace(tzinfo=timezone.utc) if expires.tzinfo is None else expires
+        if seen is not None and moment - seen <= ONLINE_WINDOW and expires > moment:
+            online.add(agent_id)
+    return len(online)

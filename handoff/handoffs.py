@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -177,3 +177,26 @@ def release_stale_claims(engine: Engine, timeout: timedelta, now: datetime | Non
                 row.status, row.claimed_by, row.claimed_at, row.agent_seen_at = "queued", None, None, None
                 released.append(row.id)
     return released
+
+
+def queue_position(engine: Engine, handoff_id: str) -> int | None:
+    """1 for the next handoff to be taken; None once it is claimed or resolved."""
+    with Session(engine) as session:
+        row = session.get(Handoff, handoff_id)
+        if row is None:
+            raise NotFound(f"no handoff {handoff_id!r}")
+        if row.status != "queued":
+            return None
+        ahead = session.execute(
+            select(func.count())
+            .select_from(Handoff)
+            .where(
+                Handoff.status == "queued",
+                Handoff.id != row.id,
+                or_(
+                    Handoff.priority > row.priority,
+                    and_(Handoff.priority == row.priority, Handoff.created_at <= row.created_at),
+                ),
+            )
+        ).scalar_one()
+        return 1 + int(ahead)

@@ -83,3 +83,5 @@ class ConsoleSession(Base):
     csrf_token = Column(String(64), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     expires_at = Column(DateTime(timezone=True), nullable=False)
+    # Every console request refreshes this: an agent seen in the last minutes counts as online.
+    last_seen_at = Column(DateTime(timezone=True), nullable=True)

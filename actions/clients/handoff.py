@@ -21,6 +21,8 @@ class HandoffRejected(Exception):
 class Delivered:
     handoff_id: str
     duplicate: bool
+    queue_position: int | None = None
+    agents_online: int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class HandoffClient:
                 if response.status >= 400:
                     detail = body.get("detail") if isinstance(body, dict) else body
                     raise HandoffRejected(f"{response.status}: {detail}")
-                return Delivered(str(body["id"]), bool(body.get("duplicate")))
+                position, online = body.get("queue_position"), body.get("agents_online")
+                return Delivered(
+                    str(body["id"]),
+                    bool(body.get("duplicate")),
+                    position if isinstance(position, int) else None,
+                    online if isinstance(online, int) else None,
+                )
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise HandoffUnavailable(f"{type(error).__name__}: {error}") from error

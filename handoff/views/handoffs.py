@@ -5,7 +5,7 @@ import hmac
 
 from aiohttp import web
 
-from handoff import handoffs
+from handoff import accounts, handoffs
 from handoff.errors import InvalidRequest, Unauthorized
 from handoff.keys import ENGINE, SETTINGS
 from handoff.models import HANDOFF_STATUSES
@@ -35,7 +35,14 @@ async def create_handoff(request: web.Request) -> web.Response:
     stored, created = await asyncio.to_thread(
         handoffs.accept_handoff, request.app[ENGINE], document, request.app[SETTINGS].webhook_urls
     )
-    body = {**stored.to_dict(with_payload=False), "duplicate": not created}
+    engine = request.app[ENGINE]
+    body = {
+        **stored.to_dict(with_payload=False),
+        "duplicate": not created,
+        # What the bot tells the customer: their place in the queue and whether anyone is there.
+        "queue_position": await asyncio.to_thread(handoffs.queue_position, engine, stored.id),
+        "agents_online": await asyncio.to_thread(accounts.agents_online, engine),
+    }
     return web.json_response(body, status=201 if created else 200)
 
 

@@ -118,25 +118,45 @@ def test_backoff_doubles_and_is_capped() -> None:
 async def test_action_handoff_tells_the_customer_honestly_what_happened(
     aiohttp_server, tmp_path: Path, service_settings: Settings
 ) -> None:
-    server = await aiohttp_server(create_app(service_settings))
+    from handoff import accounts
+    from handoff.keys import ENGINE
+
+    app = create_app(service_settings)
+    server = await aiohttp_server(app)
     up = HandoffClient(str(server.make_url("")).rstrip("/"), TOKEN)
     down = HandoffClient(f"http://127.0.0.1:{free_port()}", TOKEN, timeout=0.5)
     outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
-    tracker = conversation(BASE_SLOTS)
 
-    sent = CollectingDispatcher()
-    events = await ActionHandoff(outbox=lambda: outbox, client=lambda: up).run(sent, tracker, {})
-    delayed = CollectingDispatcher()
-    other = conversation({**BASE_SLOTS, "order_id": "10001"})
-    other_events = await ActionHandoff(outbox=lambda: outbox, client=lambda: down).run(
-        delayed, _with_sender(other, "conv-43"), {}
-    )
+    async def hand_off(
+        sender: str, client: HandoffClient
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        dispatcher = CollectingDispatcher()
+        tracker = _with_sender(conversation({**BASE_SLOTS, "order_id": sender[-5:]}), sender)
+        events = await ActionHandoff(outbox=lambda: outbox, client=lambda: client).run(
+            dispatcher, tracker, {}
+        )
+        return events, dispatcher.messages
 
-    assert [m["response"] for m in sent.messages] == ["utter_handoff_sent"]
-    assert events[-1] == {"event": "slot", "timestamp": None, "name": "handoff_status", "value": "delivered"}
-    assert [m["response"] for m in delayed.messages] == ["utter_handoff_delayed"]
-    assert other_events[-1]["value"] == "queued"
-    assert stored_handoffs(service_settings) == 1
+    nobody_events, nobody = await hand_off("conv-10001", up)
+    agent = accounts.create_agent(app[ENGINE], "kim", "Kim", "kim-password-1", "agent")
+    accounts.start_session(app[ENGINE], agent)  # Kim has the console open
+    _, someone = await hand_off("conv-10002", up)
+    delayed_events, delayed = await hand_off("conv-10003", down)
+
+    assert [(m["response"], m.get("position")) for m in nobody] == [("utter_handoff_no_agents", 1)]
+    assert nobody_events[-1] == {
+        "event": "slot",
+        "timestamp": None,
+        "name": "handoff_status",
+        "value": "delivered",
+    }
+    assert [(m["response"], m.get("position")) for m in someone] == [
+        ("utter_handoff_sent", None),
+        ("utter_queue_position", 2),
+    ]
+    assert [m["response"] for m in delayed] == ["utter_handoff_delayed"]
+    assert delayed_events[-1]["value"] == "queued"
+    assert stored_handoffs(service_settings) == 2
 
 
 def _with_sender(tracker: Any, sender: str) -> Any:

@@ -132,3 +132,22 @@ async def test_a_huge_body_is_refused_without_a_500(client: TestClient) -> None:
     )
 
     assert response.status == 413
+
+
+async def test_the_answer_says_where_the_handoff_is_in_line_and_whether_anyone_is_online(
+    client: TestClient,
+) -> None:
+    first = await (
+        await client.post("/api/v1/handoffs", json=example(idempotency_key="key-first"), headers=AUTH)
+    ).json()
+    second = await (
+        await client.post("/api/v1/handoffs", json=example(idempotency_key="key-second"), headers=AUTH)
+    ).json()
+    urgent = await (
+        await client.post(
+            "/api/v1/handoffs", json=example(idempotency_key="key-urgent", priority="urgent"), headers=AUTH
+        )
+    ).json()
+
+    assert (first["queue_position"], second["queue_position"], urgent["queue_position"]) == (1, 2, 1)
+    assert first["agents_online"] == 0
