@@ -16,7 +16,7 @@ from rasa_sdk import Tracker
 
 from actions.outcomes import mask_email
 from bot import constants as c
-from handoff.contract import SCHEMA_VERSION, Attempt, HandoffPayload
+from handoff.contract import SCHEMA_VERSION, Attempt, EmotionReading, HandoffPayload
 
 ESCALATIONS = ("handoff", "offer_human", "offer_callback")
 TOPIC_WORDS = {
@@ -76,6 +76,20 @@ def _attempt(entry: dict[str, Any]) -> Attempt:
         "tried": str(entry.get("tried") or ""),
         "outcome": str(entry.get("outcome") or ""),
         "why": str(entry.get("why") or ""),
+    }
+
+
+def _reading(turn: int, event: dict[str, Any]) -> EmotionReading | None:
+    """The emotion model's reading of one customer message, as the payload carries it."""
+    reading = (event.get("parse_data") or {}).get(c.PARSE_EMOTION)
+    if not isinstance(reading, dict) or not reading.get("top"):
+        return None
+    probabilities = reading.get("probabilities") or {}
+    return {
+        "turn": turn,
+        "text": str(event.get("text") or ""),
+        "top": str(reading["top"]),
+        "probabilities": {str(k): round(float(v), 4) for k, v in probabilities.items()},
     }
 
 
@@ -172,6 +186,8 @@ def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPaylo
             if not x.get("opted_out")
         ]
         payload["tone"] = str(tracker.get_slot(c.SLOT_TONE) or "neutral")
+        readings = (_reading(n, e) for n, e in enumerate(user_events, 1))
+        payload["emotions"] = [r for r in readings if r is not None]
         if trigger:
             payload["explanation"] = trigger["_explanation"]
     return payload

@@ -1,4 +1,4 @@
-"""The `attune` command: `attune eval dialogues FILE...` and `attune eval emotions FILE...`.
+"""The `attune` command: `attune eval dialogues|emotions FILE...` and `attune feedback export`.
 
 Runs the shipped empathy engine (emotion model trained from data/, thresholds from
 data/empathy.yml) over files in the formats of ../shared/data/, prints the metrics, and writes
@@ -67,6 +67,22 @@ def eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def feedback_command(args: argparse.Namespace) -> int:
+    from handoff import feedback
+    from handoff.db import create_engine_for
+    from handoff.migrate import upgrade_to_head
+
+    upgrade_to_head(args.database_url)
+    text, count = feedback.export_yaml(create_engine_for(args.database_url))
+    if count == 0:
+        print("no accepted corrections yet: nothing written (supervisors review flags at /console/flags)")
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {count} corrected examples to {args.out}; `make train` learns from them")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="attune", description="Attune command line tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -77,7 +93,20 @@ def main(argv: list[str] | None = None) -> int:
         "--json", type=Path, help="write the metrics here (one object, or a list for several files)"
     )
     evaluate.add_argument("--html", type=Path, help="HTML report (default: next to --json)")
+    feedback = commands.add_parser("feedback", help="agents' corrections of emotion readings")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_commands.add_parser(
+        "export", help="write accepted corrections as emotion training data"
+    )
+    export.add_argument(
+        "--database-url",
+        default=os.environ.get("ATTUNE_HANDOFF_DATABASE_URL", "sqlite:///var/handoff.db"),
+        help="the handoff service's database (default: ATTUNE_HANDOFF_DATABASE_URL or sqlite:///var/handoff.db)",
+    )
+    export.add_argument("--out", type=Path, default=Path("data/emotions_feedback.yml"))
     args = parser.parse_args(argv)
+    if args.command == "feedback":
+        return feedback_command(args)
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")

@@ -12,6 +12,18 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal, TypedDict
 
 SCHEMA_VERSION: Final = "1"
+# The emotions Attune's model reads (bot/empathy/emotions.py; a test keeps the two lists equal).
+EMOTION_LABELS: Final = (
+    "anger",
+    "frustration",
+    "sadness",
+    "fear",
+    "confusion",
+    "surprise",
+    "disgust",
+    "joy",
+    "neutral",
+)
 PRIORITIES: Final = ("normal", "high", "urgent")
 REASONS: Final = ("customer_request", "frustration", "failed_self_service", "distress")
 
@@ -58,6 +70,13 @@ class Trigger(TypedDict):
     turn: int
 
 
+class EmotionReading(TypedDict):
+    turn: int
+    text: str
+    top: str
+    probabilities: dict[str, float]
+
+
 class EmotionProcessing(TypedDict):
     enabled: bool
     note: str
@@ -84,6 +103,7 @@ class HandoffPayload(TypedDict, total=False):
     recommended_approach: list[str]
     transcript: list[TranscriptLine]
     callback: dict[str, Any] | None
+    emotions: list[EmotionReading]
 
 
 _TEXT = {"type": "string", "maxLength": 20_000}
@@ -214,6 +234,22 @@ SCHEMA: Final[dict[str, Any]] = {
                 },
             },
         },
+        "emotions": {
+            "type": "array",
+            "description": "The emotion model's reading of each customer message (agents flag wrong ones).",
+            "maxItems": 500,
+            "items": {
+                "type": "object",
+                "required": ["turn", "text", "top", "probabilities"],
+                "additionalProperties": False,
+                "properties": {
+                    "turn": {"type": "integer", "minimum": 0},
+                    "text": _TEXT,
+                    "top": {"type": "string"},
+                    "probabilities": {"type": "object", "additionalProperties": _UNIT},
+                },
+            },
+        },
         "callback": {
             "type": ["object", "null"],
             "required": ["requested"],
@@ -223,7 +259,12 @@ SCHEMA: Final[dict[str, Any]] = {
     "if": {"properties": {"emotion_processing": {"properties": {"enabled": {"const": False}}}}},
     "then": {
         "not": {
-            "anyOf": [{"required": ["trajectory"]}, {"required": ["tone"]}, {"required": ["explanation"]}]
+            "anyOf": [
+                {"required": ["trajectory"]},
+                {"required": ["tone"]},
+                {"required": ["explanation"]},
+                {"required": ["emotions"]},
+            ]
         }
     },
 }
@@ -248,7 +289,7 @@ def validate_payload(payload: object) -> HandoffPayload:
         first = errors[0]
         if first.validator == "not" and not first.path:
             raise ContractError(
-                "emotion_processing", "opted out: trajectory, tone and explanation must be absent"
+                "emotion_processing", "opted out: trajectory, tone, explanation and emotions must be absent"
             )
         raise ContractError(_path(first.path), first.message)
     return HandoffPayload(**payload)  # type: ignore[typeddict-item]

@@ -85,3 +85,23 @@ class ConsoleSession(Base):
     expires_at = Column(DateTime(timezone=True), nullable=False)
     # Every console request refreshes this: an agent seen in the last minutes counts as online.
     last_seen_at = Column(DateTime(timezone=True), nullable=True)
+
+
+FLAG_STATUSES = ("pending", "accepted", "rejected")
+
+
+class EmotionFlag(Base):
+    """An agent saying "this message was not <predicted>, it was <corrected>"; a supervisor reviews it."""
+
+    __tablename__ = "emotion_flags"
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False)
+    turn = Column(Integer, nullable=False)
+    text = Column(Text, nullable=False)
+    predicted = Column(String(32), nullable=False)
+    corrected = Column(String(32), nullable=False)
+    flagged_by = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    status = Column(String(16), nullable=False, default="pending")
+    reviewed_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)

@@ -29,7 +29,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.components import sentence_encoder
 from bot.empathy.cues import without_quotes
 from bot.empathy.emotion_model import EmotionModel, train_emotion_model
-from bot.empathy.emotions import EmotionDataError, EmotionExample, parse_emotion_data
+from bot.empathy.emotions import EmotionDataError, EmotionExample, check_coverage, parse_emotion_data
 from bot.empathy.softmax import SoftmaxModel
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,10 @@ def load_examples(pattern: str) -> list[EmotionExample]:
             examples.extend(parse_emotion_data(document, source=path))
         except (EmotionDataError, yaml.YAMLError) as error:
             raise EmotionDataInvalid(str(error)) from error
+    try:
+        check_coverage(examples, pattern)
+    except EmotionDataError as error:
+        raise EmotionDataInvalid(str(error)) from error
     return examples
 
 

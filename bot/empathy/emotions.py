@@ -90,9 +90,13 @@ def parse_emotion_data(document: Any, source: str = "data/emotions.yml") -> list
                 )
             seen[key] = emotion
             examples.append(EmotionExample(text, emotion))
+    return examples
+
+
+def check_coverage(examples: list[EmotionExample], sources: str) -> None:
+    """All files together must teach every emotion (one file, e.g. exported feedback, may not)."""
     missing = set(EMOTIONS) - {e.emotion for e in examples}
     if missing:
         raise EmotionDataError(
-            f"{source}: no examples for {', '.join(sorted(missing))}; every emotion needs some"
+            f"{sources}: no examples for {', '.join(sorted(missing))}; every emotion needs some"
         )
-    return examples

@@ -18,7 +18,7 @@ import yaml
 from bot.components import sentence_encoder
 from bot.empathy.cues import without_quotes
 from bot.empathy.emotion_model import EmotionModel, EmotionReading, train_emotion_model
-from bot.empathy.emotions import EmotionExample, parse_emotion_data
+from bot.empathy.emotions import EmotionExample, check_coverage, parse_emotion_data
 from bot.empathy.policy import EmpathyPolicy
 from bot.empathy.scoring import TurnScore, score_turn
 from bot.empathy.signals import TurnObservation, compute_signals
@@ -52,6 +52,7 @@ def load_emotion_examples(root: Path = ROOT) -> list[EmotionExample]:
         examples.extend(
             parse_emotion_data(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
         )
+    check_coverage(examples, EMOTION_DATA)
     return examples
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff import accounts, handoffs
+from handoff import accounts, feedback, handoffs
 from handoff.accounts import LoginSession
 from handoff.charts import trajectory_svg
+from handoff.contract import EMOTION_LABELS
 from handoff.keys import ENGINE, RASA, SETTINGS, TEMPLATES
 from handoff.masking import mask_payload
 from handoff.rasa_client import RasaUnavailable
@@ -26,7 +27,7 @@ MAX_REPLY_CHARS = 2000
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    defaults = {"error": None, "agent": None, "csrf_token": ""}
+    defaults = {"error": None, "notice": None, "agent": None, "csrf_token": ""}
     html = request.app[TEMPLATES].get_template(template).render(**{**defaults, **context})
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self'"
@@ -141,6 +142,8 @@ async def handoff_page(request: web.Request) -> web.Response:
         payload=payload,
         mine=stored.status == "claimed" and stored.claimed_by == login_session.agent.id,
         chart=trajectory_svg(payload.get("trajectory", [])),
+        labels=EMOTION_LABELS,
+        notice=request.query.get("notice"),
         agent=login_session.agent,
         csrf_token=login_session.csrf_token,
         error=request.query.get("error"),
@@ -222,3 +225,53 @@ async def chat_page(request: web.Request) -> web.Response:
         f"default-src 'self'; connect-src 'self' {rasa} {ws}; style-src 'self'"
     )
     return response
+
+
+# --- feedback on emotion readings -------------------------------------------------------
+async def flag_reading(request: web.Request) -> web.StreamResponse:
+    login_session = await require_session(request)
+    form = await require_csrf(request, login_session)
+    handoff_id = request.match_info["handoff_id"]
+    if not form.get("turn", "").isdigit():
+        return _back(handoff_id, "Choose a message to flag.")
+    await asyncio.to_thread(
+        feedback.flag_reading,
+        request.app[ENGINE],
+        handoff_id,
+        int(form["turn"]),
+        form.get("label", ""),
+        login_session.agent.id,
+    )
+    return web.HTTPSeeOther(
+        f"/console/handoffs/{handoff_id}?notice=Thanks, the reading was flagged for review."
+    )
+
+
+def _require_reviewer(login_session: LoginSession) -> None:
+    if not login_session.agent.cleared:
+        raise web.HTTPForbidden(text="only supervisors and admins review emotion flags")
+
+
+async def flags_page(request: web.Request) -> web.Response:
+    login_session = await require_session(request)
+    _require_reviewer(login_session)
+    pending = await asyncio.to_thread(feedback.flags, request.app[ENGINE], "pending")
+    return render(
+        request, "flags.html", flags=pending, agent=login_session.agent, csrf_token=login_session.csrf_token
+    )
+
+
+async def review_flag(request: web.Request) -> web.StreamResponse:
+    login_session = await require_session(request)
+    _require_reviewer(login_session)
+    form = await require_csrf(request, login_session)
+    if form.get("decision") not in ("accept", "reject") or not request.match_info["flag_id"].isdigit():
+        raise web.HTTPBadRequest(text="decision must be accept or reject")
+    await asyncio.to_thread(
+        feedback.review,
+        request.app[ENGINE],
+        int(request.match_info["flag_id"]),
+        form["decision"] == "accept",
+        login_session.agent.id,
+    )
+    return web.HTTPSeeOther("/console/flags")

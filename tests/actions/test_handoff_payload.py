@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -33,13 +34,20 @@ def explanation(
     }
 
 
-def user(text: str, intent: str, at: float) -> dict[str, Any]:
+def user(text: str, intent: str, at: float, emotion: str = "neutral") -> dict[str, Any]:
+    probabilities = {
+        e: 0.8 if e == emotion else 0.025 for e in ("anger", "frustration", "joy", "neutral", "fear")
+    }
     return {
         "event": "user",
         "text": text,
         "timestamp": at,
         "input_channel": "socketio",
-        "parse_data": {"intent": {"name": intent, "confidence": 0.91}, "entities": []},
+        "parse_data": {
+            "intent": {"name": intent, "confidence": 0.91},
+            "entities": [],
+            "emotion": {"top": emotion, "probabilities": probabilities, "embedding": [0.1, 0.2]},
+        },
     }
 
 
@@ -58,7 +66,7 @@ def conversation(slots: dict[str, Any]) -> Tracker:
         user("where is 55555", "order_status", 1000.0),
         explanation(1, 0.1),
         {"event": "bot", "text": "I couldn't find an order 55555.", "timestamp": 1001.0},
-        user("it's 55556!! still nothing", "inform", 1010.0),
+        user("it's 55556!! still nothing", "inform", 1010.0, emotion="frustration"),
         explanation(
             2, 0.65, "offer_human", ["frustration 0.65 >= 0.6", "2 failed self-service attempts >= 2"]
         ),
@@ -105,6 +113,12 @@ def test_a_payload_after_an_accepted_offer_carries_the_whole_context_and_follows
         "at": "1970-01-01T00:16:40+00:00",
     }
     assert payload["channel"] == "socketio"
+    assert [(e["turn"], e["top"]) for e in payload["emotions"]] == [
+        (1, "neutral"),
+        (2, "frustration"),
+        (3, "neutral"),
+    ]
+    assert "embedding" not in json.dumps(payload["emotions"])  # the payload carries readings, not vectors
 
 
 def test_the_same_decision_always_gets_the_same_idempotency_key() -> None:
@@ -119,7 +133,7 @@ def test_an_opted_out_customer_gets_no_emotional_fields_and_the_payload_says_so(
 
     validate_payload(payload)
     assert payload["emotion_processing"]["enabled"] is False
-    assert not {"trajectory", "tone", "explanation"} & set(payload)
+    assert not {"trajectory", "tone", "explanation", "emotions"} & set(payload)
     assert "frustrat" not in payload["summary"]
     assert any("opted out" in step for step in payload["recommended_approach"])
 

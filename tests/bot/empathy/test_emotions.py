@@ -4,7 +4,14 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.empathy.emotions import EMOTIONS, TO_EKMAN, EmotionDataError, EmotionExample, parse_emotion_data
+from bot.empathy.emotions import (
+    EMOTIONS,
+    TO_EKMAN,
+    EmotionDataError,
+    EmotionExample,
+    check_coverage,
+    parse_emotion_data,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -69,11 +76,14 @@ def test_same_text_with_two_labels_is_rejected() -> None:
         parse_emotion_data(document)
 
 
-def test_emotion_without_examples_is_named() -> None:
+def test_one_file_may_cover_some_emotions_but_all_files_together_must_cover_every_one() -> None:
     document = valid_document()
     document["emotions"] = [b for b in document["emotions"] if b["emotion"] != "joy"]
+    examples = parse_emotion_data(document)  # e.g. exported feedback with a few corrections
+
     with pytest.raises(EmotionDataError, match="no examples for joy"):
-        parse_emotion_data(document)
+        check_coverage(examples, "data/emotions*.yml")
+    check_coverage(parse_emotion_data(valid_document()), "data/emotions*.yml")
 
 
 def test_examples_must_be_a_literal_block() -> None:
