@@ -65,6 +65,7 @@ SLOT_HANDOFF_STATUS: Final = "handoff_status"
 # Set by the handoff service through Rasa's API when an agent joins or writes.
 SLOT_AGENT_MESSAGE: Final = "agent_message"
 SLOT_AGENT_NAME: Final = "agent_name"
+SLOT_QUEUE_POSITION: Final = "queue_position"
 SLOT_REQUESTED: Final = "requested_slot"
 
 # --- parse data ----------------------------------------------------------------------------

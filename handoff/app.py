@@ -3,13 +3,14 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import jinja2
 from aiohttp import web
 
-from handoff import accounts, webhooks
+from handoff import accounts, waits, webhooks
 from handoff.db import create_engine_for
 from handoff.keys import ENGINE, RASA, SETTINGS, TEMPLATES
 from handoff.middleware import error_middleware
@@ -34,7 +35,13 @@ async def _rasa(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
         app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token)
+        watcher = asyncio.create_task(
+            waits.run_watcher(app[ENGINE], app[RASA], timedelta(seconds=settings.max_wait_seconds))
+        )
         yield
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
 
 async def _demo_accounts(app: web.Application) -> AsyncIterator[None]:

@@ -200,3 +200,23 @@ def queue_position(engine: Engine, handoff_id: str) -> int | None:
             )
         ).scalar_one()
         return 1 + int(ahead)
+
+
+def overdue(engine: Engine, max_wait: timedelta, now: datetime | None = None) -> list[tuple[str, str, int]]:
+    """Queued handoffs past ``max_wait`` whose customer was not told yet: (id, conversation, position)."""
+    moment = now or datetime.now(timezone.utc)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Handoff.id, Handoff.conversation_id, Handoff.created_at).where(
+                Handoff.status == "queued", Handoff.wait_notice_at.is_(None)
+            )
+        ).all()
+    late = [(i, c) for i, c, created in rows if moment - (_aware(created) or moment) > max_wait]
+    return [(i, c, queue_position(engine, i) or 1) for i, c in late]
+
+
+def mark_wait_notice(engine: Engine, handoff_id: str, now: datetime | None = None) -> None:
+    with Session(engine) as session, session.begin():
+        row = session.get(Handoff, handoff_id)
+        if row is not None:
+            row.wait_notice_at = now or datetime.now(timezone.utc)

@@ -35,6 +35,8 @@ class Handoff(Base):
     claimed_at = Column(DateTime(timezone=True), nullable=True)
     agent_seen_at = Column(DateTime(timezone=True), nullable=True)
     resolved_at = Column(DateTime(timezone=True), nullable=True)
+    # Set when the customer was told the wait is longer than ATTUNE_MAX_WAIT_SECONDS (told once).
+    wait_notice_at = Column(DateTime(timezone=True), nullable=True)
 
 
 WEBHOOK_STATUSES = ("pending", "delivered", "dead")

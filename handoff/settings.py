@@ -38,6 +38,8 @@ class Settings:
     rasa_token: str | None = None
     # A claimed handoff whose console has not checked in for this long goes back to the queue.
     claim_timeout_seconds: int = 120
+    # A customer still waiting for a person after this long is told so, with their alternatives.
+    max_wait_seconds: int = 600
     # Password of the demo accounts created on first run; None = random ones, printed once.
     demo_password: str | None = None
 
@@ -71,6 +73,9 @@ class Settings:
                 "ATTUNE_CLAIM_TIMEOUT_SECONDS", environ.get("ATTUNE_CLAIM_TIMEOUT_SECONDS", "120")
             ),
             demo_password=environ.get("ATTUNE_DEMO_PASSWORD", "").strip() or None,
+            max_wait_seconds=_seconds(
+                "ATTUNE_MAX_WAIT_SECONDS", environ.get("ATTUNE_MAX_WAIT_SECONDS", "600")
+            ),
             webhook_urls=urls,
             webhook_secret=secret,
             webhook_max_attempts=attempts,

@@ -247,3 +247,29 @@ async def test_a_reply_must_not_be_empty(service: TestClient) -> None:
     ).text()
 
     assert "A reply needs 1 to 2000 characters" in page
+
+
+async def test_a_customer_waiting_too_long_is_told_once_with_their_place(
+    service: TestClient, rasa: tuple[FakeRasa, str], console_settings: Settings
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from handoff import waits
+    from handoff.keys import ENGINE, RASA
+
+    await add_handoff(service)
+    engine, client = service.app[ENGINE], service.app[RASA]
+    max_wait = timedelta(seconds=console_settings.max_wait_seconds)
+    soon = datetime.now(timezone.utc) + timedelta(seconds=30)
+    late = datetime.now(timezone.utc) + max_wait + timedelta(seconds=1)
+
+    assert await waits.notify_overdue(engine, client, max_wait, now=soon) == 0
+    assert await waits.notify_overdue(engine, client, max_wait, now=late) == 1
+    assert (
+        await waits.notify_overdue(engine, client, max_wait, now=late + timedelta(minutes=5)) == 0
+    )  # told once
+
+    assert rasa[0].calls == [
+        ("events", "conv-42", [{"event": "slot", "name": "queue_position", "value": "1"}]),
+        ("execute", "conv-42", {"name": "utter_wait_too_long", "channel": "latest"}),
+    ]
