@@ -11,9 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Float, String, create_engine, select
+from sqlalchemy import Column, Float, String, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import declarative_base, sessionmaker
+
+from actions.sql import open_engine
 
 Base: Any = declarative_base()
 
@@ -33,8 +35,7 @@ class ContactHistory:
 
     @classmethod
     def open(cls, database_url: str) -> "ContactHistory":
-        connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-        engine = create_engine(database_url, future=True, connect_args=connect_args)
+        engine = open_engine(database_url)
         Base.metadata.create_all(engine)
         return cls(engine)
 

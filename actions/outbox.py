@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, String, Text, create_engine, select
+from sqlalchemy import Column, Float, Integer, String, Text, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base
+
+from actions.sql import open_engine
 
 Base: Any = declarative_base()
 
@@ -56,8 +58,7 @@ class Outbox:
 
     @classmethod
     def open(cls, database_url: str) -> "Outbox":
-        connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-        engine = create_engine(database_url, future=True, connect_args=connect_args)
+        engine = open_engine(database_url)
         Base.metadata.create_all(engine)
         return cls(engine)
 

@@ -22,9 +22,6 @@ _LOCK = threading.Lock()
 
 @functools.lru_cache(maxsize=1)
 def _store(database_url: str) -> DemoStore:
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
-        # A relative SQLite path: make sure its folder exists so a fresh checkout just works.
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     store = open_store(database_url)
     store.prepare(date.today())
     return store
@@ -51,8 +48,6 @@ def empathy_policy() -> EmpathyPolicy:
 
 @functools.lru_cache(maxsize=1)
 def _contacts(database_url: str) -> ContactHistory:
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return ContactHistory.open(database_url)
 
 
@@ -62,14 +57,8 @@ def contact_history() -> ContactHistory:
         return _contacts(settings.current().store_database_url)
 
 
-def _sqlite_folder(database_url: str) -> None:
-    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-
-
 @functools.lru_cache(maxsize=1)
 def _outbox(database_url: str) -> Outbox:
-    _sqlite_folder(database_url)
     return Outbox.open(database_url)
 
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from actions.sql import open_engine
 from actions.store.models import (
     Base,
     Charge,
@@ -193,6 +194,5 @@ class DemoStore:
 
 def open_store(database_url: str) -> DemoStore:
     """An engine for ``database_url``; SQLite files may be used from the action server's threads."""
-    connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-    engine = create_engine(database_url, future=True, connect_args=connect_args)
+    engine = open_engine(database_url)
     return DemoStore(engine)
