@@ -107,3 +107,22 @@ class EmotionFlag(Base):
     status = Column(String(16), nullable=False, default="pending")
     reviewed_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class CallJob(Base):
+    """One call-back request.  Its status moves pending -> placing -> Twilio's statuses (or simulated/error);
+    ``placing`` is written before the request, so a crash or retry can never call the customer twice."""
+
+    __tablename__ = "call_jobs"
+
+    id = Column(String(36), primary_key=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False)
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    to_number = Column(String(32), nullable=False)
+    status = Column(String(24), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    twilio_sid = Column(String(64), nullable=True)
+    request_json = Column(Text, nullable=True)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=_now, onupdate=_now)
