@@ -17,7 +17,7 @@ from handoff.middleware import error_middleware
 from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
 from handoff.settings import Settings
-from handoff.views import console, handoffs, health
+from handoff.views import console, handoffs, health, twilio_hooks
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -96,6 +96,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/console/flags", console.flags_page)
     app.router.add_post("/console/flags/{flag_id}", console.review_flag)
     app.router.add_get("/healthz", health.healthz)
+    app.router.add_post("/twilio/twiml/{job_id}", twilio_hooks.twiml)
+    app.router.add_post("/twilio/status/{job_id}", twilio_hooks.status)
     app.router.add_post("/api/v1/handoffs", handoffs.create_handoff)
     app.router.add_get("/api/v1/handoffs", handoffs.list_handoffs)
     app.router.add_get("/api/v1/handoffs/{handoff_id}", handoffs.get_handoff)

@@ -132,3 +132,28 @@ def place_call(
         row.status, row.twilio_sid, row.last_error = status, sid, error
         row.request_json = json.dumps(request)
         return _state(row)
+
+
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+def record_status(engine: Engine, job_id: str, call_status: str, call_sid: str | None) -> CallState:
+    """Stores the status Twilio reported for a call (from a verified status callback)."""
+    if not call_status or len(call_status) > 24:
+        raise InvalidRequest("CallStatus is missing or malformed")
+    with Session(engine) as session, session.begin():
+        row = session.get(CallJob, job_id)
+        if row is None:
+            raise NotFound(f"no call job {job_id!r}")
+        row.status = call_status
+        if call_sid and not row.twilio_sid:
+            row.twilio_sid = call_sid
+        return _state(row)
+
+
+def get_job(engine: Engine, job_id: str) -> CallState:
+    with Session(engine) as session:
+        row = session.get(CallJob, job_id)
+        if row is None:
+            raise NotFound(f"no call job {job_id!r}")
+        return _state(row)

@@ -40,6 +40,14 @@ class Settings:
     claim_timeout_seconds: int = 120
     # A customer still waiting for a person after this long is told so, with their alternatives.
     max_wait_seconds: int = 600
+    # Twilio (call-backs): without all three, call-backs run in simulated mode.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    # The agent line a call-back connects the customer to, and this service's public base URL
+    # (Twilio fetches TwiML and posts status callbacks there; signatures are checked against it).
+    agent_phone_line: str | None = None
+    public_url: str = "http://127.0.0.1:5056"
     # Password of the demo accounts created on first run; None = random ones, printed once.
     demo_password: str | None = None
 
@@ -73,6 +81,14 @@ class Settings:
                 "ATTUNE_CLAIM_TIMEOUT_SECONDS", environ.get("ATTUNE_CLAIM_TIMEOUT_SECONDS", "120")
             ),
             demo_password=environ.get("ATTUNE_DEMO_PASSWORD", "").strip() or None,
+            twilio_account_sid=environ.get("TWILIO_ACCOUNT_SID", "").strip() or None,
+            twilio_auth_token=environ.get("TWILIO_AUTH_TOKEN", "").strip() or None,
+            twilio_from_number=environ.get("TWILIO_FROM_NUMBER", "").strip() or None,
+            agent_phone_line=environ.get("ATTUNE_AGENT_PHONE_LINE", "").strip() or None,
+            public_url=_http(
+                "ATTUNE_PUBLIC_URL",
+                get("ATTUNE_PUBLIC_URL", f"http://127.0.0.1:{environ.get('ATTUNE_HANDOFF_PORT', '5056')}"),
+            ),
             max_wait_seconds=_seconds(
                 "ATTUNE_MAX_WAIT_SECONDS", environ.get("ATTUNE_MAX_WAIT_SECONDS", "600")
             ),

@@ -1,0 +1,62 @@
+"""Twilio's webhooks for call-backs: the TwiML a call fetches, and call status callbacks.
+
+Every request must carry a valid ``X-Twilio-Signature`` for the exact public URL Twilio called
+(ATTUNE_PUBLIC_URL + path) and its form parameters, checked with the SDK's RequestValidator;
+a missing or forged signature gets 403 and is logged.
+"""
+
+import asyncio
+import logging
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+from handoff import callbacks
+from handoff.keys import ENGINE, SETTINGS
+
+logger = logging.getLogger(__name__)
+
+
+async def _verified_form(request: web.Request) -> dict[str, str]:
+    from twilio.request_validator import RequestValidator
+
+    settings = request.app[SETTINGS]
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    url = settings.public_url.rstrip("/") + request.rel_url.path_qs
+    token = settings.twilio_auth_token
+    if not token or not signature or not RequestValidator(token).validate(url, form, signature):
+        logger.warning(
+            "rejected a Twilio webhook with a missing or wrong signature", extra={"path": request.path}
+        )
+        raise web.HTTPForbidden(text="missing or invalid X-Twilio-Signature")
+    return form
+
+
+async def twiml(request: web.Request) -> web.Response:
+    await _verified_form(request)
+    job = await asyncio.to_thread(callbacks.get_job, request.app[ENGINE], request.match_info["job_id"])
+    line = request.app[SETTINGS].agent_phone_line
+    greeting = "Hello, this is Parcelpine calling you back about your chat with us."
+    body = f"<Say>{escape(greeting)} Please hold while we connect you to a member of the team.</Say>"
+    body += (
+        f"<Dial>{escape(line)}</Dial>"
+        if line
+        else "<Say>Sorry, nobody can take the call right now; we will message you.</Say>"
+    )
+    logger.info("call-back answered", extra={"job": job.id})
+    return web.Response(
+        text=f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>', content_type="text/xml"
+    )
+
+
+async def status(request: web.Request) -> web.Response:
+    form = await _verified_form(request)
+    await asyncio.to_thread(
+        callbacks.record_status,
+        request.app[ENGINE],
+        request.match_info["job_id"],
+        form.get("CallStatus", ""),
+        form.get("CallSid"),
+    )
+    return web.Response(status=204)

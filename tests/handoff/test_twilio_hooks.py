@@ -1,0 +1,94 @@
+"""Twilio's call-back webhooks: signed requests are served, missing or forged signatures get 403."""
+
+import dataclasses
+import json
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from handoff import callbacks
+from handoff.app import create_app
+from handoff.keys import ENGINE
+from handoff.models import Handoff
+from handoff.settings import Settings
+
+TOKEN = "twilio-auth-token-0000"
+PUBLIC = "https://attune.example"
+
+
+@pytest.fixture
+async def service(aiohttp_client, settings: Settings) -> TestClient:
+    configured = dataclasses.replace(
+        settings, twilio_auth_token=TOKEN, public_url=PUBLIC, agent_phone_line="+441234567890"
+    )
+    return await aiohttp_client(create_app(configured))
+
+
+def job_in(service: TestClient) -> str:
+    engine = service.app[ENGINE]
+    with Session(engine) as session, session.begin():
+        session.add(
+            Handoff(
+                id="h1",
+                conversation_id="c1",
+                idempotency_key="key-h1xx",
+                status="queued",
+                priority=2,
+                reason="distress",
+                payload=json.dumps({}),
+            )
+        )
+    return callbacks.request_call(engine, "h1", "+447911123456", key="cb-1").id
+
+
+def signed(path: str, params: dict[str, str]) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(PUBLIC + path, params)}
+
+
+async def test_a_signed_status_callback_updates_the_call(service: TestClient) -> None:
+    job_id = job_in(service)
+    path = f"/twilio/status/{job_id}"
+    params = {"CallSid": "CA" + "1" * 32, "CallStatus": "completed"}
+
+    response = await service.post(path, data=params, headers=signed(path, params))
+
+    assert response.status == 204
+    state = callbacks.get_job(service.app[ENGINE], job_id)
+    assert (state.status, state.twilio_sid) == ("completed", "CA" + "1" * 32)
+
+
+async def test_the_twiml_greets_and_connects_to_the_agent_line(service: TestClient) -> None:
+    job_id = job_in(service)
+    path = f"/twilio/twiml/{job_id}"
+    params = {"CallSid": "CA" + "2" * 32}
+
+    response = await service.post(path, data=params, headers=signed(path, params))
+
+    body = await response.text()
+    assert response.status == 200 and response.content_type == "text/xml"
+    assert "<Dial>+441234567890</Dial>" in body and "Parcelpine" in body
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Twilio-Signature": "forged"}], ids=["missing", "forged"])
+async def test_unsigned_or_forged_callbacks_are_refused(service: TestClient, headers: dict[str, str]) -> None:
+    job_id = job_in(service)
+
+    response = await service.post(
+        f"/twilio/status/{job_id}", data={"CallStatus": "completed"}, headers=headers
+    )
+
+    assert response.status == 403
+    assert callbacks.get_job(service.app[ENGINE], job_id).status == "pending"
+
+
+async def test_a_signature_for_other_parameters_is_refused(service: TestClient) -> None:
+    job_id = job_in(service)
+    path = f"/twilio/status/{job_id}"
+
+    response = await service.post(
+        path, data={"CallStatus": "completed"}, headers=signed(path, {"CallStatus": "busy"})
+    )
+
+    assert response.status == 403
