@@ -101,4 +101,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/v1/handoffs", handoffs.create_handoff)
     app.router.add_get("/api/v1/handoffs", handoffs.list_handoffs)
     app.router.add_get("/api/v1/handoffs/{handoff_id}", handoffs.get_handoff)
+    app.router.add_post("/api/v1/handoffs/{handoff_id}/callbacks", handoffs.request_callback)
     return app

@@ -157,3 +157,30 @@ def get_job(engine: Engine, job_id: str) -> CallState:
         if row is None:
             raise NotFound(f"no call job {job_id!r}")
         return _state(row)
+
+
+def jobs_for(engine: Engine, handoff_id: str) -> list[CallState]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(CallJob).where(CallJob.handoff_id == handoff_id).order_by(CallJob.created_at)
+        ).scalars()
+        return [_state(row) for row in rows]
+
+
+def account_from(settings: Any) -> TwilioAccount:
+    return TwilioAccount(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_from_number,
+        settings.public_url,
+    )
+
+
+def official_client(account: TwilioAccount) -> Any:
+    """The official client, without retries: a re-sent POST could ring the customer twice."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    return Client(
+        account.account_sid, account.auth_token, http_client=TwilioHttpClient(timeout=10, max_retries=None)
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff import accounts, feedback, handoffs
+from handoff import accounts, callbacks, feedback, handoffs
 from handoff.accounts import LoginSession
 from handoff.charts import trajectory_svg
 from handoff.contract import EMOTION_LABELS
@@ -142,6 +142,7 @@ async def handoff_page(request: web.Request) -> web.Response:
         payload=payload,
         mine=stored.status == "claimed" and stored.claimed_by == login_session.agent.id,
         chart=trajectory_svg(payload.get("trajectory", [])),
+        calls=await asyncio.to_thread(callbacks.jobs_for, request.app[ENGINE], stored.id),
         labels=EMOTION_LABELS,
         notice=request.query.get("notice"),
         agent=login_session.agent,

@@ -5,7 +5,7 @@ import hmac
 
 from aiohttp import web
 
-from handoff import accounts, handoffs
+from handoff import accounts, callbacks, handoffs
 from handoff.errors import InvalidRequest, Unauthorized
 from handoff.keys import ENGINE, SETTINGS
 from handoff.models import HANDOFF_STATUSES
@@ -64,3 +64,27 @@ async def list_handoffs(request: web.Request) -> web.Response:
         raise InvalidRequest("limit must be a whole number from 1 to 1000")
     queue = await asyncio.to_thread(handoffs.list_queue, request.app[ENGINE], status, int(raw_limit))
     return web.json_response({"handoffs": [h.to_dict(with_payload=False) for h in queue]})
+
+
+async def request_callback(request: web.Request) -> web.Response:
+    """Asks for a phone call-back for a handoff: stored as a job and placed (or simulated) once."""
+    _authorise(request)
+    document = await request.json()
+    if not isinstance(document, dict) or not isinstance(document.get("to"), str):
+        raise InvalidRequest('send {"to": "<phone number>"} (E.164 or a national number)')
+    engine, handoff_id = request.app[ENGINE], request.match_info["handoff_id"]
+    key = str(document.get("idempotency_key") or f"callback-{handoff_id}")
+    job = await asyncio.to_thread(callbacks.request_call, engine, handoff_id, document["to"], key)
+    account = callbacks.account_from(request.app[SETTINGS])
+    placed = await asyncio.to_thread(
+        callbacks.place_call, engine, job.id, account, lambda: callbacks.official_client(account)
+    )
+    return web.json_response(
+        {
+            "id": placed.id,
+            "status": placed.status,
+            "simulated": account.simulated,
+            "error": placed.last_error,
+        },
+        status=201 if placed.attempts == 1 and job.status == "pending" else 200,
+    )

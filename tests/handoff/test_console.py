@@ -273,3 +273,29 @@ async def test_a_customer_waiting_too_long_is_told_once_with_their_place(
         ("events", "conv-42", [{"event": "slot", "name": "queue_position", "value": "1"}]),
         ("execute", "conv-42", {"name": "utter_wait_too_long", "channel": "latest"}),
     ]
+
+
+async def test_a_simulated_call_back_is_labelled_and_the_number_masked_for_agents(
+    aiohttp_client, service: TestClient
+) -> None:
+    handoff_id = await add_handoff(service)
+    first = await service.post(f"/api/v1/handoffs/{handoff_id}/callbacks", json={"to": "07911 123456"})
+    again = await service.post(f"/api/v1/handoffs/{handoff_id}/callbacks", json={"to": "07911 123456"})
+    bad = await service.post(
+        f"/api/v1/handoffs/{handoff_id}/callbacks", json={"to": "call me", "idempotency_key": "x" * 8}
+    )
+
+    created = await first.json()
+    assert first.status == 201 and created["status"] == "simulated" and created["simulated"] is True
+    assert again.status == 200 and (await again.json())["id"] == created["id"]
+    assert bad.status == 400 and "phone number" in (await bad.json())["detail"]
+
+    await log_in(service, "agent")
+    as_agent = await (await service.get(f"/console/handoffs/{handoff_id}")).text()
+    supervisor = await new_client(aiohttp_client, service)
+    await log_in(supervisor, "supervisor")
+    as_supervisor = await (await supervisor.get(f"/console/handoffs/{handoff_id}")).text()
+
+    assert "simulated: Twilio is not configured, nobody was called" in as_agent
+    assert "+447911123456" not in as_agent and "••••56" in as_agent
+    assert "+447911123456" in as_supervisor
