@@ -98,9 +98,10 @@ class ActionTrackEmpathy(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         try:
-            # Every customer turn makes sure handoffs left in the outbox (say, by a restart while
-            # the handoff service was down) are being retried.
-            resources.outbox_flusher().ensure_running()
+            # Handoffs a previous process left in the outbox (a restart while the handoff service
+            # was down) are retried from the first customer message on; later ones are kicked by
+            # action_handoff itself, so this is not work on every message.
+            resources.resume_pending_handoffs()
         except Exception:
             logger.exception("could not start the outbox flusher")
         try:

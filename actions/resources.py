@@ -83,3 +83,9 @@ def outbox_flusher() -> OutboxFlusher:
     current = settings.current()
     with _LOCK:
         return _flusher(current.outbox_database_url, current.handoff_url)
+
+
+@functools.lru_cache(maxsize=1)
+def resume_pending_handoffs() -> None:
+    """Starts retrying what the outbox holds, once per process (needs the running event loop)."""
+    outbox_flusher().ensure_running()

@@ -13,12 +13,13 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bench.stats import summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,15 +35,6 @@ def messages(n: int) -> list[str]:
     ]
     texts += ["I've asked THREE TIMES now and still nothing!!! " * 20, "", "🙃🙃🙃", "مرحبا، أين طلبي؟"]
     return (texts * (n // len(texts) + 1))[:n]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "mean": statistics.fmean(values),
-        "p50": ordered[len(ordered) // 2],
-        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-    }
 
 
 def tracker_for(texts: list[str], emotion: dict[str, Any]) -> Any:

@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import socket
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from aiohttp import web
 from actions.clients.handoff import HandoffClient
 from actions.handoff_delivery import deliver, flush_once
 from actions.outbox import Outbox
+from bench.stats import summary
 from handoff.app import create_app
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
@@ -72,15 +72,6 @@ async def post_many(url: str, bodies: list[dict[str, Any]], concurrency: int = 8
 
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": ordered[len(ordered) // 2],
-        "p95": ordered[round(0.95 * (len(ordered) - 1))],
-        "mean": statistics.fmean(values),
-    }
 
 
 async def queue_page_latency(url: str, samples: int = 40) -> dict[str, float]:

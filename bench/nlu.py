@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.stats import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"attune": ROOT / "config.yml", "default": ROOT / "bench" / "configs" / "rasa_default.yml"}
 
@@ -132,11 +134,6 @@ async def evaluate(model: Path, test: list[Example], names: dict[str, str], labe
         fallbacks += (parsed.get("intent") or {}).get("name") == "nlu_fallback"
         predicted.append(back.get(top_intent(parsed) or "", "<none>"))
     return {"predicted": predicted, "fallbacks": fallbacks, "timings": timings}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run_pipeline(

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from handoff.db import as_utc
 from handoff.models import ROLES, Agent, ConsoleSession
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -136,9 +137,7 @@ def find_session(engine: Engine, token: str, now: datetime | None = None) -> Log
         if row is None:
             return None
         login, agent = row
-        expires = (
-            login.expires_at if login.expires_at.tzinfo else login.expires_at.replace(tzinfo=timezone.utc)
-        )
+        expires = as_utc(login.expires_at)
         if expires <= moment:
             return None
         login.last_seen_at = moment
@@ -159,8 +158,6 @@ def agents_online(engine: Engine, now: datetime | None = None) -> int:
         ).all()
     online = set()
     for agent_id, seen, expires in rows:
-        seen = seen.replace(tzinfo=timezone.utc) if seen is not None and seen.tzinfo is None else seen
-        expires = expires.replace(tzinfo=timezone.utc) if expires.tzinfo is None else expires
-        if seen is not None and moment - seen <= ONLINE_WINDOW and expires > moment:
+        if seen is not None and moment - as_utc(seen) <= ONLINE_WINDOW and as_utc(expires) > moment:
             online.add(agent_id)
     return len(online)

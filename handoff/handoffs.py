@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from handoff import webhooks
 from handoff.contract import ContractError, HandoffPayload, validate_payload
+from handoff.db import as_utc
 from handoff.errors import Conflict, InvalidRequest, NotFound
 from handoff.models import Handoff
 
@@ -52,7 +53,7 @@ def _stored(row: Any) -> StoredHandoff:
         status=row.status,
         priority=str(payload.get("priority", "normal")),
         reason=row.reason,
-        created_at=row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc),
+        created_at=as_utc(row.created_at),
         payload=payload,
         claimed_by=row.claimed_by,
     )
@@ -126,7 +127,7 @@ def list_queue(engine: Engine, status: str = "queued", limit: int = 100) -> list
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return as_utc(moment) if moment is not None else None
 
 
 def claim(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> StoredHandoff:

@@ -19,7 +19,13 @@ def isolated_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     monkeypatch.setenv("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{tmp_path / 'outbox.db'}")
     monkeypatch.setenv("ATTUNE_HANDOFF_URL", "http://127.0.0.1:9")  # nothing listens there
-    caches = (resources._store, resources._contacts, resources._outbox, resources._flusher)
+    caches = (
+        resources._store,
+        resources._contacts,
+        resources._outbox,
+        resources._flusher,
+        resources.resume_pending_handoffs,
+    )
     for cache in caches:
         cache.cache_clear()
     yield

@@ -12,7 +12,7 @@ from handoff.callbacks import TwilioAccount
 from handoff.db import create_engine_for
 from handoff.errors import InvalidRequest
 from handoff.migrate import upgrade_to_head
-from handoff.models import Handoff
+from tests.handoff.conftest import add_handoff_row
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
 
 REAL = TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, "+15005550006", "https://attune.example")
@@ -24,20 +24,8 @@ def engine(tmp_path: Path) -> Engine:
     url = f"sqlite:///{tmp_path / 'handoff.db'}"
     upgrade_to_head(url)
     engine = create_engine_for(url)
-    from sqlalchemy.orm import Session
 
-    with Session(engine) as session, session.begin():
-        session.add(
-            Handoff(
-                id="h1",
-                conversation_id="c1",
-                idempotency_key="key-h1xx",
-                status="queued",
-                priority=2,
-                reason="distress",
-                payload="{}",
-            )
-        )
+    add_handoff_row(engine)
     return engine
 
 

@@ -13,6 +13,7 @@ from handoff.app import create_app
 from handoff.contract import EMOTION_LABELS
 from handoff.keys import ENGINE
 from handoff.settings import Settings
+from tests.handoff.conftest import add_handoff_row
 from tests.handoff.test_console import PASSWORD, add_handoff, log_in, new_client
 
 
@@ -75,7 +76,7 @@ async def test_flags_that_make_no_sense_are_refused(aiohttp_client, settings: Se
 def test_masked_export_and_the_command(tmp_path: Path, settings: Settings) -> None:
     from handoff.db import create_engine_for
     from handoff.migrate import upgrade_to_head
-    from handoff.models import EmotionFlag, Handoff
+    from handoff.models import EmotionFlag
 
     upgrade_to_head(settings.database_url)
     engine = create_engine_for(settings.database_url)
@@ -89,19 +90,8 @@ def test_masked_export_and_the_command(tmp_path: Path, settings: Settings) -> No
     from handoff.accounts import create_agent
 
     reviewer = create_agent(engine, "rev", "Rev", "rev-password-1", "supervisor")
+    add_handoff_row(engine, status="resolved")
     with Session(engine) as session, session.begin():
-        session.add(
-            Handoff(
-                id="h1",
-                conversation_id="c",
-                idempotency_key="k" * 8,
-                status="resolved",
-                priority=0,
-                reason="frustration",
-                payload="{}",
-            )
-        )
-        session.flush()
         session.add(
             EmotionFlag(
                 handoff_id="h1",

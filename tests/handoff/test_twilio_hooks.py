@@ -1,18 +1,16 @@
 """Twilio's call-back webhooks: signed requests are served, missing or forged signatures get 403."""
 
 import dataclasses
-import json
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from handoff import callbacks
 from handoff.app import create_app
 from handoff.keys import ENGINE
-from handoff.models import Handoff
 from handoff.settings import Settings
+from tests.handoff.conftest import add_handoff_row
 
 TOKEN = "twilio-auth-token-0000"
 PUBLIC = "https://attune.example"
@@ -28,18 +26,7 @@ async def service(aiohttp_client, settings: Settings) -> TestClient:
 
 def job_in(service: TestClient) -> str:
     engine = service.app[ENGINE]
-    with Session(engine) as session, session.begin():
-        session.add(
-            Handoff(
-                id="h1",
-                conversation_id="c1",
-                idempotency_key="key-h1xx",
-                status="queued",
-                priority=2,
-                reason="distress",
-                payload=json.dumps({}),
-            )
-        )
+    add_handoff_row(engine)
     return callbacks.request_call(engine, "h1", "+447911123456", key="cb-1").id
 
 
