@@ -10,9 +10,9 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from handoff import accounts, waits, webhooks
+from handoff import accounts, call_runner, callbacks, waits, webhooks
 from handoff.db import create_engine_for
-from handoff.keys import ENGINE, RASA, SETTINGS, TEMPLATES
+from handoff.keys import CALLS_WAKE, ENGINE, RASA, SETTINGS, TEMPLATES
 from handoff.middleware import error_middleware
 from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
@@ -35,13 +35,26 @@ async def _rasa(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
         app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token)
-        watcher = asyncio.create_task(
-            waits.run_watcher(app[ENGINE], app[RASA], timedelta(seconds=settings.max_wait_seconds))
-        )
+        workers = [
+            asyncio.create_task(
+                waits.run_watcher(app[ENGINE], app[RASA], timedelta(seconds=settings.max_wait_seconds))
+            ),
+            asyncio.create_task(
+                call_runner.run_worker(
+                    app[ENGINE],
+                    app[RASA],
+                    callbacks.account_from(settings),
+                    callbacks.policy_from(settings),
+                    app[CALLS_WAKE],
+                )
+            ),
+        ]
         yield
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
 
 
 async def _demo_accounts(app: web.Application) -> AsyncIterator[None]:
@@ -74,6 +87,7 @@ async def _webhook_worker(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
     app[SETTINGS] = settings
+    app[CALLS_WAKE] = asyncio.Event()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_webhook_worker)
     app.cleanup_ctx.append(_rasa)
@@ -87,6 +101,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/console/logout", console.logout)
     app.router.add_get("/console/handoffs/{handoff_id}", console.handoff_page)
     app.router.add_get("/console/handoffs/{handoff_id}/messages", console.messages)
+    app.router.add_get("/console/handoffs/{handoff_id}/calls", console.calls)
     app.router.add_post("/console/handoffs/{handoff_id}/claim", console.claim)
     app.router.add_post("/console/handoffs/{handoff_id}/reply", console.reply)
     app.router.add_post("/console/handoffs/{handoff_id}/resolve", console.resolve)

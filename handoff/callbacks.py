@@ -1,28 +1,41 @@
-"""Placing phone call-backs with the official Twilio client, from a durable job.
+"""Phone call-backs: durable jobs placed with the official Twilio client, at most once per attempt.
 
-``request_call`` stores the job (once per idempotency key); ``place_call`` marks it ``placing``
-*before* asking Twilio and never places a job that is not ``pending``, so one request can never
-ring the customer twice.  The client is built without retries (Twilio's client would re-send a
-POST on 5xx).  Without credentials the service runs in a clearly-labelled simulated mode: the exact
-request that would be sent is stored (and shown in the console) and nothing pretends to call.
+The life cycle of one job (a row of ``call_jobs``):
+
+- created with the handoff (``new_job``), ``pending`` until ``next_attempt_at`` (now, or the start of
+  the window the customer chose), or ``rate_limited`` when the customer had too many call-backs today;
+- ``place_call`` writes ``placing`` *before* asking Twilio and only ever places a ``pending`` job, so a
+  crash or a second worker can never ring the customer twice for one attempt.  The client never
+  retries (a re-sent POST after a 5xx could ring twice: handoff/twilio_http.py);
+- Twilio's status callbacks (``record_status``) move it on; busy or no answer puts it back to
+  ``pending`` once, ``RETRY_AFTER`` later and inside the window; after the last attempt, or on an
+  error, a ``notice`` says what the customer must still be told (handoff/call_runner.py sends it);
+- without credentials nothing is placed: the job is ``simulated`` and the exact request that would
+  have been sent is stored and shown in the console.
 """
 
 import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from handoff.db import as_utc
 from handoff.errors import InvalidRequest, NotFound
 from handoff.models import CallJob, Handoff
 
 SIMULATED = "simulated"
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+MAX_ATTEMPTS = 2  # the first call and one retry
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+RETRY_STATUSES = ("busy", "no-answer")
+NOT_PLACED = ("pending", "rate_limited", SIMULATED, "error")
 
 
 @dataclass(frozen=True)
@@ -33,10 +46,22 @@ class TwilioAccount:
     auth_token: str | None
     from_number: str | None
     public_url: str
+    api_base: str | None = None
 
     @property
     def simulated(self) -> bool:
         return not (self.account_sid and self.auth_token and self.from_number)
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """The deployer's limits: call-backs per customer per 24 hours, and the wait before the retry."""
+
+    daily_limit: int = 3
+    retry_after: timedelta = timedelta(minutes=5)
+
+
+DEFAULT_POLICY = CallPolicy()
 
 
 @dataclass(frozen=True)
@@ -49,6 +74,27 @@ class CallState:
     twilio_sid: str | None
     request: dict[str, Any] | None
     last_error: str | None
+    next_attempt_at: datetime | None = None
+    window_end: datetime | None = None
+    notice: str | None = None
+    trail: tuple[dict[str, str], ...] = ()
+
+    def to_dict(self, cleared: bool) -> dict[str, Any]:
+        """For the console and API; the number and the raw request only for cleared roles."""
+        return {
+            "id": self.id,
+            "to": self.to_number if cleared else mask_number(self.to_number),
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
+            "error": self.last_error,
+            "trail": list(self.trail),
+            "request": self.request if cleared else None,
+        }
+
+
+def mask_number(number: str) -> str:
+    return "••••" + number[-3:]
 
 
 def _state(row: CallJob) -> CallState:
@@ -61,7 +107,19 @@ def _state(row: CallJob) -> CallState:
         row.twilio_sid,
         json.loads(row.request_json) if row.request_json else None,
         row.last_error,
+        as_utc(row.next_attempt_at) if row.next_attempt_at else None,
+        as_utc(row.window_end) if row.window_end else None,
+        row.notice,
+        tuple(json.loads(row.trail_json or "[]")),
     )
+
+
+def _move(row: CallJob, status: str, now: datetime, detail: str = "") -> None:
+    """Sets the status and appends it to the job's trail."""
+    row.status = status
+    trail = json.loads(row.trail_json or "[]")
+    trail.append({"at": now.isoformat(), "status": status, "detail": detail})
+    row.trail_json = json.dumps(trail)
 
 
 def e164(number: str, default_region: str = "GB") -> str:
@@ -75,19 +133,72 @@ def e164(number: str, default_region: str = "GB") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def request_call(engine: Engine, handoff_id: str, to_number: str, key: str) -> CallState:
-    """Stores a call-back job (or returns the one already stored for ``key``)."""
+def new_job(
+    session: Session,
+    handoff_id: str,
+    to_number: str,
+    key: str,
+    policy: CallPolicy,
+    customer: str | None = None,
+    not_before: datetime | None = None,
+    window_end: datetime | None = None,
+    now: datetime | None = None,
+) -> CallJob:
+    """Adds a call-back job to ``session`` (the caller's transaction), or returns the one for ``key``."""
+    moment = now or datetime.now(timezone.utc)
     number = e164(to_number)
+    existing: CallJob | None = session.execute(
+        select(CallJob).where(CallJob.idempotency_key == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    if session.get(Handoff, handoff_id) is None:
+        raise NotFound(f"no handoff {handoff_id!r}")
+    row = CallJob(
+        id=str(uuid.uuid4()),
+        handoff_id=handoff_id,
+        idempotency_key=key,
+        to_number=number,
+        customer=customer,
+        attempts=0,
+        next_attempt_at=max(not_before or moment, moment),
+        window_end=window_end,
+    )
+    today = _calls_in_last_day(session, number, customer, moment)
+    if today >= policy.daily_limit:
+        _move(row, "rate_limited", moment, f"{today} call-backs for this customer in the last 24 hours")
+    else:
+        _move(row, "pending", moment, f"due {row.next_attempt_at.isoformat()}")
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _calls_in_last_day(session: Session, number: str, customer: str | None, now: datetime) -> int:
+    who = (
+        CallJob.to_number == number
+        if customer is None
+        else or_(CallJob.to_number == number, CallJob.customer == customer)
+    )
+    rows = session.execute(
+        select(CallJob.id).where(
+            who, CallJob.status != "rate_limited", CallJob.created_at > now - timedelta(days=1)
+        )
+    ).all()
+    return len(rows)
+
+
+def request_call(
+    engine: Engine,
+    handoff_id: str,
+    to_number: str,
+    key: str,
+    policy: CallPolicy = DEFAULT_POLICY,
+    now: datetime | None = None,
+) -> CallState:
+    """Stores a call-back job for an existing handoff (or returns the one already stored for ``key``)."""
     with Session(engine) as session, session.begin():
-        existing = session.execute(select(CallJob).where(CallJob.idempotency_key == key)).scalar_one_or_none()
-        if existing is not None:
-            return _state(existing)
-        if session.get(Handoff, handoff_id) is None:
-            raise NotFound(f"no handoff {handoff_id!r}")
-        row = CallJob(id=str(uuid.uuid4()), handoff_id=handoff_id, idempotency_key=key, to_number=number)
-        session.add(row)
-        session.flush()
-        return _state(row)
+        return _state(new_job(session, handoff_id, to_number, key, policy, now=now))
 
 
 def call_request(job: CallState, account: TwilioAccount) -> dict[str, Any]:
@@ -103,52 +214,138 @@ def call_request(job: CallState, account: TwilioAccount) -> dict[str, Any]:
     }
 
 
+def due_jobs(engine: Engine, now: datetime | None = None) -> list[str]:
+    moment = now or datetime.now(timezone.utc)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(CallJob.id)
+            .where(CallJob.status == "pending", CallJob.next_attempt_at <= moment)
+            .order_by(CallJob.next_attempt_at)
+        ).all()
+        return [row.id for row in rows]
+
+
 def place_call(
-    engine: Engine, job_id: str, account: TwilioAccount, make_client: Callable[[], Any]
+    engine: Engine,
+    job_id: str,
+    account: TwilioAccount,
+    make_client: Callable[[], Any],
+    policy: CallPolicy = DEFAULT_POLICY,
+    now: datetime | None = None,
 ) -> CallState:
-    """Places the call for a pending job, at most once; records what happened either way."""
+    """Places the call for a pending job, at most once per attempt; records what happened either way."""
     from twilio.base.exceptions import TwilioException, TwilioRestException
 
+    moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
         row = session.get(CallJob, job_id)
         if row is None:
             raise NotFound(f"no call job {job_id!r}")
         if row.status != "pending":
             return _state(row)  # placed (or being placed) already: never twice
-        row.status, row.attempts = "placing", row.attempts + 1
+        row.attempts += 1
+        _move(row, "placing", moment, f"attempt {row.attempts} of {MAX_ATTEMPTS}")
         job = _state(row)
     request = call_request(job, account)
-    status, sid, error = SIMULATED, None, None
+    status, sid, error, detail = SIMULATED, None, None, "Twilio is not configured: nobody was called"
     if not account.simulated:
         try:
             call = make_client().calls.create(**request)
-            status, sid = str(call.status or "queued"), str(call.sid)
+            status, sid, detail = str(call.status or "queued"), str(call.sid), f"Twilio call {call.sid}"
         except TwilioRestException as failure:
             status, error = "error", f"Twilio {failure.status} / code {failure.code}: {failure.msg}"
         except (TwilioException, OSError) as failure:
+            # Timeouts and dropped connections land here: the call may exist, so it is never re-sent.
             status, error = "error", f"{type(failure).__name__}: {failure}"
     with Session(engine) as session, session.begin():
         row = session.get(CallJob, job_id)
-        row.status, row.twilio_sid, row.last_error = status, sid, error
+        row.twilio_sid, row.last_error = row.twilio_sid or sid, error
         row.request_json = json.dumps(request)
+        if row.status != "placing":
+            return _state(row)  # a status callback got here first and already moved the job on
+        if error and "Twilio 429" in error and row.attempts < MAX_ATTEMPTS:
+            # Too many requests: Twilio did not create the call, so trying once more later is safe.
+            row.next_attempt_at = moment + policy.retry_after
+            _move(row, "pending", moment, f"{error}; trying again at {row.next_attempt_at.isoformat()}")
+        else:
+            _move(row, status, moment, error or detail)
+            if status in ("error", SIMULATED):
+                row.notice = status
         return _state(row)
 
 
-FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
-
-
-def record_status(engine: Engine, job_id: str, call_status: str, call_sid: str | None) -> CallState:
-    """Stores the status Twilio reported for a call (from a verified status callback)."""
+def record_status(
+    engine: Engine,
+    job_id: str,
+    call_status: str,
+    call_sid: str | None,
+    policy: CallPolicy = DEFAULT_POLICY,
+    now: datetime | None = None,
+) -> CallState:
+    """Stores the status Twilio reported (from a verified status callback) and decides what is next."""
     if not call_status or len(call_status) > 24:
         raise InvalidRequest("CallStatus is missing or malformed")
+    moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
         row = session.get(CallJob, job_id)
         if row is None:
             raise NotFound(f"no call job {job_id!r}")
-        row.status = call_status
+        if call_sid and row.twilio_sid and call_sid != row.twilio_sid:
+            # A late report about an earlier attempt: kept in the trail, the current attempt unchanged.
+            _move(row, row.status, moment, f"earlier call {call_sid} reported {call_status}")
+            return _state(row)
+        if row.status in FINAL_STATUSES or row.status in NOT_PLACED:
+            # Twilio may deliver callbacks out of order; a final status is never overwritten.
+            return _state(row)
         if call_sid and not row.twilio_sid:
             row.twilio_sid = call_sid
+        retry_at = moment + policy.retry_after
+        window_end = as_utc(row.window_end) if row.window_end else None
+        if (
+            call_status in RETRY_STATUSES
+            and row.attempts < MAX_ATTEMPTS
+            and (window_end is None or retry_at <= window_end)
+        ):
+            row.next_attempt_at, row.twilio_sid = retry_at, None
+            _move(row, "pending", moment, f"{call_status}; trying once more at {retry_at.isoformat()}")
+        else:
+            _move(row, call_status, moment, f"Twilio reported {call_status}")
+            if call_status in ("busy", "no-answer", "failed", "canceled"):
+                row.notice = "missed"
         return _state(row)
+
+
+def pending_notices(engine: Engine) -> list[tuple[str, str, str, int]]:
+    """(job id, conversation id, notice, attempts) for customers who still have to be told something."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(CallJob.id, Handoff.conversation_id, CallJob.notice, CallJob.attempts)
+            .join(Handoff, Handoff.id == CallJob.handoff_id)
+            .where(CallJob.notice.is_not(None), CallJob.notified_at.is_(None))
+        ).all()
+        return [(r.id, r.conversation_id, r.notice, r.attempts) for r in rows]
+
+
+def mark_notified(engine: Engine, job_id: str, now: datetime | None = None) -> None:
+    with Session(engine) as session, session.begin():
+        row = session.get(CallJob, job_id)
+        if row is not None:
+            row.notified_at = now or datetime.now(timezone.utc)
+
+
+def interrupt_stale(engine: Engine, older_than: timedelta, now: datetime | None = None) -> int:
+    """Jobs left ``placing`` by a stopped service: marked ``unknown``, never placed again automatically."""
+    moment = now or datetime.now(timezone.utc)
+    with Session(engine) as session, session.begin():
+        rows = session.execute(
+            select(CallJob).where(CallJob.status == "placing", CallJob.updated_at < moment - older_than)
+        ).scalars()
+        count = 0
+        for row in rows:
+            row.last_error = "The service stopped while placing this call: check Twilio's call log first."
+            _move(row, "unknown", moment, row.last_error)
+            count += 1
+        return count
 
 
 def get_job(engine: Engine, job_id: str) -> CallState:
@@ -173,14 +370,16 @@ def account_from(settings: Any) -> TwilioAccount:
         settings.twilio_auth_token,
         settings.twilio_from_number,
         settings.public_url,
+        settings.twilio_api_base,
     )
+
+
+def policy_from(settings: Any) -> CallPolicy:
+    return CallPolicy(settings.callback_daily_limit, timedelta(seconds=settings.callback_retry_seconds))
 
 
 def official_client(account: TwilioAccount) -> Any:
-    """The official client, without retries: a re-sent POST could ring the customer twice."""
-    from twilio.http.http_client import TwilioHttpClient
-    from twilio.rest import Client
+    """The official client over handoff/twilio_http.py: no retries, optionally another API base."""
+    from handoff.twilio_http import twilio_client
 
-    return Client(
-        account.account_sid, account.auth_token, http_client=TwilioHttpClient(timeout=10, max_retries=None)
-    )
+    return twilio_client(account.account_sid, account.auth_token, account.api_base)

@@ -252,8 +252,33 @@ SCHEMA: Final[dict[str, Any]] = {
         },
         "callback": {
             "type": ["object", "null"],
+            "description": "A phone call-back the customer agreed to; the service places it.",
             "required": ["requested"],
-            "properties": {"requested": {"type": "boolean"}, "phone_masked": {"type": ["string", "null"]}},
+            "additionalProperties": False,
+            "properties": {
+                "requested": {"type": "boolean"},
+                "phone_masked": {"type": ["string", "null"]},
+                "phone": {
+                    "type": "string",
+                    "pattern": "^\\+[1-9][0-9]{6,14}$",
+                    "description": "E.164 number to call. The service keeps it only with the call job, "
+                    "never in the stored payload.",
+                },
+                "consent_at": {"type": "string", "format": "date-time"},
+                "window": {
+                    "type": ["object", "null"],
+                    "description": "When the customer agreed to be called; null means now.",
+                    "required": ["start", "end"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "start": {"type": "string", "format": "date-time"},
+                        "end": {"type": "string", "format": "date-time"},
+                        "label": _TEXT,
+                    },
+                },
+                "timezone": {"type": ["string", "null"]},
+            },
+            "dependentRequired": {"phone": ["consent_at"]},
         },
     },
     "if": {"properties": {"emotion_processing": {"properties": {"enabled": {"const": False}}}}},

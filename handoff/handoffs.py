@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from handoff import webhooks
+from handoff import callbacks, webhooks
 from handoff.contract import ContractError, HandoffPayload, validate_payload
 from handoff.db import as_utc
 from handoff.errors import Conflict, InvalidRequest, NotFound
@@ -60,12 +60,16 @@ def _stored(row: Any) -> StoredHandoff:
 
 
 def accept_handoff(
-    engine: Engine, document: object, webhook_urls: tuple[str, ...] = ()
+    engine: Engine,
+    document: object,
+    webhook_urls: tuple[str, ...] = (),
+    call_policy: callbacks.CallPolicy = callbacks.DEFAULT_POLICY,
 ) -> tuple[StoredHandoff, bool]:
     """Validates and stores a handoff; returns it and whether it was new.
 
     A payload whose idempotency key was seen before is the same handoff delivered again (a retry):
-    the stored one is returned and nothing changes.
+    the stored one is returned and nothing changes.  A call-back the customer agreed to becomes a
+    call job in the same transaction; its phone number is kept only there, not in the stored payload.
     """
     try:
         payload: HandoffPayload = validate_payload(document)
@@ -75,6 +79,10 @@ def accept_handoff(
     existing = find_by_key(engine, key)
     if existing is not None:
         return existing, False
+    callback = dict(payload.get("callback") or {})
+    phone = callback.pop("phone", None)
+    if payload.get("callback") is not None:
+        payload["callback"] = callback
     row = Handoff(
         id=str(uuid.uuid4()),
         conversation_id=payload["conversation_id"],
@@ -88,6 +96,18 @@ def accept_handoff(
         with Session(engine) as session, session.begin():
             session.add(row)
             session.flush()
+            if phone and callback.get("requested"):
+                window = callback.get("window") or {}
+                callbacks.new_job(
+                    session,
+                    row.id,
+                    str(phone),
+                    f"callback-{key}",
+                    call_policy,
+                    customer=payload["customer"]["pseudonym"],
+                    not_before=_instant(window.get("start")),
+                    window_end=_instant(window.get("end")),
+                )
             webhooks.enqueue(session, row.id, webhook_urls)
     except IntegrityError:
         # Two deliveries of the same handoff raced; the other one won and is the handoff.
@@ -98,6 +118,13 @@ def accept_handoff(
     stored = find_by_key(engine, key)
     assert stored is not None
     return stored, True
+
+
+def _instant(text: object) -> datetime | None:
+    """An RFC 3339 time from the payload, in UTC (SQLite keeps no offsets; Python 3.10 reads no "Z")."""
+    if not text:
+        return None
+    return as_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00"))).astimezone(timezone.utc)
 
 
 def find_by_key(engine: Engine, key: str) -> StoredHandoff | None:

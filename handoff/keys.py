@@ -1,5 +1,7 @@
 """Typed keys of the application's state, shared by the app factory and the views."""
 
+import asyncio
+
 import jinja2
 from aiohttp import web
 from sqlalchemy.engine import Engine
@@ -11,3 +13,5 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", Engine)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 RASA = web.AppKey("rasa", RasaClient)
+# Set when a call-back job is created, so the call runner places a "now" call without waiting a poll.
+CALLS_WAKE = web.AppKey("calls_wake", asyncio.Event)

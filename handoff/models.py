@@ -110,8 +110,12 @@ class EmotionFlag(Base):
 
 
 class CallJob(Base):
-    """One call-back request.  Its status moves pending -> placing -> Twilio's statuses (or simulated/error);
-    ``placing`` is written before the request, so a crash or retry can never call the customer twice."""
+    """One call-back request (handoff/callbacks.py has the life cycle).
+
+    Its status moves pending -> placing -> Twilio's statuses (or simulated / error / rate_limited);
+    ``placing`` is written before each request, so a crash or a retry can never ring twice for one
+    attempt.  A busy or unanswered call goes back to ``pending`` once, with a later ``next_attempt_at``.
+    """
 
     __tablename__ = "call_jobs"
 
@@ -124,5 +128,15 @@ class CallJob(Base):
     twilio_sid = Column(String(64), nullable=True)
     request_json = Column(Text, nullable=True)
     last_error = Column(Text, nullable=True)
+    # The customer's pseudonym (the daily limit counts per customer and per number).
+    customer = Column(String(64), nullable=True, index=True)
+    # When the next attempt is due, and the end of the window the customer agreed to (None: any time).
+    next_attempt_at = Column(DateTime(timezone=True), nullable=True)
+    window_end = Column(DateTime(timezone=True), nullable=True)
+    # What the customer still has to be told in their conversation ("missed", "error", ...).
+    notice = Column(String(32), nullable=True)
+    notified_at = Column(DateTime(timezone=True), nullable=True)
+    # Every status with its time, oldest first (JSON list), shown to agents.
+    trail_json = Column(Text, nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=_now, onupdate=_now)

@@ -44,10 +44,16 @@ class Settings:
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
+    # Another Twilio-compatible API instead of https://api.twilio.com (handoff/twilio_http.py).
+    twilio_api_base: str | None = None
     # The agent line a call-back connects the customer to, and this service's public base URL
     # (Twilio fetches TwiML and posts status callbacks there; signatures are checked against it).
     agent_phone_line: str | None = None
     public_url: str = "http://127.0.0.1:5056"
+    # Call-backs per customer (and per number) in any 24 hours, and the wait before the one retry
+    # of a busy or unanswered call.
+    callback_daily_limit: int = 3
+    callback_retry_seconds: int = 300
     # Password of the demo accounts created on first run; None = random ones, printed once.
     demo_password: str | None = None
 
@@ -84,6 +90,11 @@ class Settings:
             twilio_account_sid=environ.get("TWILIO_ACCOUNT_SID", "").strip() or None,
             twilio_auth_token=environ.get("TWILIO_AUTH_TOKEN", "").strip() or None,
             twilio_from_number=environ.get("TWILIO_FROM_NUMBER", "").strip() or None,
+            twilio_api_base=(
+                _http("ATTUNE_TWILIO_API_BASE", environ["ATTUNE_TWILIO_API_BASE"].strip())
+                if environ.get("ATTUNE_TWILIO_API_BASE", "").strip()
+                else None
+            ),
             agent_phone_line=environ.get("ATTUNE_AGENT_PHONE_LINE", "").strip() or None,
             public_url=_http(
                 "ATTUNE_PUBLIC_URL",
@@ -91,6 +102,15 @@ class Settings:
             ),
             max_wait_seconds=_seconds(
                 "ATTUNE_MAX_WAIT_SECONDS", environ.get("ATTUNE_MAX_WAIT_SECONDS", "600")
+            ),
+            callback_daily_limit=_whole(
+                "ATTUNE_CALLBACK_DAILY_LIMIT", environ.get("ATTUNE_CALLBACK_DAILY_LIMIT", "3"), 0, 100
+            ),
+            callback_retry_seconds=_whole(
+                "ATTUNE_CALLBACK_RETRY_SECONDS",
+                environ.get("ATTUNE_CALLBACK_RETRY_SECONDS", "300"),
+                1,
+                86_400,
             ),
             webhook_urls=urls,
             webhook_secret=secret,
@@ -148,4 +168,10 @@ def _webhooks(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str | None, 
 def _seconds(name: str, raw: str) -> int:
     if not raw.strip().isdigit() or not 5 <= int(raw) <= 86_400:
         raise ConfigError(f"{name} must be a whole number of seconds from 5 to 86400, got {raw!r}")
+    return int(raw)
+
+
+def _whole(name: str, raw: str, low: int, high: int) -> int:
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
     return int(raw)

@@ -23,3 +23,27 @@
   refresh();
   setInterval(refresh, 2000);
 })();
+
+// Call-back status, live for everyone looking at the handoff (Twilio's status callbacks move it on).
+(function () {
+  const table = document.getElementById("calls");
+  if (!table) return;
+  const url = "/console/handoffs/" + table.dataset.handoff + "/calls";
+  async function refresh() {
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const data = await response.json();
+      for (const call of data.calls) {
+        const row = table.querySelector('tr[data-call="' + call.id + '"]');
+        if (!row) continue;
+        row.querySelector(".call-status").textContent = call.status;
+        row.querySelector(".call-attempts").textContent = String(call.attempts);
+        const details = row.querySelector(".call-details");
+        if (call.error) details.textContent = call.error;
+        else if (call.status === "pending" && call.next_attempt_at) details.textContent = "next attempt " + call.next_attempt_at;
+      }
+    } catch (error) { /* the next tick tries again */ }
+  }
+  setInterval(refresh, 2000);
+})();

@@ -142,7 +142,11 @@ async def handoff_page(request: web.Request) -> web.Response:
         payload=payload,
         mine=stored.status == "claimed" and stored.claimed_by == login_session.agent.id,
         chart=trajectory_svg(payload.get("trajectory", [])),
-        calls=await asyncio.to_thread(callbacks.jobs_for, request.app[ENGINE], stored.id),
+        calls=[
+            job.to_dict(cleared=login_session.agent.cleared)
+            for job in await asyncio.to_thread(callbacks.jobs_for, request.app[ENGINE], stored.id)
+        ],
+        simulated=callbacks.account_from(request.app[SETTINGS]).simulated,
         labels=EMOTION_LABELS,
         notice=request.query.get("notice"),
         agent=login_session.agent,
@@ -215,6 +219,20 @@ async def messages(request: web.Request) -> web.Response:
         lines = stored.payload.get("transcript", [])
     visible = lines if login_session.agent.cleared else mask_payload(lines)
     return web.json_response({"status": stored.status, "messages": visible})
+
+
+async def calls(request: web.Request) -> web.Response:
+    """The handoff's call-backs with their live status (polled by the handoff page)."""
+    login_session = await require_session(request)
+    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)  # 404 for an unknown handoff
+    jobs = await asyncio.to_thread(callbacks.jobs_for, engine, handoff_id)
+    return web.json_response(
+        {
+            "simulated": callbacks.account_from(request.app[SETTINGS]).simulated,
+            "calls": [job.to_dict(cleared=login_session.agent.cleared) for job in jobs],
+        }
+    )
 
 
 async def chat_page(request: web.Request) -> web.Response:

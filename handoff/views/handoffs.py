@@ -7,8 +7,9 @@ from aiohttp import web
 
 from handoff import accounts, callbacks, handoffs
 from handoff.errors import InvalidRequest, Unauthorized
-from handoff.keys import ENGINE, SETTINGS
+from handoff.keys import CALLS_WAKE, ENGINE, SETTINGS
 from handoff.models import HANDOFF_STATUSES
+from handoff.settings import Settings
 
 
 def _authorise(request: web.Request) -> None:
@@ -32,16 +33,21 @@ async def create_handoff(request: web.Request) -> web.Response:
         and header_key != document.get("idempotency_key")
     ):
         raise InvalidRequest("the Idempotency-Key header and the payload's idempotency_key differ")
+    settings, engine = request.app[SETTINGS], request.app[ENGINE]
     stored, created = await asyncio.to_thread(
-        handoffs.accept_handoff, request.app[ENGINE], document, request.app[SETTINGS].webhook_urls
+        handoffs.accept_handoff, engine, document, settings.webhook_urls, callbacks.policy_from(settings)
     )
-    engine = request.app[ENGINE]
+    calls = await asyncio.to_thread(callbacks.jobs_for, engine, stored.id)
+    if calls:
+        request.app[CALLS_WAKE].set()  # a "now" call-back is placed at once, not at the next poll
     body = {
         **stored.to_dict(with_payload=False),
         "duplicate": not created,
         # What the bot tells the customer: their place in the queue and whether anyone is there.
         "queue_position": await asyncio.to_thread(handoffs.queue_position, engine, stored.id),
         "agents_online": await asyncio.to_thread(accounts.agents_online, engine),
+        # And what will happen to their call-back (pending / rate_limited), if they asked for one.
+        "callback": _callback_summary(calls[0], settings) if calls else None,
     }
     return web.json_response(body, status=201 if created else 200)
 
@@ -88,3 +94,12 @@ async def request_callback(request: web.Request) -> web.Response:
         },
         status=201 if placed.attempts == 1 and job.status == "pending" else 200,
     )
+
+
+def _callback_summary(job: callbacks.CallState, settings: Settings) -> dict[str, object]:
+    return {
+        "id": job.id,
+        "status": job.status,
+        "next_attempt_at": job.next_attempt_at.isoformat() if job.next_attempt_at else None,
+        "simulated": callbacks.account_from(settings).simulated,
+    }

@@ -296,6 +296,6 @@ async def test_a_simulated_call_back_is_labelled_and_the_number_masked_for_agent
     await log_in(supervisor, "supervisor")
     as_supervisor = await (await supervisor.get(f"/console/handoffs/{handoff_id}")).text()
 
-    assert "simulated: Twilio is not configured, nobody was called" in as_agent
-    assert "+447911123456" not in as_agent and "••••56" in as_agent
+    assert "Simulated mode: Twilio is not configured, so nobody is called" in as_agent
+    assert "+447911123456" not in as_agent and "••••456" in as_agent
     assert "+447911123456" in as_supervisor

@@ -1,16 +1,19 @@
 """Twilio's call-back webhooks: signed requests are served, missing or forged signatures get 403."""
 
+import asyncio
 import dataclasses
 
 import pytest
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
 from handoff import callbacks
 from handoff.app import create_app
 from handoff.keys import ENGINE
 from handoff.settings import Settings
 from tests.handoff.conftest import add_handoff_row
+from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
 
 TOKEN = "twilio-auth-token-0000"
 PUBLIC = "https://attune.example"
@@ -34,7 +37,35 @@ def signed(path: str, params: dict[str, str]) -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(PUBLIC + path, params)}
 
 
-async def test_a_signed_status_callback_updates_the_call(service: TestClient) -> None:
+async def placed_job_in(service: TestClient, aiohttp_server) -> callbacks.CallState:
+    """A job whose call the (fake) Twilio accepted, as status callbacks only come for placed calls."""
+    fake = FakeTwilio()
+    server = await aiohttp_server(fake.app())
+    account = callbacks.TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, "+15005550006", PUBLIC)
+    engine = service.app[ENGINE]
+    return await asyncio.to_thread(
+        callbacks.place_call,
+        engine,
+        job_in(service),
+        account,
+        lambda: Client(ACCOUNT_SID, AUTH_TOKEN, http_client=LoopbackHttpClient(str(server.make_url("")))),
+    )
+
+
+async def test_a_signed_status_callback_updates_the_call(service: TestClient, aiohttp_server) -> None:
+    job = await placed_job_in(service, aiohttp_server)
+    path = f"/twilio/status/{job.id}"
+    params = {"CallSid": str(job.twilio_sid), "CallStatus": "completed"}
+
+    response = await service.post(path, data=params, headers=signed(path, params))
+
+    assert response.status == 204
+    state = callbacks.get_job(service.app[ENGINE], job.id)
+    assert (state.status, state.twilio_sid) == ("completed", job.twilio_sid)
+    assert [step["status"] for step in state.trail] == ["pending", "placing", "queued", "completed"]
+
+
+async def test_a_status_for_a_call_never_placed_changes_nothing(service: TestClient) -> None:
     job_id = job_in(service)
     path = f"/twilio/status/{job_id}"
     params = {"CallSid": "CA" + "1" * 32, "CallStatus": "completed"}
@@ -42,8 +73,7 @@ async def test_a_signed_status_callback_updates_the_call(service: TestClient) ->
     response = await service.post(path, data=params, headers=signed(path, params))
 
     assert response.status == 204
-    state = callbacks.get_job(service.app[ENGINE], job_id)
-    assert (state.status, state.twilio_sid) == ("completed", "CA" + "1" * 32)
+    assert callbacks.get_job(service.app[ENGINE], job_id).status == "pending"
 
 
 async def test_the_twiml_greets_and_connects_to_the_agent_line(service: TestClient) -> None:
