@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # No telemetry or error reports leave the machine (and there is no internet to send them to).
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help browser setup seed train run test lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
+.PHONY: help browser prism setup seed train run test lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -62,7 +62,17 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM) ## Install Debian's chromium for the browser tests (if missing)
 
-pytest: train browser ## pytest: unit, component, action, service, integration and browser tests
+# The Twilio contract test serves Twilio's OpenAPI description (../shared/twilio) with Stoplight Prism from npm,
+# pinned and installed into the ignored .cache/prism (no package.json or lock file in the repo).
+PRISM_VERSION := 5.14.2
+PRISM := .cache/prism/node_modules/.bin/prism
+$(PRISM):
+	npm install --prefix .cache/prism --no-audit --no-fund --no-save --no-package-lock @stoplight/prism-cli@$(PRISM_VERSION)
+	test -x $@
+
+prism: $(PRISM) ## Install Stoplight Prism (npm, pinned) for the Twilio contract test (if missing)
+
+pytest: train browser prism ## pytest: unit, component, action, service, integration and browser tests
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q
 
 test: setup lint typecheck imports validate conversations pytest ## Set up and run the whole test suite (CI runs this)

@@ -163,6 +163,7 @@ def new_job(
         attempts=0,
         next_attempt_at=max(not_before or moment, moment),
         window_end=window_end,
+        created_at=moment,
     )
     today = _calls_in_last_day(session, number, customer, moment)
     if today >= policy.daily_limit:

@@ -43,6 +43,8 @@ class FakeRasa:
         return web.json_response({})
 
     async def execute(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.Response(status=503)
         body = await request.json()
         self.calls.append(
             ("execute", request.match_info["cid"], {**body, "channel": request.query["output_channel"]})
