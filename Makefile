@@ -13,8 +13,15 @@ export TRANSFORMERS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 # No telemetry or error reports leave the machine (and there is no internet to send them to).
 export RASA_TELEMETRY_ENABLED := false
+# credentials.yml reads the SMS/WhatsApp settings with ${VAR}, and Rasa refuses to start when one is
+# unset: empty (the default here) leaves the channel unconfigured, its webhook answering 503.
+export TWILIO_ACCOUNT_SID ?=
+export TWILIO_AUTH_TOKEN ?=
+export TWILIO_FROM_NUMBER ?=
+export TWILIO_WHATSAPP_NUMBER ?=
+export ATTUNE_TWILIO_API_BASE ?=
 
-.PHONY: help browser prism setup seed train run test lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
+.PHONY: help browser prism setup seed train run shell test lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,6 +44,9 @@ train: setup ## Train the model if data/, config.yml or domain.yml changed (Rasa
 
 run: setup seed train ## Set up, then run Rasa + action server + handoff service on 127.0.0.1
 	$(PY) -m bot.launcher --model models/attune.tar.gz
+
+shell: setup ## Chat with the running assistant in this terminal (after `make run`; PORT= for another port)
+	ATTUNE_PUBLIC_RASA_URL=$${ATTUNE_PUBLIC_RASA_URL-} $(RASA) shell --endpoints var/endpoints.yml --port $(or $(PORT),5015)
 
 lint: setup ## ruff lint and format check
 	$(VENV)/bin/ruff check .

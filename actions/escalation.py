@@ -2,8 +2,8 @@
 
 ``action_handoff`` builds the handoff payload (actions/handoff_payload.py) and delivers it through
 the durable outbox (actions/handoff_delivery.py): the customer hears honestly whether the team
-has it already or will get it as soon as the handoff service is reachable.  Placing the phone
-call-back itself comes with the Twilio issue.
+has it already or will get it as soon as the handoff service is reachable.  A call-back the
+customer agreed to goes the same way, with the call attached (actions/callback_form.py).
 """
 
 import logging
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import resources
@@ -93,4 +93,8 @@ class ActionHandoff(SafeAction):
             dispatcher.utter_message(response="utter_handoff_delayed")
         else:
             dispatcher.utter_message(response="utter_handoff_failed")
-        return [SlotSet(c.SLOT_HANDOFF_STATUS, result.status)]
+        events: EventList = [SlotSet(c.SLOT_HANDOFF_STATUS, result.status)]
+        if (tracker.active_loop or {}).get("name") == c.FORM_CALLBACK:
+            # "Just get me a person" in the middle of booking a call-back: the booking stops here.
+            events += [ActiveLoop(None), SlotSet(c.SLOT_REQUESTED, None)]
+        return events

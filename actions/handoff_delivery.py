@@ -30,6 +30,7 @@ class DeliveryResult:
     detail: str = ""
     queue_position: int | None = None
     agents_online: int | None = None
+    callback_status: str | None = None
 
 
 async def _attempt(outbox: Outbox, client: HandoffClient, payload: dict[str, Any]) -> DeliveryResult | None:
@@ -50,6 +51,7 @@ async def _attempt(outbox: Outbox, client: HandoffClient, payload: dict[str, Any
         delivered.handoff_id,
         queue_position=delivered.queue_position,
         agents_online=delivered.agents_online,
+        callback_status=delivered.callback_status,
     )
 
 

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from actions import settings
+from actions.callback_hours import CallbackHours, load_hours
 from actions.clients.handoff import HandoffClient
 from actions.contact_history import ContactHistory
 from actions.handoff_delivery import OutboxFlusher
@@ -44,6 +45,17 @@ def empathy_policy() -> EmpathyPolicy:
     """The policy in ATTUNE_EMPATHY_POLICY (default data/empathy.yml), validated on first use."""
     with _LOCK:
         return _policy(settings.current().empathy_policy_file)
+
+
+@functools.lru_cache(maxsize=4)
+def _hours(path: str) -> CallbackHours:
+    return load_hours(path)
+
+
+def callback_hours() -> CallbackHours:
+    """When call-backs may ring: ATTUNE_CALLBACK_HOURS (default data/callbacks.yml), checked on first use."""
+    with _LOCK:
+        return _hours(settings.current().callback_hours_file)
 
 
 @functools.lru_cache(maxsize=1)

@@ -21,6 +21,8 @@ class ActionSettings:
     handoff_token: str | None = None
     # Handoffs the service has not confirmed yet wait here, on disk, until it does.
     outbox_database_url: str = "sqlite:///var/outbox.db"
+    # When call-backs may ring (business hours, quiet hours, windows): actions/callback_hours.py.
+    callback_hours_file: str = "data/callbacks.yml"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "ActionSettings":
@@ -39,6 +41,7 @@ class ActionSettings:
             handoff_url=handoff_url,
             handoff_token=token,
             outbox_database_url=_sql_url(environ, "ATTUNE_OUTBOX_DATABASE_URL", cls.outbox_database_url),
+            callback_hours_file=environ.get("ATTUNE_CALLBACK_HOURS", "").strip() or cls.callback_hours_file,
         )
 
 

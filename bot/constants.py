@@ -29,6 +29,7 @@ OPT_IN_EMOTION: Final = "opt_in_emotion"
 ASK_PRIVACY: Final = "ask_privacy"
 OUT_OF_SCOPE: Final = "out_of_scope"
 NLU_FALLBACK: Final = "nlu_fallback"
+REQUEST_CALLBACK: Final = "request_callback"
 
 # Requests that need an order number before the bot can look anything up.
 ORDER_TOPICS: Final = (ORDER_STATUS, DELIVERY_PROBLEM, RETURN_OR_REFUND, REFUND_STATUS, BILLING_ISSUE)
@@ -67,6 +68,16 @@ SLOT_AGENT_MESSAGE: Final = "agent_message"
 SLOT_AGENT_NAME: Final = "agent_name"
 SLOT_QUEUE_POSITION: Final = "queue_position"
 SLOT_REQUESTED: Final = "requested_slot"
+# The call-back form (actions/callbacks.py): the number to call (E.164), the chosen option, the
+# time the customer agreed (ISO 8601), the options offered, and how the request went.
+SLOT_CALLBACK_PHONE: Final = "callback_phone"
+SLOT_CALLBACK_TIME: Final = "callback_time"
+SLOT_CALLBACK_CONSENT: Final = "callback_consent"
+SLOT_CALLBACK_OPTIONS: Final = "callback_options"
+SLOT_CALLBACK_STATUS: Final = "callback_status"
+# A form slot the customer declined to fill: the form ends and no call is booked.
+DECLINED: Final = "declined"
+FORM_CALLBACK: Final = "callback_form"
 
 # --- parse data ----------------------------------------------------------------------------
 # Set by bot/components/emotion_classifier.py on every parsed message.

@@ -25,6 +25,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 15.0
+# The ${VAR}s of credentials.yml (the SMS and WhatsApp channel, bot/components/twilio_channel.py).
+TWILIO_CHANNEL_VARIABLES = (
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM_NUMBER",
+    "TWILIO_WHATSAPP_NUMBER",
+    "ATTUNE_TWILIO_API_BASE",
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,12 @@ def child_env(ports: Ports, var_dir: Path, token: str) -> dict[str, str]:
     env["ATTUNE_RASA_TOKEN"] = token
     # rasa-sdk has no --interface flag; it reads the bind address from here (default 0.0.0.0).
     env["SANIC_HOST"] = "127.0.0.1"
+    # credentials.yml reads these with ${VAR} and Rasa refuses to start when one is unset; empty
+    # leaves SMS/WhatsApp unconfigured (its webhook answers 503 naming what to set).
+    for name in TWILIO_CHANNEL_VARIABLES:
+        env.setdefault(name, "")
+    # Where Twilio and browsers reach Rasa; Twilio's signatures are checked against it.
+    env.setdefault("ATTUNE_PUBLIC_RASA_URL", f"http://127.0.0.1:{ports.rasa}")
     # The sentence encoder must never reach for the Hugging Face hub.
     env["HF_HUB_OFFLINE"] = "1"
     env["TRANSFORMERS_OFFLINE"] = "1"
@@ -189,7 +203,7 @@ def banner(ports: Ports) -> str:
             "Attune is running (Ctrl-C stops all three processes):",
             f'  REST       curl -s {rest} -d \'{{"sender": "me", "message": "where is order 10002"}}\'',
             f"  socket.io  http://127.0.0.1:{ports.rasa}/socket.io  (events user_uttered / bot_uttered)",
-            f"  shell      .venv/bin/rasa shell --endpoints var/endpoints.yml --port {ports.rasa + 10}",
+            f"  shell      make shell PORT={ports.rasa + 10}",
             f"  actions    http://127.0.0.1:{ports.actions}/health",
             f"  handoff    http://127.0.0.1:{ports.handoff}/healthz",
             f"  console    http://127.0.0.1:{ports.handoff}/console  (logins: see [handoff] on first run)",

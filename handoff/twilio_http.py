@@ -17,7 +17,7 @@ TWILIO_HOST = re.compile(r"^https://[a-z0-9.-]*\.twilio\.com")
 TIMEOUT_SECONDS = 10.0
 
 
-class TwilioHttp(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
+class TwilioHttp(TwilioHttpClient):
     """Twilio's requests-based HTTP layer, without retries and with an optional other base URL.
 
     No retries: the client would re-send a POST after a 5xx, and a re-sent ``calls.create`` can ring

@@ -23,6 +23,8 @@ class Delivered:
     duplicate: bool
     queue_position: int | None = None
     agents_online: int | None = None
+    # The call-back job's status when the handoff carried one: pending, rate_limited, ...
+    callback_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,15 @@ class HandoffClient:
                     detail = body.get("detail") if isinstance(body, dict) else body
                     raise HandoffRejected(f"{response.status}: {detail}")
                 position, online = body.get("queue_position"), body.get("agents_online")
+                callback = body.get("callback")
                 return Delivered(
                     str(body["id"]),
                     bool(body.get("duplicate")),
                     position if isinstance(position, int) else None,
                     online if isinstance(online, int) else None,
+                    str(callback["status"])
+                    if isinstance(callback, dict) and callback.get("status")
+                    else None,
                 )
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise HandoffUnavailable(f"{type(error).__name__}: {error}") from error

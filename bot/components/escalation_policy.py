@@ -4,7 +4,9 @@ The decision is made by the action server (bot/empathy/escalation.py via action_
 which Rasa runs on every user message as a custom slot mapping) and lands in the ``escalation``
 slot during the user's turn.  This policy turns a *fresh* decision (set after the latest user
 message) into the matching action, ahead of stories and rules, so designers do not have to
-repeat "offer a human" after every intent.  It abstains otherwise.
+repeat "offer a human" after every intent.  It abstains otherwise, and while the customer is
+giving the details of a call-back (callback_form) it makes no offers: only a handoff the customer
+asked for interrupts the form.
 """
 
 from typing import Any
@@ -19,6 +21,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 SLOT = "escalation"
+CALLBACK_FORM = "callback_form"
 ACTIONS = {
     "handoff": "action_handoff",
     "offer_human": "action_offer_human",
@@ -62,6 +65,8 @@ class EscalationPolicy(Policy):
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         action = self.pending_action(tracker)
+        if tracker.active_loop_name == CALLBACK_FORM and action != ACTIONS["handoff"]:
+            action = None  # an offer now would interrupt the call-back the customer is booking
         if action is None and tracker.latest_action_name in ACTIONS.values():
             action = ACTION_LISTEN_NAME  # wait for the customer's answer to the offer
         if action is not None and action in domain.action_names_or_texts:

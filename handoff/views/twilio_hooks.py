@@ -23,7 +23,8 @@ async def _verified_form(request: web.Request) -> dict[str, str]:
     settings = request.app[SETTINGS]
     form = {k: str(v) for k, v in (await request.post()).items()}
     signature = request.headers.get("X-Twilio-Signature", "")
-    url = settings.public_url.rstrip("/") + request.rel_url.path_qs
+    # The raw (still percent-encoded) path: Twilio signs the URL exactly as it called it.
+    url = settings.public_url.rstrip("/") + request.rel_url.raw_path_qs
     token = settings.twilio_auth_token
     if not token or not signature or not RequestValidator(token).validate(url, form, signature):
         logger.warning(

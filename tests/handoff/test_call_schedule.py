@@ -178,7 +178,7 @@ def payload_with_callback(phone: str, window: dict[str, str] | None) -> dict[str
 
 
 def test_a_handoff_with_a_call_back_stores_the_job_but_not_the_number(engine: Engine) -> None:
-    window = {"start": "2026-11-25T14:00:00+00:00", "end": "2026-11-25T16:00:00Z", "label": "today 2-4pm"}
+    window = {"start": "2036-11-25T14:00:00+00:00", "end": "2036-11-25T16:00:00Z", "label": "today 2-4pm"}
 
     stored, created = handoffs.accept_handoff(engine, payload_with_callback(NUMBER, window))
     again, created_again = handoffs.accept_handoff(engine, payload_with_callback(NUMBER, window))
@@ -186,8 +186,8 @@ def test_a_handoff_with_a_call_back_stores_the_job_but_not_the_number(engine: En
     jobs = callbacks.jobs_for(engine, stored.id)
     assert created and not created_again and again.id == stored.id
     assert len(jobs) == 1 and jobs[0].to_number == NUMBER and jobs[0].status == "pending"
-    assert jobs[0].next_attempt_at == datetime(2026, 11, 25, 14, tzinfo=timezone.utc)
-    assert jobs[0].window_end == datetime(2026, 11, 25, 16, tzinfo=timezone.utc)
+    assert jobs[0].next_attempt_at == datetime(2036, 11, 25, 14, tzinfo=timezone.utc)
+    assert jobs[0].window_end == datetime(2036, 11, 25, 16, tzinfo=timezone.utc)
     assert "phone" not in stored.payload["callback"] and NUMBER not in json.dumps(stored.payload)
     assert stored.payload["callback"]["window"]["label"] == "today 2-4pm"
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilioThread
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 420.0
 DEMO_PASSWORD = "integration-demo-password"
@@ -27,6 +29,8 @@ class RunningStack:
     token: str
     handoff_token: str
     output: list[str]
+    # The Twilio the stack talks to (call-backs, SMS and WhatsApp replies); twilio.fake records it all.
+    twilio: FakeTwilioThread
 
 
 def free_port() -> int:
@@ -46,7 +50,13 @@ def trained_model() -> Path:
 
 
 @pytest.fixture(scope="package")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def twilio() -> Iterator[FakeTwilioThread]:
+    with FakeTwilioThread() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory, twilio: FakeTwilioThread) -> Iterator[RunningStack]:
     model = trained_model()
     ports = {"rasa": free_port(), "actions": free_port(), "handoff": free_port()}
     var_dir = tmp_path_factory.mktemp("var")
@@ -54,6 +64,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     env["ATTUNE_RASA_TOKEN"] = token = "integration-test-token"
     env["ATTUNE_HANDOFF_API_TOKEN"] = handoff_token = "integration-handoff-token"
     env["ATTUNE_DEMO_PASSWORD"] = DEMO_PASSWORD
+    # Twilio is the loopback fake: call-backs are placed and SMS/WhatsApp replies sent to it, and it
+    # signs what it sends back for the public URLs below.
+    env["TWILIO_ACCOUNT_SID"] = ACCOUNT_SID
+    env["TWILIO_AUTH_TOKEN"] = AUTH_TOKEN
+    env["TWILIO_FROM_NUMBER"] = TWILIO_NUMBER
+    env["TWILIO_WHATSAPP_NUMBER"] = ""
+    env["ATTUNE_TWILIO_API_BASE"] = twilio.base_url
+    env["ATTUNE_PUBLIC_URL"] = f"http://127.0.0.1:{ports['handoff']}"
+    env["ATTUNE_PUBLIC_RASA_URL"] = f"http://127.0.0.1:{ports['rasa']}"
+    env["ATTUNE_CALLBACK_RETRY_SECONDS"] = "2"
     command = [
         sys.executable, "-m", "bot.launcher",
         "--rasa-port", str(ports["rasa"]),
@@ -94,6 +114,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         token=token,
         handoff_token=handoff_token,
         output=output,
+        twilio=twilio,
     )
 
     # Ctrl-C, as a person would press it: all three must stop and the launcher exit 0.

@@ -1,0 +1,244 @@
+"""The call-back conversation: which number, when, and the customer's consent; then the request.
+
+``callback_form`` (domain.yml) starts when the customer accepts an offered call-back or asks for
+one.  It asks three things, each of which the customer may decline (then no call is booked):
+
+1. the number: on SMS/WhatsApp the one they are writing from, confirmed; otherwise typed and
+   checked (phonenumbers, E.164);
+2. when: "now" if the team is open and it is not quiet hours where the customer is, or one of the
+   next windows (actions/callback_hours.py, configured in data/callbacks.yml);
+3. consent to be called on that number about this conversation, recorded with its time.
+
+``action_request_callback`` then sends the handoff with the call-back attached (priority at least
+high); the handoff service stores the call job and places the call (handoff/callbacks.py).
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions import resources
+from actions.base import EventList, SafeAction
+from actions.callback_hours import Option, choose, customer_zone, options, phone_number
+from actions.clients.handoff import HandoffClient
+from actions.handoff_delivery import deliver
+from actions.handoff_payload import build_payload
+from actions.outbox import Outbox
+from bot import constants as c
+
+logger = logging.getLogger(__name__)
+
+MESSAGING_CHANNELS = ("twilio",)  # the customer's sender id is their phone number there
+FORM_SLOTS = (c.SLOT_CALLBACK_PHONE, c.SLOT_CALLBACK_TIME, c.SLOT_CALLBACK_CONSENT)
+DECLINE_WORDS = ("never mind", "nevermind", "forget it", "don't call", "do not call", "no call")
+
+
+def channel_number(tracker: Tracker) -> str | None:
+    """The customer's own number when they write over SMS/WhatsApp (their sender id), else None."""
+    if tracker.get_latest_input_channel() not in MESSAGING_CHANNELS:
+        return None
+    return phone_number(tracker.sender_id, resources.callback_hours().default_region)
+
+
+def masked(number: str) -> str:
+    return "••••" + number[-3:]
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def _declines(tracker: Tracker, text: str) -> bool:
+    return _intent(tracker) == c.DENY or any(word in text.lower() for word in DECLINE_WORDS)
+
+
+def _decline_all() -> dict[str, Any]:
+    return {slot: c.DECLINED for slot in FORM_SLOTS}
+
+
+def chosen_option(tracker: Tracker) -> Option | None:
+    value = tracker.get_slot(c.SLOT_CALLBACK_TIME)
+    return Option.from_slot(value) if isinstance(value, dict) else None
+
+
+class ValidateCallbackForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_callback_form"
+
+    async def validate_callback_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        number = phone_number(text, resources.callback_hours().default_region)
+        if number:
+            return {c.SLOT_CALLBACK_PHONE: number}
+        own = channel_number(tracker)
+        if own and _intent(tracker) == c.AFFIRM:
+            return {c.SLOT_CALLBACK_PHONE: own}
+        if _declines(tracker, text):
+            return _decline_all()
+        dispatcher.utter_message(response="utter_callback_bad_number")
+        return {c.SLOT_CALLBACK_PHONE: None}
+
+    async def validate_callback_time(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        offered = [Option.from_slot(o) for o in tracker.get_slot(c.SLOT_CALLBACK_OPTIONS) or []]
+        option = choose(offered, text)
+        if option is not None:
+            return {c.SLOT_CALLBACK_TIME: option.as_slot()}
+        if _declines(tracker, text):
+            return _decline_all()
+        dispatcher.utter_message(response="utter_callback_pick_again")
+        return {c.SLOT_CALLBACK_TIME: None}
+
+    async def validate_callback_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if _intent(tracker) == c.AFFIRM:
+            # Consent is the time the customer said yes to this number and this time.
+            return {c.SLOT_CALLBACK_CONSENT: datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        if _declines(tracker, str(value or "")):
+            return _decline_all()
+        dispatcher.utter_message(response="utter_callback_yes_or_no")
+        return {c.SLOT_CALLBACK_CONSENT: None}
+
+
+class ActionAskCallbackPhone(SafeAction):
+    def name(self) -> str:
+        return "action_ask_callback_phone"
+
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
+        own = channel_number(tracker)
+        if own:
+            dispatcher.utter_message(response="utter_callback_confirm_own_number", number=masked(own))
+        else:
+            dispatcher.utter_message(response="utter_callback_ask_number")
+        return []
+
+
+class ActionAskCallbackTime(SafeAction):
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self._clock = clock
+
+    def name(self) -> str:
+        return "action_ask_callback_time"
+
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
+        hours = resources.callback_hours()
+        number = str(tracker.get_slot(c.SLOT_CALLBACK_PHONE) or "")
+        offered = options(hours, customer_zone(number, hours.timezone), self._clock())
+        if not offered:
+            dispatcher.utter_message(response="utter_callback_no_times")
+            return [SlotSet(slot, c.DECLINED) for slot in FORM_SLOTS]
+        buttons = [{"title": o.label, "payload": o.label} for o in offered]
+        now_offered = offered[0].start is None
+        dispatcher.utter_message(
+            response="utter_callback_ask_time" if now_offered else "utter_callback_ask_time_later",
+            buttons=buttons,
+        )
+        return [SlotSet(c.SLOT_CALLBACK_OPTIONS, [o.as_slot() for o in offered])]
+
+
+class ActionAskCallbackConsent(SafeAction):
+    def name(self) -> str:
+        return "action_ask_callback_consent"
+
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
+        option = chosen_option(tracker)
+        dispatcher.utter_message(
+            response="utter_callback_confirm",
+            number=masked(str(tracker.get_slot(c.SLOT_CALLBACK_PHONE) or "")),
+            when=option.when if option else Option.when,
+            buttons=[{"title": "Yes, call me", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
+        )
+        return []
+
+
+def callback_payload(tracker: Tracker) -> dict[str, Any]:
+    """The handoff payload with the agreed call-back attached (number, consent time, window)."""
+    payload: dict[str, Any] = dict(build_payload(tracker))
+    phone = str(tracker.get_slot(c.SLOT_CALLBACK_PHONE))
+    consent_at = str(tracker.get_slot(c.SLOT_CALLBACK_CONSENT))
+    option = chosen_option(tracker)
+    hours = resources.callback_hours()
+    window = (
+        {"start": option.start.isoformat(), "end": option.end.isoformat(), "label": option.label}
+        if option and option.start and option.end
+        else None
+    )
+    payload["callback"] = {
+        "requested": True,
+        "phone_masked": masked(phone),
+        "phone": phone,
+        "consent_at": consent_at,
+        "window": window,
+        "timezone": customer_zone(phone, hours.timezone).key,
+    }
+    if payload["priority"] == "normal":
+        payload["priority"] = "high"  # someone agreed to be phoned: it does not wait behind chats
+    # One booking, one handoff: a retried delivery of this booking has the same key.
+    source = f"{tracker.sender_id}|callback|{consent_at}"
+    payload["idempotency_key"] = hashlib.sha256(source.encode()).hexdigest()[:40]
+    return payload
+
+
+class ActionRequestCallback(SafeAction):
+    """Sends the handoff with the call-back; tells the customer what will happen, honestly."""
+
+    def __init__(
+        self,
+        outbox: Callable[[], Outbox] = resources.outbox,
+        client: Callable[[], HandoffClient] = resources.handoff_client,
+    ) -> None:
+        self._outbox = outbox
+        self._client = client
+
+    def name(self) -> str:
+        return "action_request_callback"
+
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
+        reset = [SlotSet(slot, None) for slot in (*FORM_SLOTS, c.SLOT_CALLBACK_OPTIONS)]
+        if any(tracker.get_slot(slot) == c.DECLINED for slot in FORM_SLOTS):
+            dispatcher.utter_message(response="utter_callback_declined")
+            return [*reset, SlotSet(c.SLOT_CALLBACK_STATUS, c.DECLINED)]
+        payload = callback_payload(tracker)
+        result = await deliver(payload, self._outbox(), self._client())
+        if result.status == "queued":
+            resources.outbox_flusher().ensure_running()
+        status = result.callback_status or result.status
+        logger.info("call-back %s for %s: %s", payload["idempotency_key"], tracker.sender_id, status)
+        option = chosen_option(tracker)
+        number = payload["callback"]["phone_masked"]
+        if result.status == "delivered" and result.callback_status == "rate_limited":
+            dispatcher.utter_message(response="utter_callback_limit")
+        elif result.status == "delivered" and option and option.start:
+            dispatcher.utter_message(response="utter_callback_booked", number=number, when=option.when)
+        elif result.status == "delivered":
+            dispatcher.utter_message(response="utter_callback_now", number=number)
+        elif result.status == "queued":
+            dispatcher.utter_message(response="utter_callback_delayed")
+        else:
+            dispatcher.utter_message(response="utter_callback_failed")
+        return [
+            *reset,
+            SlotSet(c.SLOT_HANDOFF_STATUS, result.status),
+            SlotSet(c.SLOT_CALLBACK_STATUS, status),
+        ]

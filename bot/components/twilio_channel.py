@@ -1,0 +1,239 @@
+"""SMS and WhatsApp through Twilio: Rasa's Twilio channel with the request checked and replies sent once.
+
+Rasa's own channel (rasa/core/channels/twilio.py) accepts unsigned requests, crashes on a message
+without ``Body``, re-raises the bot's errors as a 500 and re-sends a reply up to five times over
+Twilio's default HTTP client.  This one keeps its URL, ``/webhooks/twilio/webhook``, and its channel
+name, ``twilio``, and:
+
+- answers 503, naming the variables to set, while Twilio is not configured (``make run`` starts without it);
+- checks ``X-Twilio-Signature`` against ATTUNE_PUBLIC_RASA_URL + the path Twilio called, and answers
+  403 otherwise;
+- answers 400 when ``From`` or ``Body`` is missing (a WhatsApp location has Latitude/Longitude instead);
+- uses the customer's number exactly as Twilio sends it (``+E164``, or ``whatsapp:+E164``) as the
+  sender id: it is the customer's identity on this channel;
+- sends each reply once, off the event loop, through handoff.twilio_http.TwilioHttp (the same Twilio
+  as the handoff service, ATTUNE_TWILIO_API_BASE, no retries), and logs a failure instead of raising it.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from multidict import MultiDict
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.twilio import TwilioInput, TwilioOutput
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from handoff.twilio_http import TwilioHttp
+
+logger = logging.getLogger(__name__)
+
+WHATSAPP = "whatsapp:"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# "Received, no reply in this response": the bot's replies go out through the Messages API instead.
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+class TwilioChannelError(RasaException):
+    """credentials.yml holds a value the channel cannot use; the message names the variable."""
+
+
+class BadTwilioRequest(ValueError):
+    """The webhook form cannot become a user message; the message says why."""
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _http_url(name: str, value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise TwilioChannelError(f"{name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class TwilioChannelSettings:
+    """The channel's credentials.yml entry; every value comes from the environment variable named."""
+
+    account_sid: str = ""  # TWILIO_ACCOUNT_SID
+    auth_token: str = ""  # TWILIO_AUTH_TOKEN
+    number: str = ""  # TWILIO_FROM_NUMBER: SMS replies come from it
+    whatsapp_number: str = ""  # TWILIO_WHATSAPP_NUMBER: WhatsApp replies (default: the number above)
+    api_base: str = ""  # ATTUNE_TWILIO_API_BASE: another Twilio-compatible API (default: Twilio)
+    public_url: str = ""  # ATTUNE_PUBLIC_RASA_URL: where Twilio reaches this server (signatures)
+
+    @classmethod
+    def from_credentials(cls, credentials: Mapping[str, Any] | None) -> "TwilioChannelSettings":
+        given = credentials or {}
+        return cls(
+            account_sid=_text(given.get("account_sid")),
+            auth_token=_text(given.get("auth_token")),
+            number=_text(given.get("twilio_number")),
+            whatsapp_number=_text(given.get("whatsapp_number")),
+            api_base=_http_url("ATTUNE_TWILIO_API_BASE", _text(given.get("api_base"))),
+            public_url=_http_url("ATTUNE_PUBLIC_RASA_URL", _text(given.get("public_url"))),
+        )
+
+    def missing(self) -> list[str]:
+        """The environment variables still to set before the channel can work."""
+        required = {
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_FROM_NUMBER": self.number,
+            "ATTUNE_PUBLIC_RASA_URL": self.public_url,
+        }
+        return [name for name, value in required.items() if not value]
+
+
+def webhook_form(content_type: str, body: bytes) -> "MultiDict[str]":
+    """The POSTed form with empty values kept: Twilio signs ``Body=`` too (Sanic's request.form drops it)."""
+    if content_type.split(";")[0].strip().lower() != FORM_CONTENT_TYPE:
+        return MultiDict()
+    return MultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def signature_ok(auth_token: str, url: str, form: Mapping[str, str], signature: str | None) -> bool:
+    """Whether ``signature`` is Twilio's X-Twilio-Signature for this URL and form."""
+    return bool(signature) and RequestValidator(auth_token).validate(url, form, signature)
+
+
+def inbound_message(form: Mapping[str, str]) -> tuple[str, str]:
+    """``(sender, text)`` of Twilio's incoming-message webhook; BadTwilioRequest says what is missing."""
+    sender = form.get("From", "").strip()
+    if not sender:
+        raise BadTwilioRequest("'From' is required (the customer's number, +E164 or whatsapp:+E164)")
+    latitude, longitude = form.get("Latitude"), form.get("Longitude")
+    if latitude and longitude:
+        # Rasa's convention for a shared location (WhatsApp sends no Body with it).
+        return sender, f"/locationData{{'Latitude': {latitude},'Longitude': {longitude}}}"
+    text = form.get("Body")
+    if text is None:
+        raise BadTwilioRequest("'Body' is required (it may be empty when the message has media)")
+    return sender, text.replace("¡", "@")  # some carriers turn @ into ¡
+
+
+def reply_sender(recipient: str, number: str, whatsapp_number: str = "") -> str:
+    """Who a reply to ``recipient`` comes from: the WhatsApp sender for WhatsApp, else the SMS number."""
+    if not recipient.startswith(WHATSAPP):
+        return number
+    sender = whatsapp_number or number
+    return sender if sender.startswith(WHATSAPP) else WHATSAPP + sender
+
+
+def _refuse(status: int, error: str, detail: str) -> HTTPResponse:
+    return response.json({"error": error, "detail": detail}, status=status)
+
+
+class CheckedTwilioOutput(TwilioOutput):
+    """Sends the bot's replies through Twilio once each, from the number that suits the recipient."""
+
+    def __init__(self, settings: TwilioChannelSettings) -> None:
+        # TwilioOutput.__init__ would build the client on Twilio's default, retrying HTTP client.
+        Client.__init__(
+            self, settings.account_sid, settings.auth_token, http_client=TwilioHttp(settings.api_base or None)
+        )
+        self.twilio_number = settings.number
+        self.whatsapp_number = settings.whatsapp_number
+
+    async def _send_message(self, message_data: dict[str, Any]) -> Any:
+        data = dict(message_data)
+        if data.get("from_") == self.twilio_number:  # Rasa's default sender; custom JSON may set another
+            data["from_"] = reply_sender(str(data.get("to", "")), self.twilio_number, self.whatsapp_number)
+        try:
+            return await asyncio.to_thread(self.messages.create, **data)
+        except TwilioRestException as error:
+            logger.error(
+                "Twilio refused a reply: %s (error %s, HTTP %s)", error.msg, error.code, error.status
+            )
+        except (TwilioException, OSError) as error:
+            logger.error("could not send a reply through Twilio: %r", error)
+        return None
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """One message per paragraph, as Rasa does, skipping blank ones (Twilio refuses an empty body)."""
+        for part in text.strip().split("\n\n"):
+            if part.strip():
+                await self._send_message({"to": recipient_id, "from_": self.twilio_number, "body": part})
+
+
+class CheckedTwilioInput(TwilioInput):
+    """POST /webhooks/twilio/webhook: Twilio's incoming SMS and WhatsApp messages, signed."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "twilio"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls(TwilioChannelSettings.from_credentials(credentials))
+
+    def __init__(self, settings: TwilioChannelSettings) -> None:
+        super().__init__(settings.account_sid, settings.auth_token, settings.number, debug_mode=False)
+        self.settings = settings
+
+    def _refusal(self, request: Request, form: Mapping[str, str]) -> HTTPResponse | None:
+        missing = self.settings.missing()
+        if missing:
+            detail = f"SMS and WhatsApp are not configured: set {', '.join(missing)} and restart Rasa"
+            logger.warning("refused a Twilio webhook: %s", detail)
+            return _refuse(503, "not_configured", detail)
+        url = self.settings.public_url + request.raw_url.decode("utf-8", "replace")
+        signature = request.headers.get("X-Twilio-Signature")
+        if not signature_ok(self.settings.auth_token, url, form, signature):
+            detail = (
+                "missing X-Twilio-Signature"
+                if not signature
+                else f"X-Twilio-Signature is not valid for {url}"
+            )
+            logger.warning("refused a Twilio webhook: %s", detail)
+            return _refuse(403, "forbidden", detail)
+        return None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("twilio_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            form = webhook_form(request.headers.get("content-type", ""), request.body)
+            refusal = self._refusal(request, form)
+            if refusal is not None:
+                return refusal
+            try:
+                sender, text = inbound_message(form)
+            except BadTwilioRequest as error:
+                logger.warning("refused a Twilio webhook: %s", error)
+                return _refuse(400, "bad_request", str(error))
+            message = UserMessage(
+                text,
+                self.get_output_channel(),
+                sender,
+                input_channel=self.name(),
+                metadata=self.get_metadata(request),
+            )
+            try:
+                await on_new_message(message)
+            except Exception:  # logged, not a 500: the request was fine, the failure is ours
+                logger.exception("the bot failed to handle a Twilio message")
+            return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        return webhook
+
+    def get_output_channel(self) -> OutputChannel:
+        missing = [name for name in self.settings.missing() if name.startswith("TWILIO_")]
+        if missing:
+            raise TwilioChannelError(f"SMS and WhatsApp are not configured: set {', '.join(missing)}")
+        return CheckedTwilioOutput(self.settings)

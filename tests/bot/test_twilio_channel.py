@@ -1,0 +1,408 @@
+"""The SMS/WhatsApp channel: Twilio's webhook served by Sanic on loopback, replies sent to a fake Twilio.
+
+No model: the bot is replaced by a callback that records the UserMessage (and, where a test needs a
+reply, answers through the message's own output channel, as Rasa does).
+"""
+
+import contextlib
+import dataclasses
+import json
+import logging
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+from twilio.request_validator import RequestValidator
+
+from bot.components.twilio_channel import (
+    BadTwilioRequest,
+    CheckedTwilioInput,
+    CheckedTwilioOutput,
+    TwilioChannelError,
+    TwilioChannelSettings,
+    inbound_message,
+    reply_sender,
+    signature_ok,
+    webhook_form,
+)
+from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
+
+CUSTOMER = "+447700900123"
+PATH = "/webhooks/twilio/webhook"
+CONFIGURED = TwilioChannelSettings(
+    account_sid=ACCOUNT_SID,
+    auth_token=AUTH_TOKEN,
+    number=TWILIO_NUMBER,
+    public_url="https://bot.example",
+)
+
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def test_empty_credentials_name_every_variable_to_set() -> None:
+    settings = TwilioChannelSettings.from_credentials(
+        {"account_sid": "", "auth_token": "", "twilio_number": "", "api_base": "", "public_url": ""}
+    )
+
+    assert settings.missing() == [
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM_NUMBER",
+        "ATTUNE_PUBLIC_RASA_URL",
+    ]
+    assert TwilioChannelSettings.from_credentials(None) == TwilioChannelSettings()
+
+
+def test_credentials_are_read_and_urls_normalised() -> None:
+    settings = TwilioChannelSettings.from_credentials(
+        {
+            "account_sid": ACCOUNT_SID,
+            "auth_token": AUTH_TOKEN,
+            "twilio_number": TWILIO_NUMBER,
+            "whatsapp_number": "+14155238886",
+            "api_base": "http://127.0.0.1:4010/",
+            "public_url": "https://bot.example/",
+        }
+    )
+
+    assert settings.missing() == []
+    assert (settings.api_base, settings.public_url) == ("http://127.0.0.1:4010", "https://bot.example")
+    assert settings.whatsapp_number == "+14155238886"
+
+
+@pytest.mark.parametrize(
+    ("key", "variable"), [("public_url", "ATTUNE_PUBLIC_RASA_URL"), ("api_base", "ATTUNE_TWILIO_API_BASE")]
+)
+def test_a_url_that_is_not_http_stops_the_server_naming_the_variable(key: str, variable: str) -> None:
+    with pytest.raises(TwilioChannelError, match=variable):
+        TwilioChannelSettings.from_credentials({key: "bot.example"})
+
+
+# --- pure helpers ---------------------------------------------------------------------------------
+
+
+def test_the_form_keeps_empty_values_because_twilio_signs_them() -> None:
+    form = webhook_form(
+        "application/x-www-form-urlencoded; charset=UTF-8", b"From=%2B447700900123&Body=&NumMedia=1"
+    )
+
+    assert dict(form) == {"From": CUSTOMER, "Body": "", "NumMedia": "1"}
+    assert dict(webhook_form("application/json", b'{"From": "+447700900123"}')) == {}
+
+
+def test_signatures_are_checked_for_the_url_and_every_parameter() -> None:
+    url = "https://bot.example/webhooks/twilio/webhook?channel=sms"
+    params = {"From": CUSTOMER, "Body": "hi"}
+    good = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+
+    assert signature_ok(AUTH_TOKEN, url, params, good)
+    assert not signature_ok(AUTH_TOKEN, url, {**params, "Body": "hi!"}, good)
+    assert not signature_ok(AUTH_TOKEN, "https://bot.example/webhooks/twilio/webhook", params, good)
+    assert not signature_ok("another-token", url, params, good)
+    assert not signature_ok(AUTH_TOKEN, url, params, None)
+    assert not signature_ok(AUTH_TOKEN, url, params, "")
+
+
+def test_the_sender_is_the_number_twilio_sends_and_the_text_the_body() -> None:
+    assert inbound_message({"From": CUSTOMER, "Body": "where is order 10002?"}) == (
+        CUSTOMER,
+        "where is order 10002?",
+    )
+    assert inbound_message({"From": "whatsapp:" + CUSTOMER, "Body": ""}) == ("whatsapp:" + CUSTOMER, "")
+    assert inbound_message({"From": CUSTOMER, "Body": "me¡example.com"}) == (CUSTOMER, "me@example.com")
+
+
+def test_a_shared_location_needs_no_body() -> None:
+    sender, text = inbound_message({"From": "whatsapp:" + CUSTOMER, "Latitude": "51.5", "Longitude": "-0.12"})
+
+    assert (sender, text) == ("whatsapp:" + CUSTOMER, "/locationData{'Latitude': 51.5,'Longitude': -0.12}")
+
+
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        ({"Body": "hi"}, "'From' is required"),
+        ({"From": " ", "Body": "hi"}, "'From'"),
+        ({"From": CUSTOMER}, "'Body' is required"),
+    ],
+)
+def test_a_message_without_sender_or_body_is_refused_with_the_reason(
+    form: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(BadTwilioRequest, match=reason):
+        inbound_message(form)
+
+
+def test_replies_come_from_the_number_that_suits_the_recipient() -> None:
+    assert reply_sender(CUSTOMER, TWILIO_NUMBER) == TWILIO_NUMBER
+    assert reply_sender(CUSTOMER, TWILIO_NUMBER, "+14155238886") == TWILIO_NUMBER
+    assert reply_sender("whatsapp:" + CUSTOMER, TWILIO_NUMBER) == "whatsapp:" + TWILIO_NUMBER
+    assert reply_sender("whatsapp:" + CUSTOMER, TWILIO_NUMBER, "+14155238886") == "whatsapp:+14155238886"
+    assert (
+        reply_sender("whatsapp:" + CUSTOMER, TWILIO_NUMBER, "whatsapp:+14155238886")
+        == "whatsapp:+14155238886"
+    )
+
+
+# --- the webhook, served by Sanic ------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Served:
+    base_url: str
+    received: list[UserMessage]
+    handler: list[Handler]  # what "the bot" does with each message (default: nothing)
+
+    @property
+    def webhook(self) -> str:
+        return self.base_url + PATH
+
+
+@pytest.fixture(autouse=True)
+def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sanic rewrites its HTTP handlers when a server starts; in test mode it can do so more than once.
+    monkeypatch.setattr(Sanic, "test_mode", True)
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: TwilioChannelSettings) -> AsyncIterator[Served]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        served = Served(base_url, [], [])
+        if settings.public_url:
+            settings = dataclasses.replace(settings, public_url=base_url)
+
+        async def on_new_message(message: UserMessage) -> None:
+            served.received.append(message)
+            for handle in served.handler:
+                await handle(message)
+
+        channel = CheckedTwilioInput(settings)
+        app = Sanic(f"twilio_channel_test_{uuid.uuid4().hex}", configure_logging=False)
+        app.blueprint(
+            channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.url_prefix()}"
+        )  # as Rasa
+        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+        assert server is not None
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        try:
+            yield served
+        finally:
+            await server.before_stop()
+            server.close()
+            await server.wait_closed()
+            await server.after_stop()
+
+
+@pytest.fixture
+async def twilio(aiohttp_server: Any) -> tuple[FakeTwilio, str]:
+    fake = FakeTwilio()
+    server = await aiohttp_server(fake.app())
+    return fake, str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def channel(twilio: tuple[FakeTwilio, str]) -> AsyncIterator[Served]:
+    async with serve(dataclasses.replace(CONFIGURED, api_base=twilio[1])) as served:
+        yield served
+
+
+@pytest.fixture
+async def unconfigured() -> AsyncIterator[Served]:
+    async with serve(TwilioChannelSettings()) as served:
+        yield served
+
+
+async def post(url: str, data: dict[str, str], headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Status, content type and body."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=data, headers=headers or {}) as response,
+    ):
+        return response.status, response.content_type, await response.text()
+
+
+async def test_without_credentials_the_webhook_answers_503_naming_what_to_set(unconfigured: Served) -> None:
+    status, _, text = await post(unconfigured.webhook, {"From": CUSTOMER, "Body": "hi"})
+    body = json.loads(text)
+
+    assert status == 503
+    assert body["error"] == "not_configured"
+    for variable in (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM_NUMBER",
+        "ATTUNE_PUBLIC_RASA_URL",
+    ):
+        assert variable in body["detail"]
+    assert unconfigured.received == []
+
+
+async def test_the_health_route_answers(channel: Served) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(channel.base_url + "/webhooks/twilio/") as response,
+    ):
+        assert response.status == 200
+        assert await response.json() == {"status": "ok"}
+
+
+async def test_a_signed_sms_becomes_a_user_message_from_the_customers_number(
+    channel: Served, twilio: tuple[FakeTwilio, str]
+) -> None:
+    status = await twilio[0].send_sms(channel.webhook, CUSTOMER, "where is order 10002?")
+
+    assert status == 200
+    [message] = channel.received
+    assert (message.sender_id, message.text, message.input_channel) == (
+        CUSTOMER,
+        "where is order 10002?",
+        "twilio",
+    )
+    assert isinstance(message.output_channel, CheckedTwilioOutput)
+
+
+async def test_twilio_gets_empty_twiml_so_it_sends_no_reply_of_its_own(channel: Served) -> None:
+    params = {"From": CUSTOMER, "To": TWILIO_NUMBER, "Body": "hi"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(channel.webhook, params)
+
+    status, content_type, text = await post(channel.webhook, params, {"X-Twilio-Signature": signature})
+
+    assert (status, content_type) == (200, "text/xml")
+    assert text.endswith("<Response></Response>")
+
+
+async def test_a_media_message_with_an_empty_body_is_accepted(
+    channel: Served, twilio: tuple[FakeTwilio, str]
+) -> None:
+    assert await twilio[0].send_sms(channel.webhook, "whatsapp:" + CUSTOMER, "") == 200
+    assert [(m.sender_id, m.text) for m in channel.received] == [("whatsapp:" + CUSTOMER, "")]
+
+
+@pytest.mark.parametrize("signature", ["", "forged-signature"])
+async def test_a_missing_or_forged_signature_gets_403_and_is_logged(
+    channel: Served, twilio: tuple[FakeTwilio, str], signature: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.components.twilio_channel"):
+        status = await twilio[0].send_sms(channel.webhook, CUSTOMER, "hi", signature=signature)
+
+    assert status == 403
+    assert channel.received == []
+    assert "X-Twilio-Signature" in caplog.text
+
+
+async def test_a_signature_for_another_url_gets_403(channel: Served) -> None:
+    params = {"From": CUSTOMER, "Body": "hi"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature("https://elsewhere.example" + PATH, params)
+
+    status, _, text = await post(channel.webhook, params, {"X-Twilio-Signature": signature})
+
+    assert (status, json.loads(text)["error"]) == (403, "forbidden")
+    assert channel.received == []
+
+
+async def test_a_signed_message_without_a_body_gets_400_with_the_reason(
+    channel: Served, twilio: tuple[FakeTwilio, str]
+) -> None:
+    assert await twilio[0].send_sms(channel.webhook, CUSTOMER, None) == 400
+    assert channel.received == []
+
+
+async def test_a_failure_of_the_bot_is_logged_and_twilio_gets_an_empty_answer(
+    channel: Served, twilio: tuple[FakeTwilio, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def crash(_: UserMessage) -> None:
+        raise RuntimeError("the bot fell over")
+
+    channel.handler.append(crash)
+    with caplog.at_level(logging.ERROR, logger="bot.components.twilio_channel"):
+        assert await twilio[0].send_sms(channel.webhook, CUSTOMER, "hi") == 200
+    assert "the bot fell over" in caplog.text
+
+
+async def test_the_reply_goes_to_the_customer_once_from_the_twilio_number(
+    channel: Served, twilio: tuple[FakeTwilio, str]
+) -> None:
+    async def reply(message: UserMessage) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "Order 10002 is on its way.")
+
+    channel.handler.append(reply)
+    await twilio[0].send_sms(channel.webhook, CUSTOMER, "where is order 10002?")
+    await twilio[0].send_sms(channel.webhook, "whatsapp:" + CUSTOMER, "and on WhatsApp?")
+
+    assert [(m["To"], m["From"], m["Body"]) for m in twilio[0].messages] == [
+        (CUSTOMER, TWILIO_NUMBER, "Order 10002 is on its way."),
+        ("whatsapp:" + CUSTOMER, "whatsapp:" + TWILIO_NUMBER, "Order 10002 is on its way."),
+    ]
+
+
+# --- the output channel ----------------------------------------------------------------------------
+
+
+def output_for(base: str, **changes: str) -> CheckedTwilioOutput:
+    return CheckedTwilioOutput(dataclasses.replace(CONFIGURED, api_base=base, **changes))
+
+
+async def test_each_paragraph_is_one_message_and_blank_ones_are_skipped(
+    twilio: tuple[FakeTwilio, str],
+) -> None:
+    fake, base = twilio
+
+    await output_for(base).send_text_message(CUSTOMER, "First.\n\n \n\nSecond.")
+
+    assert [m["Body"] for m in fake.messages] == ["First.", "Second."]
+
+
+async def test_whatsapp_replies_come_from_the_separate_whatsapp_number(
+    twilio: tuple[FakeTwilio, str],
+) -> None:
+    fake, base = twilio
+
+    await output_for(base, whatsapp_number="+14155238886").send_text_message("whatsapp:" + CUSTOMER, "Hi")
+
+    assert (fake.messages[0]["From"], fake.messages[0]["To"]) == (
+        "whatsapp:+14155238886",
+        "whatsapp:" + CUSTOMER,
+    )
+
+
+async def test_a_twilio_error_is_logged_and_not_retried(
+    twilio: tuple[FakeTwilio, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, base = twilio
+    fake.scripted.append(500)
+
+    with caplog.at_level(logging.ERROR, logger="bot.components.twilio_channel"):
+        await output_for(base).send_text_message(CUSTOMER, "Hi")
+
+    assert len(fake.messages) == 1
+    assert "20500" in caplog.text
+
+
+async def test_an_unreachable_twilio_is_logged_and_the_conversation_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, never listening: refused
+
+        with caplog.at_level(logging.ERROR, logger="bot.components.twilio_channel"):
+            await output_for(closed).send_text_message(CUSTOMER, "Hi")
+
+    assert "could not send a reply through Twilio" in caplog.text
+
+
+def test_without_credentials_there_is_no_output_channel() -> None:
+    with pytest.raises(TwilioChannelError, match="TWILIO_ACCOUNT_SID"):
+        CheckedTwilioInput(TwilioChannelSettings(public_url="https://bot.example")).get_output_channel()
