@@ -33,7 +33,7 @@ class CallbackHoursError(ValueError):
 class CallbackHours:
     timezone: ZoneInfo
     business: tuple[tuple[time, time] | None, ...]  # Monday .. Sunday
-    quiet: tuple[time, time]
+    quiet: tuple[time, time] | None  # None: no quiet hours
     window: timedelta
     windows_offered: int
     default_region: str
@@ -44,6 +44,8 @@ class CallbackHours:
         return hours is not None and hours[0] <= local.time() < hours[1]
 
     def quiet_for(self, moment: datetime, customer: ZoneInfo) -> bool:
+        if self.quiet is None:
+            return False
         now = moment.astimezone(customer).time()
         start, end = self.quiet
         return start <= now or now < end if start > end else start <= now < end
@@ -103,7 +105,7 @@ def parse_hours(document: Any) -> CallbackHours:
     business = tuple(
         None if raw_days.get(day) is None else _span(f"business_hours.{day}", raw_days[day]) for day in DAYS
     )
-    quiet = _span("quiet_hours", document.get("quiet_hours"))
+    quiet = None if document.get("quiet_hours") is None else _span("quiet_hours", document["quiet_hours"])
     minutes, offered = document.get("window_minutes"), document.get("windows_offered")
     if not isinstance(minutes, int) or not 15 <= minutes <= 480:
         raise CallbackHoursError(f"window_minutes must be a whole number from 15 to 480, got {minutes!r}")
@@ -186,10 +188,10 @@ def options(hours: CallbackHours, customer: ZoneInfo, now: datetime) -> list[Opt
     offered: list[Option] = []
     if hours.allowed(now, customer) and hours.allowed(now + CHECK, customer):
         offered.append(Option("Now", None, None))
+    # A window is an alternative to now, not the same thing: it starts a window's length later.
+    earliest = now + hours.window if offered else now
     step = STEP.total_seconds()
-    start = datetime.fromtimestamp((now.timestamp() // step + 1) * step, timezone.utc)
-    if offered:
-        start = max(start, now + hours.window)  # a window is an alternative to now, not the same thing
+    start = datetime.fromtimestamp(-(-earliest.timestamp() // step) * step, timezone.utc)
     last_day: date | None = None
     while len(offered) < hours.windows_offered + (1 if offered and offered[0].start is None else 0):
         if start > now + timedelta(days=LOOKAHEAD_DAYS):

@@ -80,10 +80,12 @@ async def request_callback(request: web.Request) -> web.Response:
         raise InvalidRequest('send {"to": "<phone number>"} (E.164 or a national number)')
     engine, handoff_id = request.app[ENGINE], request.match_info["handoff_id"]
     key = str(document.get("idempotency_key") or f"callback-{handoff_id}")
-    job = await asyncio.to_thread(callbacks.request_call, engine, handoff_id, document["to"], key)
-    account = callbacks.account_from(request.app[SETTINGS])
+    settings = request.app[SETTINGS]
+    policy = callbacks.policy_from(settings)
+    job = await asyncio.to_thread(callbacks.request_call, engine, handoff_id, document["to"], key, policy)
+    account = callbacks.account_from(settings)
     placed = await asyncio.to_thread(
-        callbacks.place_call, engine, job.id, account, lambda: callbacks.official_client(account)
+        callbacks.place_call, engine, job.id, account, lambda: callbacks.official_client(account), policy
     )
     return web.json_response(
         {

@@ -59,5 +59,6 @@ async def status(request: web.Request) -> web.Response:
         request.match_info["job_id"],
         form.get("CallStatus", ""),
         form.get("CallSid"),
+        callbacks.policy_from(request.app[SETTINGS]),
     )
     return web.Response(status=204)
