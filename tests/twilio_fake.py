@@ -82,6 +82,8 @@ class FakeTwilio:
     messages: list[dict[str, str]] = field(default_factory=list)  # every Messages.json request's form
     # Statuses to answer Calls.json and Messages.json requests with before behaving normally.
     scripted: list[int] = field(default_factory=list)
+    # Seconds to wait before answering Calls.json (longer than the client's timeout: a timeout).
+    delay_seconds: float = 0.0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -106,6 +108,8 @@ class FakeTwilio:
         return error(status, 20500 if status >= 500 else 20429, "Scripted failure")
 
     async def create_call(self, request: web.Request) -> web.Response:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         if not self._authorized(request):
             return error(401, 20003, "Authenticate")
         form = {k: str(v) for k, v in (await request.post()).items()}

@@ -22,6 +22,7 @@ from handoff.errors import InvalidRequest
 from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
 from handoff.schema_file import EXAMPLE_FILE
+from handoff.twilio_http import TwilioHttp
 from tests.handoff.conftest import add_handoff_row
 from tests.handoff.test_console import FakeRasa
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
@@ -232,3 +233,20 @@ async def test_the_runner_places_due_calls_and_tells_customers_through_rasa(
     assert (told_while_down, told, told_again) == (0, 1, 0)
     executed = [call for call in fake_rasa.calls if call[0] == "execute"]
     assert executed == [("execute", "conversation-h1", {"name": "utter_callback_error", "channel": "latest"})]
+
+
+async def test_a_timeout_is_recorded_never_re_sent_and_the_customer_is_owed_a_notice(
+    engine: Engine, aiohttp_server
+) -> None:
+    fake = FakeTwilio(delay_seconds=1.5)
+    server = await aiohttp_server(fake.app())
+    impatient = Client(
+        ACCOUNT_SID, AUTH_TOKEN, http_client=TwilioHttp(str(server.make_url("")).rstrip("/"), timeout=0.3)
+    )
+    job = callbacks.request_call(engine, "h1", NUMBER, key="cb-slow", policy=POLICY)
+
+    placed = await asyncio.to_thread(place, engine, job.id, lambda: impatient, T0)
+    again = await asyncio.to_thread(place, engine, job.id, lambda: impatient, T0 + timedelta(hours=1))
+
+    assert placed.status == "error" and "Timeout" in (placed.last_error or "") and placed.notice == "error"
+    assert again == placed and len(fake.calls) <= 1  # the call may exist at Twilio: never asked again
