@@ -7,6 +7,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import resources
+
 logger = logging.getLogger(__name__)
 
 EventList = list[dict[str, Any]]
@@ -27,6 +29,7 @@ class SafeAction(Action, abc.ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
+        resources.mask_logs()
         try:
             return await self.respond(dispatcher, tracker, domain)
         except Exception:

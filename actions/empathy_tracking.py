@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import resources
+from actions import audit_trail, consent, resources
 from actions.contact_history import ContactHistory
 from bot import constants as c
 from bot.empathy.cues import Cues
@@ -105,12 +105,16 @@ class ActionTrackEmpathy(Action):
         except Exception:
             logger.exception("could not start the outbox flusher")
         try:
-            return self.track(tracker)
+            events = self.track(tracker)
         except Exception:
             logger.exception(
                 "empathy tracking failed for conversation %s; slots left unchanged", tracker.sender_id
             )
             return []
+        # Tone changes and escalation decisions go to the audit log: queued on disk, sent in the
+        # background (actions/audit_trail.py); this never raises.
+        await audit_trail.record_turn(tracker, events)
+        return events
 
     def track(self, tracker: Tracker) -> list[dict[str, Any]]:
         policy = resources.empathy_policy()
@@ -125,7 +129,13 @@ class ActionTrackEmpathy(Action):
             return []
         turn = int(state.get("turn", 0)) + 1
         failures = int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0)
-        opted_out = bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))
+        # The customer's choice, from any of their channels (the consent gate asked the handoff service).
+        opted_out = consent.opted_out(tracker, latest)
+        sync = (
+            [SlotSet(c.SLOT_EMOTION_OPT_OUT, opted_out)]
+            if opted_out != bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))
+            else []
+        )
         history = EscalationHistory.from_dict(state.get("history"))
         intent = (latest.get("parse_data") or {}).get("intent", {}).get("name")
         explicit = intent == c.REQUEST_HUMAN
@@ -136,8 +146,10 @@ class ActionTrackEmpathy(Action):
             decision = decide(turn, None, explicit, failures, history, policy.escalation)
             explanation = {"turn": turn, "opted_out": True, "decision": decision.to_dict()}
             return [
+                *sync,
                 SlotSet(c.SLOT_FRUSTRATION, None),
                 SlotSet(c.SLOT_DISTRESS, None),
+                SlotSet(c.SLOT_TRAJECTORY, None),
                 SlotSet(c.SLOT_TONE, NEUTRAL),
                 SlotSet(c.SLOT_ESCALATION, decision.kind),
                 SlotSet(
@@ -180,6 +192,7 @@ class ActionTrackEmpathy(Action):
             "policy_version": policy.version,
         }
         return [
+            *sync,
             SlotSet(c.SLOT_FRUSTRATION, round(score.frustration.value, 4)),
             SlotSet(c.SLOT_DISTRESS, round(score.distress.value, 4)),
             SlotSet(c.SLOT_TRAJECTORY, trajectory[-TRAJECTORY_LENGTH:]),

@@ -14,6 +14,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from actions.consent import gate_answer
 from actions.outcomes import mask_email
 from bot import constants as c
 from handoff.contract import SCHEMA_VERSION, Attempt, EmotionReading, HandoffPayload
@@ -122,7 +123,8 @@ def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPaylo
         "idempotency_key": hashlib.sha256(key_source.encode()).hexdigest()[:40],
         "conversation_id": tracker.sender_id,
         "customer": {
-            "pseudonym": pseudonym(customer_key),
+            # The customer's id across channels when the consent gate knew it (handoff/customers.py).
+            "pseudonym": gate_answer(latest).customer or pseudonym(customer_key),
             "email_masked": mask_email(str(email)) if email else None,
         },
         "channel": str(latest.get("input_channel") or "unknown"),

@@ -5,12 +5,16 @@ store is opened on first use instead of at import time.
 """
 
 import functools
+import logging
 import threading
 from datetime import date
 from pathlib import Path
 
 from actions import settings
+from actions.audit_queue import AuditFlusher, AuditQueue
 from actions.callback_hours import CallbackHours, load_hours
+from actions.clients.audit import AuditClient
+from actions.clients.customers import CustomerClient
 from actions.clients.handoff import HandoffClient
 from actions.contact_history import ContactHistory
 from actions.handoff_delivery import OutboxFlusher
@@ -80,6 +84,11 @@ def outbox() -> Outbox:
         return _outbox(settings.current().outbox_database_url)
 
 
+def customer_client() -> CustomerClient:
+    current = settings.current()
+    return CustomerClient(current.handoff_url, current.handoff_token)
+
+
 def handoff_client() -> HandoffClient:
     current = settings.current()
     return HandoffClient(current.handoff_url, current.handoff_token)
@@ -101,3 +110,47 @@ def outbox_flusher() -> OutboxFlusher:
 def resume_pending_handoffs() -> None:
     """Starts retrying what the outbox holds, once per process (needs the running event loop)."""
     outbox_flusher().ensure_running()
+
+
+@functools.lru_cache(maxsize=1)
+def _audit_queue(database_url: str) -> AuditQueue:
+    return AuditQueue.open(database_url)
+
+
+def audit_queue() -> AuditQueue:
+    """Audit entries not yet confirmed by the handoff service (a table in ATTUNE_OUTBOX_DATABASE_URL)."""
+    with _LOCK:
+        return _audit_queue(settings.current().outbox_database_url)
+
+
+@functools.lru_cache(maxsize=1)
+def _audit_flusher(database_url: str, handoff_url: str) -> AuditFlusher:
+    current = settings.current()
+    return AuditFlusher(_audit_queue(database_url), AuditClient(handoff_url, current.handoff_token))
+
+
+def audit_flusher() -> AuditFlusher:
+    """The one background task per process that sends queued audit entries."""
+    current = settings.current()
+    with _LOCK:
+        return _audit_flusher(current.outbox_database_url, current.handoff_url)
+
+
+@functools.lru_cache(maxsize=1)
+def resume_audit_flusher() -> None:
+    """Starts sending what the audit queue holds, once per process (needs the running event loop)."""
+    audit_flusher().ensure_running()
+
+
+@functools.lru_cache(maxsize=1)
+def mask_logs() -> None:
+    """Masks personal data in every line the action server logs (handoff.masking), once per process.
+
+    SMS and WhatsApp conversation ids are phone numbers, and they appear in the actions' log lines.
+    rasa-sdk sets up its log handlers before it loads the actions, so they exist by the first action.
+    """
+    from handoff.masking import MaskingFilter
+
+    masking = MaskingFilter()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(masking)

@@ -1,4 +1,5 @@
-"""The `attune` command: `attune eval dialogues|emotions FILE...` and `attune feedback export`.
+"""The `attune` command: `attune eval dialogues|emotions FILE...`, `attune feedback export`,
+`attune audit verify`.
 
 Runs the shipped empathy engine (emotion model trained from data/, thresholds from
 data/empathy.yml) over files in the formats of ../shared/data/, prints the metrics, and writes
@@ -83,6 +84,33 @@ def feedback_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def audit_command(args: argparse.Namespace) -> int:
+    """``attune audit verify``: walks the hash chain of the audit log; exit 1 at the first broken entry."""
+    from handoff import audit
+    from handoff.db import create_engine_for
+    from handoff.migrate import upgrade_to_head
+
+    url = args.database_url
+    path = url.split(":///", 1)[-1] if url.startswith("sqlite") else ""
+    if path and path != ":memory:" and not Path(path).is_file():
+        print(f"attune audit: no database at {path} (set ATTUNE_HANDOFF_DATABASE_URL)", file=sys.stderr)
+        return 2
+    upgrade_to_head(url)
+    engine = create_engine_for(url)
+    try:
+        result = audit.verify(engine)
+    finally:
+        engine.dispose()
+    if result.broken is None:
+        print(f"OK: {result.count} audit entries, hash chain intact (head {result.head})")
+        return 0
+    print(
+        f"TAMPERED: entry {result.broken.seq}: {result.broken.reason} "
+        f"({result.count} entries before it are intact)"
+    )
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="attune", description="Attune command line tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -104,7 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the handoff service's database (default: ATTUNE_HANDOFF_DATABASE_URL or sqlite:///var/handoff.db)",
     )
     export.add_argument("--out", type=Path, default=Path("data/emotions_feedback.yml"))
+    audit_parser = commands.add_parser("audit", help="the audit log of automated decisions")
+    audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="check the hash chain; exit 1 at a tampered entry")
+    verify.add_argument(
+        "--database-url",
+        default=os.environ.get("ATTUNE_HANDOFF_DATABASE_URL", "sqlite:///var/handoff.db"),
+        help="the handoff service's database (default: ATTUNE_HANDOFF_DATABASE_URL or sqlite:///var/handoff.db)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return audit_command(args)
     if args.command == "feedback":
         return feedback_command(args)
     missing = [str(p) for p in args.files if not p.is_file()]

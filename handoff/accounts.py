@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from handoff.access import UNMASKED_TRANSCRIPTS
 from handoff.db import as_utc
 from handoff.models import ROLES, Agent, ConsoleSession
 
@@ -35,11 +36,18 @@ class AgentInfo:
     username: str
     display_name: str
     role: str
+    # What the access policy (handoff/access.py) lets this role do.  Empty as read from the database:
+    # the console fills it in from the app's policy on every request (console.current_session).
+    grants: frozenset[str] = frozenset()
+
+    def may(self, capability: str) -> bool:
+        """Has one of handoff.access.CAPABILITIES (``agent.may("review_flags")`` in templates)."""
+        return capability in self.grants
 
     @property
     def cleared(self) -> bool:
-        """Supervisors and admins may see unmasked personal data."""
-        return self.role in ("supervisor", "admin")
+        """May see unmasked personal data (the access policy's ``unmasked_transcripts``)."""
+        return self.may(UNMASKED_TRANSCRIPTS)
 
 
 @dataclass(frozen=True)

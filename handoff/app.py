@@ -10,14 +10,15 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from handoff import accounts, call_runner, callbacks, waits, webhooks
+from handoff import access, accounts, call_runner, callbacks, waits, webhooks
 from handoff.db import create_engine_for
-from handoff.keys import CALLS_WAKE, ENGINE, RASA, SETTINGS, TEMPLATES
+from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, RASA, SETTINGS, TEMPLATES
 from handoff.middleware import error_middleware
 from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
 from handoff.settings import Settings
-from handoff.views import console, handoffs, health, twilio_hooks
+from handoff.views import audit as audit_views
+from handoff.views import console, customers, handoffs, health, twilio_hooks
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -75,6 +76,7 @@ async def _webhook_worker(app: web.Application) -> AsyncIterator[None]:
                 settings.webhook_secret,
                 settings.webhook_max_attempts,
                 settings.webhook_poll_seconds,
+                unmasked=settings.webhook_unmasked,
             )
         )
     yield
@@ -87,6 +89,8 @@ async def _webhook_worker(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
     app[SETTINGS] = settings
+    # Read and checked here, so a mistake in the access policy stops the service before it serves.
+    app[ACCESS] = access.load(settings.access_policy_file)
     app[CALLS_WAKE] = asyncio.Event()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_webhook_worker)
@@ -109,12 +113,19 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/chat", console.chat_page)
     app.router.add_post("/console/handoffs/{handoff_id}/flags", console.flag_reading)
     app.router.add_get("/console/flags", console.flags_page)
+    app.router.add_get("/console/audit", audit_views.audit_page)
     app.router.add_post("/console/flags/{flag_id}", console.review_flag)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_post("/twilio/twiml/{job_id}", twilio_hooks.twiml)
     app.router.add_post("/twilio/status/{job_id}", twilio_hooks.status)
+    app.router.add_post("/api/v1/audit", audit_views.append_entry)
     app.router.add_post("/api/v1/handoffs", handoffs.create_handoff)
     app.router.add_get("/api/v1/handoffs", handoffs.list_handoffs)
     app.router.add_get("/api/v1/handoffs/{handoff_id}", handoffs.get_handoff)
     app.router.add_post("/api/v1/handoffs/{handoff_id}/callbacks", handoffs.request_callback)
+    app.router.add_post("/api/v1/customers/resolve", customers.resolve)
+    app.router.add_post("/api/v1/customers/consent", customers.set_consent)
+    app.router.add_get("/api/v1/customers/{customer_id}/consent", customers.consent_of)
+    app.router.add_get("/chat/consent", customers.chat_consent)
+    app.router.add_post("/chat/consent", customers.chat_consent)
     return app

@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from handoff import audit_events
 from handoff.db import as_utc
 from handoff.errors import InvalidRequest, NotFound
 from handoff.models import CallJob, Handoff
@@ -199,7 +200,9 @@ def request_call(
 ) -> CallState:
     """Stores a call-back job for an existing handoff (or returns the one already stored for ``key``)."""
     with Session(engine) as session, session.begin():
-        return _state(new_job(session, handoff_id, to_number, key, policy, now=now))
+        job = _state(new_job(session, handoff_id, to_number, key, policy, now=now))
+    audit_events.call_scheduled(engine, job.id)
+    return job
 
 
 def call_request(job: CallState, account: TwilioAccount) -> dict[str, Any]:
@@ -272,7 +275,9 @@ def place_call(
             _move(row, status, moment, error or detail)
             if status in ("error", SIMULATED):
                 row.notice = status
-        return _state(row)
+        placed = _state(row)
+    audit_events.call_placed(engine, job_id, account.simulated)
+    return placed
 
 
 def record_status(
@@ -313,7 +318,10 @@ def record_status(
             _move(row, call_status, moment, f"Twilio reported {call_status}")
             if call_status in ("busy", "no-answer", "failed", "canceled"):
                 row.notice = "missed"
-        return _state(row)
+        reported = _state(row)
+    if reported.status == "pending" or reported.status in FINAL_STATUSES:
+        audit_events.call_reported(engine, job_id)  # a retry decided, or the call-back is over
+    return reported
 
 
 def pending_notices(engine: Engine) -> list[tuple[str, str, str, int]]:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from handoff import callbacks, webhooks
+from handoff import audit_events, callbacks, webhooks
 from handoff.contract import ContractError, HandoffPayload, validate_payload
 from handoff.db import as_utc
 from handoff.errors import Conflict, InvalidRequest, NotFound
@@ -117,6 +117,7 @@ def accept_handoff(
         return winner, False
     stored = find_by_key(engine, key)
     assert stored is not None
+    audit_events.handoff_accepted(engine, stored.id)  # and its call-back job, if any
     return stored, True
 
 

@@ -6,6 +6,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from handoff.access import AccessPolicy
 from handoff.rasa_client import RasaClient
 from handoff.settings import Settings
 
@@ -13,5 +14,7 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", Engine)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 RASA = web.AppKey("rasa", RasaClient)
+# Who sees what (handoff/access.yml, or ATTUNE_ACCESS_POLICY), loaded and checked by the app factory.
+ACCESS = web.AppKey("access", AccessPolicy)
 # Set when a call-back job is created, so the call runner places a "now" call without waiting a poll.
 CALLS_WAKE = web.AppKey("calls_wake", asyncio.Event)

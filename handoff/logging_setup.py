@@ -1,9 +1,15 @@
-"""Structured logging for the handoff service: one JSON object per line (or plain text for humans)."""
+"""Structured logging for the handoff service: one JSON object per line (or plain text for humans).
+
+Every line goes through handoff.masking.MaskingFilter first: personal data in messages, ``extra``
+fields and tracebacks is masked before it is written.
+"""
 
 import json
 import logging
 from datetime import datetime, timezone
 from typing import Any
+
+from handoff.masking import MaskingFilter
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is logged as a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -18,8 +24,10 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # as MaskingFilter left it
+            entry["exc"] = record.exc_text
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -30,6 +38,7 @@ def configure(level: str, fmt: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(MaskingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

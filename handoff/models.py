@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 Base: Any = declarative_base()
@@ -140,3 +140,78 @@ class CallJob(Base):
     trail_json = Column(Text, nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=_now, onupdate=_now)
+
+
+EMOTION_PROCESSING = ("on", "off")
+
+
+class Customer(Base):
+    """One customer across channels (handoff/customers.py links their identities).
+
+    ``id`` is pseudonymous ("cust-…"); ``emotion_processing`` is their current choice, and every
+    change is in ``consent_events``.
+    """
+
+    __tablename__ = "customers"
+
+    id = Column(String(40), primary_key=True)
+    emotion_processing = Column(String(8), nullable=False, default="on")
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+IDENTITY_KINDS = ("id", "phone", "email", "session")
+
+
+class CustomerIdentity(Base):
+    """A way a customer reaches us: a site login id, a phone number, an e-mail, a web session."""
+
+    __tablename__ = "customer_identities"
+
+    kind = Column(String(16), primary_key=True)
+    value = Column(String(255), primary_key=True)
+    customer_id = Column(String(40), ForeignKey("customers.id"), nullable=False, index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class ConsentEvent(Base):
+    """Append-only: every opt-out and opt-in of emotion processing, with when, where and how."""
+
+    __tablename__ = "consent_events"
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(40), ForeignKey("customers.id"), nullable=False, index=True)
+    emotion_processing = Column(String(8), nullable=False)
+    channel = Column(String(40), nullable=False)
+    source = Column(String(40), nullable=False)  # conversation | web_switch | api
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class AuditEntry(Base):
+    """One automated decision with its explanation (handoff/audit.py): append-only, hash-chained.
+
+    ``entry_hash`` is sha256(``prev_hash`` + canonical JSON of the entry's content, ``seq`` included);
+    the first entry chains from ``audit.GENESIS``.  ``seq`` is unique, so two concurrent appends
+    cannot both extend the same head: the loser retries on the new one.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id = Column(Integer, primary_key=True)
+    seq = Column(Integer, nullable=False, unique=True)
+    # The writer's key for this decision: a retried delivery of the same entry is stored once.
+    key = Column(String(128), nullable=False, unique=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    customer = Column(String(64), nullable=True, index=True)
+    kind = Column(String(32), nullable=False)
+    actor = Column(String(32), nullable=False)
+    summary = Column(Text, nullable=False)
+    explanation_json = Column(Text, nullable=False)
+    inputs_json = Column(Text, nullable=False)
+    sources_json = Column(Text, nullable=False)
+    # The customer had opted out of emotion analysis: the entry holds no emotional data.
+    opted_out = Column(Boolean, nullable=False, default=False)
+    # When the decision was made, and when it reached the log (later if the writer had to queue it).
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    recorded_at = Column(DateTime(timezone=True), nullable=False)
+    prev_hash = Column(String(64), nullable=False)
+    entry_hash = Column(String(64), nullable=False)

@@ -32,6 +32,10 @@ class Settings:
     webhook_max_attempts: int = 6
     # How often the webhook worker looks for due deliveries (seconds).
     webhook_poll_seconds: float = 1.0
+    # The desks are cleared for personal data: webhook bodies are sent unmasked (default: masked).
+    webhook_unmasked: bool = False
+    # Who sees what in the console and the API (handoff/access.py); None = handoff/access.yml.
+    access_policy_file: str | None = None
     # Where customers' browsers reach Rasa's socket.io channel (the web chat page connects there).
     public_rasa_url: str = "http://127.0.0.1:5005"
     # Token of the Rasa server's HTTP API (pause, resume, relay agent messages).
@@ -115,6 +119,10 @@ class Settings:
             webhook_urls=urls,
             webhook_secret=secret,
             webhook_max_attempts=attempts,
+            webhook_unmasked=_flag(
+                "ATTUNE_HANDOFF_WEBHOOK_UNMASKED", environ.get("ATTUNE_HANDOFF_WEBHOOK_UNMASKED", "0")
+            ),
+            access_policy_file=environ.get("ATTUNE_ACCESS_POLICY", "").strip() or None,
         )
 
 
@@ -163,6 +171,12 @@ def _webhooks(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str | None, 
     if not raw_attempts.isdigit() or not 1 <= int(raw_attempts) <= 50:
         raise ConfigError(f"ATTUNE_HANDOFF_WEBHOOK_MAX_ATTEMPTS must be 1-50, got {raw_attempts!r}")
     return urls, secret, int(raw_attempts)
+
+
+def _flag(name: str, raw: str) -> bool:
+    if raw.strip() not in ("0", "1"):
+        raise ConfigError(f"{name} must be 0 or 1, got {raw!r}")
+    return raw.strip() == "1"
 
 
 def _seconds(name: str, raw: str) -> int:

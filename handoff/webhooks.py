@@ -6,6 +6,10 @@ ATTUNE_HANDOFF_WEBHOOK_SECRET, so the desk can check it came from us and was not
 Deliveries are rows first, so nothing is lost on a restart; failures are retried with backoff,
 and after the last attempt the row is ``dead`` (the dead-letter list) until someone replays it:
 ``python -m handoff replay-webhooks [--id ID]``.
+
+The payload in the body is masked (handoff/masking.py: e-mails, cards, IBANs, phone numbers,
+addresses) unless ATTUNE_HANDOFF_WEBHOOK_UNMASKED=1 says the desks are cleared; the body is masked
+first and then signed, so the signature covers exactly what was sent.
 """
 
 import asyncio
@@ -22,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from handoff.masking import mask_payload
 from handoff.models import Handoff, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -46,17 +51,24 @@ def enqueue(session: Session, handoff_id: str, urls: tuple[str, ...], event: str
         session.add(WebhookDelivery(id=str(uuid.uuid4()), handoff_id=handoff_id, url=url, event=event))
 
 
-def _body(delivery: Any, handoff: Any) -> bytes:
+def _body(delivery: Any, handoff: Any, unmasked: bool = False) -> bytes:
+    payload = json.loads(handoff.payload)
     document = {
         "event": delivery.event,
         "delivery_id": delivery.id,
-        "handoff": {"id": handoff.id, "status": handoff.status, "payload": json.loads(handoff.payload)},
+        "handoff": {
+            "id": handoff.id,
+            "status": handoff.status,
+            "payload": payload if unmasked else mask_payload(payload),
+        },
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def due(engine: Engine, now: datetime, limit: int = 20) -> list[tuple[str, str, str, bytes]]:
-    """(delivery id, url, event, body) of deliveries whose time has come."""
+def due(
+    engine: Engine, now: datetime, limit: int = 20, unmasked: bool = False
+) -> list[tuple[str, str, str, bytes]]:
+    """(delivery id, url, event, body) of deliveries whose time has come; bodies masked unless told."""
     with Session(engine) as session:
         rows = session.execute(
             select(WebhookDelivery, Handoff)
@@ -65,7 +77,7 @@ def due(engine: Engine, now: datetime, limit: int = 20) -> list[tuple[str, str, 
             .order_by(WebhookDelivery.next_attempt_at)
             .limit(limit)
         ).all()
-        return [(d.id, d.url, d.event, _body(d, h)) for d, h in rows]
+        return [(d.id, d.url, d.event, _body(d, h, unmasked)) for d, h in rows]
 
 
 def record(engine: Engine, delivery_id: str, error: str | None, max_attempts: int, now: datetime) -> None:
@@ -106,10 +118,12 @@ async def send(
         return f"{type(error).__name__}: {error}"
 
 
-async def deliver_due(engine: Engine, secret: str, max_attempts: int, now: datetime | None = None) -> int:
+async def deliver_due(
+    engine: Engine, secret: str, max_attempts: int, now: datetime | None = None, unmasked: bool = False
+) -> int:
     """One pass over due deliveries; returns how many were accepted."""
     moment = now or datetime.now(timezone.utc)
-    batch = await asyncio.to_thread(due, engine, moment)
+    batch = await asyncio.to_thread(due, engine, moment, 20, unmasked)
     if not batch:
         return 0
     accepted = 0
@@ -121,12 +135,14 @@ async def deliver_due(engine: Engine, secret: str, max_attempts: int, now: datet
     return accepted
 
 
-async def run_worker(engine: Engine, secret: str, max_attempts: int, poll: float = POLL_SECONDS) -> None:
+async def run_worker(
+    engine: Engine, secret: str, max_attempts: int, poll: float = POLL_SECONDS, unmasked: bool = False
+) -> None:
     """Delivers webhooks until cancelled (the app's cleanup_ctx starts and cancels it)."""
     while True:
         await asyncio.sleep(poll)
         try:
-            await deliver_due(engine, secret, max_attempts)
+            await deliver_due(engine, secret, max_attempts, unmasked=unmasked)
         except Exception:
             logger.exception("webhook pass failed; will try again")
 

@@ -2,7 +2,8 @@
 
 The stock channel answers a JSON list with a 500 and a message that is not a string with an
 empty 200.  This one answers every malformed request with a 400 that says what is wrong, and
-keeps the URL customers and tests already use: ``/webhooks/rest/webhook``.
+keeps the URL customers and tests already use: ``/webhooks/rest/webhook``.  Every message passes
+the consent gate (bot/components/consent_gate.py) first.
 """
 
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from rasa.core.channels.rest import RestInput
 from sanic.exceptions import SanicException
 from sanic.request import Request
+
+from bot.components.consent_gate import ConsentGate
 
 MAX_SENDER_CHARS = 256
 # Generous (a pasted e-mail thread is ~20 KB); beyond it the client is not a person typing.
@@ -28,7 +31,7 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-class CheckedRestInput(RestInput):
+class CheckedRestInput(ConsentGate, RestInput):
     """POST /webhooks/rest/webhook with ``{"sender": str, "message": str, "metadata": object?}``."""
 
     @classmethod

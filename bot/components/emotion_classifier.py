@@ -33,6 +33,8 @@ from bot.empathy.emotions import EmotionDataError, EmotionExample, check_coverag
 from bot.empathy.softmax import SoftmaxModel
 
 logger = logging.getLogger(__name__)
+# Where the channels' consent gate puts its answer in the message metadata.
+CONSENT_KEY = "attune"
 
 DATA_FILES = "data_files"
 MODEL_PATH = "model_path"
@@ -171,12 +173,23 @@ class EmotionClassifier(GraphComponent):
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: list[Message]) -> list[Message]:
+        # Only with consent: a message the channel's consent gate did not clear is not read at all
+        # (bot/components/consent_gate.py).  Messages from no channel (rasa test, /model/parse) are.
+        for message in messages:
+            if not _consented(message):
+                message.set(
+                    OUTPUT_KEY, {"skipped": "emotion processing is off for this customer"}, add_to_output=True
+                )
+        self._read([m for m in messages if _consented(m)])
+        return messages
+
+    def _read(self, messages: list[Message]) -> None:
         if not messages:
-            return messages
+            return
         if self._model is None:
             for message in messages:
                 message.set(OUTPUT_KEY, {"error": "emotion model not trained"}, add_to_output=True)
-            return messages
+            return
         try:
             embeddings = self._embeddings(messages)
             readings = self._model.read(embeddings, [str(m.get(TEXT) or "") for m in messages])
@@ -184,7 +197,7 @@ class EmotionClassifier(GraphComponent):
             logger.exception("EmotionClassifier: scoring failed")
             for message in messages:
                 message.set(OUTPUT_KEY, {"error": f"{type(error).__name__}: {error}"}, add_to_output=True)
-            return messages
+            return
         for message, reading, vector in zip(messages, readings, embeddings, strict=True):
             message.set(
                 OUTPUT_KEY,
@@ -197,8 +210,13 @@ class EmotionClassifier(GraphComponent):
                 },
                 add_to_output=True,
             )
-        return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         # The NLU examples need no emotion to train the intent classifier; skip the work.
         return training_data
+
+
+def _consented(message: Message) -> bool:
+    metadata = message.get("metadata")
+    gate = metadata.get(CONSENT_KEY) if isinstance(metadata, dict) else None
+    return not isinstance(gate, dict) or gate.get("emotion_processing") == "on"

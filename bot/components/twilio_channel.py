@@ -33,6 +33,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.components.consent_gate import gated
 from handoff.twilio_http import TwilioHttp
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ class CheckedTwilioInput(TwilioInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("twilio_webhook", __name__)
+        on_new_message = gated(on_new_message)  # the customer's consent first (consent_gate.py)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -89,10 +89,31 @@
     send(text);
     input.value = "";
   });
-  // The switch uses the opt-out / opt-in intents, so the choice is the customer's own message.
-  emotion.addEventListener("change", () => {
-    send(emotion.checked ? "/opt_in_emotion" : "/opt_out_emotion",
-      emotion.checked ? "Turn emotion-aware replies on" : "Turn emotion-aware replies off");
+  // The switch records the customer's choice with the service (GET shows it, POST changes it); it
+  // applies from the next message, on every channel linked to this customer.
+  const consentUrl = "/chat/consent?session_id=" + encodeURIComponent(sessionId);
+  fetch(consentUrl, { credentials: "same-origin" })
+    .then((r) => (r.ok ? r.json() : null))
+    .then((data) => { if (data) emotion.checked = data.emotion_processing === "on"; })
+    .catch(() => {});
+  emotion.addEventListener("change", async () => {
+    const choice = emotion.checked ? "on" : "off";
+    try {
+      const response = await fetch("/chat/consent", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ session_id: sessionId, emotion_processing: choice }),
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      show(choice === "on"
+        ? "Emotion-aware replies are on: Pip adapts to how the conversation is going."
+        : "Emotion-aware replies are off: from your next message nothing about your mood is analysed or stored.",
+        "notice");
+    } catch (error) {
+      emotion.checked = !emotion.checked;
+      show("Sorry, that setting could not be saved just now. Please try again.", "notice");
+    }
   });
   connect();
 })();

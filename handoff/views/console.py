@@ -1,11 +1,14 @@
 """The agent console: login, queue, handoff view; claim, reply, resolve (server-rendered).
 
 Sessions live in an HttpOnly, SameSite=Strict cookie; every POST carries the session's CSRF
-token (the login form a double-submit cookie).  Agents without clearance see personal data
-masked.  Claiming pauses the bot for that conversation, resolving hands it back.
+token (the login form a double-submit cookie).  What each role sees (distress indicators, phone
+numbers, unmasked personal data) and may do is the access policy's (handoff/access.py): every
+view asks it through ``agent.may(...)`` and the ``access.visible_*`` helpers.  Claiming pauses the
+bot for that conversation, resolving hands it back.
 """
 
 import asyncio
+import dataclasses
 import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
@@ -13,12 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff import accounts, callbacks, feedback, handoffs
+from handoff import access, accounts, callbacks, feedback, handoffs
 from handoff.accounts import LoginSession
 from handoff.charts import trajectory_svg
 from handoff.contract import EMOTION_LABELS
-from handoff.keys import ENGINE, RASA, SETTINGS, TEMPLATES
-from handoff.masking import mask_payload
+from handoff.keys import ACCESS, ENGINE, RASA, SETTINGS, TEMPLATES
 from handoff.rasa_client import RasaUnavailable
 
 SESSION_COOKIE = "attune_session"
@@ -39,7 +41,11 @@ async def current_session(request: web.Request) -> LoginSession | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    return await asyncio.to_thread(accounts.find_session, request.app[ENGINE], token)
+    login = await asyncio.to_thread(accounts.find_session, request.app[ENGINE], token)
+    if login is None:
+        return None
+    grants = request.app[ACCESS].grants(login.agent.role)
+    return dataclasses.replace(login, agent=dataclasses.replace(login.agent, grants=grants))
 
 
 async def require_session(request: web.Request) -> LoginSession:
@@ -47,6 +53,12 @@ async def require_session(request: web.Request) -> LoginSession:
     if login is None:
         raise web.HTTPSeeOther("/console/login")
     return login
+
+
+def require_capability(login_session: LoginSession, capability: str, refusal: str) -> None:
+    """403 with ``refusal`` unless the access policy gives the agent's role ``capability``."""
+    if not login_session.agent.may(capability):
+        raise web.HTTPForbidden(text=refusal)
 
 
 async def require_csrf(request: web.Request, login: LoginSession) -> dict[str, str]:
@@ -102,7 +114,15 @@ def _waiting(created: datetime) -> str:
 
 
 def _visible(payload: dict[str, Any], login_session: LoginSession) -> dict[str, Any]:
-    return payload if login_session.agent.cleared else mask_payload(payload)
+    return access.visible_payload(payload, login_session.agent.grants)
+
+
+def _visible_calls(jobs: list[callbacks.CallState], login_session: LoginSession) -> list[dict[str, Any]]:
+    agent = login_session.agent
+    return [
+        access.visible_call(job.to_dict(cleared=agent.may(access.PHONE_NUMBERS)), agent.grants)
+        for job in jobs
+    ]
 
 
 async def queue(request: web.Request) -> web.Response:
@@ -120,7 +140,7 @@ async def queue(request: web.Request) -> web.Response:
             "status": h.status,
             "mine": h.claimed_by == login_session.agent.id,
             "waiting": _waiting(h.created_at),
-            "summary": _visible(h.payload, login_session).get("summary", ""),
+            "summary": access.visible_text(str(h.payload.get("summary", "")), login_session.agent.grants),
         }
         for h in [*waiting, *claimed]
     ]
@@ -142,10 +162,9 @@ async def handoff_page(request: web.Request) -> web.Response:
         payload=payload,
         mine=stored.status == "claimed" and stored.claimed_by == login_session.agent.id,
         chart=trajectory_svg(payload.get("trajectory", [])),
-        calls=[
-            job.to_dict(cleared=login_session.agent.cleared)
-            for job in await asyncio.to_thread(callbacks.jobs_for, request.app[ENGINE], stored.id)
-        ],
+        calls=_visible_calls(
+            await asyncio.to_thread(callbacks.jobs_for, request.app[ENGINE], stored.id), login_session
+        ),
         simulated=callbacks.account_from(request.app[SETTINGS]).simulated,
         labels=EMOTION_LABELS,
         notice=request.query.get("notice"),
@@ -217,7 +236,7 @@ async def messages(request: web.Request) -> web.Response:
         lines = await request.app[RASA].messages(stored.conversation_id)
     except RasaUnavailable:
         lines = stored.payload.get("transcript", [])
-    visible = lines if login_session.agent.cleared else mask_payload(lines)
+    visible = access.visible_transcript(lines, login_session.agent.grants)
     return web.json_response({"status": stored.status, "messages": visible})
 
 
@@ -230,7 +249,7 @@ async def calls(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "simulated": callbacks.account_from(request.app[SETTINGS]).simulated,
-            "calls": [job.to_dict(cleared=login_session.agent.cleared) for job in jobs],
+            "calls": _visible_calls(jobs, login_session),
         }
     )
 
@@ -249,6 +268,9 @@ async def chat_page(request: web.Request) -> web.Response:
 # --- feedback on emotion readings -------------------------------------------------------
 async def flag_reading(request: web.Request) -> web.StreamResponse:
     login_session = await require_session(request)
+    require_capability(
+        login_session, access.DISTRESS_INDICATORS, "emotion readings are not shown to your role"
+    )
     form = await require_csrf(request, login_session)
     handoff_id = request.match_info["handoff_id"]
     if not form.get("turn", "").isdigit():
@@ -267,14 +289,17 @@ async def flag_reading(request: web.Request) -> web.StreamResponse:
 
 
 def _require_reviewer(login_session: LoginSession) -> None:
-    if not login_session.agent.cleared:
-        raise web.HTTPForbidden(text="only supervisors and admins review emotion flags")
+    require_capability(login_session, access.REVIEW_FLAGS, "your role does not review emotion flags")
 
 
 async def flags_page(request: web.Request) -> web.Response:
     login_session = await require_session(request)
     _require_reviewer(login_session)
-    pending = await asyncio.to_thread(feedback.flags, request.app[ENGINE], "pending")
+    grants = login_session.agent.grants
+    pending = [
+        dataclasses.replace(flag, text=access.visible_text(flag.text, grants))
+        for flag in await asyncio.to_thread(feedback.flags, request.app[ENGINE], "pending")
+    ]
     return render(
         request, "flags.html", flags=pending, agent=login_session.agent, csrf_token=login_session.csrf_token
     )

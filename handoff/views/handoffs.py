@@ -1,13 +1,16 @@
-"""The handoff API: thin views over handoff/handoffs.py (errors are shaped by the middleware)."""
+"""The handoff API: thin views over handoff/handoffs.py (errors are shaped by the middleware).
+
+Callers with the bearer token see what the access policy grants ``api`` (handoff/access.py).
+"""
 
 import asyncio
 import hmac
 
 from aiohttp import web
 
-from handoff import accounts, callbacks, handoffs
+from handoff import access, accounts, callbacks, handoffs
 from handoff.errors import InvalidRequest, Unauthorized
-from handoff.keys import CALLS_WAKE, ENGINE, SETTINGS
+from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, SETTINGS
 from handoff.models import HANDOFF_STATUSES
 from handoff.settings import Settings
 
@@ -19,6 +22,10 @@ def _authorise(request: web.Request) -> None:
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
         raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <ATTUNE_HANDOFF_API_TOKEN>)")
+
+
+def _grants(request: web.Request) -> frozenset[str]:
+    return request.app[ACCESS].grants(access.API)
 
 
 async def create_handoff(request: web.Request) -> web.Response:
@@ -41,7 +48,7 @@ async def create_handoff(request: web.Request) -> web.Response:
     if calls:
         request.app[CALLS_WAKE].set()  # a "now" call-back is placed at once, not at the next poll
     body = {
-        **stored.to_dict(with_payload=False),
+        **access.visible_handoff(stored.to_dict(with_payload=False), _grants(request)),
         "duplicate": not created,
         # What the bot tells the customer: their place in the queue and whether anyone is there.
         "queue_position": await asyncio.to_thread(handoffs.queue_position, engine, stored.id),
@@ -57,7 +64,7 @@ async def get_handoff(request: web.Request) -> web.Response:
     stored = await asyncio.to_thread(
         handoffs.get_handoff, request.app[ENGINE], request.match_info["handoff_id"]
     )
-    return web.json_response(stored.to_dict())
+    return web.json_response(access.visible_handoff(stored.to_dict(), _grants(request)))
 
 
 async def list_handoffs(request: web.Request) -> web.Response:
@@ -69,7 +76,10 @@ async def list_handoffs(request: web.Request) -> web.Response:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
         raise InvalidRequest("limit must be a whole number from 1 to 1000")
     queue = await asyncio.to_thread(handoffs.list_queue, request.app[ENGINE], status, int(raw_limit))
-    return web.json_response({"handoffs": [h.to_dict(with_payload=False) for h in queue]})
+    grants = _grants(request)
+    return web.json_response(
+        {"handoffs": [access.visible_handoff(h.to_dict(with_payload=False), grants) for h in queue]}
+    )
 
 
 async def request_callback(request: web.Request) -> web.Response:
@@ -92,7 +102,7 @@ async def request_callback(request: web.Request) -> web.Response:
             "id": placed.id,
             "status": placed.status,
             "simulated": account.simulated,
-            "error": placed.last_error,
+            "error": access.visible_text(placed.last_error, _grants(request)) if placed.last_error else None,
         },
         status=201 if placed.attempts == 1 and job.status == "pending" else 200,
     )

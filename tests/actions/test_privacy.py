@@ -1,18 +1,64 @@
+from pathlib import Path
+
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.clients.customers import CustomerClient
 from actions.privacy import ActionExplainPrivacy, ActionOptInEmotion, ActionOptOutEmotion
+from handoff import customers
+from handoff.app import create_app
+from handoff.keys import ENGINE
+from handoff.settings import Settings
 from tests.actions.conftest import tracker, user_event
 
+TOKEN = "privacy-test-token-0000"
 
-async def test_opt_out_and_back_in_set_the_slot() -> None:
+
+def gated(intent: str, identities: list[dict[str, str]]) -> dict:
+    event = user_event(intent)
+    event["input_channel"] = "socketio"
+    event["metadata"] = {"attune": {"customer": None, "emotion_processing": "on", "identities": identities}}
+    return event
+
+
+async def test_opt_out_and_back_in_are_recorded_for_the_customer_on_every_channel(
+    aiohttp_server, tmp_path: Path
+) -> None:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'handoff.db'}", api_token=TOKEN))
+    server = await aiohttp_server(app)
+    client = CustomerClient(str(server.make_url("")).rstrip("/"), TOKEN)
+    identities = [{"kind": "id", "value": "C-1001"}, {"kind": "session", "value": "web-1"}]
     dispatcher = CollectingDispatcher()
-    out = await ActionOptOutEmotion().run(dispatcher, tracker({}, [user_event("opt_out_emotion")]), {})
-    back = await ActionOptInEmotion().run(dispatcher, tracker({}, [user_event("opt_in_emotion")]), {})
+
+    out = await ActionOptOutEmotion(lambda: client).run(
+        dispatcher, tracker({}, [gated("opt_out_emotion", identities)]), {}
+    )
+    on_sms = customers.resolve(app[ENGINE], [customers.normalise("id", "C-1001")])
+    back = await ActionOptInEmotion(lambda: client).run(
+        dispatcher, tracker({}, [gated("opt_in_emotion", identities)]), {}
+    )
+
+    assert out == [SlotSet("emotion_opt_out", True)] and back == [SlotSet("emotion_opt_out", False)]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_opted_out", "utter_opted_in"]
+    assert on_sms.emotion_processing == "off"
+    log = customers.consent_log(app[ENGINE], on_sms.customer)
+    assert [(e["emotion_processing"], e["channel"], e["source"]) for e in log] == [
+        ("off", "socketio", "conversation"),
+        ("on", "socketio", "conversation"),
+    ]
+
+
+async def test_when_the_choice_cannot_be_recorded_the_customer_hears_it_holds_here_only() -> None:
+    down = CustomerClient("http://127.0.0.1:9", TOKEN)
+    identities = [{"kind": "session", "value": "web-2"}]
+    dispatcher = CollectingDispatcher()
+
+    out = await ActionOptOutEmotion(lambda: down).run(
+        dispatcher, tracker({}, [gated("opt_out_emotion", identities)]), {}
+    )
 
     assert out == [SlotSet("emotion_opt_out", True)]
-    assert back == [SlotSet("emotion_opt_out", False)]
-    assert [m["response"] for m in dispatcher.messages] == ["utter_opted_out", "utter_opted_in"]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_opted_out_here_only"]
 
 
 async def test_privacy_answer_lists_what_is_held_with_the_email_masked() -> None:

@@ -142,3 +142,47 @@ async def test_the_running_service_delivers_on_its_own(
             break
         await asyncio.sleep(0.05)
     assert len(desk[0].received) == 1
+
+
+def with_personal_data() -> dict[str, Any]:
+    payload = example()
+    payload["transcript"][0]["text"] = (
+        "order 55555, I'm ada@example.com on 07911 123456, card 4111 1111 1111 1111"
+    )
+    return payload
+
+
+async def test_the_desk_gets_personal_data_masked_and_the_signature_covers_what_was_sent(
+    client: TestClient, desk: tuple[Desk, str]
+) -> None:
+    await client.post("/api/v1/handoffs", json=with_personal_data())
+
+    await webhooks.deliver_due(client.app[ENGINE], SECRET, 3, now=later(1))
+
+    headers, body = desk[0].received[0]
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Attune-Signature"], expected)
+    text = json.loads(body)["handoff"]["payload"]["transcript"][0]["text"]
+    assert text == "order 55555, I'm a***@example.com on ••••56, card [card ••••1111]"
+
+
+async def test_a_cleared_desk_gets_the_payload_unmasked(
+    aiohttp_client, settings: Settings, desk: tuple[Desk, str]
+) -> None:
+    configured = dataclasses.replace(
+        settings, webhook_urls=(desk[1],), webhook_secret=SECRET, webhook_poll_seconds=3600
+    )
+    service = await aiohttp_client(create_app(configured))
+    await service.post("/api/v1/handoffs", json=with_personal_data())
+
+    await webhooks.deliver_due(service.app[ENGINE], SECRET, 3, now=later(1), unmasked=True)
+
+    document = json.loads(desk[0].received[0][1])
+    assert document["handoff"]["payload"]["transcript"] == with_personal_data()["transcript"]
+
+
+def test_unmasked_webhooks_are_a_setting_off_by_default() -> None:
+    assert Settings.from_env({}).webhook_unmasked is False
+    assert Settings.from_env({"ATTUNE_HANDOFF_WEBHOOK_UNMASKED": "1"}).webhook_unmasked is True
+    with pytest.raises(ConfigError, match="ATTUNE_HANDOFF_WEBHOOK_UNMASKED"):
+        Settings.from_env({"ATTUNE_HANDOFF_WEBHOOK_UNMASKED": "yes"})

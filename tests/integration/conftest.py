@@ -29,6 +29,8 @@ class RunningStack:
     token: str
     handoff_token: str
     output: list[str]
+    # Where the stack keeps its databases (tracker.db, handoff.db, store.db, outbox.db).
+    var_dir: Path
     # The Twilio the stack talks to (call-backs, SMS and WhatsApp replies); twilio.fake records it all.
     twilio: FakeTwilioThread
 
@@ -123,6 +125,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, twilio: FakeTwilioThread) ->
         token=token,
         handoff_token=handoff_token,
         output=output,
+        var_dir=var_dir,
         twilio=twilio,
     )
 

@@ -1,0 +1,170 @@
+"""Turns one turn's decisions by the empathy engine into audit entries (handoff/audit.py stores them).
+
+``action_track_empathy`` sets the tone and the escalation decision each turn, with the
+explanation in the ``empathy_explanation`` slot.  From the slots it returns, this records:
+
+- a ``tone_change`` when the tone actually changed (not every turn);
+- an ``offer_human`` / ``offer_callback`` / ``handoff`` when that was the decision;
+
+each with a one-line summary, the explanation (thresholds, reasons, the rule), the inputs (scores
+and their signals, failed attempts, intent) and the data sources.  A customer who opted out of
+emotion analysis gets the decision and its non-emotional inputs only: no score, signal or emotion.
+
+Entries go to a durable queue on disk first (actions/audit_queue.py) and are sent in the
+background, so the customer's reply never waits for the handoff service.
+"""
+
+import asyncio
+import hashlib
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from actions import resources
+from actions.consent import gate_answer, latest_user_event
+from actions.handoff_payload import pseudonym
+from bot import constants as c
+from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN
+from bot.empathy.tone import NEUTRAL
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "empathy engine"
+DECISIONS = (OFFER_HUMAN, OFFER_CALLBACK, HANDOFF)
+SUMMARIES = {
+    OFFER_HUMAN: "Offered a person",
+    OFFER_CALLBACK: "Offered a phone call-back",
+    HANDOFF: "Handed off to a person",
+}
+RULES = {
+    HANDOFF: "the customer asked for a person: hand off (high priority when distressed)",
+    OFFER_CALLBACK: (
+        "distress over its threshold: offer a phone call-back, urgent (not again within the cooldown)"
+    ),
+    OFFER_HUMAN: (
+        "frustration over its threshold, or repeated failed self-service: offer a person "
+        "(not again within the cooldown)"
+    ),
+}
+TONE_RULE = (
+    "a higher tone as soon as frustration reaches its threshold (distress alone asks for warmth); "
+    "a lower one only after the score fell past the hysteresis band and the tone was held its minimum turns"
+)
+OPTED_OUT_SOURCES = ("intent", "self-service outcomes")
+
+
+def customer_pseudonym(tracker: Tracker) -> str:
+    """The same pseudonym the handoff payload carries for this customer (actions/handoff_payload.py)."""
+    latest = latest_user_event(tracker)
+    metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
+    key = str((metadata or {}).get("customer_id") or tracker.get_slot(c.SLOT_EMAIL) or tracker.sender_id)
+    return gate_answer(latest).customer or pseudonym(key)
+
+
+def _key(tracker: Tracker, scored: object, turn: int, kind: str) -> str:
+    source = f"{tracker.sender_id}|{scored}|{turn}|{kind}"
+    return "engine-" + hashlib.sha256(source.encode()).hexdigest()[:40]
+
+
+def _scores(explanation: dict[str, Any]) -> dict[str, Any]:
+    """The scores with the signals behind them (only for customers who did not opt out)."""
+    return {
+        "frustration": explanation.get("frustration"),
+        "distress": explanation.get("distress"),
+        "unavailable": explanation.get("unavailable", []),
+    }
+
+
+def entries_for_turn(
+    tracker: Tracker, events: list[dict[str, Any]], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The audit entries for the slots ``action_track_empathy`` returned this turn (often none)."""
+    slots = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
+    explanation = slots.get(c.SLOT_EMPATHY_EXPLANATION)
+    if not isinstance(explanation, dict):
+        return []
+    opted_out = bool(explanation.get("opted_out"))
+    decision = explanation.get("decision") or {}
+    turn = int(explanation.get("turn") or 0)
+    state = slots.get(c.SLOT_EMPATHY_STATE) or {}
+    scored = state.get("scored") if isinstance(state, dict) else None
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    base = {
+        "conversation_id": tracker.sender_id,
+        "customer": customer_pseudonym(tracker),
+        "actor": ACTOR,
+        "opted_out": opted_out,
+        "created_at": (now or datetime.now(timezone.utc)).isoformat(),
+    }
+    facts = {
+        "turn": turn,
+        "intent": intent,
+        "explicit_request": intent == c.REQUEST_HUMAN,
+        "failed_attempts": int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0),
+        "emotion_processing": "off" if opted_out else "on",
+    }
+    sources = list(OPTED_OUT_SOURCES) if opted_out else [str(s) for s in explanation.get("sources", [])]
+    entries = []
+
+    before = tracker.get_slot(c.SLOT_TONE) or NEUTRAL
+    after = slots.get(c.SLOT_TONE)
+    if isinstance(after, str) and after != before:
+        if opted_out:
+            summary = f"Tone set to {after}: the customer opted out of emotion analysis"
+            why: dict[str, Any] = {"rule": "emotion analysis off: the tone stays neutral"}
+            inputs: dict[str, Any] = facts
+        else:
+            tone = explanation.get("tone") or {}
+            summary = f"Tone changed from {before} to {after}: {tone.get('reason', '')}".rstrip(": ")
+            why = {"rule": TONE_RULE, "tone": tone, "policy_version": explanation.get("policy_version")}
+            inputs = {**facts, "previous_tone": before, **_scores(explanation)}
+        entries.append(
+            {
+                **base,
+                "key": _key(tracker, scored, turn, "tone_change"),
+                "kind": "tone_change",
+                "summary": summary,
+                "explanation": why,
+                "inputs": inputs,
+                "sources": sources,
+            }
+        )
+
+    kind = decision.get("decision")
+    if kind in DECISIONS:
+        reasons = [str(r) for r in decision.get("reasons", [])]
+        why = {"rule": RULES[kind], "decision": decision}
+        if opted_out:
+            why["emotion_processing"] = "off: only explicit requests and failed self-service count"
+            inputs = facts
+        else:
+            why["policy_version"] = explanation.get("policy_version")
+            inputs = {**facts, **_scores(explanation)}
+        entries.append(
+            {
+                **base,
+                "key": _key(tracker, scored, turn, str(kind)),
+                "kind": kind,
+                "summary": f"{SUMMARIES[kind]} ({decision.get('priority', 'normal')} priority): "
+                + ("; ".join(reasons) or "no reason recorded"),
+                "explanation": why,
+                "inputs": inputs,
+                "sources": sources,
+            }
+        )
+    return entries
+
+
+async def record_turn(tracker: Tracker, events: list[dict[str, Any]]) -> None:
+    """Queues this turn's entries on disk and wakes the background sender; never raises."""
+    try:
+        entries = entries_for_turn(tracker, events)
+        if entries:
+            await asyncio.to_thread(resources.audit_queue().put_all, entries)
+        resources.resume_audit_flusher()  # once per process: sends what a previous run left behind
+        if entries:
+            resources.audit_flusher().ensure_running()
+    except Exception:
+        logger.exception("audit entries for conversation %s could not be queued", tracker.sender_id)

@@ -1,0 +1,47 @@
+"""What the channels' consent gate said about the latest message (bot/components/consent_gate.py).
+
+The gate writes ``metadata.attune`` on every message: the customer's cross-channel id, their
+choice about emotion processing ("on", "off", or "unknown" when the handoff service could not be
+asked) and the identities it used.  The actions read it from here; a value a client tried to put
+there itself is replaced by the gate before Rasa sees the message.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from bot import constants as c
+
+METADATA_KEY = "attune"
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    customer: str | None
+    emotion_processing: str  # on | off | unknown (no gate: "unknown")
+    identities: list[dict[str, str]]
+
+
+def latest_user_event(tracker: Tracker) -> dict[str, Any]:
+    return next((e for e in reversed(tracker.events) if e.get("event") == "user"), {})
+
+
+def gate_answer(event: dict[str, Any]) -> GateAnswer:
+    metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+    gate = (metadata or {}).get(METADATA_KEY)
+    if not isinstance(gate, dict):
+        return GateAnswer(None, "unknown", [])
+    identities = [i for i in gate.get("identities") or [] if isinstance(i, dict)]
+    customer = gate.get("customer")
+    return GateAnswer(
+        str(customer) if customer else None, str(gate.get("emotion_processing") or "unknown"), identities
+    )
+
+
+def opted_out(tracker: Tracker, event: dict[str, Any]) -> bool:
+    """The gate's answer when it has one; otherwise what this conversation last knew."""
+    answer = gate_answer(event).emotion_processing
+    if answer in ("on", "off"):
+        return answer == "off"
+    return bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))

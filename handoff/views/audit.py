@@ -1,0 +1,55 @@
+"""The audit log over HTTP: the action server appends (bearer token), supervisors read (console).
+
+Thin views over handoff/audit.py; errors are shaped by the middleware.
+"""
+
+import asyncio
+
+from aiohttp import web
+
+from handoff import access, audit
+from handoff.errors import InvalidRequest
+from handoff.keys import ENGINE
+from handoff.views.console import render, require_capability, require_session
+from handoff.views.handoffs import _authorise
+
+MAX_CONVERSATION_CHARS = 255
+
+
+async def append_entry(request: web.Request) -> web.Response:
+    """``POST /api/v1/audit``: one entry from the empathy engine; 201 new, 200 already stored."""
+    _authorise(request)
+    if request.content_type != "application/json":
+        raise InvalidRequest("send the entry as application/json")
+    # Only the handoff service writes the handoff service's own entries.
+    entry = audit.parse_entry(await request.json(), kinds=audit.ENGINE_KINDS, actors=(audit.ENGINE,))
+    stored, created = await asyncio.to_thread(audit.append, request.app[ENGINE], entry)
+    return web.json_response(
+        {"seq": stored.seq, "hash": stored.entry_hash, "duplicate": not created},
+        status=201 if created else 200,
+    )
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    """``GET /console/audit?conversation=<id>``: one conversation's decisions (access policy: audit_log)."""
+    login_session = await require_session(request)
+    agent = login_session.agent
+    require_capability(login_session, access.AUDIT_LOG, "your role does not read the audit log")
+    conversation = request.query.get("conversation", "").strip()[:MAX_CONVERSATION_CHARS]
+    entries = (
+        await asyncio.to_thread(audit.for_conversation, request.app[ENGINE], conversation)
+        if conversation
+        else []
+    )
+    return render(
+        request,
+        "audit.html",
+        conversation=conversation,
+        # Scores and signals only for roles that see distress indicators (handoff/access.yml).
+        entries=[
+            record.to_dict() if agent.may(access.DISTRESS_INDICATORS) else record.withheld().to_dict()
+            for record in entries
+        ],
+        agent=agent,
+        csrf_token=login_session.csrf_token,
+    )

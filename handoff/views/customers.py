@@ -1,0 +1,94 @@
+"""Customers' choice about emotion processing: the API the Rasa server and action server use, and
+the web chat's switch (thin views over handoff/customers.py)."""
+
+import asyncio
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from handoff import customers
+from handoff.errors import InvalidRequest, Unauthorized
+from handoff.keys import ENGINE, SETTINGS
+
+MAX_SESSION_CHARS = 256
+
+
+def _authorise(request: web.Request) -> None:
+    token = request.app[SETTINGS].api_token
+    if token is None:
+        return
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <ATTUNE_HANDOFF_API_TOKEN>)")
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise InvalidRequest("send a JSON object as application/json")
+    document = await request.json()
+    if not isinstance(document, dict):
+        raise InvalidRequest("send a JSON object")
+    return document
+
+
+async def resolve(request: web.Request) -> web.Response:
+    """Which customer these identities are, and whether their emotions may be processed."""
+    _authorise(request)
+    identities = customers.parse_identities((await _json_object(request)).get("identities"))
+    found = await asyncio.to_thread(customers.resolve, request.app[ENGINE], identities)
+    return web.json_response(found.to_dict())
+
+
+async def set_consent(request: web.Request) -> web.Response:
+    """An opt-out or opt-in, from a conversation (the action server) or another system."""
+    _authorise(request)
+    document = await _json_object(request)
+    identities = customers.parse_identities(document.get("identities"))
+    changed = await asyncio.to_thread(
+        customers.set_emotion_processing,
+        request.app[ENGINE],
+        identities,
+        str(document.get("emotion_processing", "")),
+        str(document.get("channel") or "api"),
+        str(document.get("source") or "api"),
+    )
+    return web.json_response(changed.to_dict())
+
+
+async def consent_of(request: web.Request) -> web.Response:
+    _authorise(request)
+    customer_id = request.match_info["customer_id"]
+    log = await asyncio.to_thread(customers.consent_log, request.app[ENGINE], customer_id)
+    identities = await asyncio.to_thread(customers.identities_of, request.app[ENGINE], customer_id)
+    current = log[-1]["emotion_processing"] if log else "on"
+    return web.json_response(
+        {"customer": customer_id, "emotion_processing": current, "identities": len(identities), "log": log}
+    )
+
+
+def _session(value: object) -> customers.Identity:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SESSION_CHARS:
+        raise InvalidRequest(f'"session_id" must be a string of 1 to {MAX_SESSION_CHARS} characters')
+    return customers.normalise("session", value)
+
+
+async def chat_consent(request: web.Request) -> web.Response:
+    """The web chat's switch: GET shows the session's setting, POST changes it (takes effect on the
+    customer's next message, on every channel linked to them)."""
+    engine = request.app[ENGINE]
+    if request.method == "GET":
+        found = await asyncio.to_thread(
+            customers.resolve, engine, [_session(request.query.get("session_id"))]
+        )
+        return web.json_response(found.to_dict())
+    document = await _json_object(request)
+    changed = await asyncio.to_thread(
+        customers.set_emotion_processing,
+        engine,
+        [_session(document.get("session_id"))],
+        str(document.get("emotion_processing", "")),
+        "socketio",
+        "web_switch",
+    )
+    return web.json_response(changed.to_dict())
