@@ -24,7 +24,7 @@ export ATTUNE_TWILIO_API_BASE ?=
 .PHONY: help browser prism setup seed train run shell test lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml .ci/constraints.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (pyenv install 3.10.13) or set PYTHON310=/path/to/python3.10"; exit 1; }
@@ -95,6 +95,13 @@ bench-empathy: train ## Latency the emotion component and per-turn action add pe
 
 bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 000 handoffs, outbox recovery
 	$(PY) -m bench.handoff
+
+.PHONY: bench-e2e bench-soak
+bench-e2e: train ## Attune vs plain Rasa over REST at 1-32 users: p50/p95/p99, msg/s, CPU, RSS (ARGS=--quick)
+	$(PY) -m bench.e2e $(ARGS)
+
+bench-soak: train ## Soak Attune with steady traffic, sampling memory (MINUTES=20; not in CI)
+	$(PY) -m bench.soak --minutes $(or $(MINUTES),20) $(ARGS)
 
 eval: setup ## Empathy eval on ../shared/data dev files (metrics + JSON/HTML reports in bench/results/)
 	$(VENV)/bin/attune eval dialogues ../shared/data/frustration_dialogues.dev.jsonl --json bench/results/eval-uss.json

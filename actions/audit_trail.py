@@ -48,6 +48,11 @@ RULES = {
         "(not again within the cooldown)"
     ),
 }
+# With emotion analysis off only facts count (bot/empathy/escalation.py): no distress, no frustration.
+OPTED_OUT_RULES = {
+    HANDOFF: "the customer asked for a person: hand off",
+    OFFER_HUMAN: "repeated failed self-service: offer a person (not again within the cooldown)",
+}
 TONE_RULE = (
     "a higher tone as soon as frustration reaches its threshold (distress alone asks for warmth); "
     "a lower one only after the score fell past the hysteresis band and the tone was held its minimum turns"
@@ -135,7 +140,7 @@ def entries_for_turn(
     kind = decision.get("decision")
     if kind in DECISIONS:
         reasons = [str(r) for r in decision.get("reasons", [])]
-        why = {"rule": RULES[kind], "decision": decision}
+        why = {"rule": (OPTED_OUT_RULES if opted_out else RULES).get(kind, RULES[kind]), "decision": decision}
         if opted_out:
             why["emotion_processing"] = "off: only explicit requests and failed self-service count"
             inputs = facts

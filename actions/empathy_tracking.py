@@ -97,6 +97,7 @@ class ActionTrackEmpathy(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        resources.mask_logs()  # phone numbers are conversation ids on SMS: keep them out of the logs
         try:
             # Handoffs a previous process left in the outbox (a restart while the handoff service
             # was down) are retried from the first customer message on; later ones are kicked by

@@ -1,5 +1,6 @@
 """A durable outbox for handoffs: written to disk before the first delivery attempt, removed
-from the pending list only when the handoff service has confirmed it.
+from the pending list only when the handoff service has confirmed it (and then its payload is
+dropped: the service holds it, and a second copy would only be more personal data to govern).
 
 If the service is down or slow, nothing is lost: pending handoffs are retried with exponential
 backoff (by ``actions.handoff_delivery``) until the service answers.  A payload the service
@@ -103,7 +104,15 @@ class Outbox:
             )
 
     def delivered(self, key: str, now: float | None = None) -> None:
-        self._update(key, status=DELIVERED, delivered_at=time.time() if now is None else now, last_error=None)
+        # Data minimisation: once the service holds the handoff, the copy here (a transcript, the
+        # customer's number for a call-back) is dropped; only the key and the outcome remain.
+        self._update(
+            key,
+            status=DELIVERED,
+            delivered_at=time.time() if now is None else now,
+            last_error=None,
+            payload="{}",
+        )
 
     def rejected(self, key: str, reason: str) -> None:
         self._update(key, status=REJECTED, last_error=reason)

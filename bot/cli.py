@@ -1,5 +1,5 @@
 """The `attune` command: `attune eval dialogues|emotions FILE...`, `attune feedback export`,
-`attune audit verify`.
+`attune audit verify`, `attune privacy export|erase|purge` (bot/privacy_cli.py).
 
 Runs the shipped empathy engine (emotion model trained from data/, thresholds from
 data/empathy.yml) over files in the formats of ../shared/data/, prints the metrics, and writes
@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from bot import privacy_cli
 
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +104,8 @@ def audit_command(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if result.broken is None:
-        print(f"OK: {result.count} audit entries, hash chain intact (head {result.head})")
+        redacted = f", {result.redacted} redacted by erasure or retention" if result.redacted else ""
+        print(f"OK: {result.count} audit entries, hash chain intact{redacted} (head {result.head})")
         return 0
     print(
         f"TAMPERED: entry {result.broken.seq}: {result.broken.reason} "
@@ -132,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the handoff service's database (default: ATTUNE_HANDOFF_DATABASE_URL or sqlite:///var/handoff.db)",
     )
     export.add_argument("--out", type=Path, default=Path("data/emotions_feedback.yml"))
+    privacy_cli.add_parser(commands)
     audit_parser = commands.add_parser("audit", help="the audit log of automated decisions")
     audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="check the hash chain; exit 1 at a tampered entry")
@@ -143,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "audit":
         return audit_command(args)
+    if args.command == "privacy":
+        return privacy_cli.run(args)
     if args.command == "feedback":
         return feedback_command(args)
     missing = [str(p) for p in args.files if not p.is_file()]

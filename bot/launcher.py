@@ -99,6 +99,8 @@ def child_env(ports: Ports, var_dir: Path, token: str) -> dict[str, str]:
     env.setdefault("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{var_dir / 'store.db'}")
     env.setdefault("ATTUNE_HANDOFF_DATABASE_URL", f"sqlite:///{var_dir / 'handoff.db'}")
     env.setdefault("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{var_dir / 'outbox.db'}")
+    # Rasa's tracker store (endpoints.yml, written below): retention and erasure reach it too.
+    env.setdefault("ATTUNE_TRACKER_DATABASE_URL", f"sqlite:///{var_dir / 'tracker.db'}")
     env["ATTUNE_HANDOFF_PORT"] = str(ports.handoff)
     env["ATTUNE_HANDOFF_URL"] = f"http://127.0.0.1:{ports.handoff}"
     # One random secret per run shared by the action server and the handoff API, unless set.

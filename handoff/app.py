@@ -10,7 +10,7 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from handoff import access, accounts, call_runner, callbacks, waits, webhooks
+from handoff import access, accounts, call_runner, callbacks, privacy_worker, waits, webhooks
 from handoff.db import create_engine_for
 from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, RASA, SETTINGS, TEMPLATES
 from handoff.middleware import error_middleware
@@ -86,6 +86,16 @@ async def _webhook_worker(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    """Applies the retention periods at start-up and then every ATTUNE_PURGE_INTERVAL_SECONDS."""
+    settings = app[SETTINGS]
+    task = asyncio.create_task(privacy_worker.run_purges(app[ENGINE], settings))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
     app[SETTINGS] = settings
@@ -96,6 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_webhook_worker)
     app.cleanup_ctx.append(_rasa)
     app.cleanup_ctx.append(_demo_accounts)
+    app.cleanup_ctx.append(_retention)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.PackageLoader("handoff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )

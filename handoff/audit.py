@@ -1,85 +1,51 @@
-"""The audit log of automated decisions ("right to explanation"): append, read, verify (no HTTP here).
+"""The audit log of automated decisions ("right to explanation"): append, read, verify, redact.
 
-Every tone change, escalation offer, handoff and call-back decision is one entry: what was decided
-(``summary``), why (``explanation``), from which values (``inputs``) and data (``sources``), by whom
-(``actor``) and when.  Entries are only ever appended.  Each stores
+Every tone change, escalation offer, handoff and call-back decision is one entry
+(handoff/audit_entry.py): what was decided, why, from which values and data, by whom and when.
+Entries are only ever appended, each chained to the one before:
 
-    entry_hash = sha256(prev_hash + canonical JSON of its content, seq included)
+    body_hash  = sha256(salt + canonical JSON of what it says about the customer: conversation,
+                        pseudonym, summary, explanation, inputs, sources)
+    entry_hash = sha256(prev_hash + canonical JSON of its record: seq, key, kind, actor,
+                        opted_out, times, body_hash)
 
-with the first one chaining from ``GENESIS``, so an edited, removed or reordered entry breaks the
-chain at that point and ``verify`` names it.  ``seq`` is unique: two appends racing for the same
-head cannot both win; the loser retries on the new head, so the chain never forks.
+with the first entry chaining from ``GENESIS``.  An edited, removed or reordered entry breaks the
+chain at that point and ``verify`` names it; the one-row head (``audit_head``) must match the last
+entry, so entries removed from the end are found too.  Every append updates the head first, which
+serialises appends (SQLite's write lock, Postgres's row lock); ``seq`` is also unique, so a race
+that slipped through fails and is retried rather than forking the chain.
 
-An entry for a customer who opted out of emotion analysis carries no emotional data: whatever a
-writer sent, ``strip_emotional`` removes scores, emotion readings and score-bearing reasons first.
+Erasure (``redact``, ``record_erasure``) and the retention period (``expire``) empty an entry's
+body: its place, record and hashes stay, so the chain still verifies and shows that something was
+redacted, when and why, but not what.
 """
 
 import dataclasses
 import hashlib
 import json
 import logging
-import math
 import random
-import re
+import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from handoff.audit_entry import SERVICE_ACTOR, NewEntry, canonical, strip_emotional
 from handoff.db import as_utc
-from handoff.errors import InvalidRequest
-from handoff.models import AuditEntry
+from handoff.models import AuditEntry, AuditHead
 
 logger = logging.getLogger(__name__)
 
 GENESIS = hashlib.sha256(b"attune audit log v1").hexdigest()
-ENGINE_KINDS = ("tone_change", "offer_human", "offer_callback", "handoff")
-SERVICE_KINDS = ("handoff_accepted", "callback_scheduled", "callback_placed", "callback_status")
-KINDS = ENGINE_KINDS + SERVICE_KINDS
-ENGINE, SERVICE = "empathy engine", "handoff service"
-ACTORS = (ENGINE, SERVICE)
-MAX_JSON_CHARS = 64_000
-APPEND_ATTEMPTS = 1
-# Keys that hold emotional data anywhere in an entry's explanation or inputs.
-EMOTIONAL_KEYS = frozenset(
-    {
-        "frustration",
-        "distress",
-        "emotion",
-        "emotions",
-        "probabilities",
-        "trajectory",
-        "contributions",
-        "tone",
-        "previous_tone",
-    }
-)
-# Text that states a score ("frustration 0.65 >= 0.6"): dropped whole from opted-out entries.
-_SCORE_TEXT = re.compile(r"\b(frustration|distress|emotion)\w*\b[^.;\n]{0,40}?\d", re.IGNORECASE)
-WITHHELD = "[withheld: the customer opted out of emotion analysis]"
-WITHHELD_FOR_ROLE = "[withheld: distress indicators are not shown to your role]"
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    """A validated entry, before it gets its place in the chain."""
-
-    key: str
-    conversation_id: str
-    customer: str | None
-    kind: str
-    actor: str
-    summary: str
-    explanation: dict[str, Any]
-    inputs: dict[str, Any]
-    sources: tuple[str, ...]
-    opted_out: bool
-    created_at: datetime
+APPEND_ATTEMPTS = 20
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -87,20 +53,24 @@ class AuditRecord:
     seq: int
     entry: NewEntry
     recorded_at: datetime
+    body_hash: str
     prev_hash: str
     entry_hash: str
-    # Whether the stored content still matches the stored hash (checked when read).
+    redacted: str | None = None  # "erasure" or "retention": the body is gone
+    # Whether the stored entry still matches its hashes (checked when read).
     intact: bool = True
 
     def withheld(self) -> "AuditRecord":
-        """The record as shown to someone who may not see distress indicators (hashes unchanged)."""
+        """The record as shown to a role that may not see distress indicators (hashes unchanged)."""
         return dataclasses.replace(self, entry=strip_emotional(self.entry, opted_out=self.entry.opted_out))
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            **content(self.seq, self.entry, self.recorded_at),
+            **record_of(self.seq, self.entry, self.recorded_at, self.body_hash),
+            **self.entry.body(),
             "prev_hash": self.prev_hash,
             "hash": self.entry_hash,
+            "redacted": self.redacted,
             "intact": self.intact,
         }
 
@@ -113,46 +83,48 @@ class Broken:
 
 @dataclass(frozen=True)
 class Verification:
-    count: int  # entries checked and found intact
+    count: int  # entries checked and found intact (redacted ones included)
     head: str  # the hash of the last intact entry (GENESIS for an empty log)
     broken: Broken | None = None
+    redacted: int = 0  # of ``count``, entries whose body was erased or expired
 
     @property
     def ok(self) -> bool:
         return self.broken is None
 
 
-# --- the chain --------------------------------------------------------------------------
+# --- the hashes -------------------------------------------------------------------------
 def instant(moment: datetime) -> str:
     """The one text form of a time inside the hash: UTC, microseconds."""
     return as_utc(moment).astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+def key_digest(key: str) -> str:
+    return hashlib.sha256(f"attune audit key|{key}".encode()).hexdigest()
 
 
-def content(seq: int, entry: NewEntry, recorded_at: datetime) -> dict[str, Any]:
-    """Everything the hash covers."""
+def body_hash(entry: NewEntry, salt: str) -> str:
+    """The body's digest.  The random salt is erased with the body, so an erased entry's digest
+    cannot be used to confirm a guess of what it said."""
+    return hashlib.sha256((salt + canonical(entry.body())).encode("utf-8")).hexdigest()
+
+
+def record_of(seq: int, entry: NewEntry, recorded_at: datetime, body_digest: str) -> dict[str, Any]:
+    """The part of an entry that is never erased, and what ``entry_hash`` covers."""
     return {
         "seq": seq,
         "key": entry.key,
-        "conversation_id": entry.conversation_id,
-        "customer": entry.customer,
         "kind": entry.kind,
         "actor": entry.actor,
-        "summary": entry.summary,
-        "explanation": entry.explanation,
-        "inputs": entry.inputs,
-        "sources": list(entry.sources),
         "opted_out": entry.opted_out,
         "created_at": instant(entry.created_at),
         "recorded_at": instant(recorded_at),
+        "body_hash": body_digest,
     }
 
 
-def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical(body)).encode("utf-8")).hexdigest()
+def chain_hash(prev_hash: str, record: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical(record)).encode("utf-8")).hexdigest()
 
 
 def _entry(row: Any) -> NewEntry:
@@ -171,25 +143,68 @@ def _entry(row: Any) -> NewEntry:
     )
 
 
+def _problem(row: Any) -> str | None:
+    """Why the stored row does not match its own hashes (None: it does)."""
+    try:
+        entry = _entry(row)
+    except (ValueError, TypeError) as error:
+        return f"its stored content is unreadable ({error})"
+    if chain_hash(row.prev_hash, record_of(row.seq, entry, row.recorded_at, row.body_hash)) != row.entry_hash:
+        return (
+            "its record (kind, actor, times, body hash) does not match its hash (edited after it was written)"
+        )
+    if row.redacted is None and body_hash(entry, row.salt or "") != row.body_hash:
+        return "its content does not match its hash (edited after it was written)"
+    return None
+
+
 def _record(row: Any) -> AuditRecord:
-    entry = _entry(row)
-    intact = chain_hash(row.prev_hash, content(row.seq, entry, row.recorded_at)) == row.entry_hash
-    return AuditRecord(row.seq, entry, as_utc(row.recorded_at), row.prev_hash, row.entry_hash, intact)
+    try:
+        entry = _entry(row)
+    except (ValueError, TypeError):  # shown as altered rather than breaking the page
+        entry = NewEntry(
+            key=row.key,
+            conversation_id=row.conversation_id,
+            customer=None,
+            kind=row.kind,
+            actor=row.actor,
+            summary="[unreadable]",
+            explanation={},
+            inputs={},
+            sources=(),
+            opted_out=bool(row.opted_out),
+            created_at=as_utc(row.created_at),
+        )
+    return AuditRecord(
+        row.seq,
+        entry,
+        as_utc(row.recorded_at),
+        row.body_hash,
+        row.prev_hash,
+        row.entry_hash,
+        row.redacted,
+        _problem(row) is None,
+    )
 
 
 # --- writing ----------------------------------------------------------------------------
 def append(engine: Engine, entry: NewEntry, now: datetime | None = None) -> tuple[AuditRecord, bool]:
     """Adds ``entry`` at the head of the chain; returns it and whether it is new.
 
-    An entry whose key is already stored is the same decision delivered again: the stored one is
-    returned.  A lost race for the head (the unique ``seq``) or a busy SQLite file is retried.
+    An entry whose key (a digest of it) is already stored is the same decision delivered again: the
+    stored one is returned.  An opted-out customer's entry is stored without emotional data,
+    whatever was sent.
     """
     if entry.opted_out:
         entry = strip_emotional(entry)
+    # Only a digest of the writer's key is kept: the record is never erased, so it holds nothing
+    # a writer might have put in a key (a conversation id can be a phone number).
+    entry = dataclasses.replace(entry, key=key_digest(entry.key))
     for attempt in range(APPEND_ATTEMPTS):
         try:
             return _append_once(engine, entry, now)
         except (IntegrityError, OperationalError) as error:
+            # A lost race (the very first entry, a duplicate key) or a SQLite file busy for too long.
             if isinstance(error, OperationalError) and "locked" not in str(error).lower():
                 raise
             if attempt + 1 == APPEND_ATTEMPTS:
@@ -204,32 +219,46 @@ def _append_once(engine: Engine, entry: NewEntry, now: datetime | None) -> tuple
         existing = session.execute(select(AuditEntry).where(AuditEntry.key == entry.key)).scalar_one_or_none()
         if existing is not None:
             return _record(existing), False
-        head = session.execute(
-            select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)
-        ).scalar_one_or_none()
-        seq = 1 if head is None else head.seq + 1
-        prev_hash = GENESIS if head is None else head.entry_hash
-        body = content(seq, entry, moment)
-        row = AuditEntry(
-            seq=seq,
-            key=entry.key,
-            conversation_id=entry.conversation_id,
-            customer=entry.customer,
-            kind=entry.kind,
-            actor=entry.actor,
-            summary=entry.summary,
-            explanation_json=canonical(entry.explanation),
-            inputs_json=canonical(entry.inputs),
-            sources_json=canonical(list(entry.sources)),
-            opted_out=entry.opted_out,
-            created_at=as_utc(entry.created_at).astimezone(timezone.utc),
-            recorded_at=moment,
-            prev_hash=prev_hash,
-            entry_hash=chain_hash(prev_hash, body),
+        # Moving the head first takes the lock every other append waits for, so the head read next
+        # is the newest one.
+        moved = session.execute(
+            update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+        ).rowcount
+        if moved:
+            head = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
+            seq, prev_hash = int(head.seq), str(head.entry_hash)
+        else:  # the very first entry (two at once: one insert fails and is retried)
+            seq, prev_hash = 1, GENESIS
+        salt = secrets.token_hex(16)
+        digest = body_hash(entry, salt)
+        entry_hash = chain_hash(prev_hash, record_of(seq, entry, moment, digest))
+        session.add(
+            AuditEntry(
+                seq=seq,
+                key=entry.key,
+                conversation_id=entry.conversation_id,
+                customer=entry.customer,
+                kind=entry.kind,
+                actor=entry.actor,
+                summary=entry.summary,
+                explanation_json=canonical(entry.explanation),
+                inputs_json=canonical(entry.inputs),
+                sources_json=canonical(list(entry.sources)),
+                opted_out=entry.opted_out,
+                created_at=as_utc(entry.created_at).astimezone(timezone.utc),
+                recorded_at=moment,
+                salt=salt,
+                body_hash=digest,
+                prev_hash=prev_hash,
+                entry_hash=entry_hash,
+            )
         )
-        session.add(row)
+        if moved:
+            session.execute(update(AuditHead).where(AuditHead.id == 1).values(entry_hash=entry_hash))
+        else:
+            session.add(AuditHead(id=1, seq=seq, entry_hash=entry_hash))
         session.flush()
-        return AuditRecord(seq, entry, moment, prev_hash, row.entry_hash), True
+        return AuditRecord(seq, entry, moment, digest, prev_hash, entry_hash), True
 
 
 def record(engine: Engine, entry: NewEntry) -> None:
@@ -246,7 +275,7 @@ def record(engine: Engine, entry: NewEntry) -> None:
 
 # --- reading and verifying --------------------------------------------------------------
 def for_conversation(engine: Engine, conversation_id: str, limit: int = 500) -> list[AuditRecord]:
-    """A conversation's entries in the order they were logged, each checked against its own hash."""
+    """A conversation's entries in the order they were logged, each checked against its hashes."""
     with Session(engine) as session:
         rows = session.execute(
             select(AuditEntry)
@@ -257,29 +286,56 @@ def for_conversation(engine: Engine, conversation_id: str, limit: int = 500) -> 
         return [_record(row) for row in rows]
 
 
+def _head(session: Session) -> tuple[int, str]:
+    head = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).first()
+    return (0, GENESIS) if head is None else (int(head.seq), str(head.entry_hash))
+
+
 def verify(engine: Engine, batch: int = 1000) -> Verification:
-    """Walks the whole chain; the first entry that does not fit is returned with the reason."""
-    expected_seq, prev_hash, count = 1, GENESIS, 0
+    """Walks the whole chain; the first entry that does not fit is returned with the reason.
+
+    Entries appended while it runs are checked too; the walk ends at the head, which must be the
+    last entry (entries removed from the end, or added past it, are found that way).
+    """
+    expected_seq, prev_hash, count, redacted = 1, GENESIS, 0, 0
     with Session(engine) as session:
         while True:
-            rows = (
-                session.execute(
-                    select(AuditEntry)
-                    .where(AuditEntry.seq >= expected_seq)
-                    .order_by(AuditEntry.seq)
-                    .limit(batch)
+            head_seq, head_hash = _head(session)
+            while expected_seq <= head_seq:
+                rows = (
+                    session.execute(
+                        select(AuditEntry)
+                        .where(AuditEntry.seq >= expected_seq, AuditEntry.seq <= head_seq)
+                        .order_by(AuditEntry.seq)
+                        .limit(batch)
+                    )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
-            if not rows:
-                return Verification(count, prev_hash)
-            for row in rows:
-                broken = _check(row, expected_seq, prev_hash)
-                if broken is not None:
-                    return Verification(count, prev_hash, broken)
-                expected_seq, prev_hash, count = row.seq + 1, row.entry_hash, count + 1
-            session.expunge_all()
+                if not rows:
+                    reason = f"entries {expected_seq} to {head_seq} are missing from the end (deleted?)"
+                    return Verification(count, prev_hash, Broken(head_seq, reason), redacted)
+                for row in rows:
+                    broken = _check(row, expected_seq, prev_hash)
+                    if broken is not None:
+                        return Verification(count, prev_hash, broken, redacted)
+                    expected_seq, prev_hash, count = row.seq + 1, row.entry_hash, count + 1
+                    redacted += row.redacted is not None
+                session.expunge_all()
+            if head_hash != prev_hash:
+                reason = (
+                    "the chain's head does not match its last entry (changed, or entries removed at the end)"
+                )
+                return Verification(count, prev_hash, Broken(head_seq, reason), redacted)
+            beyond = session.execute(
+                select(func.min(AuditEntry.seq)).where(AuditEntry.seq > head_seq)
+            ).scalar()
+            if beyond is None:
+                return Verification(count, prev_hash, None, redacted)
+            if _head(session)[0] < beyond:
+                reason = "it lies beyond the chain's head (added outside the log?)"
+                return Verification(count, prev_hash, Broken(int(beyond), reason), redacted)
+            # Appended while we were walking: carry on to the new head.
 
 
 def _check(row: Any, expected_seq: int, prev_hash: str) -> Broken | None:
@@ -294,116 +350,82 @@ def _check(row: Any, expected_seq: int, prev_hash: str) -> Broken | None:
         return Broken(
             row.seq, "its previous-hash does not match the entry before it (changed, replaced or reordered)"
         )
-    try:
-        intact = _record(row).intact
-    except (ValueError, TypeError) as error:
-        return Broken(row.seq, f"its stored content is unreadable ({error})")
-    if not intact:
-        return Broken(row.seq, "its content does not match its hash (edited after it was written)")
-    return None
+    problem = _problem(row)
+    return Broken(row.seq, problem) if problem else None
 
 
-# --- validation -------------------------------------------------------------------------
-def strip_emotional(entry: NewEntry, opted_out: bool = True) -> NewEntry:
-    """The entry without emotional data: for customers who opted out of emotion analysis (and, with
-    ``opted_out=False``, for showing to a role that may not see distress indicators)."""
-    note = WITHHELD if opted_out else WITHHELD_FOR_ROLE
-    return NewEntry(
-        key=entry.key,
-        conversation_id=entry.conversation_id,
-        customer=entry.customer,
-        kind=entry.kind,
-        actor=entry.actor,
-        summary=f"{entry.kind.replace('_', ' ')} {note}"
-        if _SCORE_TEXT.search(entry.summary)
-        else entry.summary,
-        explanation=_without_emotion(entry.explanation, note),
-        inputs=_without_emotion(entry.inputs, note),
-        sources=entry.sources,
-        opted_out=opted_out,
-        created_at=entry.created_at,
+# --- erasure and retention --------------------------------------------------------------
+def redact(
+    session: Session, rows: Iterable[Any], reason: str = "erasure", now: datetime | None = None
+) -> int:
+    """Empties the bodies of ``rows`` (AuditEntry rows of the caller's transaction); returns how many.
+
+    The record and the hashes stay, so the chain still verifies and shows the redaction.
+    """
+    moment = now or datetime.now(timezone.utc)
+    count = 0
+    for row in rows:
+        if row.redacted is not None:
+            continue
+        row.conversation_id, row.customer, row.summary = REDACTED, None, f"{REDACTED} ({reason})"
+        row.explanation_json, row.inputs_json, row.sources_json = "{}", "{}", "[]"
+        row.salt, row.redacted, row.redacted_at = None, reason, moment
+        count += 1
+    return count
+
+
+def record_erasure(
+    engine: Engine, tombstone: str, counts: dict[str, int], now: datetime | None = None
+) -> None:
+    """The one entry that remains of an erased customer: that it happened, under a one-way pseudonym."""
+    moment = now or datetime.now(timezone.utc)
+    record(
+        engine,
+        NewEntry(
+            key=f"erasure:{tombstone}:{instant(moment)}",
+            conversation_id=f"erasure:{tombstone}",
+            customer=None,
+            kind="erasure",
+            actor=SERVICE_ACTOR,
+            summary=f"Everything held about customer {tombstone} was erased on their request",
+            explanation={
+                "rule": "data-subject erasure request (attune privacy erase)",
+                "audit_log": "entries about them were redacted: content removed, place and hashes kept",
+            },
+            inputs={"counts": dict(counts)},
+            sources=("attune privacy erase",),
+            opted_out=False,
+            created_at=moment,
+        ),
     )
 
 
-def _without_emotion(value: Any, note: str) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_emotion(v, note) for k, v in value.items() if k not in EMOTIONAL_KEYS}
-    if isinstance(value, list):
-        return [
-            _without_emotion(v, note) for v in value if not (isinstance(v, str) and _SCORE_TEXT.search(v))
-        ]
-    if isinstance(value, str) and _SCORE_TEXT.search(value):
-        return note
-    return value
+def expire(engine: Engine, cutoff: datetime, now: datetime | None = None) -> int:
+    """Redacts the bodies of entries decided before ``cutoff`` (the retention period); returns how many.
 
-
-def _text(document: dict[str, Any], name: str, limit: int, required: bool = True) -> str | None:
-    value = document.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest(f"{name} must be a non-empty string")
-    if len(value) > limit:
-        raise InvalidRequest(f"{name} must be at most {limit} characters")
-    return value
-
-
-def _json_object(document: dict[str, Any], name: str) -> dict[str, Any]:
-    value = document.get(name, {})
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"{name} must be a JSON object")
-    try:
-        size = len(canonical(value))
-    except ValueError as error:
-        raise InvalidRequest(f"{name} holds a value JSON cannot carry exactly ({error})") from error
-    if size > MAX_JSON_CHARS:
-        raise InvalidRequest(f"{name} must be at most {MAX_JSON_CHARS} characters of JSON")
-    return value
-
-
-def _moment(document: dict[str, Any]) -> datetime:
-    value = document.get("created_at")
-    if value is None:
-        return datetime.now(timezone.utc)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return datetime.fromtimestamp(float(value), timezone.utc)
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InvalidRequest("created_at must be an ISO 8601 time with its offset") from error
-    if moment.tzinfo is None:
-        raise InvalidRequest("created_at must carry its UTC offset")
-    return moment.astimezone(timezone.utc)
-
-
-def parse_entry(
-    document: object, kinds: tuple[str, ...] = KINDS, actors: tuple[str, ...] = ACTORS
-) -> NewEntry:
-    """A ``NewEntry`` from a JSON document, or InvalidRequest naming the field at fault."""
-    if not isinstance(document, dict):
-        raise InvalidRequest("send one audit entry as a JSON object")
-    kind = _text(document, "kind", 32)
-    if kind not in kinds:
-        raise InvalidRequest(f"kind must be one of {', '.join(kinds)}")
-    actor = _text(document, "actor", 32)
-    if actor not in actors:
-        raise InvalidRequest(f"actor must be one of {', '.join(actors)}")
-    sources = document.get("sources", [])
-    if not isinstance(sources, list) or not all(isinstance(s, str) and len(s) <= 200 for s in sources):
-        raise InvalidRequest("sources must be a list of strings (each at most 200 characters)")
-    opted_out = document.get("opted_out", False)
-    if not isinstance(opted_out, bool):
-        raise InvalidRequest("opted_out must be true or false")
-    return NewEntry(
-        key=str(_text(document, "key", 128)),
-        conversation_id=str(_text(document, "conversation_id", 255)),
-        customer=_text(document, "customer", 64, required=False),
-        kind=str(kind),
-        actor=str(actor),
-        summary=str(_text(document, "summary", 2000)),
-        explanation=_json_object(document, "explanation"),
-        inputs=_json_object(document, "inputs"),
-        sources=tuple(sources),
-        opted_out=opted_out,
-        created_at=_moment(document),
-    )
+    Records the expiry as an entry of its own when anything was redacted.
+    """
+    moment = now or datetime.now(timezone.utc)
+    with Session(engine) as session, session.begin():
+        rows = session.execute(
+            select(AuditEntry).where(AuditEntry.created_at < cutoff, AuditEntry.redacted.is_(None))
+        ).scalars()
+        count = redact(session, rows, "retention", moment)
+    if count:
+        record(
+            engine,
+            NewEntry(
+                key=f"retention:{instant(moment)}",
+                conversation_id="retention",
+                customer=None,
+                kind="retention",
+                actor=SERVICE_ACTOR,
+                summary=f"{count} audit entries decided before {instant(cutoff)} redacted (retention period)",
+                explanation={"rule": "audit entries keep their content for ATTUNE_RETENTION_AUDIT_DAYS"},
+                inputs={"cutoff": instant(cutoff), "redacted": count},
+                sources=("attune privacy purge",),
+                opted_out=False,
+                created_at=moment,
+            ),
+        )
+    return count

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from handoff import audit
+from handoff.audit_entry import SERVICE_ACTOR, NewEntry
 from handoff.db import as_utc
 from handoff.models import CallJob, Handoff
 
@@ -50,12 +51,12 @@ def handoff_accepted(engine: Engine, handoff_id: str) -> None:
         if enabled and isinstance(payload.get("explanation"), dict):
             explanation["engine"] = payload["explanation"]
         engine_sources = (payload.get("explanation") or {}).get("sources") if enabled else None
-        entry = audit.NewEntry(
+        entry = NewEntry(
             key=f"handoff_accepted:{handoff_id}",
             conversation_id=conversation,
             customer=(payload.get("customer") or {}).get("pseudonym"),
             kind="handoff_accepted",
-            actor=audit.SERVICE,
+            actor=SERVICE_ACTOR,
             summary=(
                 f"Handoff {handoff_id} queued for the team: {str(payload.get('reason')).replace('_', ' ')}, "
                 f"{payload.get('priority')} priority (the engine decided {trigger.get('decision')})"
@@ -109,16 +110,16 @@ def _call_entry(
     summary: str,
     explanation: dict[str, Any],
     sources: tuple[str, ...],
-) -> audit.NewEntry:
+) -> NewEntry:
     trail = json.loads(job.trail_json or "[]")
     payload = json.loads(handoff.payload) if handoff is not None else {}
     enabled = bool((payload.get("emotion_processing") or {}).get("enabled", True))
-    return audit.NewEntry(
+    return NewEntry(
         key=key,
         conversation_id=handoff.conversation_id if handoff is not None else f"handoff:{job.handoff_id}",
         customer=job.customer,
         kind=kind,
-        actor=audit.SERVICE,
+        actor=SERVICE_ACTOR,
         summary=summary,
         explanation=explanation,
         inputs={

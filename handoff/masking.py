@@ -93,7 +93,9 @@ def _mask_card(match: re.Match[str]) -> str:
 
 
 def _phone_mask(raw: str) -> str:
-    return "••••" + re.sub(r"\D", "", raw)[-2:]
+    # A bracket the number opened but did not close is the text's, as in "(+447700900123)".
+    bracket = "(" if raw.startswith("(") and raw.count("(") > raw.count(")") else ""
+    return bracket + "••••" + re.sub(r"\D", "", raw)[-2:]
 
 
 def _mask_phone_fallback(match: re.Match[str]) -> str:

@@ -189,9 +189,11 @@ class ConsentEvent(Base):
 class AuditEntry(Base):
     """One automated decision with its explanation (handoff/audit.py): append-only, hash-chained.
 
-    ``entry_hash`` is sha256(``prev_hash`` + canonical JSON of the entry's content, ``seq`` included);
-    the first entry chains from ``audit.GENESIS``.  ``seq`` is unique, so two concurrent appends
-    cannot both extend the same head: the loser retries on the new one.
+    ``entry_hash`` is sha256(``prev_hash`` + canonical JSON of the entry's record, ``seq`` and
+    ``body_hash`` included); ``body_hash`` is sha256(``salt`` + canonical JSON of what it says about
+    the customer: conversation, pseudonym, summary, explanation, inputs, sources).  The first entry
+    chains from ``audit.GENESIS``; ``seq`` is unique, so two appends cannot both extend one head.
+    An erasure or the retention period may empty the body (``redacted``): its place and hashes stay.
     """
 
     __tablename__ = "audit_entries"
@@ -213,5 +215,23 @@ class AuditEntry(Base):
     # When the decision was made, and when it reached the log (later if the writer had to queue it).
     created_at = Column(DateTime(timezone=True), nullable=False)
     recorded_at = Column(DateTime(timezone=True), nullable=False)
+    # A random salt of the body's hash, erased with the body (then its hash reveals nothing).
+    salt = Column(String(32), nullable=True)
+    body_hash = Column(String(64), nullable=False)
     prev_hash = Column(String(64), nullable=False)
+    entry_hash = Column(String(64), nullable=False)
+    # Why and when the body was emptied ("erasure", "retention"); None while it is intact.
+    redacted = Column(String(16), nullable=True)
+    redacted_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class AuditHead(Base):
+    """The audit chain's newest entry (one row).  Every append updates it first, which serialises
+    appends (SQLite's write lock, Postgres's row lock); verify checks it against the last entry, so
+    entries removed from the end are found too."""
+
+    __tablename__ = "audit_head"
+
+    id = Column(Integer, primary_key=True)
+    seq = Column(Integer, nullable=False)
     entry_hash = Column(String(64), nullable=False)

@@ -58,6 +58,14 @@ class Settings:
     # of a busy or unanswered call.
     callback_daily_limit: int = 3
     callback_retry_seconds: int = 300
+    # Rasa's SQL tracker store, so retention and erasure reach the conversations too (None: not purged).
+    tracker_database_url: str | None = None
+    # Retention periods in days: emotion data, then transcripts and handoffs, then audit entries.
+    retention_emotion_days: int = 30
+    retention_transcript_days: int = 180
+    retention_audit_days: int = 730
+    # How often the service applies them.
+    purge_interval_seconds: int = 6 * 3600
     # Password of the demo accounts created on first run; None = random ones, printed once.
     demo_password: str | None = None
 
@@ -115,6 +123,29 @@ class Settings:
                 environ.get("ATTUNE_CALLBACK_RETRY_SECONDS", "300"),
                 1,
                 86_400,
+            ),
+            tracker_database_url=(
+                _url("ATTUNE_TRACKER_DATABASE_URL", environ["ATTUNE_TRACKER_DATABASE_URL"].strip())
+                if environ.get("ATTUNE_TRACKER_DATABASE_URL", "").strip()
+                else None
+            ),
+            retention_emotion_days=_whole(
+                "ATTUNE_RETENTION_EMOTION_DAYS", environ.get("ATTUNE_RETENTION_EMOTION_DAYS", "30"), 1, 36_500
+            ),
+            retention_transcript_days=_whole(
+                "ATTUNE_RETENTION_TRANSCRIPT_DAYS",
+                environ.get("ATTUNE_RETENTION_TRANSCRIPT_DAYS", "180"),
+                1,
+                36_500,
+            ),
+            retention_audit_days=_whole(
+                "ATTUNE_RETENTION_AUDIT_DAYS", environ.get("ATTUNE_RETENTION_AUDIT_DAYS", "730"), 1, 36_500
+            ),
+            purge_interval_seconds=_whole(
+                "ATTUNE_PURGE_INTERVAL_SECONDS",
+                environ.get("ATTUNE_PURGE_INTERVAL_SECONDS", "21600"),
+                60,
+                604_800,
             ),
             webhook_urls=urls,
             webhook_secret=secret,

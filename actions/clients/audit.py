@@ -7,14 +7,17 @@ from typing import Any
 import aiohttp
 
 TIMEOUT_SECONDS = 3.0
+# Answers that mean "this entry is wrong": sending it again will not help.
+ENTRY_PROBLEMS = (400, 413, 422)
 
 
 class AuditUnavailable(Exception):
-    """The service did not answer, timed out or failed on its side (5xx): try again later."""
+    """The service did not answer, timed out, failed (5xx) or refused the call itself (a wrong token,
+    no such route yet): try again later, the entry is fine."""
 
 
 class AuditRejected(Exception):
-    """The service refused the entry (4xx): retrying the same entry will not help."""
+    """The service refused the entry as malformed (400, 413, 422): retrying it will not help."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,12 @@ class AuditClient:
                 session.post(f"{self.base_url}/api/v1/audit", json=entry, headers=headers) as response,
             ):
                 body = await response.json(content_type=None)
-                if response.status >= 500 or response.status in (401, 403):
-                    # A wrong token is a configuration to fix, not a bad entry: keep it and retry.
-                    raise AuditUnavailable(f"handoff service answered {response.status}: {body}")
-                if response.status >= 400:
+                if response.status in ENTRY_PROBLEMS:
                     detail = body.get("detail") if isinstance(body, dict) else body
                     raise AuditRejected(f"{response.status}: {detail}")
+                if response.status >= 400:
+                    # A wrong token, an older service without the route, a 5xx: keep it and retry.
+                    raise AuditUnavailable(f"handoff service answered {response.status}: {body}")
                 return Recorded(int(body["seq"]), bool(body.get("duplicate")))
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError) as error:
             raise AuditUnavailable(f"{type(error).__name__}: {error}") from error

@@ -4,10 +4,13 @@ Thin views over handoff/audit.py; errors are shaped by the middleware.
 """
 
 import asyncio
+import json
+from typing import Any
 
 from aiohttp import web
 
 from handoff import access, audit
+from handoff.audit_entry import ENGINE_ACTOR, ENGINE_KINDS, parse_entry
 from handoff.errors import InvalidRequest
 from handoff.keys import ENGINE
 from handoff.views.console import render, require_capability, require_session
@@ -22,7 +25,7 @@ async def append_entry(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         raise InvalidRequest("send the entry as application/json")
     # Only the handoff service writes the handoff service's own entries.
-    entry = audit.parse_entry(await request.json(), kinds=audit.ENGINE_KINDS, actors=(audit.ENGINE,))
+    entry = parse_entry(await request.json(), kinds=ENGINE_KINDS, actors=(ENGINE_ACTOR,))
     stored, created = await asyncio.to_thread(audit.append, request.app[ENGINE], entry)
     return web.json_response(
         {"seq": stored.seq, "hash": stored.entry_hash, "duplicate": not created},
@@ -47,9 +50,17 @@ async def audit_page(request: web.Request) -> web.Response:
         conversation=conversation,
         # Scores and signals only for roles that see distress indicators (handoff/access.yml).
         entries=[
-            record.to_dict() if agent.may(access.DISTRESS_INDICATORS) else record.withheld().to_dict()
+            _shown(record if agent.may(access.DISTRESS_INDICATORS) else record.withheld())
             for record in entries
         ],
         agent=agent,
         csrf_token=login_session.csrf_token,
     )
+
+
+def _shown(record: audit.AuditRecord) -> dict[str, Any]:
+    """The entry for the page, its explanation and inputs as readable JSON (escaped by the template)."""
+    data = record.to_dict()
+    for name in ("explanation", "inputs"):
+        data[f"{name}_text"] = json.dumps(data[name], indent=2, ensure_ascii=False, sort_keys=True)
+    return data

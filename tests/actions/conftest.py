@@ -25,6 +25,9 @@ def isolated_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         resources._outbox,
         resources._flusher,
         resources.resume_pending_handoffs,
+        resources._audit_queue,
+        resources._audit_flusher,
+        resources.resume_audit_flusher,
     )
     for cache in caches:
         cache.cache_clear()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot.cli import main as attune
 from handoff import audit, callbacks
 from handoff.app import create_app
+from handoff.audit_entry import ENGINE_ACTOR, NewEntry
 from handoff.callbacks import TwilioAccount
 from handoff.db import create_engine_for
 from handoff.keys import ENGINE
@@ -33,13 +34,13 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NO_CREDENTIALS = TwilioAccount(None, None, None, "https://attune.example")
 
 
-def entry(n: int = 1, conversation: str = "conv-42", **changes: Any) -> audit.NewEntry:
+def entry(n: int = 1, conversation: str = "conv-42", **changes: Any) -> NewEntry:
     values: dict[str, Any] = {
         "key": f"engine-{conversation}-{n}",
         "conversation_id": conversation,
         "customer": "cust-eb3b0c332dcd5989",
         "kind": "offer_human",
-        "actor": audit.ENGINE,
+        "actor": ENGINE_ACTOR,
         "summary": f"Offered a person (normal priority): 2 failed self-service attempts >= 2 [{n}]",
         "explanation": {"rule": "offer a person", "decision": {"decision": "offer_human", "turn": n}},
         "inputs": {"turn": n, "failed_attempts": 2, "frustration": {"score": 0.31}},
@@ -47,7 +48,7 @@ def entry(n: int = 1, conversation: str = "conv-42", **changes: Any) -> audit.Ne
         "opted_out": False,
         "created_at": datetime(2026, 3, 10, 12, 0, n % 60, tzinfo=timezone.utc),
     }
-    return audit.NewEntry(**{**values, **changes})
+    return NewEntry(**{**values, **changes})
 
 
 def document(n: int = 1, **changes: Any) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def document(n: int = 1, **changes: Any) -> dict[str, Any]:
         "customer": "cust-eb3b0c332dcd5989",
         "kind": "tone_change",
         "actor": "empathy engine",
-        "summary": "Tone changed from neutral to apologetic: frustration 0.52 / distress 0.05 reached apologetic",
+        "summary": "Tone changed from neutral to apologetic: frustration 0.52 / distress 0.05",
         "explanation": {"rule": "tone rule", "tone": {"tone": "apologetic", "reason": "frustration 0.52"}},
         "inputs": {"turn": 2, "frustration": {"score": 0.52, "contributions": {"shouting": {"value": 1}}}},
         "sources": ["emotion model", "message cues"],
@@ -99,14 +100,14 @@ def test_an_edited_entry_is_found_by_verify_and_by_the_command(engine: Engine, s
     for n in range(1, 6):
         audit.append(engine, entry(n))
     with Session(engine) as session, session.begin():
-        session.execute(
-            update(AuditEntry).where(AuditEntry.seq == 3).values(summary="Nothing was offered")
-        )
+        session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(summary="Nothing was offered"))
 
     result = audit.verify(engine)
 
     assert not result.ok and result.count == 2
-    assert result.broken == audit.Broken(3, "its content does not match its hash (edited after it was written)")
+    assert result.broken == audit.Broken(
+        3, "its content does not match its hash (edited after it was written)"
+    )
     assert [r.intact for r in audit.for_conversation(engine, "conv-42")] == [True, True, False, True, True]
     assert attune(["audit", "verify", "--database-url", settings.database_url]) == 1
 
@@ -118,7 +119,10 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(engine: Engine) -> 
         row = session.execute(select(AuditEntry).where(AuditEntry.seq == 2)).scalar_one()
         row.inputs_json = json.dumps({"turn": 2, "failed_attempts": 0})
         forged = audit._entry(row)
-        row.entry_hash = audit.chain_hash(row.prev_hash, audit.content(2, forged, row.recorded_at))
+        row.body_hash = audit.body_hash(forged, row.salt)
+        row.entry_hash = audit.chain_hash(
+            row.prev_hash, audit.record_of(2, forged, row.recorded_at, row.body_hash)
+        )
 
     broken = audit.verify(engine).broken
 
@@ -133,9 +137,98 @@ def test_a_deleted_entry_in_the_middle_is_found(engine: Engine, settings: Settin
 
     result = audit.verify(engine)
 
-    assert result.broken is not None and result.broken.seq == 4 and "entry 3 is missing" in result.broken.reason
+    assert (
+        result.broken is not None and result.broken.seq == 4 and "entry 3 is missing" in result.broken.reason
+    )
     assert attune(["audit", "verify", "--database-url", settings.database_url]) == 1
     assert "TAMPERED: entry 4: entry 3 is missing" in capsys.readouterr().out
+
+
+def test_entries_removed_from_the_end_or_added_past_the_head_are_found(engine: Engine) -> None:
+    for n in range(1, 5):
+        audit.append(engine, entry(n))
+    with Session(engine) as session, session.begin():
+        session.execute(delete(AuditEntry).where(AuditEntry.seq >= 3))
+
+    truncated = audit.verify(engine).broken
+
+    assert truncated is not None and truncated.seq == 4 and "missing from the end" in truncated.reason
+
+    with Session(engine) as session, session.begin():
+        session.execute(update(audit.AuditHead).values(seq=2, entry_hash=audit.verify(engine).head))
+    assert audit.verify(engine).ok
+    with Session(engine) as session, session.begin():
+        row = session.execute(select(AuditEntry).where(AuditEntry.seq == 2)).scalar_one()
+        session.add(
+            AuditEntry(
+                **{c.name: getattr(row, c.name) for c in AuditEntry.__table__.columns if c.name != "id"}
+                | {"seq": 3, "key": "smuggled", "prev_hash": row.entry_hash}
+            )
+        )
+
+    beyond = audit.verify(engine).broken
+
+    assert beyond is not None and beyond.seq == 3 and "beyond the chain's head" in beyond.reason
+
+
+def test_an_edited_record_field_is_found(engine: Engine) -> None:
+    audit.append(engine, entry(1))
+    with Session(engine) as session, session.begin():
+        session.execute(update(AuditEntry).values(kind="tone_change"))
+
+    broken = audit.verify(engine).broken
+
+    assert broken is not None and broken.seq == 1 and "its record" in broken.reason
+
+
+def test_an_erasure_redacts_entries_and_the_chain_still_verifies(engine: Engine, settings: Settings) -> None:
+    for n in range(1, 4):
+        audit.append(engine, entry(n, conversation="+447700900123" if n == 2 else "conv-42"))
+    with Session(engine) as session, session.begin():
+        rows = session.execute(
+            select(AuditEntry).where(AuditEntry.conversation_id == "+447700900123")
+        ).scalars()
+        assert audit.redact(session, rows) == 1
+    audit.record_erasure(engine, "0123456789abcdef", {"handoffs": 1, "audit_entries_redacted": 1})
+
+    result = audit.verify(engine)
+
+    assert result.ok and result.count == 4 and result.redacted == 1
+    with Session(engine) as session:
+        texts = [" ".join(str(v) for v in row) for row in session.execute(select(AuditEntry.__table__)).all()]
+    assert not any("+447700900123" in t or "cust-eb3b0c332dcd5989 " in t for t in texts[1:2])
+    assert "0123456789abcdef" in texts[3] and "erasure" in texts[3]
+    assert attune(["audit", "verify", "--database-url", settings.database_url]) == 0
+
+
+def test_a_redaction_is_no_cover_for_an_edit_of_another_entry(engine: Engine) -> None:
+    for n in range(1, 4):
+        audit.append(engine, entry(n))
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(AuditEntry).where(AuditEntry.seq == 3).values(summary="Offered nothing", redacted=None)
+        )
+
+    broken = audit.verify(engine).broken
+
+    assert broken is not None and broken.seq == 3
+
+
+def test_the_retention_period_redacts_old_entries_and_says_so(engine: Engine) -> None:
+    old = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    audit.append(engine, entry(1, created_at=old))
+    audit.append(engine, entry(2))
+    cutoff = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+    assert audit.expire(engine, cutoff) == 1
+    assert audit.expire(engine, cutoff) == 0  # already done: nothing more, no second entry
+
+    result = audit.verify(engine)
+    assert result.ok and result.count == 3 and result.redacted == 1
+    kept = audit.for_conversation(engine, "conv-42")
+    assert [r.seq for r in kept] == [2]
+    [note] = audit.for_conversation(engine, "retention")
+    assert note.entry.kind == "retention" and note.entry.inputs["redacted"] == 1
 
 
 def test_the_command_says_ok_with_the_number_of_entries(engine: Engine, settings: Settings, capsys) -> None:
@@ -189,8 +282,15 @@ def test_an_opted_out_customers_entry_keeps_no_emotional_data(engine: Engine) ->
         1,
         opted_out=True,
         summary="Offered a person (normal priority): frustration 0.71 >= 0.6",
-        explanation={"decision": {"reasons": ["frustration 0.71 >= 0.6", "2 failed self-service attempts >= 2"]}},
-        inputs={"turn": 3, "failed_attempts": 2, "frustration": {"score": 0.71}, "emotions": [{"top": "anger"}]},
+        explanation={
+            "decision": {"reasons": ["frustration 0.71 >= 0.6", "2 failed self-service attempts >= 2"]}
+        },
+        inputs={
+            "turn": 3,
+            "failed_attempts": 2,
+            "frustration": {"score": 0.71},
+            "emotions": [{"top": "anger"}],
+        },
     )
 
     stored, _ = audit.append(engine, sent)
@@ -405,3 +505,28 @@ async def test_appends_from_the_api_and_the_service_at_once_keep_one_chain(servi
     assert all(r.status == 201 for r in responses)
     result = audit.verify(service.app[ENGINE])
     assert result.ok and result.count == 25
+
+
+async def test_a_role_without_distress_indicators_reads_the_log_without_scores(
+    aiohttp_client, settings: Settings, tmp_path: Path
+) -> None:
+    policy = tmp_path / "access.yml"
+    policy.write_text(
+        "distress_indicators: [admin]\nphone_numbers: [supervisor, admin]\n"
+        "unmasked_transcripts: [supervisor, admin]\nreview_flags: [supervisor, admin]\n"
+        "audit_log: [supervisor, admin]\n"
+    )
+    service = await aiohttp_client(
+        create_app(
+            dataclasses.replace(
+                settings, api_token=TOKEN, demo_password=PASSWORD, access_policy_file=str(policy)
+            )
+        )
+    )
+    await service.post("/api/v1/audit", json=document(), headers=AUTH)
+    await log_in(service, "supervisor")
+
+    html = await (await service.get("/console/audit?conversation=conv-42")).text()
+
+    assert "0.52" not in html and "distress indicators are not shown to your role" in html
+    assert "matches its hash" in html  # what is shown is withheld, what is stored is intact

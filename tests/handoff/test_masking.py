@@ -43,6 +43,7 @@ from handoff.masking import (
         ("order 10002, number 07700 900123 10003", "order 10002, number ••••23 10003"),
         ("US cell +1 (555) 010-0199", "US cell ••••99"),
         ("whatsapp:+447700900123", "whatsapp:••••23"),
+        ("sent from (+447700900123) and (07911 123456)", "sent from (••••23) and (••••56)"),
         # addresses and postcodes
         ("I live at 12 Acacia Avenue, Leeds LS1 4AB", "I live at [address], Leeds [postcode]"),
         (

@@ -43,6 +43,8 @@ class WebChat:
         self.session_id = uuid.uuid4().hex
         self.client = socketio.AsyncClient()
         self.replies: list[str] = []
+        # What a logged-in site would pass with each message, e.g. {"customer": {"id": …, "phone": …}}.
+        self.metadata: dict[str, Any] = {}
         self.client.on("bot_uttered", lambda data: self.replies.append(str(data.get("text", ""))))
 
     async def __aenter__(self) -> "WebChat":
@@ -56,7 +58,10 @@ class WebChat:
     async def say(self, text: str, expect: str) -> str:
         """Sends a message and returns the first reply containing ``expect``."""
         seen = len(self.replies)
-        await self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
+        message: dict[str, Any] = {"message": text, "session_id": self.session_id}
+        if self.metadata:
+            message["metadata"] = self.metadata
+        await self.client.emit("user_uttered", message)
 
         def found() -> str | None:
             return next((r for r in self.replies[seen:] if expect in r), None)

@@ -1,0 +1,121 @@
+"""Retention with a fake clock: exactly what is past its period is scrubbed or removed."""
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from handoff import privacy
+from handoff.db import create_engine_for
+from handoff.migrate import upgrade_to_head
+from handoff.models import Handoff
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+RETENTION = privacy.Retention(emotion_days=30, transcript_days=180, audit_days=730)
+# The columns of Rasa 3.6's SQLTrackerStore table.
+EVENTS = (
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL,"
+    " type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255),"
+    " action_name VARCHAR(255), data TEXT)"
+)
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> privacy.Stores:
+    handoff_url = f"sqlite:///{tmp_path / 'handoff.db'}"
+    upgrade_to_head(handoff_url)
+    tracker = create_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    with tracker.begin() as connection:
+        connection.execute(text(EVENTS))
+    return privacy.Stores(create_engine_for(handoff_url), tracker)
+
+
+def add_events(tracker: Engine, sender: str, age: timedelta) -> None:
+    at = (NOW - age).timestamp()
+    events = [
+        {
+            "event": "user",
+            "timestamp": at,
+            "text": "where is it!!",
+            "parse_data": {"emotion": {"top": "anger"}},
+        },
+        {"event": "slot", "timestamp": at, "name": "frustration", "value": 0.7},
+        {"event": "slot", "timestamp": at, "name": "order_id", "value": "10002"},
+    ]
+    with tracker.begin() as connection:
+        for event in events:
+            connection.execute(
+                text("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (:s, :t, :ts, :d)"),
+                {"s": sender, "t": event["event"], "ts": at, "d": json.dumps(event)},
+            )
+
+
+def add_handoff(engine: Engine, handoff_id: str, age: timedelta) -> None:
+    payload = {
+        "customer": {"pseudonym": "cust-1"},
+        "transcript": [],
+        "trajectory": [{"turn": 1}],
+        "tone": "warm",
+    }
+    with Session(engine) as session, session.begin():
+        session.add(
+            Handoff(
+                id=handoff_id,
+                conversation_id=f"conv-{handoff_id}",
+                idempotency_key=f"key-{handoff_id}-0000",
+                status="resolved",
+                priority=0,
+                reason="frustration",
+                payload=json.dumps(payload),
+                created_at=NOW - age,
+            )
+        )
+
+
+def tracker_rows(tracker: Engine) -> dict[str, list[dict]]:
+    with tracker.connect() as connection:
+        rows = connection.execute(text("SELECT sender_id, data FROM events ORDER BY id")).all()
+    found: dict[str, list[dict]] = {}
+    for sender, data in rows:
+        found.setdefault(sender, []).append(json.loads(data))
+    return found
+
+
+def test_purge_scrubs_emotion_after_its_period_and_removes_what_is_past_the_transcript_period(
+    stores: privacy.Stores,
+) -> None:
+    assert stores.tracker is not None
+    add_events(stores.tracker, "recent", timedelta(days=29))
+    add_events(stores.tracker, "month-old", timedelta(days=31))
+    add_events(stores.tracker, "ancient", timedelta(days=181))
+    for name, days in (("h-recent", 29), ("h-month", 31), ("h-ancient", 181)):
+        add_handoff(stores.handoff, name, timedelta(days=days))
+
+    counts = privacy.purge(stores, RETENTION, now=NOW)
+    again = privacy.purge(stores, RETENTION, now=NOW)
+
+    rows = tracker_rows(stores.tracker)
+    assert set(rows) == {"recent", "month-old"}
+    assert (
+        rows["recent"][0]["parse_data"]["emotion"] == {"top": "anger"} and rows["recent"][1]["value"] == 0.7
+    )
+    assert "emotion" not in rows["month-old"][0]["parse_data"] and rows["month-old"][1]["value"] is None
+    assert rows["month-old"][2]["value"] == "10002"  # not emotion data: kept for the transcript period
+    with Session(stores.handoff) as session:
+        payloads = {h.id: json.loads(h.payload) for h in session.query(Handoff)}
+    assert set(payloads) == {"h-recent", "h-month"}
+    assert "trajectory" in payloads["h-recent"] and "trajectory" not in payloads["h-month"]
+    assert counts["tracker_events_deleted"] == 3 and counts["tracker_events_scrubbed"] == 2
+    assert (counts["handoffs_deleted"], counts["handoffs_scrubbed"]) == (1, 1)
+    assert again["tracker_events_scrubbed"] == 0 and again["handoffs_scrubbed"] == 0
+
+
+def test_retention_settings_are_checked() -> None:
+    assert privacy.retention_from({}) == privacy.Retention()
+    assert privacy.retention_from({"ATTUNE_RETENTION_EMOTION_DAYS": "7"}).emotion_days == 7
+    with pytest.raises(ValueError, match="ATTUNE_RETENTION_AUDIT_DAYS"):
+        privacy.retention_from({"ATTUNE_RETENTION_AUDIT_DAYS": "0"})
