@@ -91,3 +91,41 @@ async def test_customer_to_agent_and_back_in_a_real_browser(stack: RunningStack)
             await customer.screenshot(path=str(ARTIFACTS / "chat-after-handback.png"), full_page=True)
         finally:
             await browser.close()
+
+
+async def test_the_chat_switch_turns_emotion_analysis_off_for_the_next_message(stack: RunningStack) -> None:
+    """The switch in the page records the choice; the next message is not read for emotion at all."""
+    import json
+    import sqlite3
+
+    from playwright.async_api import async_playwright, expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{stack.handoff_url}/chat")
+            await expect(page.locator("#status")).to_have_text("Connected")
+            await expect(page.locator("#emotion-switch")).to_be_checked()
+            await page.click("#emotion-switch")
+            await expect(page.locator("#messages li.notice", has_text="off")).to_be_visible()
+            await page.fill("#message", "THIS IS USELESS, where is order 10002?!")
+            await page.click("#send")
+            await expect(page.locator("#messages li.bot").last).to_be_visible()
+            session_id = await page.evaluate("localStorage.getItem('attune-session-id')")
+            await page.reload()
+            await expect(
+                page.locator("#emotion-switch")
+            ).not_to_be_checked()  # the page shows the saved choice
+            await page.screenshot(path=str(ARTIFACTS / "chat-emotion-off.png"), full_page=True)
+        finally:
+            await browser.close()
+
+    with sqlite3.connect(stack.var_dir / "tracker.db") as db:
+        rows = [
+            json.loads(r[0]) for r in db.execute("SELECT data FROM events WHERE sender_id = ?", (session_id,))
+        ]
+    readings = [e["parse_data"].get("emotion") for e in rows if e["event"] == "user"]
+    assert readings and all("probabilities" not in (r or {}) for r in readings)

@@ -65,7 +65,7 @@ async def test_export_holds_everything_and_erase_leaves_nothing_that_identifies_
         await chat.say("Now", "To confirm")
         await chat.say("yes", "We're calling you now")
     webhook = f"{stack.rasa_url}/webhooks/twilio/webhook"
-    assert twilio.run(twilio.fake.send_sms(webhook, NUMBER, "any news on my parcel?")) == 200
+    assert twilio.run(twilio.fake.send_sms(webhook, NUMBER, "any news on my parcel? Grace here")) == 200
     deadline = time.monotonic() + 20
     while not any(form["To"] == NUMBER for _, form in twilio.fake.created_calls):
         assert time.monotonic() < deadline
@@ -79,11 +79,13 @@ async def test_export_holds_everything_and_erase_leaves_nothing_that_identifies_
     assert set(document["conversations"]) >= {chat.session_id, NUMBER}
     assert len(document["handoffs"]) == 1 and document["call_backs"][0]["to"] == NUMBER
     assert any("insulin" in json.dumps(events) for events in document["conversations"].values())
+    assert any("Grace here" in json.dumps(events) for events in document["conversations"].values())
 
     erased = attune(stack, "privacy", "erase", customer)
     assert erased.returncode == 0, erased.stderr
 
-    needles = [NUMBER, NUMBER[1:], "C-8123", customer, chat.session_id, "grace@example.com", "insulin"]
+    # Other tests' customers wrote about insulin too: look for what only this customer wrote or is.
+    needles = [NUMBER, NUMBER[1:], "C-8123", customer, chat.session_id, "grace@example.com", "Grace here"]
     leftovers = [
         hit
         for db in ("tracker.db", "handoff.db", "store.db", "outbox.db")
