@@ -12,6 +12,7 @@ the logs or an export.  If the service cannot be reached the answer is "unknown"
 computed either: privacy first; the conversation goes on without emotion awareness.
 """
 
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -82,12 +83,23 @@ async def consent_for(message: UserMessage, client: ConsentClient = _CLIENT) -> 
     return {**found, "identities": identities}
 
 
+@functools.lru_cache(maxsize=1)
+def mask_logs() -> None:
+    """Masks personal data in the Rasa server's log lines (phone numbers are SMS sender ids), once."""
+    from handoff.masking import MaskingFilter
+
+    masking = MaskingFilter()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(masking)
+
+
 def gated(
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
 ) -> Callable[[UserMessage], Awaitable[None]]:
     """``on_new_message`` with the customer's consent written into each message's metadata first."""
 
     async def handle(message: UserMessage) -> None:
+        mask_logs()
         metadata = dict(message.metadata) if isinstance(message.metadata, dict) else {}
         metadata[METADATA_KEY] = await consent_for(message)
         message.metadata = metadata

@@ -91,7 +91,19 @@ async def test_an_opt_out_on_web_chat_holds_on_sms_and_nothing_emotional_is_stor
     payload = json.loads(stored[0])
     assert payload["emotion_processing"]["enabled"] is False and "trajectory" not in payload
 
-    everything = [*rows_for(stack, NUMBER), *stored, *[line for line in stack.output if NUMBER in line]]
+    # The decisions about the SMS conversation (all after the opt-out) are audited without scores.
+    with sqlite3.connect(stack.var_dir / "handoff.db") as db:
+        theirs = [
+            " ".join(map(str, row))
+            for row in db.execute("SELECT * FROM audit_entries WHERE conversation_id = ?", (NUMBER,))
+        ]
+    assert theirs  # the handoff at least was audited
+    everything = [
+        *rows_for(stack, NUMBER),
+        *stored,
+        *theirs,
+        *[line for line in stack.output if NUMBER in line],
+    ]
     leaks = [text[:200] for text in everything if any(key in text for key in EMOTIONAL)]
     assert leaks == []
 
