@@ -91,6 +91,25 @@ async def queue_page_latency(url: str, samples: int = 40) -> dict[str, float]:
     return summary(timings)
 
 
+async def consent_latency(url: str, customers: int = 1000, samples: int = 300) -> dict[str, float]:
+    """What the consent gate adds per message: one POST /api/v1/customers/resolve on loopback."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def resolve(n: int) -> float:
+            body = {"identities": [{"kind": "session", "value": f"bench-{n}"}]}
+            started = time.perf_counter()
+            async with session.post(f"{url}/api/v1/customers/resolve", json=body) as response:
+                assert response.status == 200
+                await response.read()
+            return (time.perf_counter() - started) * 1000
+
+        for n in range(customers):
+            await resolve(n)
+        timings = [await resolve(n % customers) for n in range(samples)]
+    return summary(timings)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     template = json.loads(EXAMPLE_FILE.read_text())
     with tempfile.TemporaryDirectory(prefix="bench-handoff-") as work:
@@ -113,6 +132,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             queue = await queue_page_latency(url)
             p50, p95 = queue["p50"], queue["p95"]
             print(f"console queue page, {args.stored} stored: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+            consent = await consent_latency(url)
+            print(f"consent lookup per message: p50 {consent['p50']:.1f} ms, p95 {consent['p95']:.1f} ms")
         finally:
             await runner.cleanup()
 
@@ -136,6 +157,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "accept_n": args.accept,
         "stored": args.stored,
         "queue_page_ms": queue,
+        "consent_lookup_ms": consent,
         "outbox_pending": args.outbox,
         "outbox_recovery_seconds": recovery,
     }
