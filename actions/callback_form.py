@@ -31,6 +31,7 @@ from actions.callback_hours import Option, choose, customer_zone, options, phone
 from actions.clients.handoff import HandoffClient
 from actions.handoff_delivery import deliver
 from actions.handoff_payload import build_payload
+from actions.metrics import ActionMetrics, record
 from actions.outbox import Outbox
 from bot import constants as c
 
@@ -205,9 +206,11 @@ class ActionRequestCallback(SafeAction):
         self,
         outbox: Callable[[], Outbox] = resources.outbox,
         client: Callable[[], HandoffClient] = resources.handoff_client,
+        metrics: Callable[[], ActionMetrics] = resources.metrics,
     ) -> None:
         self._outbox = outbox
         self._client = client
+        self._metrics = metrics
 
     def name(self) -> str:
         return "action_request_callback"
@@ -225,6 +228,9 @@ class ActionRequestCallback(SafeAction):
             resources.outbox_flusher().ensure_running()
         status = result.callback_status or result.status
         logger.info("call-back %s for %s: %s", payload["idempotency_key"], tracker.sender_id, status)
+        record(
+            self._metrics, lambda metrics: metrics.handoff_sent("callback", payload["reason"], result.status)
+        )
         option = chosen_option(tracker)
         number = payload["callback"]["phone_masked"]
         if result.status == "delivered" and result.callback_status == "rate_limited":

@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import audit_trail, consent, resources
 from actions.contact_history import ContactHistory
+from actions.metrics import ActionMetrics, record
 from bot import constants as c
 from bot.empathy.cues import Cues
 from bot.empathy.escalation import EscalationHistory, decide
@@ -86,10 +87,14 @@ def message_key(event: dict[str, Any]) -> str | None:
 
 class ActionTrackEmpathy(Action):
     def __init__(
-        self, contacts: ContactHistory | None = None, clock: Callable[[], float] = time.time
+        self,
+        contacts: ContactHistory | None = None,
+        clock: Callable[[], float] = time.time,
+        metrics: Callable[[], ActionMetrics] = resources.metrics,
     ) -> None:
         self._contacts = contacts
         self._clock = clock
+        self._metrics = metrics
 
     def name(self) -> str:
         return "action_track_empathy"
@@ -97,6 +102,7 @@ class ActionTrackEmpathy(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        started = time.perf_counter()
         resources.mask_logs()  # phone numbers are conversation ids on SMS: keep them out of the logs
         try:
             # Handoffs a previous process left in the outbox (a restart while the handoff service
@@ -111,10 +117,16 @@ class ActionTrackEmpathy(Action):
             logger.exception(
                 "empathy tracking failed for conversation %s; slots left unchanged", tracker.sender_id
             )
+            record(self._metrics, lambda metrics: metrics.turn_failed(time.perf_counter() - started))
             return []
         # Tone changes and escalation decisions go to the audit log: queued on disk, sent in the
         # background (actions/audit_trail.py); this never raises.
         await audit_trail.record_turn(tracker, events)
+        previous_tone = tracker.get_slot(c.SLOT_TONE)
+        # Latency, tone change and decision into the metrics (actions/metrics.py); never raises.
+        record(
+            self._metrics, lambda metrics: metrics.turn(time.perf_counter() - started, previous_tone, events)
+        )
         return events
 
     def track(self, tracker: Tracker) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from actions.base import EventList, SafeAction
 from actions.clients.handoff import HandoffClient
 from actions.handoff_delivery import deliver
 from actions.handoff_payload import build_payload
+from actions.metrics import ActionMetrics, record
 from actions.outbox import Outbox
 from bot import constants as c
 
@@ -66,9 +67,11 @@ class ActionHandoff(SafeAction):
         self,
         outbox: Callable[[], Outbox] = resources.outbox,
         client: Callable[[], HandoffClient] = resources.handoff_client,
+        metrics: Callable[[], ActionMetrics] = resources.metrics,
     ) -> None:
         self._outbox = outbox
         self._client = client
+        self._metrics = metrics
 
     def name(self) -> str:
         return "action_handoff"
@@ -82,6 +85,9 @@ class ActionHandoff(SafeAction):
         if result.status == "queued":
             resources.outbox_flusher().ensure_running()
         logger.info("handoff %s for %s: %s", payload["idempotency_key"], tracker.sender_id, result.status)
+        record(
+            self._metrics, lambda metrics: metrics.handoff_sent("handoff", payload["reason"], result.status)
+        )
         if result.status == "delivered" and result.agents_online == 0:
             # Honest about it: nobody is there now; say where they are in line and what else they can do.
             dispatcher.utter_message(response="utter_handoff_no_agents", position=result.queue_position or 1)

@@ -4,12 +4,16 @@ rasa-sdk imports every module under ``actions/`` at start-up and offers no app f
 store is opened on first use instead of at import time.
 """
 
+import dataclasses
 import functools
 import logging
 import threading
 from datetime import date
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
+from actions import metrics as metric_definitions
 from actions import settings
 from actions.audit_queue import AuditFlusher, AuditQueue
 from actions.callback_hours import CallbackHours, load_hours
@@ -18,6 +22,7 @@ from actions.clients.customers import CustomerClient
 from actions.clients.handoff import HandoffClient
 from actions.contact_history import ContactHistory
 from actions.handoff_delivery import OutboxFlusher
+from actions.metrics import ActionMetrics
 from actions.outbox import Outbox
 from actions.store.gateway import DemoStore, open_store
 from bot.empathy.policy import EmpathyPolicy
@@ -140,6 +145,25 @@ def audit_flusher() -> AuditFlusher:
 def resume_audit_flusher() -> None:
     """Starts sending what the audit queue holds, once per process (needs the running event loop)."""
     audit_flusher().ensure_running()
+
+
+def _queue_depths() -> dict[str, int]:
+    return {"handoffs": outbox().pending_count(), "audit": audit_queue().pending_count()}
+
+
+@functools.lru_cache(maxsize=1)
+def _metrics(port: int | None) -> ActionMetrics:
+    built = metric_definitions.create(CollectorRegistry(), _queue_depths)
+    if port is None:
+        return built
+    return dataclasses.replace(built, server=metric_definitions.serve(built.registry, port))
+
+
+def metrics() -> ActionMetrics:
+    """This process's Prometheus metrics, served on 127.0.0.1:ATTUNE_ACTIONS_METRICS_PORT (when set)
+    from the first action on; the outbox depth is read when scraped."""
+    with _LOCK:
+        return _metrics(settings.current().metrics_port)
 
 
 @functools.lru_cache(maxsize=1)

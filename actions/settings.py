@@ -23,6 +23,8 @@ class ActionSettings:
     outbox_database_url: str = "sqlite:///var/outbox.db"
     # When call-backs may ring (business hours, quiet hours, windows): actions/callback_hours.py.
     callback_hours_file: str = "data/callbacks.yml"
+    # Prometheus metrics on 127.0.0.1:<port>/metrics (actions/metrics.py); None: not served.
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "ActionSettings":
@@ -42,7 +44,18 @@ class ActionSettings:
             handoff_token=token,
             outbox_database_url=_sql_url(environ, "ATTUNE_OUTBOX_DATABASE_URL", cls.outbox_database_url),
             callback_hours_file=environ.get("ATTUNE_CALLBACK_HOURS", "").strip() or cls.callback_hours_file,
+            metrics_port=_port(environ, "ATTUNE_ACTIONS_METRICS_PORT"),
         )
+
+
+def _port(environ: Mapping[str, str], name: str) -> int | None:
+    """A TCP port, or None when the variable is unset or empty."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"{name} must be a port number from 1 to 65535 (or empty: off), got {text!r}")
+    return int(text)
 
 
 def _sql_url(environ: Mapping[str, str], name: str, default: str) -> str:

@@ -16,10 +16,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import yaml
 
@@ -40,6 +40,8 @@ class Service:
     name: str
     command: list[str]
     ready_url: str
+    # Variables of this process only, over the Stack's environment (e.g. one instance's outbox).
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Ports:
     rasa: int
     actions: int
     handoff: int
+    # The action server's Prometheus metrics (127.0.0.1 only; actions/metrics.py); None: not served.
+    actions_metrics: int | None = None
 
 
 def _bin(name: str) -> str:
@@ -54,48 +58,67 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def write_endpoints(var_dir: Path, ports: Ports) -> Path:
-    """endpoints.yml with this run's action-server port and tracker-store file."""
+def write_endpoints(var_dir: Path, ports: Ports, sections: Mapping[str, Any] | None = None) -> Path:
+    """endpoints.yml with this run's action-server port and tracker-store file.
+
+    ``sections`` replace or add whole top-level sections (several instances: ``tracker_store`` on
+    Postgres, ``lock_store`` on Redis; see tests/scale/).
+    """
     config = yaml.safe_load((ROOT / "endpoints.yml").read_text())
     config["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
     config["tracker_store"]["db"] = str(var_dir / "tracker.db")
+    config.update(sections or {})
     path = var_dir / "endpoints.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
+def handoff_service(port: int) -> Service:
+    """The handoff service; it reads its port from ATTUNE_HANDOFF_PORT (child_env)."""
+    return Service("handoff", [sys.executable, "-m", "handoff"], f"http://127.0.0.1:{port}/healthz")
+
+
+def actions_service(port: int, name: str = "actions", env: Mapping[str, str] | None = None) -> Service:
+    return Service(
+        name,
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        f"http://127.0.0.1:{port}/health",
+        env or {},
+    )
+
+
+def rasa_service(port: int, model: Path, endpoints: Path, token: str, name: str = "rasa") -> Service:
+    return Service(
+        name,
+        [
+            _bin("rasa"), "run",
+            "--interface", "127.0.0.1",
+            "--port", str(port),
+            "--model", str(model),
+            "--endpoints", str(endpoints),
+            "--credentials", str(ROOT / "credentials.yml"),
+            "--enable-api", f"--auth-token={token}",  # "=": a token may start with "-"
+            "--cors", "*",
+        ],
+        f"http://127.0.0.1:{port}/",
+    )  # fmt: skip
+
+
 def services(ports: Ports, var_dir: Path, model: Path, token: str) -> list[Service]:
     endpoints = write_endpoints(var_dir, ports)
+    metrics = {"ATTUNE_ACTIONS_METRICS_PORT": str(ports.actions_metrics)} if ports.actions_metrics else {}
     return [
-        Service(
-            "handoff",
-            [sys.executable, "-m", "handoff"],
-            f"http://127.0.0.1:{ports.handoff}/healthz",
-        ),
-        Service(
-            "actions",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports.actions)],
-            f"http://127.0.0.1:{ports.actions}/health",
-        ),
-        Service(
-            "rasa",
-            [
-                _bin("rasa"), "run",
-                "--interface", "127.0.0.1",
-                "--port", str(ports.rasa),
-                "--model", str(model),
-                "--endpoints", str(endpoints),
-                "--credentials", str(ROOT / "credentials.yml"),
-                "--enable-api", "--auth-token", token,
-                "--cors", "*",
-            ],
-            f"http://127.0.0.1:{ports.rasa}/",
-        ),
-    ]  # fmt: skip
+        handoff_service(ports.handoff),
+        actions_service(ports.actions, env=metrics),
+        rasa_service(ports.rasa, model, endpoints, token),
+    ]
 
 
-def child_env(ports: Ports, var_dir: Path, token: str) -> dict[str, str]:
-    env = dict(os.environ)
+def child_env(
+    ports: Ports, var_dir: Path, token: str, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The children's environment: ``base`` (default: ours) with this run's addresses and defaults."""
+    env = dict(os.environ if base is None else base)
     env.setdefault("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{var_dir / 'store.db'}")
     env.setdefault("ATTUNE_HANDOFF_DATABASE_URL", f"sqlite:///{var_dir / 'handoff.db'}")
     env.setdefault("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{var_dir / 'outbox.db'}")
@@ -150,7 +173,7 @@ class Stack:
         process = subprocess.Popen(
             service.command,
             cwd=ROOT,
-            env=self._env,
+            env={**self._env, **service.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -199,6 +222,10 @@ def latest_model(models_dir: Path) -> Path:
 
 def banner(ports: Ports) -> str:
     rest = f"http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook"
+    metrics = []
+    if ports.actions_metrics:
+        actions_metrics = f"http://127.0.0.1:{ports.actions_metrics}/metrics"
+        metrics.append(f"  metrics    {actions_metrics}  (action server, from the first message on)")
     return "\n".join(
         [
             "",
@@ -209,6 +236,8 @@ def banner(ports: Ports) -> str:
             f"  actions    http://127.0.0.1:{ports.actions}/health",
             f"  handoff    http://127.0.0.1:{ports.handoff}/healthz",
             f"  console    http://127.0.0.1:{ports.handoff}/console  (logins: see [handoff] on first run)",
+            f"  metrics    http://127.0.0.1:{ports.handoff}/metrics  (handoff service)",
+            *metrics,
             "",
         ]
     )
@@ -219,6 +248,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rasa-port", type=int, default=5005)
     parser.add_argument("--actions-port", type=int, default=5055)
     parser.add_argument("--handoff-port", type=int, default=5056)
+    parser.add_argument(
+        "--actions-metrics-port", type=int, default=9105, help="the action server's /metrics (0: off)"
+    )
     parser.add_argument("--model", type=Path, help="model archive (default: the newest in models/)")
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="databases and generated config")
     parser.add_argument("--start-timeout", type=float, default=300.0)
@@ -227,7 +259,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    ports = Ports(args.rasa_port, args.actions_port, args.handoff_port)
+    ports = Ports(args.rasa_port, args.actions_port, args.handoff_port, args.actions_metrics_port or None)
     var_dir = args.var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     model = args.model or latest_model(ROOT / "models")

@@ -9,16 +9,19 @@ from pathlib import Path
 import aiohttp
 import jinja2
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
-from handoff import access, accounts, call_runner, callbacks, privacy_worker, waits, webhooks
+from handoff import access, accounts, call_runner, callbacks, metrics, privacy_worker, waits, webhooks
 from handoff.db import create_engine_for
-from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, RASA, SETTINGS, TEMPLATES
-from handoff.middleware import error_middleware
+from handoff.handoffs import queue_depth
+from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, RASA, SETTINGS, TEMPLATES
+from handoff.middleware import error_middleware, metrics_middleware
 from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
 from handoff.settings import Settings
 from handoff.views import audit as audit_views
 from handoff.views import console, customers, handoffs, health, twilio_hooks
+from handoff.views import metrics as metrics_views
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -47,6 +50,7 @@ async def _rasa(app: web.Application) -> AsyncIterator[None]:
                     callbacks.account_from(settings),
                     callbacks.policy_from(settings),
                     app[CALLS_WAKE],
+                    on_outcome=app[METRICS].callback_outcome,
                 )
             ),
         ]
@@ -97,8 +101,10 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    app = web.Application(middlewares=[metrics_middleware, error_middleware], client_max_size=1024**2)
     app[SETTINGS] = settings
+    # Its own registry, not prometheus_client's global one: each app (and test) counts for itself.
+    app[METRICS] = metrics.create(CollectorRegistry(), lambda: queue_depth(app[ENGINE]))
     # Read and checked here, so a mistake in the access policy stops the service before it serves.
     app[ACCESS] = access.load(settings.access_policy_file)
     app[CALLS_WAKE] = asyncio.Event()
@@ -127,6 +133,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/console/audit", audit_views.audit_page)
     app.router.add_post("/console/flags/{flag_id}", console.review_flag)
     app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/metrics", metrics_views.metrics)
     app.router.add_post("/twilio/twiml/{job_id}", twilio_hooks.twiml)
     app.router.add_post("/twilio/status/{job_id}", twilio_hooks.status)
     app.router.add_post("/api/v1/audit", audit_views.append_entry)

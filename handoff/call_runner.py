@@ -37,11 +37,14 @@ async def place_due(
     account: callbacks.TwilioAccount,
     policy: callbacks.CallPolicy,
     make_client: Callable[[], Any],
+    on_outcome: callbacks.OnOutcome | None = None,
 ) -> int:
     """Places every due job; returns how many were tried."""
     due = await asyncio.to_thread(callbacks.due_jobs, engine)
     for job_id in due:
-        placed = await asyncio.to_thread(callbacks.place_call, engine, job_id, account, make_client, policy)
+        placed = await asyncio.to_thread(
+            callbacks.place_call, engine, job_id, account, make_client, policy, on_outcome=on_outcome
+        )
         logger.info(
             "call-back attempt",
             extra={
@@ -82,8 +85,11 @@ async def run_worker(
     policy: callbacks.CallPolicy,
     wake: asyncio.Event,
     every: float = POLL_SECONDS,
+    on_outcome: callbacks.OnOutcome | None = None,
 ) -> None:
-    interrupted = await asyncio.to_thread(callbacks.interrupt_stale, engine, STALE_AFTER)
+    interrupted = await asyncio.to_thread(
+        callbacks.interrupt_stale, engine, STALE_AFTER, on_outcome=on_outcome
+    )
     if interrupted:
         logger.warning("call-backs interrupted by a stop were marked unknown", extra={"count": interrupted})
 
@@ -92,7 +98,7 @@ async def run_worker(
 
     while True:
         try:
-            await place_due(engine, account, policy, make_client)
+            await place_due(engine, account, policy, make_client, on_outcome)
             await send_notices(engine, rasa)
         except Exception:
             logger.exception("call-back pass failed; will try again")

@@ -37,6 +37,8 @@ MAX_ATTEMPTS = 2  # the first call and one retry
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 RETRY_STATUSES = ("busy", "no-answer")
 NOT_PLACED = ("pending", "rate_limited", SIMULATED, "error")
+# Told each job's final status once, when it is decided (the service counts them: handoff/metrics.py).
+OnOutcome = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def new_job(
     not_before: datetime | None = None,
     window_end: datetime | None = None,
     now: datetime | None = None,
+    on_outcome: OnOutcome | None = None,
 ) -> CallJob:
     """Adds a call-back job to ``session`` (the caller's transaction), or returns the one for ``key``."""
     moment = now or datetime.now(timezone.utc)
@@ -169,6 +172,8 @@ def new_job(
     today = _calls_in_last_day(session, number, customer, moment)
     if today >= policy.daily_limit:
         _move(row, "rate_limited", moment, f"{today} call-backs for this customer in the last 24 hours")
+        if on_outcome is not None:
+            on_outcome("rate_limited")
     else:
         _move(row, "pending", moment, f"due {row.next_attempt_at.isoformat()}")
     session.add(row)
@@ -197,10 +202,11 @@ def request_call(
     key: str,
     policy: CallPolicy = DEFAULT_POLICY,
     now: datetime | None = None,
+    on_outcome: OnOutcome | None = None,
 ) -> CallState:
     """Stores a call-back job for an existing handoff (or returns the one already stored for ``key``)."""
     with Session(engine) as session, session.begin():
-        job = _state(new_job(session, handoff_id, to_number, key, policy, now=now))
+        job = _state(new_job(session, handoff_id, to_number, key, policy, now=now, on_outcome=on_outcome))
     audit_events.call_scheduled(engine, job.id)
     return job
 
@@ -236,6 +242,7 @@ def place_call(
     make_client: Callable[[], Any],
     policy: CallPolicy = DEFAULT_POLICY,
     now: datetime | None = None,
+    on_outcome: OnOutcome | None = None,
 ) -> CallState:
     """Places the call for a pending job, at most once per attempt; records what happened either way."""
     from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -276,6 +283,8 @@ def place_call(
             if status in ("error", SIMULATED):
                 row.notice = status
         placed = _state(row)
+    if on_outcome is not None and placed.status in ("error", SIMULATED):
+        on_outcome(placed.status)
     audit_events.call_placed(engine, job_id, account.simulated)
     return placed
 
@@ -287,6 +296,7 @@ def record_status(
     call_sid: str | None,
     policy: CallPolicy = DEFAULT_POLICY,
     now: datetime | None = None,
+    on_outcome: OnOutcome | None = None,
 ) -> CallState:
     """Stores the status Twilio reported (from a verified status callback) and decides what is next."""
     if not call_status or len(call_status) > 24:
@@ -319,6 +329,8 @@ def record_status(
             if call_status in ("busy", "no-answer", "failed", "canceled"):
                 row.notice = "missed"
         reported = _state(row)
+    if on_outcome is not None and reported.status in FINAL_STATUSES:
+        on_outcome(reported.status)
     if reported.status == "pending" or reported.status in FINAL_STATUSES:
         audit_events.call_reported(engine, job_id)  # a retry decided, or the call-back is over
     return reported
@@ -342,7 +354,9 @@ def mark_notified(engine: Engine, job_id: str, now: datetime | None = None) -> N
             row.notified_at = now or datetime.now(timezone.utc)
 
 
-def interrupt_stale(engine: Engine, older_than: timedelta, now: datetime | None = None) -> int:
+def interrupt_stale(
+    engine: Engine, older_than: timedelta, now: datetime | None = None, on_outcome: OnOutcome | None = None
+) -> int:
     """Jobs left ``placing`` by a stopped service: marked ``unknown``, never placed again automatically."""
     moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
@@ -354,7 +368,10 @@ def interrupt_stale(engine: Engine, older_than: timedelta, now: datetime | None 
             row.last_error = "The service stopped while placing this call: check Twilio's call log first."
             _move(row, "unknown", moment, row.last_error)
             count += 1
-        return count
+    if on_outcome is not None:
+        for _ in range(count):
+            on_outcome("unknown")
+    return count
 
 
 def get_job(engine: Engine, job_id: str) -> CallState:

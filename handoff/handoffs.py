@@ -64,6 +64,7 @@ def accept_handoff(
     document: object,
     webhook_urls: tuple[str, ...] = (),
     call_policy: callbacks.CallPolicy = callbacks.DEFAULT_POLICY,
+    on_outcome: callbacks.OnOutcome | None = None,
 ) -> tuple[StoredHandoff, bool]:
     """Validates and stores a handoff; returns it and whether it was new.
 
@@ -107,6 +108,7 @@ def accept_handoff(
                     customer=payload["customer"]["pseudonym"],
                     not_before=_instant(window.get("start")),
                     window_end=_instant(window.get("end")),
+                    on_outcome=on_outcome,
                 )
             webhooks.enqueue(session, row.id, webhook_urls)
     except IntegrityError:
@@ -206,6 +208,21 @@ def release_stale_claims(engine: Engine, timeout: timedelta, now: datetime | Non
                 row.status, row.claimed_by, row.claimed_at, row.agent_seen_at = "queued", None, None, None
                 released.append(row.id)
     return released
+
+
+def queue_depth(engine: Engine) -> dict[str, int]:
+    """How many handoffs wait for an agent, by priority (every priority, 0 when none)."""
+    names = {rank: name for name, rank in PRIORITY_RANK.items()}
+    depth = dict.fromkeys(PRIORITY_RANK, 0)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Handoff.priority, func.count())
+            .where(Handoff.status == "queued")
+            .group_by(Handoff.priority)
+        ).all()
+    for rank, count in rows:
+        depth[names.get(rank, "normal")] += int(count)
+    return depth
 
 
 def queue_position(engine: Engine, handoff_id: str) -> int | None:

@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from handoff.access import AccessPolicy
+from handoff.metrics import HandoffMetrics
 from handoff.rasa_client import RasaClient
 from handoff.settings import Settings
 
@@ -18,3 +19,5 @@ RASA = web.AppKey("rasa", RasaClient)
 ACCESS = web.AppKey("access", AccessPolicy)
 # Set when a call-back job is created, so the call runner places a "now" call without waiting a poll.
 CALLS_WAKE = web.AppKey("calls_wake", asyncio.Event)
+# Prometheus metrics on this app's own registry (handoff/metrics.py), served at GET /metrics.
+METRICS = web.AppKey("metrics", HandoffMetrics)

@@ -1,12 +1,18 @@
-"""The one place HTTP errors are shaped: every error leaves as ``{"error": code, "detail": ...}``."""
+"""The one place HTTP errors are shaped: every error leaves as ``{"error": code, "detail": ...}``.
+
+And where every request is timed for ``attune_http_request_duration_seconds`` (handoff/metrics.py).
+"""
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from handoff.errors import HandoffError
+from handoff.keys import METRICS
+from handoff.metrics import UNMATCHED
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -32,3 +38,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         logger.exception("unhandled error", extra={"path": request.path, "method": request.method})
         return error_body(500, "internal_error", "something went wrong on our side; it has been logged")
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outside error_middleware, so it sees the status the client gets; labelled by route pattern."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as error:  # redirects, which error_middleware lets through
+        status = error.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else UNMATCHED
+        request.app[METRICS].request(request.method, route, status, time.perf_counter() - started)

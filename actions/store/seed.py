@@ -206,7 +206,12 @@ def seed_if_empty(session: Session, today: date) -> bool:
         return False
     session.add_all(_customers())
     session.flush()
-    session.add_all(_orders(today))
+    # Parents first: PostgreSQL checks foreign keys on every insert (SQLite does not by default),
+    # and without relationship()s the unit of work may insert a charge before its order.
+    rows = _orders(today)
+    session.add_all([row for row in rows if isinstance(row, Order)])
+    session.flush()
+    session.add_all([row for row in rows if not isinstance(row, Order)])
     session.add_all(_subscriptions(today))
     session.commit()
     return True

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from handoff import access, accounts, callbacks, handoffs
 from handoff.errors import InvalidRequest, Unauthorized
-from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, SETTINGS
+from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, SETTINGS
 from handoff.models import HANDOFF_STATUSES
 from handoff.settings import Settings
 
@@ -40,10 +40,17 @@ async def create_handoff(request: web.Request) -> web.Response:
         and header_key != document.get("idempotency_key")
     ):
         raise InvalidRequest("the Idempotency-Key header and the payload's idempotency_key differ")
-    settings, engine = request.app[SETTINGS], request.app[ENGINE]
+    settings, engine, metrics = request.app[SETTINGS], request.app[ENGINE], request.app[METRICS]
     stored, created = await asyncio.to_thread(
-        handoffs.accept_handoff, engine, document, settings.webhook_urls, callbacks.policy_from(settings)
+        handoffs.accept_handoff,
+        engine,
+        document,
+        settings.webhook_urls,
+        callbacks.policy_from(settings),
+        metrics.callback_outcome,
     )
+    if created:
+        metrics.handoff_accepted(stored.reason, stored.priority, stored.payload)
     calls = await asyncio.to_thread(callbacks.jobs_for, engine, stored.id)
     if calls:
         request.app[CALLS_WAKE].set()  # a "now" call-back is placed at once, not at the next poll
@@ -90,12 +97,20 @@ async def request_callback(request: web.Request) -> web.Response:
         raise InvalidRequest('send {"to": "<phone number>"} (E.164 or a national number)')
     engine, handoff_id = request.app[ENGINE], request.match_info["handoff_id"]
     key = str(document.get("idempotency_key") or f"callback-{handoff_id}")
-    settings = request.app[SETTINGS]
+    settings, outcome = request.app[SETTINGS], request.app[METRICS].callback_outcome
     policy = callbacks.policy_from(settings)
-    job = await asyncio.to_thread(callbacks.request_call, engine, handoff_id, document["to"], key, policy)
+    job = await asyncio.to_thread(
+        callbacks.request_call, engine, handoff_id, document["to"], key, policy, on_outcome=outcome
+    )
     account = callbacks.account_from(settings)
     placed = await asyncio.to_thread(
-        callbacks.place_call, engine, job.id, account, lambda: callbacks.official_client(account), policy
+        callbacks.place_call,
+        engine,
+        job.id,
+        account,
+        lambda: callbacks.official_client(account),
+        policy,
+        on_outcome=outcome,
     )
     return web.json_response(
         {

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from handoff import callbacks
-from handoff.keys import ENGINE, SETTINGS
+from handoff.keys import ENGINE, METRICS, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -60,5 +60,6 @@ async def status(request: web.Request) -> web.Response:
         form.get("CallStatus", ""),
         form.get("CallSid"),
         callbacks.policy_from(request.app[SETTINGS]),
+        on_outcome=request.app[METRICS].callback_outcome,
     )
     return web.Response(status=204)

@@ -19,6 +19,7 @@ def isolated_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     monkeypatch.setenv("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{tmp_path / 'outbox.db'}")
     monkeypatch.setenv("ATTUNE_HANDOFF_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("ATTUNE_ACTIONS_METRICS_PORT", raising=False)  # no metrics server unless a test asks
     caches = (
         resources._store,
         resources._contacts,
@@ -28,6 +29,7 @@ def isolated_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         resources._audit_queue,
         resources._audit_flusher,
         resources.resume_audit_flusher,
+        resources._metrics,
     )
     for cache in caches:
         cache.cache_clear()

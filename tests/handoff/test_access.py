@@ -194,6 +194,9 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
         everyone(Outcome(200)),
     ),
     ("GET", "/healthz"): (plain("/healthz"), everyone(Outcome(200))),
+    # Prometheus metrics: counts and timings by reason, priority, status and route pattern, no personal
+    # data (tests/handoff/test_metrics.py checks), so open like /healthz; the body is checked to show none.
+    ("GET", "/metrics"): (plain("/metrics"), everyone(ok(200))),
     # --- Twilio's webhooks: its signature, nothing else, opens them ---------------------------
     ("POST", "/twilio/twiml/{job_id}"): (plain("/twilio/twiml/{job}"), everyone(FORBIDDEN)),
     ("POST", "/twilio/status/{job_id}"): (plain("/twilio/status/{job}"), everyone(FORBIDDEN)),

@@ -33,6 +33,8 @@ class RunningStack:
     var_dir: Path
     # The Twilio the stack talks to (call-backs, SMS and WhatsApp replies); twilio.fake records it all.
     twilio: FakeTwilioThread
+    # The action server's Prometheus metrics (its own loopback port; the handoff service's: /metrics).
+    actions_metrics_url: str
 
 
 def free_port() -> int:
@@ -60,7 +62,7 @@ def twilio() -> Iterator[FakeTwilioThread]:
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory, twilio: FakeTwilioThread) -> Iterator[RunningStack]:
     model = trained_model()
-    ports = {"rasa": free_port(), "actions": free_port(), "handoff": free_port()}
+    ports = {"rasa": free_port(), "actions": free_port(), "handoff": free_port(), "metrics": free_port()}
     var_dir = tmp_path_factory.mktemp("var")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
     env["ATTUNE_RASA_TOKEN"] = token = "integration-test-token"
@@ -90,6 +92,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, twilio: FakeTwilioThread) ->
         "--rasa-port", str(ports["rasa"]),
         "--actions-port", str(ports["actions"]),
         "--handoff-port", str(ports["handoff"]),
+        "--actions-metrics-port", str(ports["metrics"]),
         "--model", str(model),
         "--var-dir", str(var_dir),
     ]  # fmt: skip
@@ -127,6 +130,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, twilio: FakeTwilioThread) ->
         output=output,
         var_dir=var_dir,
         twilio=twilio,
+        actions_metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics",
     )
 
     # Ctrl-C, as a person would press it: all three must stop and the launcher exit 0.
