@@ -22,6 +22,8 @@ import aiohttp
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 
+from bot.components import rasa_speedups
+
 logger = logging.getLogger(__name__)
 
 METADATA_KEY = "attune"
@@ -113,6 +115,7 @@ class ConsentGate:
     own ``blueprint`` calls ``gated`` itself, as bot/components/twilio_channel.py does)."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Any:
+        rasa_speedups.install()  # the server is being set up: the place for process-wide fixes
         return super().blueprint(gated(on_new_message))  # type: ignore[misc]
 
 

@@ -43,8 +43,12 @@ def _load(path: str) -> Any:
     # Never reach for the Hugging Face hub: this machine (and a customer's) may be offline.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
     from sentence_transformers import SentenceTransformer
 
+    # One intra-op thread by default: concurrent messages each encode a short text, and several
+    # threads per encoding only contend for the cores (bench/README.md: p95 at one user 322 -> ~150 ms).
+    torch.set_num_threads(max(1, int(os.environ.get("ATTUNE_TORCH_THREADS", "1"))))
     return SentenceTransformer(path, device="cpu")
 
 
