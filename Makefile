@@ -82,7 +82,22 @@ $(PRISM):
 
 prism: $(PRISM) ## Install Stoplight Prism (npm, pinned) for the Twilio contract test (if missing)
 
-pytest: train browser prism ## pytest: unit, component, action, service, integration and browser tests
+# The scale-out test (tests/scale) starts a throwaway PostgreSQL and Redis from Debian's packages
+# itself; they are installed here if missing.
+POSTGRES ?= $(or $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/postgres))),/usr/lib/postgresql/15/bin/postgres)
+REDIS_SERVER ?= /usr/bin/redis-server
+$(POSTGRES):
+	$(SUDO) apt-get install -y --no-install-recommends postgresql || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }
+$(REDIS_SERVER):
+	$(SUDO) apt-get install -y --no-install-recommends redis-server || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends redis-server; }
+
+.PHONY: datastores scale-test
+datastores: $(POSTGRES) $(REDIS_SERVER) ## Install Debian's PostgreSQL and Redis for the scale-out test (if missing)
+
+scale-test: train datastores ## Two Rasa + two action servers on Postgres + Redis behind a load balancer
+	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q tests/scale
+
+pytest: train browser prism datastores ## pytest: unit, component, action, service, integration, browser, scale-out
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q
 
 test: setup lint typecheck imports validate conversations pytest ## Set up and run the whole test suite (CI runs this)

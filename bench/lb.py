@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from yarl import URL
 
 logger = logging.getLogger("bench.lb")
 
@@ -65,7 +66,8 @@ async def proxy(request: web.Request) -> web.Response:
     try:
         async with request.app[SESSION].request(
             request.method,
-            upstream + request.rel_url.path_qs,
+            # The path and query exactly as they came (%2F stays %2F).
+            URL(upstream + request.raw_path, encoded=True),
             headers=headers,
             data=await request.read(),
             allow_redirects=False,

@@ -15,19 +15,24 @@ Emotion processing is "on" until the customer turns it off; every change is appe
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from handoff.errors import InvalidRequest, NotFound
 from handoff.models import EMOTION_PROCESSING, IDENTITY_KINDS, ConsentEvent, Customer, CustomerIdentity
 
 SOURCES = ("conversation", "web_switch", "api")
+# A lost race to create an identity is run again (once is enough; a spare for merges).
+IDENTITY_RACE_ATTEMPTS = 3
+T = TypeVar("T")
 MAX_IDENTITIES = 10
 
 
@@ -117,12 +122,31 @@ def _resolve(session: Session, identities: list[Identity], now: datetime) -> Cus
     return customer
 
 
+def _transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    """``work`` in one transaction, again when it lost a race to create the same identity.
+
+    A new customer's first messages can reach two Rasa instances at once, and both consent gates
+    ask who the customer is: one insert of the identity wins; the other, run again, finds it.
+    """
+    for attempt in range(1, IDENTITY_RACE_ATTEMPTS + 1):
+        try:
+            with Session(engine) as session, session.begin():
+                return work(session)
+        except IntegrityError:
+            if attempt == IDENTITY_RACE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 def resolve(engine: Engine, identities: list[Identity], now: datetime | None = None) -> CustomerConsent:
     """The customer these identities belong to (created or linked as needed), with their choice."""
     moment = now or datetime.now(timezone.utc)
-    with Session(engine) as session, session.begin():
+
+    def work(session: Session) -> CustomerConsent:
         customer = _resolve(session, identities, moment)
         return CustomerConsent(customer.id, customer.emotion_processing)
+
+    return _transaction(engine, work)
 
 
 def set_emotion_processing(
@@ -141,7 +165,8 @@ def set_emotion_processing(
     if not channel or len(channel) > 40:
         raise InvalidRequest('"channel" must be 1 to 40 characters')
     moment = now or datetime.now(timezone.utc)
-    with Session(engine) as session, session.begin():
+
+    def work(session: Session) -> CustomerConsent:
         customer = _resolve(session, identities, moment)
         customer.emotion_processing = choice
         session.add(
@@ -154,6 +179,8 @@ def set_emotion_processing(
             )
         )
         return CustomerConsent(customer.id, choice)
+
+    return _transaction(engine, work)
 
 
 def consent_log(engine: Engine, customer_id: str) -> list[dict[str, str]]:
