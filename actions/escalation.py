@@ -80,6 +80,10 @@ class ActionHandoff(SafeAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         _log_decision(tracker, self.name())
+        if tracker.get_slot(c.SLOT_HANDOFF_STATUS) in ("delivered", "queued"):
+            # Asking again while the team already has it must not queue the customer twice.
+            dispatcher.utter_message(response="utter_handoff_already")
+            return []
         payload = dict(build_payload(tracker))
         result = await deliver(payload, self._outbox(), self._client())
         if result.status == "queued":

@@ -162,3 +162,15 @@ async def test_action_handoff_tells_the_customer_honestly_what_happened(
 def _with_sender(tracker: Any, sender: str) -> Any:
     tracker.sender_id = sender
     return tracker
+
+
+async def test_asking_again_while_the_team_has_it_does_not_queue_the_customer_twice(tmp_path: Path) -> None:
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
+    nowhere = HandoffClient(f"http://127.0.0.1:{free_port()}", TOKEN, timeout=0.5)
+    dispatcher = CollectingDispatcher()
+    tracker = _with_sender(conversation({**BASE_SLOTS, "handoff_status": "delivered"}), "conv-again")
+
+    events = await ActionHandoff(outbox=lambda: outbox, client=lambda: nowhere).run(dispatcher, tracker, {})
+
+    assert events == [] and [m["response"] for m in dispatcher.messages] == ["utter_handoff_already"]
+    assert outbox.pending_count() == 0
