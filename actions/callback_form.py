@@ -28,11 +28,8 @@ from rasa_sdk.types import DomainDict
 from actions import resources
 from actions.base import EventList, SafeAction
 from actions.callback_hours import Option, choose, customer_zone, options, phone_number
-from actions.clients.handoff import HandoffClient
-from actions.handoff_delivery import deliver
+from actions.escalation import HandoffSender
 from actions.handoff_payload import build_payload
-from actions.metrics import ActionMetrics, record
-from actions.outbox import Outbox
 from bot import constants as c
 
 logger = logging.getLogger(__name__)
@@ -199,18 +196,8 @@ def callback_payload(tracker: Tracker) -> dict[str, Any]:
     return payload
 
 
-class ActionRequestCallback(SafeAction):
+class ActionRequestCallback(HandoffSender):
     """Sends the handoff with the call-back; tells the customer what will happen, honestly."""
-
-    def __init__(
-        self,
-        outbox: Callable[[], Outbox] = resources.outbox,
-        client: Callable[[], HandoffClient] = resources.handoff_client,
-        metrics: Callable[[], ActionMetrics] = resources.metrics,
-    ) -> None:
-        self._outbox = outbox
-        self._client = client
-        self._metrics = metrics
 
     def name(self) -> str:
         return "action_request_callback"
@@ -223,14 +210,9 @@ class ActionRequestCallback(SafeAction):
             dispatcher.utter_message(response="utter_callback_declined")
             return [*reset, SlotSet(c.SLOT_CALLBACK_STATUS, c.DECLINED)]
         payload = callback_payload(tracker)
-        result = await deliver(payload, self._outbox(), self._client())
-        if result.status == "queued":
-            resources.outbox_flusher().ensure_running()
+        result = await self.send("callback", payload)
         status = result.callback_status or result.status
         logger.info("call-back %s for %s: %s", payload["idempotency_key"], tracker.sender_id, status)
-        record(
-            self._metrics, lambda metrics: metrics.handoff_sent("callback", payload["reason"], result.status)
-        )
         option = chosen_option(tracker)
         number = payload["callback"]["phone_masked"]
         if result.status == "delivered" and result.callback_status == "rate_limited":

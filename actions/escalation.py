@@ -6,6 +6,7 @@ has it already or will get it as soon as the handoff service is reachable.  A ca
 customer agreed to goes the same way, with the call attached (actions/callback_form.py).
 """
 
+import abc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import resources
 from actions.base import EventList, SafeAction
 from actions.clients.handoff import HandoffClient
-from actions.handoff_delivery import deliver
+from actions.handoff_delivery import DeliveryResult, deliver
 from actions.handoff_payload import build_payload
 from actions.metrics import ActionMetrics, record
 from actions.outbox import Outbox
@@ -60,8 +61,8 @@ class ActionOfferCallback(SafeAction):
         return []
 
 
-class ActionHandoff(SafeAction):
-    """Sends the conversation, with its emotional context, to the handoff service."""
+class HandoffSender(SafeAction, abc.ABC):
+    """Shared by the actions that send a handoff (a plain one, or one carrying a call-back)."""
 
     def __init__(
         self,
@@ -72,6 +73,18 @@ class ActionHandoff(SafeAction):
         self._outbox = outbox
         self._client = client
         self._metrics = metrics
+
+    async def send(self, kind: str, payload: dict[str, Any]) -> DeliveryResult:
+        """Through the durable outbox; one left pending is retried by the background flusher."""
+        result = await deliver(payload, self._outbox(), self._client())
+        if result.status == "queued":
+            resources.outbox_flusher().ensure_running()
+        record(self._metrics, lambda metrics: metrics.handoff_sent(kind, payload["reason"], result.status))
+        return result
+
+
+class ActionHandoff(HandoffSender):
+    """Sends the conversation, with its emotional context, to the handoff service."""
 
     def name(self) -> str:
         return "action_handoff"
@@ -85,13 +98,8 @@ class ActionHandoff(SafeAction):
             dispatcher.utter_message(response="utter_handoff_already")
             return []
         payload = dict(build_payload(tracker))
-        result = await deliver(payload, self._outbox(), self._client())
-        if result.status == "queued":
-            resources.outbox_flusher().ensure_running()
+        result = await self.send("handoff", payload)
         logger.info("handoff %s for %s: %s", payload["idempotency_key"], tracker.sender_id, result.status)
-        record(
-            self._metrics, lambda metrics: metrics.handoff_sent("handoff", payload["reason"], result.status)
-        )
         if result.status == "delivered" and result.agents_online == 0:
             # Honest about it: nobody is there now; say where they are in line and what else they can do.
             dispatcher.utter_message(response="utter_handoff_no_agents", position=result.queue_position or 1)

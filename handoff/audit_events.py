@@ -9,6 +9,7 @@ raises: a failure is logged and the decision stands.  Phone numbers never enter 
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -138,15 +139,28 @@ def _call_entry(
     )
 
 
-def call_scheduled(engine: Engine, job_id: str) -> None:
-    """A call-back job was created: when it will be placed, or why it was refused."""
+def _record_call(engine: Engine, job_id: str, build: Callable[[Any, Any, str], Any]) -> None:
+    """Loads the job and its handoff, builds the entry from them and the job's last step, records it.
+
+    An entry that cannot be built is logged, never raised: the call-back itself already happened.
+    """
     try:
         found = _call(engine, job_id)
         if found is None:
             return
         job, handoff = found
         trail = json.loads(job.trail_json or "[]")
-        detail = trail[-1]["detail"] if trail else ""
+        entry = build(job, handoff, trail[-1]["detail"] if trail else "")
+    except Exception:
+        logger.exception("audit entry for call job %s could not be built", job_id)
+        return
+    audit.record(engine, entry)
+
+
+def call_scheduled(engine: Engine, job_id: str) -> None:
+    """A call-back job was created: when it will be placed, or why it was refused."""
+
+    def build(job: Any, handoff: Any, detail: str) -> Any:
         if job.status == "rate_limited":
             summary = f"Call-back refused by the daily limit: {detail}"
             rule = "at most ATTUNE_CALLBACK_DAILY_LIMIT call-backs per customer (or number) in 24 hours"
@@ -156,7 +170,7 @@ def call_scheduled(engine: Engine, job_id: str) -> None:
                 f", inside the window ending {_iso(job.window_end)}" if job.window_end else ""
             )
             rule = "placed when due: now, or at the start of the window the customer agreed to"
-        entry = _call_entry(
+        return _call_entry(
             job,
             handoff,
             "callback_scheduled",
@@ -165,21 +179,14 @@ def call_scheduled(engine: Engine, job_id: str) -> None:
             {"rule": rule, "detail": detail},
             ("call job", "consent and chosen window (handoff payload)", "call-backs of the last 24 h"),
         )
-    except Exception:
-        logger.exception("audit entry for call job %s could not be built", job_id)
-        return
-    audit.record(engine, entry)
+
+    _record_call(engine, job_id, build)
 
 
 def call_placed(engine: Engine, job_id: str, simulated: bool) -> None:
     """One attempt was made (or simulated): what was asked of Twilio and what came back."""
-    try:
-        found = _call(engine, job_id)
-        if found is None:
-            return
-        job, handoff = found
-        trail = json.loads(job.trail_json or "[]")
-        detail = trail[-1]["detail"] if trail else ""
+
+    def build(job: Any, handoff: Any, detail: str) -> Any:
         if job.status == "pending":
             summary = f"Call-back attempt {job.attempts} refused by Twilio; trying again later: {detail}"
         elif simulated:
@@ -188,7 +195,7 @@ def call_placed(engine: Engine, job_id: str, simulated: bool) -> None:
             summary = f"Call-back attempt {job.attempts} failed: {job.last_error}"
         else:
             summary = f"Call-back attempt {job.attempts} placed with Twilio ({job.status})"
-        entry = _call_entry(
+        return _call_entry(
             job,
             handoff,
             "callback_placed",
@@ -197,21 +204,14 @@ def call_placed(engine: Engine, job_id: str, simulated: bool) -> None:
             {"rule": "each attempt is placed once; the client never re-sends", "detail": detail},
             ("call job", "simulated mode (no Twilio credentials)" if simulated else "Twilio API response"),
         )
-    except Exception:
-        logger.exception("audit entry for call job %s could not be built", job_id)
-        return
-    audit.record(engine, entry)
+
+    _record_call(engine, job_id, build)
 
 
 def call_reported(engine: Engine, job_id: str) -> None:
     """Twilio's report led to a decision: one more attempt, or the call-back is over (final status)."""
-    try:
-        found = _call(engine, job_id)
-        if found is None:
-            return
-        job, handoff = found
-        trail = json.loads(job.trail_json or "[]")
-        detail = trail[-1]["detail"] if trail else ""
+
+    def build(job: Any, handoff: Any, detail: str) -> Any:
         if job.status == "pending":
             summary = f"Call-back attempt {job.attempts}: {detail}"
             explanation = {"rule": RETRY_RULE, "detail": detail}
@@ -219,7 +219,7 @@ def call_reported(engine: Engine, job_id: str) -> None:
             told = " (the customer will be told)" if job.notice else ""
             summary = f"Call-back finished: {job.status} after {job.attempts} attempt(s){told}"
             explanation = {"rule": RETRY_RULE, "detail": detail, "customer_notice": job.notice}
-        entry = _call_entry(
+        return _call_entry(
             job,
             handoff,
             "callback_status",
@@ -228,7 +228,5 @@ def call_reported(engine: Engine, job_id: str) -> None:
             explanation,
             ("Twilio status callback (signature checked)", "call job"),
         )
-    except Exception:
-        logger.exception("audit entry for call job %s could not be built", job_id)
-        return
-    audit.record(engine, entry)
+
+    _record_call(engine, job_id, build)

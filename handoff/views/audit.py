@@ -13,15 +13,15 @@ from handoff import access, audit
 from handoff.audit_entry import ENGINE_ACTOR, ENGINE_KINDS, parse_entry
 from handoff.errors import InvalidRequest
 from handoff.keys import ENGINE
+from handoff.views.auth import authorise
 from handoff.views.console import render, require_capability, require_session
-from handoff.views.handoffs import _authorise
 
 MAX_CONVERSATION_CHARS = 255
 
 
 async def append_entry(request: web.Request) -> web.Response:
     """``POST /api/v1/audit``: one entry from the empathy engine; 201 new, 200 already stored."""
-    _authorise(request)
+    authorise(request)
     if request.content_type != "application/json":
         raise InvalidRequest("send the entry as application/json")
     # Only the handoff service writes the handoff service's own entries.

@@ -2,25 +2,16 @@
 the web chat's switch (thin views over handoff/customers.py)."""
 
 import asyncio
-import hmac
 from typing import Any
 
 from aiohttp import web
 
 from handoff import customers
-from handoff.errors import InvalidRequest, Unauthorized
-from handoff.keys import ENGINE, SETTINGS
+from handoff.errors import InvalidRequest
+from handoff.keys import ENGINE
+from handoff.views.auth import authorise
 
 MAX_SESSION_CHARS = 256
-
-
-def _authorise(request: web.Request) -> None:
-    token = request.app[SETTINGS].api_token
-    if token is None:
-        return
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <ATTUNE_HANDOFF_API_TOKEN>)")
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -34,7 +25,7 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 
 async def resolve(request: web.Request) -> web.Response:
     """Which customer these identities are, and whether their emotions may be processed."""
-    _authorise(request)
+    authorise(request)
     identities = customers.parse_identities((await _json_object(request)).get("identities"))
     found = await asyncio.to_thread(customers.resolve, request.app[ENGINE], identities)
     return web.json_response(found.to_dict())
@@ -42,7 +33,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 async def set_consent(request: web.Request) -> web.Response:
     """An opt-out or opt-in, from a conversation (the action server) or another system."""
-    _authorise(request)
+    authorise(request)
     document = await _json_object(request)
     identities = customers.parse_identities(document.get("identities"))
     changed = await asyncio.to_thread(
@@ -57,7 +48,7 @@ async def set_consent(request: web.Request) -> web.Response:
 
 
 async def consent_of(request: web.Request) -> web.Response:
-    _authorise(request)
+    authorise(request)
     customer_id = request.match_info["customer_id"]
     log = await asyncio.to_thread(customers.consent_log, request.app[ENGINE], customer_id)
     identities = await asyncio.to_thread(customers.identities_of, request.app[ENGINE], customer_id)

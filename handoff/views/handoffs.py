@@ -4,24 +4,15 @@ Callers with the bearer token see what the access policy grants ``api`` (handoff
 """
 
 import asyncio
-import hmac
 
 from aiohttp import web
 
 from handoff import access, accounts, callbacks, handoffs
-from handoff.errors import InvalidRequest, Unauthorized
+from handoff.errors import InvalidRequest
 from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, SETTINGS
 from handoff.models import HANDOFF_STATUSES
 from handoff.settings import Settings
-
-
-def _authorise(request: web.Request) -> None:
-    token = request.app[SETTINGS].api_token
-    if token is None:
-        return
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <ATTUNE_HANDOFF_API_TOKEN>)")
+from handoff.views.auth import authorise
 
 
 def _grants(request: web.Request) -> frozenset[str]:
@@ -29,7 +20,7 @@ def _grants(request: web.Request) -> frozenset[str]:
 
 
 async def create_handoff(request: web.Request) -> web.Response:
-    _authorise(request)
+    authorise(request)
     if request.content_type != "application/json":
         raise InvalidRequest("send the payload as application/json")
     document = await request.json()
@@ -67,7 +58,7 @@ async def create_handoff(request: web.Request) -> web.Response:
 
 
 async def get_handoff(request: web.Request) -> web.Response:
-    _authorise(request)
+    authorise(request)
     stored = await asyncio.to_thread(
         handoffs.get_handoff, request.app[ENGINE], request.match_info["handoff_id"]
     )
@@ -75,7 +66,7 @@ async def get_handoff(request: web.Request) -> web.Response:
 
 
 async def list_handoffs(request: web.Request) -> web.Response:
-    _authorise(request)
+    authorise(request)
     status = request.query.get("status", "queued")
     if status not in HANDOFF_STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(HANDOFF_STATUSES)}")
@@ -91,7 +82,7 @@ async def list_handoffs(request: web.Request) -> web.Response:
 
 async def request_callback(request: web.Request) -> web.Response:
     """Asks for a phone call-back for a handoff: stored as a job and placed (or simulated) once."""
-    _authorise(request)
+    authorise(request)
     document = await request.json()
     if not isinstance(document, dict) or not isinstance(document.get("to"), str):
         raise InvalidRequest('send {"to": "<phone number>"} (E.164 or a national number)')
