@@ -27,8 +27,8 @@ from handoff.app import create_app
 from handoff.keys import ENGINE
 from handoff.models import Handoff
 from handoff.settings import Settings
-from tests.actions.test_handoff_delivery import free_port
 from tests.actions.test_handoff_payload import BASE_SLOTS, conversation
+from tests.support.ports import free_port
 
 TOKEN = "callback-test-token-000"
 OPEN = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)  # a Wednesday afternoon in London

@@ -2,7 +2,6 @@
 
 import copy
 import json
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,9 @@ from handoff.models import Handoff
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
 from tests.actions.test_handoff_payload import BASE_SLOTS, conversation
+from tests.support.ports import free_port
 
 TOKEN = "delivery-test-token-000"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def example(**changes: Any) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from handoff.app import create_app
 from handoff.settings import Settings
 from tests.actions.conftest import tracker
 from tests.actions.test_empathy_tracking import message
-from tests.actions.test_handoff_delivery import free_port
 from tests.actions.test_handoff_payload import BASE_SLOTS, conversation
+from tests.support.ports import free_port
 
 TOKEN = "metrics-test-token-0000"
 

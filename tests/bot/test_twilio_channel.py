@@ -30,7 +30,7 @@ from bot.components.twilio_channel import (
     signature_ok,
     webhook_form,
 )
-from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
+from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
 
 CUSTOMER = "+447700900123"
 PATH = "/webhooks/twilio/webhook"

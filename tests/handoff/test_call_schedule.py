@@ -25,7 +25,7 @@ from handoff.schema_file import EXAMPLE_FILE
 from handoff.twilio_http import TwilioHttp
 from tests.handoff.conftest import add_handoff_row
 from tests.handoff.test_console import FakeRasa
-from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
+from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
 
 ACCOUNT = TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, "+15005550006", "https://attune.example")
 POLICY = CallPolicy(daily_limit=3, retry_after=timedelta(minutes=5))

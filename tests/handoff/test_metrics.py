@@ -17,7 +17,7 @@ from handoff import metrics
 from handoff.app import create_app
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
-from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
+from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
 
 TOKEN = "metrics-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -13,7 +13,7 @@ from handoff.app import create_app
 from handoff.keys import ENGINE
 from handoff.settings import Settings
 from tests.handoff.conftest import add_handoff_row
-from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
+from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
 
 TOKEN = "twilio-auth-token-0000"
 PUBLIC = "https://attune.example"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import DEMO_PASSWORD, ROOT, RunningStack
+from tests.support.stack import DEMO_PASSWORD, ROOT, RunningStack
 
 pytestmark = pytest.mark.integration
 

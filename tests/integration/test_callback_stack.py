@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.integration.conftest import DEMO_PASSWORD, ROOT, RunningStack
-from tests.twilio_fake import TWILIO_NUMBER
+from tests.support.stack import DEMO_PASSWORD, ROOT, RunningStack
+from tests.support.twilio_fake import TWILIO_NUMBER
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.conftest import RunningStack
 from tests.integration.test_stack import rest, texts
+from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
 

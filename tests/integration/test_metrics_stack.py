@@ -6,8 +6,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.conftest import RunningStack
 from tests.integration.test_stack import rest
+from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
 

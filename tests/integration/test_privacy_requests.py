@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, RunningStack
 from tests.integration.test_callback_stack import WebChat
+from tests.support.stack import ROOT, RunningStack
 
 pytestmark = pytest.mark.integration
 

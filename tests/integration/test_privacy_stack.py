@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.integration.conftest import RunningStack
+from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 import yarl
 
-from tests.integration.conftest import RunningStack
-from tests.twilio_fake import TWILIO_NUMBER
+from tests.support.stack import RunningStack
+from tests.support.twilio_fake import TWILIO_NUMBER
 
 pytestmark = pytest.mark.integration
 

@@ -37,8 +37,9 @@ from bot.launcher import (
     rasa_service,
     write_endpoints,
 )
-from tests.integration.conftest import free_port, trained_model
 from tests.scale.datastores import postgres, redis_server, require_servers
+from tests.support.ports import free_port
+from tests.support.stack import trained_model
 
 START_TIMEOUT = 420.0
 TRACKER_DB, HANDOFF_DB, STORE_DB = "tracker", "handoff", "store"

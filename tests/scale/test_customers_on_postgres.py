@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from handoff import customers
 from handoff.db import create_engine_for
 from handoff.migrate import upgrade_to_head
-from tests.integration.conftest import free_port
 from tests.scale.datastores import postgres, require_servers
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ import pytest
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.components.lock_store import AtomicRedisLockStore
-from tests.integration.conftest import free_port
 from tests.scale.datastores import redis_server, require_servers
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
