@@ -91,13 +91,18 @@ $(POSTGRES):
 $(REDIS_SERVER):
 	$(SUDO) apt-get install -y --no-install-recommends redis-server || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends redis-server; }
 
+# The deploy units' test (tests/test_deploy_units.py) checks them with systemd-analyze.
+SYSTEMD_ANALYZE ?= /usr/bin/systemd-analyze
+$(SYSTEMD_ANALYZE):
+	$(SUDO) apt-get install -y --no-install-recommends systemd || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends systemd; }
+
 .PHONY: datastores scale-test
 datastores: $(POSTGRES) $(REDIS_SERVER) ## Install Debian's PostgreSQL and Redis for the scale-out test (if missing)
 
 scale-test: train datastores ## Two Rasa + two action servers on Postgres + Redis behind a load balancer
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q tests/scale
 
-pytest: train browser prism datastores ## pytest: unit, component, action, service, integration, browser, scale-out
+pytest: train browser prism datastores $(SYSTEMD_ANALYZE) ## pytest: unit, service, integration, browser, scale-out, faults, bounded fuzzing
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q
 
 test: setup lint typecheck imports validate conversations pytest ## Set up and run the whole test suite (CI runs this)
@@ -110,6 +115,13 @@ bench-empathy: train ## Latency the emotion component and per-turn action add pe
 
 bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 000 handoffs, outbox recovery
 	$(PY) -m bench.handoff
+
+.PHONY: fuzz bench-faults
+fuzz: train ## The heavy fuzz run: >= 10 000 hostile inputs per channel and per handoff-API route group
+	ATTUNE_TEST_MODEL=models/attune.tar.gz ATTUNE_FUZZ_EXAMPLES=$(or $(EXAMPLES),10000) $(VENV)/bin/pytest -q -s -m fuzz
+
+bench-faults: train ## Kill -9 each process under 50 concurrent handoff requests: lost, duplicated, recovery time
+	$(PY) -m bench.faults $(ARGS)
 
 .PHONY: bench-e2e bench-soak
 bench-e2e: train ## Attune vs plain Rasa over REST at 1-32 users: p50/p95/p99, msg/s, CPU, RSS (ARGS=--quick)

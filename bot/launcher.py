@@ -1,9 +1,10 @@
 """Runs the whole assistant in one terminal: Rasa server, action server and handoff service.
 
 ``python -m bot.launcher`` (what ``make run`` calls) starts the three processes on 127.0.0.1,
-prefixes their output, waits until each answers, prints where to talk to the bot, and on Ctrl-C
-(or when any of them dies) stops all three.  Only the standard library: this module must not
-drag Rasa into the launcher process.
+prefixes their output, waits until each answers, prints where to talk to the bot, restarts a
+child that dies while the others keep serving (bot/supervisor.py), and on Ctrl-C stops all three.
+Each child's pid is kept in ``<var-dir>/run/<name>.pid``.  Only the standard library: this module
+must not drag Rasa into the launcher process.
 """
 
 import argparse
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import yaml
+
+from bot.supervisor import CrashLoop, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 15.0
@@ -154,6 +157,10 @@ def _pump(name: str, stream: IO[str] | None) -> None:
         sys.stdout.flush()
 
 
+def _log(line: str) -> None:
+    print(f"[{'launch':>7}] {line}", flush=True)
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -163,10 +170,15 @@ def _answers(url: str) -> bool:
 
 
 class Stack:
-    """The three child processes; each in its own process group so Ctrl-C is handled once, by us."""
+    """The child processes; each in its own process group so Ctrl-C is handled once, by us.
 
-    def __init__(self, env: dict[str, str]) -> None:
+    With ``pid_dir``, each child's current pid is written to ``<pid_dir>/<name>.pid``.
+    """
+
+    def __init__(self, env: dict[str, str], pid_dir: Path | None = None) -> None:
         self._env = env
+        self._pid_dir = pid_dir
+        self.services: dict[str, Service] = {}
         self.processes: dict[str, subprocess.Popen[str]] = {}
 
     def start(self, service: Service) -> None:
@@ -180,8 +192,19 @@ class Stack:
             errors="replace",
             start_new_session=True,
         )
+        self.services[service.name] = service
         self.processes[service.name] = process
+        if self._pid_dir is not None:
+            self._pid_dir.mkdir(parents=True, exist_ok=True)
+            (self._pid_dir / f"{service.name}.pid").write_text(f"{process.pid}\n")
         threading.Thread(target=_pump, args=(service.name, process.stdout), daemon=True).start()
+
+    def restart(self, name: str) -> None:
+        """Starts ``name`` again with the command and environment it was first started with."""
+        self.start(self.services[name])
+
+    def answers(self, name: str) -> bool:
+        return _answers(self.services[name].ready_url)
 
     def wait_ready(self, service: Service, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -193,12 +216,6 @@ class Stack:
                 return
             time.sleep(0.5)
         raise RuntimeError(f"{service.name} did not answer on {service.ready_url} within {timeout:.0f} s")
-
-    def dead(self) -> str | None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                return name
-        return None
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -264,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     var_dir.mkdir(parents=True, exist_ok=True)
     model = args.model or latest_model(ROOT / "models")
     token = os.environ.get("ATTUNE_RASA_TOKEN") or secrets.token_urlsafe(24)
-    stack = Stack(child_env(ports, var_dir, token))
+    stack = Stack(child_env(ports, var_dir, token), pid_dir=var_dir / "run")
     started = time.monotonic()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -275,15 +292,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for service in plan:
             stack.wait_ready(service, args.start_timeout)
         print(banner(ports) + f"  ready in {time.monotonic() - started:.1f} s\n", flush=True)
+        supervisor = Supervisor(stack, [service.name for service in plan], log=_log)
         while not stopping.is_set():
-            crashed = stack.dead()
-            if crashed:
-                print(f"{crashed} stopped unexpectedly; stopping the others", file=sys.stderr)
-                return 1
-            stopping.wait(0.5)
+            supervisor.check()
+            stopping.wait(0.2)
         return 0
     except KeyboardInterrupt:
         return 0
+    except CrashLoop as error:
+        print(f"error: {error}; stopping the others", file=sys.stderr, flush=True)
+        return 1
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,96 @@
+"""The launcher's supervision (bot/supervisor.py) with real child processes on a fake clock."""
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.launcher import Service, Stack
+from bot.supervisor import CrashLoop, RestartPolicy, Supervisor
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
+POLICY = RestartPolicy(first_delay=0.5, max_delay=4.0, burst=3, interval=60.0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _wait_dead(stack: Stack, name: str) -> None:
+    deadline = time.monotonic() + 10
+    while stack.processes[name].poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stack.processes[name].poll() is not None
+
+
+@pytest.fixture
+def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
+    running = Stack({}, pid_dir=tmp_path / "run")
+    for name in ("rasa", "actions", "handoff"):
+        running.start(Service(name, SLEEPER, "http://127.0.0.1:9/"))
+    yield running
+    running.stop()
+
+
+def test_a_killed_child_is_restarted_after_the_backoff_and_the_others_keep_running(
+    stack: Stack, tmp_path: Path
+) -> None:
+    clock, lines = Clock(), []
+    supervisor = Supervisor(stack, ["rasa", "actions", "handoff"], POLICY, lines.append, clock)
+    others = {name: stack.processes[name].pid for name in ("rasa", "actions")}
+    killed = stack.processes["handoff"].pid
+    assert (tmp_path / "run" / "handoff.pid").read_text().strip() == str(killed)
+
+    stack.processes["handoff"].send_signal(signal.SIGKILL)
+    _wait_dead(stack, "handoff")
+    supervisor.check()
+    assert "handoff" in lines[-1] and "restarting in 0.5 s" in lines[-1] and "-9" in lines[-1]
+    supervisor.check()  # not due yet: still the dead process
+    assert stack.processes["handoff"].pid == killed
+
+    clock.now += 0.5
+    supervisor.check()
+    restarted = stack.processes["handoff"].pid
+    assert restarted != killed and stack.processes["handoff"].poll() is None
+    assert (tmp_path / "run" / "handoff.pid").read_text().strip() == str(restarted)
+    assert {name: stack.processes[name].pid for name in ("rasa", "actions")} == others
+    assert all(stack.processes[name].poll() is None for name in others)
+
+
+def test_the_backoff_doubles_and_a_crash_loop_gives_up_with_the_reason(stack: Stack) -> None:
+    clock, lines = Clock(), []
+    supervisor = Supervisor(stack, ["actions"], POLICY, lines.append, clock)
+    delays = []
+    for _ in range(POLICY.burst):
+        stack.processes["actions"].send_signal(signal.SIGKILL)
+        _wait_dead(stack, "actions")
+        supervisor.check()
+        delays.append(lines[-1].split("restarting in ")[1].split(" s")[0])
+        clock.now += 10
+        supervisor.check()
+    assert delays == ["0.5", "1.0", "2.0"]
+
+    stack.processes["actions"].send_signal(signal.SIGKILL)
+    _wait_dead(stack, "actions")
+    with pytest.raises(CrashLoop, match=r"actions exited .* after 3 restarts within 60 s"):
+        supervisor.check()
+
+
+def test_restarts_older_than_the_interval_no_longer_count(stack: Stack) -> None:
+    clock, lines = Clock(), []
+    supervisor = Supervisor(stack, ["rasa"], POLICY, lines.append, clock)
+    for _ in range(POLICY.burst + 2):  # more deaths than the burst, but spread over time
+        stack.processes["rasa"].send_signal(signal.SIGKILL)
+        _wait_dead(stack, "rasa")
+        supervisor.check()
+        clock.now += 1
+        supervisor.check()
+        assert stack.processes["rasa"].poll() is None
+        clock.now += POLICY.interval + 1  # this restart has left the window by the next death
+    assert "restarting in 0.5 s" in lines[-2]
