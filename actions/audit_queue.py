@@ -1,7 +1,8 @@
 """A durable queue of audit entries on their way to the handoff service, flushed in the background.
 
 The same pattern as the handoff outbox (actions/outbox.py, actions/handoff_delivery.py), in its own
-table of the same database: an entry is written to disk first, and leaves only when the service
+table of the same database, sent by a flusher that runs from the action server's start
+(actions/server.py): an entry is written to disk first, and leaves only when the service
 has confirmed it (then it is deleted here: the service holds the record, and a second copy of
 someone's explanation would only be more data to protect).  While the service is down the oldest
 entry is retried with backoff and the ones behind it wait, so the log keeps decision order.  An
@@ -31,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from actions.background import Repeating
 from actions.clients.audit import AuditClient, AuditRejected, AuditUnavailable
 from actions.outbox import backoff
 from actions.sql import open_engine
@@ -177,29 +179,19 @@ async def flush_once(queue: AuditQueue, client: AuditClient, now: float | None =
     return sent
 
 
-class AuditFlusher:
-    """A background task that sends queued entries until the queue is empty."""
+class AuditFlusher(Repeating):
+    """Sends queued entries every ``interval`` seconds, from the action server's start to its stop."""
 
     def __init__(
         self, queue: AuditQueue, client: AuditClient, interval: float = FLUSH_INTERVAL_SECONDS
     ) -> None:
+        super().__init__(interval)
         self._queue = queue
         self._client = client
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
 
-    def ensure_running(self) -> None:
-        """Starts the task in the running loop unless it is already running there."""
-        loop = asyncio.get_running_loop()
-        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            self._task = loop.create_task(self._run())
+    @property
+    def name(self) -> str:
+        return "audit queue flusher"
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await flush_once(self._queue, self._client)
-                if await asyncio.to_thread(self._queue.pending_count) == 0:
-                    return
-            except Exception:
-                logger.exception("audit queue flush failed; will try again")
-            await asyncio.sleep(self._interval)
+    async def tick(self) -> None:
+        await flush_once(self._queue, self._client)

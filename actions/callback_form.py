@@ -26,9 +26,10 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import resources
-from actions.base import EventList, SafeAction
+from actions.base import EventList, SafeAction, start_over
 from actions.callback_hours import Option, choose, customer_zone, options, phone_number
 from actions.escalation import HandoffSender
+from actions.handoff_delivery import DELIVERED, FAILED, QUEUED
 from actions.handoff_payload import build_payload
 from bot import constants as c
 
@@ -70,6 +71,18 @@ def chosen_option(tracker: Tracker) -> Option | None:
 class ValidateCallbackForm(FormValidationAction):
     def name(self) -> str:
         return "validate_callback_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> EventList:
+        """rasa-sdk's validation; if it raises, the answer is not taken and the form asks again."""
+        try:
+            return list(await super().run(dispatcher, tracker, domain))
+        except Exception:
+            logger.exception("call-back form validation failed for conversation %s", tracker.sender_id)
+        start_over(dispatcher)
+        dispatcher.utter_message(response="utter_something_went_wrong")
+        # The unchecked text Rasa extracted for the requested slot must not stand as an answer.
+        requested = tracker.get_slot(c.SLOT_REQUESTED)
+        return [SlotSet(requested, None)] if requested in FORM_SLOTS else []
 
     async def validate_callback_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -196,16 +209,27 @@ def callback_payload(tracker: Tracker) -> dict[str, Any]:
     return payload
 
 
+def _reset() -> EventList:
+    """The form's answers, cleared once the request is made (or declined, or failed)."""
+    return [SlotSet(slot, None) for slot in (*FORM_SLOTS, c.SLOT_CALLBACK_OPTIONS)]
+
+
 class ActionRequestCallback(HandoffSender):
     """Sends the handoff with the call-back; tells the customer what will happen, honestly."""
 
     def name(self) -> str:
         return "action_request_callback"
 
+    def failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
+        # What can raise comes before sending (the hours file, building the request); sending never
+        # raises and what follows it only picks the reply: so nothing was saved or sent.
+        dispatcher.utter_message(response="utter_callback_failed")
+        return [*_reset(), SlotSet(c.SLOT_HANDOFF_STATUS, FAILED), SlotSet(c.SLOT_CALLBACK_STATUS, FAILED)]
+
     async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
-        reset = [SlotSet(slot, None) for slot in (*FORM_SLOTS, c.SLOT_CALLBACK_OPTIONS)]
+        reset = _reset()
         if any(tracker.get_slot(slot) == c.DECLINED for slot in FORM_SLOTS):
             dispatcher.utter_message(response="utter_callback_declined")
             return [*reset, SlotSet(c.SLOT_CALLBACK_STATUS, c.DECLINED)]
@@ -215,13 +239,13 @@ class ActionRequestCallback(HandoffSender):
         logger.info("call-back %s for %s: %s", payload["idempotency_key"], tracker.sender_id, status)
         option = chosen_option(tracker)
         number = payload["callback"]["phone_masked"]
-        if result.status == "delivered" and result.callback_status == "rate_limited":
+        if result.status == DELIVERED and result.callback_status == "rate_limited":
             dispatcher.utter_message(response="utter_callback_limit")
-        elif result.status == "delivered" and option and option.start:
+        elif result.status == DELIVERED and option and option.start:
             dispatcher.utter_message(response="utter_callback_booked", number=number, when=option.when)
-        elif result.status == "delivered":
+        elif result.status == DELIVERED:
             dispatcher.utter_message(response="utter_callback_now", number=number)
-        elif result.status == "queued":
+        elif result.status == QUEUED:
             dispatcher.utter_message(response="utter_callback_delayed")
         else:
             dispatcher.utter_message(response="utter_callback_failed")

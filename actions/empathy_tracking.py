@@ -102,18 +102,20 @@ class ActionTrackEmpathy(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        """The slots for this turn; never raises (Rasa would drop the turn's slots with a warning)."""
         started = time.perf_counter()
-        resources.mask_logs()  # phone numbers are conversation ids on SMS: keep them out of the logs
         try:
-            # Handoffs a previous process left in the outbox (a restart while the handoff service
-            # was down) are retried from the first customer message on; later ones are kicked by
-            # action_handoff itself, so this is not work on every message.
+            resources.mask_logs()  # phone numbers are conversation ids on SMS: keep them out of the logs
+            # Handoffs a previous process left in the outbox are retried from start-up by
+            # actions/server.py; this is the fallback for a server started without it.
             resources.resume_pending_handoffs()
         except Exception:
             logger.exception("could not start the outbox flusher")
         try:
             events = self.track(tracker)
         except Exception:
+            # The turn goes on without a decision: the rules still hand off a customer who asks
+            # for a person (data/rules.yml), so nobody is told that no one can be reached.
             logger.exception(
                 "empathy tracking failed for conversation %s; slots left unchanged", tracker.sender_id
             )

@@ -4,6 +4,10 @@
 the durable outbox (actions/handoff_delivery.py): the customer hears honestly whether the team
 has it already or will get it as soon as the handoff service is reachable.  A call-back the
 customer agreed to goes the same way, with the call attached (actions/callback_form.py).
+
+``action_handoff`` is also what the ``request_human`` rule runs (data/rules.yml) when the empathy
+engine made no decision this turn (action_track_empathy failed or could not run): a customer who
+asks for a person is handed off, or told plainly why not, never told that nobody can be reached.
 """
 
 import abc
@@ -18,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import resources
 from actions.base import EventList, SafeAction
 from actions.clients.handoff import HandoffClient
-from actions.handoff_delivery import DeliveryResult, deliver
+from actions.handoff_delivery import DELIVERED, FAILED, QUEUED, DeliveryResult, deliver, settle
 from actions.handoff_payload import build_payload
 from actions.metrics import ActionMetrics, record
 from actions.outbox import Outbox
@@ -75,10 +79,27 @@ class HandoffSender(SafeAction, abc.ABC):
         self._metrics = metrics
 
     async def send(self, kind: str, payload: dict[str, Any]) -> DeliveryResult:
-        """Through the durable outbox; one left pending is retried by the background flusher."""
-        result = await deliver(payload, self._outbox(), self._client())
-        if result.status == "queued":
-            resources.outbox_flusher().ensure_running()
+        """Through the durable outbox; one left pending is retried by the background flusher.
+
+        Never raises: if delivery breaks half-way, the outbox says what is true (saved, or not).
+        """
+        key = str(payload["idempotency_key"])
+        try:
+            outbox = self._outbox()
+        except Exception:
+            logger.exception("the outbox cannot be opened; handoff %s not saved", key)
+            result = DeliveryResult(FAILED, None, "the outbox could not be opened")
+        else:
+            try:
+                result = await deliver(payload, outbox, self._client())
+            except Exception:
+                logger.exception("delivery of handoff %s broke off", key)
+                result = await settle(outbox, key)
+        if result.status == QUEUED:
+            try:
+                resources.outbox_flusher().ensure_running()  # already running under actions/server.py
+            except Exception:
+                logger.exception("could not start the outbox flusher")
         record(self._metrics, lambda metrics: metrics.handoff_sent(kind, payload["reason"], result.status))
         return result
 
@@ -89,27 +110,33 @@ class ActionHandoff(HandoffSender):
     def name(self) -> str:
         return "action_handoff"
 
+    def failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
+        # What can raise comes before sending (building the payload); sending never raises and what
+        # follows it only picks the reply: so nothing was saved or sent.
+        dispatcher.utter_message(response="utter_handoff_failed")
+        return [SlotSet(c.SLOT_HANDOFF_STATUS, FAILED)]
+
     async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         _log_decision(tracker, self.name())
-        if tracker.get_slot(c.SLOT_HANDOFF_STATUS) in ("delivered", "queued"):
+        if tracker.get_slot(c.SLOT_HANDOFF_STATUS) in (DELIVERED, QUEUED):
             # Asking again while the team already has it must not queue the customer twice.
             dispatcher.utter_message(response="utter_handoff_already")
             return []
         payload = dict(build_payload(tracker))
         result = await self.send("handoff", payload)
         logger.info("handoff %s for %s: %s", payload["idempotency_key"], tracker.sender_id, result.status)
-        if result.status == "delivered" and result.agents_online == 0:
+        if result.status == DELIVERED and result.agents_online == 0:
             # Honest about it: nobody is there now; say where they are in line and what else they can do.
             dispatcher.utter_message(response="utter_handoff_no_agents", position=result.queue_position or 1)
-        elif result.status == "delivered":
+        elif result.status == DELIVERED:
             dispatcher.utter_message(response="utter_handoff_sent")
             if result.queue_position and result.queue_position > 1:
                 dispatcher.utter_message(response="utter_queue_position", position=result.queue_position)
-        elif result.status == "queued":
+        elif result.status == QUEUED:
             dispatcher.utter_message(response="utter_handoff_delayed")
-        else:
+        else:  # rejected, or not even saved: the customer needs another way to reach the team
             dispatcher.utter_message(response="utter_handoff_failed")
         events: EventList = [SlotSet(c.SLOT_HANDOFF_STATUS, result.status)]
         if (tracker.active_loop or {}).get("name") == c.FORM_CALLBACK:

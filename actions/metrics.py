@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from actions.handoff_delivery import STATUSES
 from bot import constants as c
 from bot.empathy.escalation import DECISIONS
 from bot.empathy.tone import NEUTRAL, TONES
@@ -30,7 +31,7 @@ OTHER = "other"
 # How a run of action_track_empathy ended: a scored turn, an opted-out customer's turn (no scores),
 # nothing to do (no new message: Rasa re-runs slot extraction when a form starts), or an error.
 TURN_OUTCOMES = ("scored", "opted_out", "unchanged", "error")
-DELIVERY_STATUSES = ("delivered", "queued", "rejected")  # actions/handoff_delivery.py
+DELIVERY_STATUSES = STATUSES  # delivered, queued (in the outbox), rejected, failed (not even saved)
 SENT_KINDS = ("handoff", "callback")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -133,7 +134,8 @@ def create(
         handoffs_sent=Counter(
             "attune_handoffs_sent",
             "Handoffs sent by action_handoff (kind handoff) and action_request_callback (kind callback), "
-            "by reason and delivery status (queued: kept in the outbox, retried in the background).",
+            "by reason and delivery status (queued: kept in the outbox, retried in the background; "
+            "failed: not even saved, the customer was told to e-mail the team).",
             ["kind", "reason", "status"],
             registry=registry,
         ),

@@ -46,6 +46,7 @@ FAILURE_REASONS: dict[str, str] = {
     "no_duplicate_found": "only one charge was found, so there was nothing to refund",
     "account_not_found": "no account with that e-mail address exists",
     "no_subscription": "the account has no active Pine+ subscription",
+    "lookup_error": "the assistant could not look it up because of an error on our side",
 }
 
 

@@ -1,7 +1,9 @@
-"""Process-wide resources of the action server, created lazily on the first action that needs them.
+"""Process-wide resources of the action server, created once, on first use.
 
-rasa-sdk imports every module under ``actions/`` at start-up and offers no app factory, so the
-store is opened on first use instead of at import time.
+rasa-sdk imports every module under ``actions/`` at start-up and builds each action with no
+arguments, so nothing is opened at import time and the actions reach their resources through these
+functions.  The server's entry point (actions/server.py) asks for the background senders and the
+metrics when it starts, so they run from start-up rather than from the first customer message.
 """
 
 import dataclasses
@@ -16,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from actions import metrics as metric_definitions
 from actions import settings
 from actions.audit_queue import AuditFlusher, AuditQueue
+from actions.background import Repeating
 from actions.callback_hours import CallbackHours, load_hours
 from actions.clients.audit import AuditClient
 from actions.clients.customers import CustomerClient
@@ -113,7 +116,9 @@ def outbox_flusher() -> OutboxFlusher:
 
 @functools.lru_cache(maxsize=1)
 def resume_pending_handoffs() -> None:
-    """Starts retrying what the outbox holds, once per process (needs the running event loop)."""
+    """Starts retrying what the outbox holds, once per process (needs the running event loop).
+
+    A fallback for a server started without actions/server.py, which starts it at start-up."""
     outbox_flusher().ensure_running()
 
 
@@ -143,8 +148,15 @@ def audit_flusher() -> AuditFlusher:
 
 @functools.lru_cache(maxsize=1)
 def resume_audit_flusher() -> None:
-    """Starts sending what the audit queue holds, once per process (needs the running event loop)."""
+    """Starts sending what the audit queue holds, once per process (needs the running event loop).
+
+    A fallback for a server started without actions/server.py, which starts it at start-up."""
     audit_flusher().ensure_running()
+
+
+def background_tasks() -> list[Repeating]:
+    """What the action server repeats on its own timer: sending saved handoffs and audit entries."""
+    return [outbox_flusher(), audit_flusher()]
 
 
 def _queue_depths() -> dict[str, int]:
@@ -161,7 +173,7 @@ def _metrics(port: int | None) -> ActionMetrics:
 
 def metrics() -> ActionMetrics:
     """This process's Prometheus metrics, served on 127.0.0.1:ATTUNE_ACTIONS_METRICS_PORT (when set)
-    from the first action on; the outbox depth is read when scraped."""
+    from start-up (actions/server.py; else from the first action); the outbox depth is read when scraped."""
     with _LOCK:
         return _metrics(settings.current().metrics_port)
 

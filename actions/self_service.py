@@ -21,6 +21,7 @@ TOPICS = (*c.ORDER_TOPICS, *c.ACCOUNT_TOPICS)
 FAILURES_BEFORE_HINT = 2
 # Attempts kept in the self_service_log slot (the handoff payload lists them).
 LOG_LENGTH = 20
+LOOKUP_ERROR = "lookup_error"  # the outcome of a lookup that raised (outcomes.FAILURE_REASONS)
 
 
 def latest_topic(tracker: Tracker) -> str | None:
@@ -45,6 +46,13 @@ class StoreAction(SafeAction):
     def __init__(self, store: StoreProvider = demo_store, today: Callable[[], date] = date.today) -> None:
         self._store = store
         self._today = today
+
+    def failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
+        """A lookup that broke is, for the customer, a failed attempt: counted like any other, so the
+        empathy engine (which reads ``failed_attempts``) sees it and can offer a person."""
+        return self._tell(
+            dispatcher, tracker, Outcome(LOOKUP_ERROR, "utter_something_went_wrong", failed=True)
+        )
 
     def _tell(self, dispatcher: CollectingDispatcher, tracker: Tracker, outcome: Outcome) -> EventList:
         dispatcher.utter_message(response=outcome.response, **outcome.variables)

@@ -19,6 +19,7 @@ The same ``run_burst`` backs the fault tests (tests/faults/).  Writes bench/resu
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -121,7 +122,7 @@ async def _customer(
 
 
 def handoffs_by_conversation(handoff_db: Path, prefix: str) -> Counter[str]:
-    with sqlite3.connect(f"file:{handoff_db}?mode=ro", uri=True, timeout=30) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{handoff_db}?mode=ro", uri=True, timeout=30)) as db:
         rows = db.execute(
             "SELECT conversation_id, count(*) FROM handoffs WHERE conversation_id LIKE ? "
             "GROUP BY conversation_id",
@@ -134,6 +135,8 @@ def handoffs_by_conversation(handoff_db: Path, prefix: str) -> Counter[str]:
 class BurstReport:
     killed: str
     sent: int
+    # Customers still waiting for their reply when the process was killed.
+    in_flight_at_kill: int
     acknowledged: int
     acknowledged_saved: int
     delivered: int
@@ -155,11 +158,12 @@ async def run_burst(
     kill: Callable[[], None],
     killed: str,
     conversations: int = 50,
-    kill_after: float = 1.0,
+    kill_after_handoffs: int = 5,
     deadline_seconds: float = 420.0,
     health_url: str | None = None,
 ) -> BurstReport:
-    """``conversations`` customers ask for a person at once; ``kill()`` runs ``kill_after`` s in.
+    """``conversations`` customers ask for a person at once; ``kill()`` runs mid-burst, as soon as
+    ``kill_after_handoffs`` of their handoffs have reached the service (or 30 s in).
 
     With ``health_url`` (the killed process's), the time until it answers again is measured.
     """
@@ -171,7 +175,12 @@ async def run_burst(
             asyncio.create_task(_customer(session, rasa_url, f"{prefix}{i:03d}", book, deadline))
             for i in range(conversations)
         ]
-        await asyncio.sleep(kill_after)
+        burst_started = time.monotonic()
+        while time.monotonic() - burst_started < 30:
+            if sum(handoffs_by_conversation(handoff_db, prefix).values()) >= kill_after_handoffs:
+                break
+            await asyncio.sleep(0.05)
+        in_flight = sum(not task.done() for task in tasks)
         kill()
         killed_at = time.monotonic()
         recovery = (
@@ -200,6 +209,7 @@ async def run_burst(
     return BurstReport(
         killed=killed,
         sent=conversations,
+        in_flight_at_kill=in_flight,
         acknowledged=len(acknowledged),
         acknowledged_saved=outcomes["acknowledged_saved"],
         delivered=len(acknowledged & set(found)),
@@ -245,9 +255,10 @@ async def time_to_answer(url: str, killed_at: float, timeout: float) -> float | 
 
 
 def format_table(reports: list[BurstReport]) -> str:
-    header = "killed   sent  ack  saved  delivered  lost  dup  untrue  other  recovery  delivery"
+    header = "killed   sent  in-flight  ack  saved  delivered  lost  dup  untrue  other  recovery  delivery"
     rows = [
-        f"{r.killed:<8} {r.sent:>4} {r.acknowledged:>4} {r.acknowledged_saved:>6} {r.delivered:>10} "
+        f"{r.killed:<8} {r.sent:>4} {r.in_flight_at_kill:>10} {r.acknowledged:>4} "
+        f"{r.acknowledged_saved:>6} {r.delivered:>10} "
         f"{r.lost:>5} {r.duplicated:>4} {r.untrue:>7} {r.other:>6} "
         f"{(f'{r.recovery_seconds:.1f} s' if r.recovery_seconds is not None else '?'):>9} "
         f"{r.delivery_seconds:>7.1f} s"

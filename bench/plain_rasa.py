@@ -57,7 +57,7 @@ CALLBACK_SLOTS = ("callback_phone", "callback_time", "callback_consent")
 EXTRA_RULES = [
     {
         "rule": "asks to be called back",
-        "steps": [{"intent": "request_callback"}, {"action": "utter_human_not_connected"}],
+        "steps": [{"intent": "request_callback"}, {"action": "utter_handoff_sent"}],
     }
 ]
 

@@ -123,7 +123,7 @@ class System:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
                 for service, needle in (
                     ("rasa", " run "),
-                    ("actions", "rasa_sdk"),
+                    ("actions", "actions.server"),
                     ("handoff", "-m handoff"),
                 ):
                     if needle in cmdline and not any(t.name == service for t in found):

@@ -61,7 +61,7 @@ SLOT_PENDING_CANCELLATION: Final = "pending_cancellation"
 SLOT_LAST_OUTCOME: Final = "last_outcome"
 # What the customer asked, what the bot tried and why it failed, per self-service attempt.
 SLOT_SELF_SERVICE_LOG: Final = "self_service_log"
-# Where the latest handoff stands: delivered | queued (in the outbox) | rejected.
+# Where the latest handoff stands: delivered | queued (in the outbox) | rejected | failed (not saved).
 SLOT_HANDOFF_STATUS: Final = "handoff_status"
 # Set by the handoff service through Rasa's API when an agent joins or writes.
 SLOT_AGENT_MESSAGE: Final = "agent_message"

@@ -84,7 +84,8 @@ def handoff_service(port: int) -> Service:
 def actions_service(port: int, name: str = "actions", env: Mapping[str, str] | None = None) -> Service:
     return Service(
         name,
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        # rasa-sdk's server with the outbox and audit senders running from start-up (actions/server.py).
+        [sys.executable, "-m", "actions.server", "--port", str(port)],
         f"http://127.0.0.1:{port}/health",
         env or {},
     )
@@ -242,7 +243,7 @@ def banner(ports: Ports) -> str:
     metrics = []
     if ports.actions_metrics:
         actions_metrics = f"http://127.0.0.1:{ports.actions_metrics}/metrics"
-        metrics.append(f"  metrics    {actions_metrics}  (action server, from the first message on)")
+        metrics.append(f"  metrics    {actions_metrics}  (action server)")
     return "\n".join(
         [
             "",

@@ -1,5 +1,6 @@
 """``python -m handoff`` serves the handoff service; ``migrate`` only migrates; ``schema`` writes the
-published JSON Schema of the handoff payload (handoff/schema/handoff-payload.v1.json)."""
+published JSON Schema of the handoff payload (handoff/schema/handoff-payload.v1.json) and the
+OpenAPI description of the HTTP API (handoff/openapi.json)."""
 
 import argparse
 import logging
@@ -28,10 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "schema":
         from handoff.contract import SCHEMA
-        from handoff.schema_file import SCHEMA_FILE, render
+        from handoff.schema_file import OPENAPI_FILE, SCHEMA_FILE, render
+        from handoff.views.openapi import document
 
         SCHEMA_FILE.write_text(render(SCHEMA))
-        print(f"wrote {SCHEMA_FILE}")
+        OPENAPI_FILE.write_text(render(document()))
+        print(f"wrote {SCHEMA_FILE} and {OPENAPI_FILE}")
         return 0
     try:
         settings = Settings.from_env(os.environ)

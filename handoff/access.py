@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from handoff.contract import EMOTIONAL_FIELDS
 from handoff.masking import ALL, PHONE, mask_payload, mask_text
 from handoff.models import ROLES
 from handoff.settings import ConfigError
@@ -38,8 +39,6 @@ _CONSOLE_ONLY = (REVIEW_FLAGS, AUDIT_LOG)
 API = "api"
 PRINCIPALS = (*ROLES, API)
 
-# The payload fields that are distress indicators (the same ones an opted-out payload leaves out).
-EMOTIONAL_FIELDS = ("trajectory", "tone", "explanation", "emotions")
 _SCORED_REASONS = ("frustration ", "distress ")
 WITHHELD_NOTE = "Distress indicators are not shown to your role."
 

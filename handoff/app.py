@@ -14,13 +14,13 @@ from prometheus_client import CollectorRegistry
 from handoff import access, accounts, call_runner, callbacks, metrics, privacy_worker, waits, webhooks
 from handoff.db import create_engine_for
 from handoff.handoffs import queue_depth
-from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, RASA, SETTINGS, TEMPLATES
+from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, OPENAPI, RASA, SETTINGS, TEMPLATES
 from handoff.middleware import error_middleware, metrics_middleware
 from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
 from handoff.settings import Settings
 from handoff.views import audit as audit_views
-from handoff.views import console, customers, handoffs, health, twilio_hooks
+from handoff.views import console, customers, handoffs, health, openapi, twilio_hooks
 from handoff.views import metrics as metrics_views
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -101,13 +101,17 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[metrics_middleware, error_middleware], client_max_size=1024**2)
+    # Bodies are capped before they are read (a 413 in the error shape); handoff/views/openapi.py says so.
+    app = web.Application(
+        middlewares=[metrics_middleware, error_middleware], client_max_size=openapi.MAX_BODY_BYTES
+    )
     app[SETTINGS] = settings
     # Its own registry, not prometheus_client's global one: each app (and test) counts for itself.
     app[METRICS] = metrics.create(CollectorRegistry(), lambda: queue_depth(app[ENGINE]))
     # Read and checked here, so a mistake in the access policy stops the service before it serves.
     app[ACCESS] = access.load(settings.access_policy_file)
     app[CALLS_WAKE] = asyncio.Event()
+    app[OPENAPI] = openapi.document()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_webhook_worker)
     app.cleanup_ctx.append(_rasa)
@@ -134,6 +138,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/console/flags/{flag_id}", console.review_flag)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/metrics", metrics_views.metrics)
+    app.router.add_get(openapi.PATH, openapi.openapi_json)
     app.router.add_post("/twilio/twiml/{job_id}", twilio_hooks.twiml)
     app.router.add_post("/twilio/status/{job_id}", twilio_hooks.status)
     app.router.add_post("/api/v1/audit", audit_views.append_entry)

@@ -8,12 +8,12 @@ any text stating a score, whatever the writer sent.
 """
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from handoff.contract import is_id, parse_date_time
 from handoff.errors import InvalidRequest
 
 ENGINE_KINDS = ("tone_change", "offer_human", "offer_callback", "handoff")
@@ -29,6 +29,8 @@ KINDS = ENGINE_KINDS + SERVICE_KINDS
 ENGINE_ACTOR, SERVICE_ACTOR = "empathy engine", "handoff service"
 ACTORS = (ENGINE_ACTOR, SERVICE_ACTOR)
 MAX_JSON_CHARS = 64_000
+# The last second of 9999: later Unix times are no datetime.
+MAX_TIMESTAMP = 253_402_300_799
 # Keys that hold emotional data anywhere in an entry's explanation or inputs.
 EMOTIONAL_KEYS = frozenset(
     {
@@ -125,6 +127,15 @@ def _text(document: dict[str, Any], name: str, limit: int, required: bool = True
         raise InvalidRequest(f"{name} must be a non-empty string")
     if len(value) > limit:
         raise InvalidRequest(f"{name} must be at most {limit} characters")
+    if "\x00" in value:
+        raise InvalidRequest(f"{name} may not contain NUL characters")
+    return value
+
+
+def _id(document: dict[str, Any], name: str, limit: int, required: bool = True) -> str | None:
+    value = _text(document, name, limit, required)
+    if value is not None and not is_id(value, limit):
+        raise InvalidRequest(f"{name} may not contain control characters or line breaks")
     return value
 
 
@@ -145,15 +156,16 @@ def _moment(document: dict[str, Any]) -> datetime:
     value = document.get("created_at")
     if value is None:
         return datetime.now(timezone.utc)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= MAX_TIMESTAMP:
+            raise InvalidRequest(f"created_at as a Unix time must be from 0 to {MAX_TIMESTAMP}")
         return datetime.fromtimestamp(float(value), timezone.utc)
+    if not isinstance(value, str):
+        raise InvalidRequest("created_at must be an RFC 3339 time with its offset, or a Unix time")
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_date_time(value)
     except ValueError as error:
-        raise InvalidRequest("created_at must be an ISO 8601 time with its offset") from error
-    if moment.tzinfo is None:
-        raise InvalidRequest("created_at must carry its UTC offset")
-    return moment.astimezone(timezone.utc)
+        raise InvalidRequest(f"created_at must be an RFC 3339 time with its offset: {error}") from error
 
 
 def parse_entry(
@@ -175,9 +187,9 @@ def parse_entry(
     if not isinstance(opted_out, bool):
         raise InvalidRequest("opted_out must be true or false")
     return NewEntry(
-        key=str(_text(document, "key", 128)),
-        conversation_id=str(_text(document, "conversation_id", 255)),
-        customer=_text(document, "customer", 64, required=False),
+        key=str(_id(document, "key", 128)),
+        conversation_id=str(_id(document, "conversation_id", 255)),
+        customer=_id(document, "customer", 64, required=False),
         kind=str(kind),
         actor=str(actor),
         summary=str(_text(document, "summary", 2000)),

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from handoff import audit_events
+from handoff.contract import is_id
 from handoff.db import as_utc
 from handoff.errors import InvalidRequest, NotFound
 from handoff.models import CallJob, Handoff
@@ -34,6 +35,7 @@ from handoff.models import CallJob, Handoff
 SIMULATED = "simulated"
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 MAX_ATTEMPTS = 2  # the first call and one retry
+MAX_SID_CHARS = 64  # Twilio's call SIDs have 34 characters (the column has room for 64)
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 RETRY_STATUSES = ("busy", "no-answer")
 NOT_PLACED = ("pending", "rate_limited", SIMULATED, "error")
@@ -299,8 +301,10 @@ def record_status(
     on_outcome: OnOutcome | None = None,
 ) -> CallState:
     """Stores the status Twilio reported (from a verified status callback) and decides what is next."""
-    if not call_status or len(call_status) > 24:
+    if not is_id(call_status, 24):
         raise InvalidRequest("CallStatus is missing or malformed")
+    if call_sid and not is_id(call_sid, MAX_SID_CHARS):
+        raise InvalidRequest("CallSid is malformed")
     moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
         row = session.get(CallJob, job_id)

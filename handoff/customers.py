@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from handoff.contract import is_id
 from handoff.errors import InvalidRequest, NotFound
 from handoff.models import EMOTION_PROCESSING, IDENTITY_KINDS, ConsentEvent, Customer, CustomerIdentity
 
@@ -34,6 +35,8 @@ SOURCES = ("conversation", "web_switch", "api")
 IDENTITY_RACE_ATTEMPTS = 3
 T = TypeVar("T")
 MAX_IDENTITIES = 10
+MAX_IDENTITY_CHARS = 254
+MAX_CHANNEL_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,9 @@ class CustomerConsent:
 def normalise(kind: str, value: str) -> Identity:
     """The identity in its one canonical form, or InvalidRequest saying what is wrong."""
     if kind not in IDENTITY_KINDS:
-        raise InvalidRequest(f"identity kind must be one of {', '.join(IDENTITY_KINDS)}, got {kind!r}")
+        raise InvalidRequest(f"identity kind must be one of {', '.join(IDENTITY_KINDS)}, got {kind[:40]!r}")
     text = value.strip()
-    if not text or len(text) > 254:
-        raise InvalidRequest(f"a {kind} identity must be 1 to 254 characters")
-    if kind == "phone":
+    if kind == "phone" and is_id(text, MAX_IDENTITY_CHARS):
         try:
             number = phonenumbers.parse(text.removeprefix("whatsapp:"), None)
         except phonenumbers.NumberParseException as error:
@@ -66,6 +67,11 @@ def normalise(kind: str, value: str) -> Identity:
         text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     elif kind == "email":
         text = text.lower()
+    # Checked after normalising: lower() can lengthen a text ("İ" is two characters in lower case).
+    if not is_id(text, MAX_IDENTITY_CHARS):
+        raise InvalidRequest(
+            f"a {kind} identity must be 1 to {MAX_IDENTITY_CHARS} characters without control characters"
+        )
     return Identity(kind, text)
 
 
@@ -162,8 +168,10 @@ def set_emotion_processing(
         raise InvalidRequest('"emotion_processing" must be "on" or "off"')
     if source not in SOURCES:
         raise InvalidRequest(f'"source" must be one of {", ".join(SOURCES)}')
-    if not channel or len(channel) > 40:
-        raise InvalidRequest('"channel" must be 1 to 40 characters')
+    if not is_id(channel, MAX_CHANNEL_CHARS):
+        raise InvalidRequest(
+            f'"channel" must be 1 to {MAX_CHANNEL_CHARS} characters without control characters'
+        )
     moment = now or datetime.now(timezone.utc)
 
     def work(session: Session) -> CustomerConsent:

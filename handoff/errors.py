@@ -17,6 +17,18 @@ class InvalidRequest(HandoffError):
     code = "invalid_request"
 
 
+class InvalidJson(InvalidRequest):
+    """A body that is not JSON the service reads: syntax, depth, number size, NaN (handoff/json_body.py)."""
+
+    code = "invalid_json"
+
+
+class InvalidEncoding(InvalidRequest):
+    """A body or field that is not UTF-8 text: invalid bytes, or a lone surrogate in a string."""
+
+    code = "invalid_encoding"
+
+
 class Unauthorized(HandoffError):
     status = 401
     code = "unauthorized"
@@ -30,3 +42,9 @@ class NotFound(HandoffError):
 class Conflict(HandoffError):
     status = 409
     code = "conflict"
+
+
+class IdempotencyKeyReused(Conflict):
+    """A different handoff under an idempotency key already used: refused, never merged."""
+
+    code = "idempotency_key_reused"

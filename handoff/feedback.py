@@ -6,7 +6,6 @@ corrections become training examples in the project's ``data/`` format.
 component trains from on the next ``make train`` like any other ``data/emotions*.yml`` file.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from handoff.contract import EMOTION_LABELS
 from handoff.errors import Conflict, InvalidRequest, NotFound
+from handoff.handoffs import stored_payload
 from handoff.masking import mask_text
 from handoff.models import EmotionFlag, Handoff
 
@@ -47,7 +47,8 @@ def flag_reading(engine: Engine, handoff_id: str, turn: int, corrected: str, age
         handoff = session.get(Handoff, handoff_id)
         if handoff is None:
             raise NotFound(f"no handoff {handoff_id!r}")
-        readings = {int(r["turn"]): r for r in json.loads(handoff.payload).get("emotions", [])}
+        payload, _problem = stored_payload(handoff.payload)
+        readings = {int(r["turn"]): r for r in payload.get("emotions", [])}
     reading = readings.get(turn)
     if reading is None:
         raise InvalidRequest(f"customer message {turn} has no emotion reading in this handoff")

@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from handoff import audit_events, callbacks, webhooks
+from handoff import audit_events, callbacks, contract, json_body, webhooks
 from handoff.contract import ContractError, HandoffPayload, validate_payload
 from handoff.db import as_utc
-from handoff.errors import Conflict, InvalidRequest, NotFound
+from handoff.errors import Conflict, HandoffError, IdempotencyKeyReused, InvalidRequest, NotFound
 from handoff.models import Handoff
 
 PRIORITY_RANK = {"normal": 0, "high": 1, "urgent": 2}
@@ -30,6 +30,9 @@ class StoredHandoff:
     created_at: datetime
     payload: dict[str, Any]
     claimed_by: int | None = None
+    # Why the stored payload does not follow the contract (stored before a check existed); the parts
+    # that do are in ``payload``.  None for every handoff accepted since.
+    problem: str | None = None
 
     def to_dict(self, with_payload: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -42,11 +45,39 @@ class StoredHandoff:
         }
         if with_payload:
             data["payload"] = self.payload
+            if self.problem is not None:
+                data["payload_problem"] = self.problem
         return data
 
 
-def _stored(row: Any) -> StoredHandoff:
-    payload = json.loads(row.payload)
+def raw_payload(text: str) -> tuple[Any, str | None]:
+    """A stored payload's JSON (NaN read, depth bounded), or None and why it cannot be read."""
+    try:
+        return json_body.loads(text, allow_constants=True), None
+    except HandoffError as error:
+        return None, f"the stored payload cannot be read: {error.detail}"
+
+
+def stored_payload(text: str) -> tuple[dict[str, Any], str | None]:
+    """A stored payload as far as it follows the contract, and what is wrong with the rest.
+
+    Every handoff accepted now follows it; ones stored before a check existed (a NaN in the
+    trajectory, an explanation 900 levels deep) are shown without the fields that do not.
+    """
+    document, unreadable = raw_payload(text)
+    if unreadable is not None:
+        return {}, unreadable
+    return contract.salvage(document)
+
+
+def _stored(row: Any, checked: bool = True) -> StoredHandoff:
+    """The row as a StoredHandoff; ``checked=False`` (queue listings, which show only the summary)
+    skips the contract check of the payload."""
+    if checked:
+        payload, problem = stored_payload(row.payload)
+    else:
+        document, problem = raw_payload(row.payload)
+        payload = document if isinstance(document, dict) else {}
     return StoredHandoff(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -56,6 +87,7 @@ def _stored(row: Any) -> StoredHandoff:
         created_at=as_utc(row.created_at),
         payload=payload,
         claimed_by=row.claimed_by,
+        problem=problem,
     )
 
 
@@ -69,15 +101,17 @@ def accept_handoff(
     """Validates and stores a handoff; returns it and whether it was new.
 
     A payload whose idempotency key was seen before is the same handoff delivered again (a retry):
-    the stored one is returned and nothing changes.  A call-back the customer agreed to becomes a
-    call job in the same transaction; its phone number is kept only there, not in the stored payload.
+    the stored one is returned and nothing changes, if the bodies are equal without their volatile
+    fields (``contract.VOLATILE_FIELDS``); a different body under a used key is IdempotencyKeyReused.
+    A call-back the customer agreed to becomes a call job in the same transaction; its phone number
+    is kept only there, not in the stored payload.
     """
     try:
         payload: HandoffPayload = validate_payload(document)
     except ContractError as error:
         raise InvalidRequest(f"payload does not follow schema_version 1: {error}") from error
-    key = payload["idempotency_key"]
-    existing = find_by_key(engine, key)
+    key, body_hash = payload["idempotency_key"], contract.fingerprint(payload)
+    existing = _retry_of(engine, key, payload, body_hash)
     if existing is not None:
         return existing, False
     callback = dict(payload.get("callback") or {})
@@ -88,6 +122,7 @@ def accept_handoff(
         id=str(uuid.uuid4()),
         conversation_id=payload["conversation_id"],
         idempotency_key=key,
+        body_hash=body_hash,
         status="queued",
         priority=PRIORITY_RANK[payload["priority"]],
         reason=payload["reason"],
@@ -113,7 +148,7 @@ def accept_handoff(
             webhooks.enqueue(session, row.id, webhook_urls)
     except IntegrityError:
         # Two deliveries of the same handoff raced; the other one won and is the handoff.
-        winner = find_by_key(engine, key)
+        winner = _retry_of(engine, key, payload, body_hash)
         if winner is None:
             raise
         return winner, False
@@ -124,10 +159,47 @@ def accept_handoff(
 
 
 def _instant(text: object) -> datetime | None:
-    """An RFC 3339 time from the payload, in UTC (SQLite keeps no offsets; Python 3.10 reads no "Z")."""
-    if not text:
-        return None
-    return as_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00"))).astimezone(timezone.utc)
+    """An RFC 3339 time from the (validated) payload, in UTC: SQLite keeps no offsets."""
+    return contract.parse_date_time(text) if isinstance(text, str) and text else None
+
+
+def _retry_of(engine: Engine, key: str, payload: HandoffPayload, body_hash: str) -> StoredHandoff | None:
+    """The handoff stored under ``key`` if ``payload`` is a retry of it; None if the key is new.
+
+    Rows stored before bodies were fingerprinted are compared with their stored payload (which never
+    holds the call-back number), and taken as the same when retention has since rewritten them.
+    """
+    with Session(engine) as session:
+        row = session.execute(select(Handoff).where(Handoff.idempotency_key == key)).scalar_one_or_none()
+        if row is None:
+            return None
+        stored = _stored(row)
+        if row.body_hash is not None:
+            same = row.body_hash == body_hash
+        else:
+            same = _same_as_stored(row.payload, payload)
+    if not same:
+        raise IdempotencyKeyReused(
+            f"idempotency key {key!r} was already used for a different handoff ({stored.id}); "
+            f"bodies are compared without {', '.join(sorted(contract.VOLATILE_FIELDS))}: "
+            "send a retry unchanged, and a new handoff with a new key"
+        )
+    return stored
+
+
+def _same_as_stored(text: str, payload: HandoffPayload) -> bool:
+    document, unreadable = raw_payload(text)
+    if unreadable is not None or not isinstance(document, dict):
+        return False
+    if "retention_note" in document:
+        return True
+    sent: dict[str, Any] = dict(payload)
+    if isinstance(sent.get("callback"), dict):
+        sent["callback"] = {k: v for k, v in sent["callback"].items() if k != "phone"}
+    try:
+        return contract.fingerprint(sent) == contract.fingerprint(document)
+    except ValueError:  # a NaN stored before they were refused: not the body sent now
+        return False
 
 
 def find_by_key(engine: Engine, key: str) -> StoredHandoff | None:
@@ -153,7 +225,7 @@ def list_queue(engine: Engine, status: str = "queued", limit: int = 100) -> list
             .order_by(Handoff.priority.desc(), Handoff.created_at.asc())
             .limit(limit)
         ).scalars()
-        return [_stored(row) for row in rows]
+        return [_stored(row, checked=False) for row in rows]
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -1,6 +1,7 @@
 """Typed keys of the application's state, shared by the app factory and the views."""
 
 import asyncio
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -21,3 +22,5 @@ ACCESS = web.AppKey("access", AccessPolicy)
 CALLS_WAKE = web.AppKey("calls_wake", asyncio.Event)
 # Prometheus metrics on this app's own registry (handoff/metrics.py), served at GET /metrics.
 METRICS = web.AppKey("metrics", HandoffMetrics)
+# The OpenAPI description served at GET /api/v1/openapi.json (handoff/views/openapi.py), built once.
+OPENAPI = web.AppKey("openapi", dict[str, Any])

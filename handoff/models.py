@@ -24,6 +24,9 @@ class Handoff(Base):
     conversation_id = Column(String(255), nullable=False, index=True)
     # The sender's key for this handoff: a retried delivery with the same key is the same handoff.
     idempotency_key = Column(String(128), nullable=False, unique=True)
+    # contract.fingerprint of the body as sent: the same key with another body is refused (None: stored
+    # before migration 0011; then the stored payload is compared).
+    body_hash = Column(String(64), nullable=True)
     status = Column(String(16), nullable=False, default="queued")
     priority = Column(Integer, nullable=False, default=0)
     reason = Column(String(64), nullable=False)

@@ -4,20 +4,49 @@ Rasa stops predicting for a conversation after a ``pause`` event (ConversationPa
 carries on after ``resume``.  Agent messages reach the customer through the conversation's
 latest channel: the ``agent_message`` slot is set and the ``utter_agent_message`` response
 (whose text is that slot) is executed with ``output_channel=latest``.
+
+Every message sent this way ends the turn with ``action_listen``, as every turn the bot finishes
+itself does: ``/execute`` alone leaves the conversation mid-turn, and the customer's next message
+would then be misread (Rasa falls back and rewinds it: an opt-out after a wait notice was lost).
 """
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+from urllib.parse import quote
 
 import aiohttp
 
 TIMEOUT_SECONDS = 5.0
 AGENT_RESPONSE = "utter_agent_message"
+LISTEN: Final = {"event": "action", "name": "action_listen"}
+# Characters a path segment may hold as they are (RFC 3986 pchar, less "%").  Rasa 3.6 (Sanic 21.12)
+# does not percent-decode path parameters: "%2B44..." would reach it as another conversation than
+# "+44...".  So an id goes into the path verbatim, and an id that would need encoding is refused.
+SEGMENT_SAFE: Final = "-._~!$&'()*+,;=:@"
+# Ending the turn is retried a little: the message is out, and sending it again would repeat it.
+LISTEN_ATTEMPTS = 3
+LISTEN_PAUSE_SECONDS = 0.2
 
 
 class RasaUnavailable(Exception):
     """The Rasa server did not answer or refused the call."""
+
+
+class UnaddressableConversation(RasaUnavailable):
+    """The conversation id cannot be written into a Rasa API path so that Rasa reads it unchanged
+    (it needs percent-encoding, or has a "." or ".." segment that would resolve to another path)."""
+
+
+def conversation_segment(conversation_id: str) -> str:
+    """The id as it goes into ``/conversations/{id}/...``: only when Rasa will read back exactly it."""
+    parts = conversation_id.split("/")  # Rasa's route takes "/" in an id (<conversation_id:path>)
+    if any(part in ("", ".", "..") or quote(part, safe=SEGMENT_SAFE) != part for part in parts):
+        raise UnaddressableConversation(
+            f"conversation id {conversation_id!r} cannot be addressed in Rasa's API"
+        )
+    return conversation_id
 
 
 @dataclass(frozen=True)
@@ -27,7 +56,7 @@ class RasaClient:
     token: str | None
 
     def _url(self, conversation_id: str, path: str) -> str:
-        return f"{self.base_url}/conversations/{conversation_id}/{path}"
+        return f"{self.base_url}/conversations/{conversation_segment(conversation_id)}/{path}"
 
     def _params(self, **extra: str) -> dict[str, str]:
         return {**({"token": self.token} if self.token else {}), **extra}
@@ -49,14 +78,35 @@ class RasaClient:
     async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
         await self._post(self._url(conversation_id, "tracker/events"), events)
 
-    async def say(self, conversation_id: str, response: str, slots: dict[str, Any] | None = None) -> None:
-        """Sends a domain response to the customer on their latest channel (slots first, for its text)."""
+    async def say(
+        self,
+        conversation_id: str,
+        response: str,
+        slots: Mapping[str, Any] | None = None,
+        after: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Sends a domain response to the customer on their latest channel, then ends the turn.
+
+        ``slots`` are set first (for the response's text); ``after`` events go with the closing
+        ``action_listen``, so the conversation is left listening for the customer's next message.
+        """
         if slots:
             await self.append_events(
                 conversation_id,
                 [{"event": "slot", "name": name, "value": value} for name, value in slots.items()],
             )
         await self._post(self._url(conversation_id, "execute"), {"name": response}, output_channel="latest")
+        await self._end_turn(conversation_id, [*(after or []), LISTEN])
+
+    async def _end_turn(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        for attempt in range(LISTEN_ATTEMPTS):
+            try:
+                await self.append_events(conversation_id, events)
+                return
+            except RasaUnavailable:
+                if attempt + 1 == LISTEN_ATTEMPTS:
+                    raise
+                await asyncio.sleep(LISTEN_PAUSE_SECONDS * (attempt + 1))
 
     async def pause(self, conversation_id: str) -> None:
         await self.append_events(conversation_id, [{"event": "pause"}])
@@ -68,17 +118,15 @@ class RasaClient:
         """Resumes the bot, tells the customer, and leaves the dialogue ready for their next message.
 
         The bot remembers the handoff (``handoff_status: resolved``); the run of failed attempts is
-        over because a person dealt with it; and the turn ends with ``action_listen``, as every
-        turn the bot itself finishes does, so the next message is read like any other.
+        over because a person dealt with it; and the turn ends with ``action_listen`` (``say``).
         """
         await self.resume(conversation_id)
-        await self.say(conversation_id, "utter_handback")
-        await self.append_events(
+        await self.say(
             conversation_id,
-            [
+            "utter_handback",
+            after=[
                 {"event": "slot", "name": "handoff_status", "value": "resolved"},
                 {"event": "slot", "name": "failed_attempts", "value": 0.0},
-                {"event": "action", "name": "action_listen"},
             ],
         )
 

@@ -1,4 +1,5 @@
-"""Where the published JSON Schema of the handoff payload lives, and how it is written."""
+"""Where the published JSON Schema of the handoff payload and the OpenAPI description live, and how
+they are written (``python -m handoff schema``)."""
 
 import json
 from pathlib import Path
@@ -7,6 +8,7 @@ from typing import Any
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 SCHEMA_FILE = SCHEMA_DIR / "handoff-payload.v1.json"
 EXAMPLE_FILE = SCHEMA_DIR / "handoff-payload.v1.example.json"
+OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
 
 
 def render(schema: dict[str, Any]) -> str:

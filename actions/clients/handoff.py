@@ -17,6 +17,11 @@ class HandoffRejected(Exception):
     """The service refused the payload (4xx): retrying the same payload will not help."""
 
 
+class HandoffConflict(HandoffRejected):
+    """409: the service already holds a handoff under this idempotency key, with another body (sent
+    by another outbox, e.g. a second action server): the team has the conversation."""
+
+
 @dataclass(frozen=True)
 class Delivered:
     handoff_id: str
@@ -45,9 +50,10 @@ class HandoffClient:
                 body = await response.json(content_type=None)
                 if response.status >= 500:
                     raise HandoffUnavailable(f"handoff service answered {response.status}: {body}")
+                if response.status == 409:
+                    raise HandoffConflict(f"409: {_detail(body)}")
                 if response.status >= 400:
-                    detail = body.get("detail") if isinstance(body, dict) else body
-                    raise HandoffRejected(f"{response.status}: {detail}")
+                    raise HandoffRejected(f"{response.status}: {_detail(body)}")
                 position, online = body.get("queue_position"), body.get("agents_online")
                 callback = body.get("callback")
                 return Delivered(
@@ -59,5 +65,17 @@ class HandoffClient:
                     if isinstance(callback, dict) and callback.get("status")
                     else None,
                 )
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+        except (
+            aiohttp.ClientError,
+            asyncio.TimeoutError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+        ) as error:
+            # No answer, or one that is not the API's (a proxy's error page): try again later.
             raise HandoffUnavailable(f"{type(error).__name__}: {error}") from error
+
+
+def _detail(body: Any) -> Any:
+    return body.get("detail") if isinstance(body, dict) else body

@@ -11,8 +11,10 @@ from aiohttp import web
 
 from handoff import access, audit
 from handoff.audit_entry import ENGINE_ACTOR, ENGINE_KINDS, parse_entry
+from handoff.contract import is_id
 from handoff.errors import InvalidRequest
 from handoff.keys import ENGINE
+from handoff.views import inputs
 from handoff.views.auth import authorise
 from handoff.views.console import render, require_capability, require_session
 
@@ -22,10 +24,8 @@ MAX_CONVERSATION_CHARS = 255
 async def append_entry(request: web.Request) -> web.Response:
     """``POST /api/v1/audit``: one entry from the empathy engine; 201 new, 200 already stored."""
     authorise(request)
-    if request.content_type != "application/json":
-        raise InvalidRequest("send the entry as application/json")
     # Only the handoff service writes the handoff service's own entries.
-    entry = parse_entry(await request.json(), kinds=ENGINE_KINDS, actors=(ENGINE_ACTOR,))
+    entry = parse_entry(await inputs.json_value(request), kinds=ENGINE_KINDS, actors=(ENGINE_ACTOR,))
     stored, created = await asyncio.to_thread(audit.append, request.app[ENGINE], entry)
     return web.json_response(
         {"seq": stored.seq, "hash": stored.entry_hash, "duplicate": not created},
@@ -39,6 +39,8 @@ async def audit_page(request: web.Request) -> web.Response:
     agent = login_session.agent
     require_capability(login_session, access.AUDIT_LOG, "your role does not read the audit log")
     conversation = request.query.get("conversation", "").strip()[:MAX_CONVERSATION_CHARS]
+    if conversation and not is_id(conversation, MAX_CONVERSATION_CHARS):
+        raise InvalidRequest("conversation ids have no control characters or line breaks")
     entries = (
         await asyncio.to_thread(audit.for_conversation, request.app[ENGINE], conversation)
         if conversation

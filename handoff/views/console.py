@@ -13,6 +13,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -20,8 +21,10 @@ from handoff import access, accounts, callbacks, feedback, handoffs
 from handoff.accounts import LoginSession
 from handoff.charts import trajectory_svg
 from handoff.contract import EMOTION_LABELS
+from handoff.errors import NotFound
 from handoff.keys import ACCESS, ENGINE, RASA, SETTINGS, TEMPLATES
 from handoff.rasa_client import RasaUnavailable
+from handoff.views import inputs
 
 SESSION_COOKIE = "attune_session"
 LOGIN_CSRF_COOKIE = "attune_login_csrf"
@@ -62,7 +65,7 @@ def require_capability(login_session: LoginSession, capability: str, refusal: st
 
 
 async def require_csrf(request: web.Request, login: LoginSession) -> dict[str, str]:
-    form = {k: str(v) for k, v in (await request.post()).items()}
+    form = await inputs.form(request)
     if not hmac.compare_digest(form.get("csrf_token", "").encode(), login.csrf_token.encode()):
         raise web.HTTPForbidden(
             text="the form is stale or did not come from this console (CSRF check failed)"
@@ -79,7 +82,7 @@ async def login_page(request: web.Request, error: str | None = None, status: int
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = {k: str(v) for k, v in (await request.post()).items()}
+    form = await inputs.form(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(form.get("csrf_token", "").encode(), cookie.encode()):
         return await login_page(request, "Your login form expired; please try again.", status=403)
@@ -151,9 +154,7 @@ async def queue(request: web.Request) -> web.Response:
 
 async def handoff_page(request: web.Request) -> web.Response:
     login_session = await require_session(request)
-    stored = await asyncio.to_thread(
-        handoffs.get_handoff, request.app[ENGINE], request.match_info["handoff_id"]
-    )
+    stored = await asyncio.to_thread(handoffs.get_handoff, request.app[ENGINE], _handoff_id(request))
     payload = _visible(stored.payload, login_session)
     return render(
         request,
@@ -174,15 +175,24 @@ async def handoff_page(request: web.Request) -> web.Response:
     )
 
 
+def _handoff_id(request: web.Request) -> str:
+    return inputs.path_id(request, "handoff_id", "handoff")
+
+
+def _page(handoff_id: str, **query: str) -> str:
+    """The handoff page's path, its id and query URL-encoded."""
+    location = f"/console/handoffs/{quote(handoff_id, safe='')}"
+    return location + (f"?{urlencode(query)}" if query else "")
+
+
 def _back(handoff_id: str, error: str | None = None) -> web.HTTPSeeOther:
-    location = f"/console/handoffs/{handoff_id}"
-    return web.HTTPSeeOther(location + (f"?error={error}" if error else ""))
+    return web.HTTPSeeOther(_page(handoff_id, error=error) if error else _page(handoff_id))
 
 
 async def claim(request: web.Request) -> web.StreamResponse:
     login_session = await require_session(request)
     await require_csrf(request, login_session)
-    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    handoff_id, engine = _handoff_id(request), request.app[ENGINE]
     stored = await asyncio.to_thread(handoffs.claim, engine, handoff_id, login_session.agent.id)
     try:
         # Pause first: a bot that keeps answering next to a person is worse than no claim.
@@ -200,7 +210,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     login_session = await require_session(request)
     form = await require_csrf(request, login_session)
     text = form.get("text", "").strip()
-    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    handoff_id, engine = _handoff_id(request), request.app[ENGINE]
     if not text or len(text) > MAX_REPLY_CHARS:
         return _back(handoff_id, f"A reply needs 1 to {MAX_REPLY_CHARS} characters.")
     await asyncio.to_thread(handoffs.check_in, engine, handoff_id, login_session.agent.id)
@@ -215,7 +225,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
 async def resolve(request: web.Request) -> web.StreamResponse:
     login_session = await require_session(request)
     await require_csrf(request, login_session)
-    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    handoff_id, engine = _handoff_id(request), request.app[ENGINE]
     stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
     try:
         await request.app[RASA].hand_back(stored.conversation_id)
@@ -228,7 +238,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
 async def messages(request: web.Request) -> web.Response:
     """The live conversation for the console (polled while the agent holds the handoff)."""
     login_session = await require_session(request)
-    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    handoff_id, engine = _handoff_id(request), request.app[ENGINE]
     stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
     if stored.status == "claimed" and stored.claimed_by == login_session.agent.id:
         await asyncio.to_thread(handoffs.check_in, engine, handoff_id, login_session.agent.id)
@@ -243,7 +253,7 @@ async def messages(request: web.Request) -> web.Response:
 async def calls(request: web.Request) -> web.Response:
     """The handoff's call-backs with their live status (polled by the handoff page)."""
     login_session = await require_session(request)
-    handoff_id, engine = request.match_info["handoff_id"], request.app[ENGINE]
+    handoff_id, engine = _handoff_id(request), request.app[ENGINE]
     await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)  # 404 for an unknown handoff
     jobs = await asyncio.to_thread(callbacks.jobs_for, engine, handoff_id)
     return web.json_response(
@@ -272,20 +282,19 @@ async def flag_reading(request: web.Request) -> web.StreamResponse:
         login_session, access.DISTRESS_INDICATORS, "emotion readings are not shown to your role"
     )
     form = await require_csrf(request, login_session)
-    handoff_id = request.match_info["handoff_id"]
-    if not form.get("turn", "").isdigit():
+    handoff_id = _handoff_id(request)
+    turn = inputs.whole_number(form.get("turn"))
+    if turn is None:
         return _back(handoff_id, "Choose a message to flag.")
     await asyncio.to_thread(
         feedback.flag_reading,
         request.app[ENGINE],
         handoff_id,
-        int(form["turn"]),
+        turn,
         form.get("label", ""),
         login_session.agent.id,
     )
-    return web.HTTPSeeOther(
-        f"/console/handoffs/{handoff_id}?notice=Thanks, the reading was flagged for review."
-    )
+    return web.HTTPSeeOther(_page(handoff_id, notice="Thanks, the reading was flagged for review."))
 
 
 def _require_reviewer(login_session: LoginSession) -> None:
@@ -308,14 +317,13 @@ async def flags_page(request: web.Request) -> web.Response:
 async def review_flag(request: web.Request) -> web.StreamResponse:
     login_session = await require_session(request)
     _require_reviewer(login_session)
+    flag_id = inputs.whole_number(request.match_info["flag_id"])
+    if flag_id is None:
+        raise NotFound("no flag with that id (flag ids are whole numbers)")
     form = await require_csrf(request, login_session)
-    if form.get("decision") not in ("accept", "reject") or not request.match_info["flag_id"].isdigit():
+    if form.get("decision") not in ("accept", "reject"):
         raise web.HTTPBadRequest(text="decision must be accept or reject")
     await asyncio.to_thread(
-        feedback.review,
-        request.app[ENGINE],
-        int(request.match_info["flag_id"]),
-        form["decision"] == "accept",
-        login_session.agent.id,
+        feedback.review, request.app[ENGINE], flag_id, form["decision"] == "accept", login_session.agent.id
     )
     return web.HTTPSeeOther("/console/flags")

@@ -2,31 +2,22 @@
 the web chat's switch (thin views over handoff/customers.py)."""
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
-from handoff import customers
+from handoff import contract, customers
 from handoff.errors import InvalidRequest
 from handoff.keys import ENGINE
+from handoff.views import inputs
 from handoff.views.auth import authorise
 
 MAX_SESSION_CHARS = 256
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise InvalidRequest("send a JSON object as application/json")
-    document = await request.json()
-    if not isinstance(document, dict):
-        raise InvalidRequest("send a JSON object")
-    return document
-
-
 async def resolve(request: web.Request) -> web.Response:
     """Which customer these identities are, and whether their emotions may be processed."""
     authorise(request)
-    identities = customers.parse_identities((await _json_object(request)).get("identities"))
+    identities = customers.parse_identities((await inputs.json_object(request)).get("identities"))
     found = await asyncio.to_thread(customers.resolve, request.app[ENGINE], identities)
     return web.json_response(found.to_dict())
 
@@ -34,7 +25,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def set_consent(request: web.Request) -> web.Response:
     """An opt-out or opt-in, from a conversation (the action server) or another system."""
     authorise(request)
-    document = await _json_object(request)
+    document = await inputs.json_object(request)
     identities = customers.parse_identities(document.get("identities"))
     changed = await asyncio.to_thread(
         customers.set_emotion_processing,
@@ -49,7 +40,7 @@ async def set_consent(request: web.Request) -> web.Response:
 
 async def consent_of(request: web.Request) -> web.Response:
     authorise(request)
-    customer_id = request.match_info["customer_id"]
+    customer_id = inputs.path_id(request, "customer_id", "customer")
     log = await asyncio.to_thread(customers.consent_log, request.app[ENGINE], customer_id)
     identities = await asyncio.to_thread(customers.identities_of, request.app[ENGINE], customer_id)
     current = log[-1]["emotion_processing"] if log else "on"
@@ -59,8 +50,10 @@ async def consent_of(request: web.Request) -> web.Response:
 
 
 def _session(value: object) -> customers.Identity:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SESSION_CHARS:
-        raise InvalidRequest(f'"session_id" must be a string of 1 to {MAX_SESSION_CHARS} characters')
+    if not isinstance(value, str) or not value.strip() or not contract.is_id(value, MAX_SESSION_CHARS):
+        raise InvalidRequest(
+            f'"session_id" must be a string of 1 to {MAX_SESSION_CHARS} characters without control characters'
+        )
     return customers.normalise("session", value)
 
 
@@ -73,7 +66,7 @@ async def chat_consent(request: web.Request) -> web.Response:
             customers.resolve, engine, [_session(request.query.get("session_id"))]
         )
         return web.json_response(found.to_dict())
-    document = await _json_object(request)
+    document = await inputs.json_object(request)
     changed = await asyncio.to_thread(
         customers.set_emotion_processing,
         engine,

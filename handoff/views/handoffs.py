@@ -7,12 +7,16 @@ import asyncio
 
 from aiohttp import web
 
-from handoff import access, accounts, callbacks, handoffs
+from handoff import access, accounts, callbacks, contract, handoffs
 from handoff.errors import InvalidRequest
 from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, SETTINGS
 from handoff.models import HANDOFF_STATUSES
 from handoff.settings import Settings
+from handoff.views import inputs
 from handoff.views.auth import authorise
+
+MAX_LIMIT = 1000
+MAX_CALLBACK_KEY_CHARS = 128
 
 
 def _grants(request: web.Request) -> frozenset[str]:
@@ -21,9 +25,7 @@ def _grants(request: web.Request) -> frozenset[str]:
 
 async def create_handoff(request: web.Request) -> web.Response:
     authorise(request)
-    if request.content_type != "application/json":
-        raise InvalidRequest("send the payload as application/json")
-    document = await request.json()
+    document = await inputs.json_value(request)
     header_key = request.headers.get("Idempotency-Key")
     if (
         header_key is not None
@@ -60,7 +62,7 @@ async def create_handoff(request: web.Request) -> web.Response:
 async def get_handoff(request: web.Request) -> web.Response:
     authorise(request)
     stored = await asyncio.to_thread(
-        handoffs.get_handoff, request.app[ENGINE], request.match_info["handoff_id"]
+        handoffs.get_handoff, request.app[ENGINE], inputs.path_id(request, "handoff_id", "handoff")
     )
     return web.json_response(access.visible_handoff(stored.to_dict(), _grants(request)))
 
@@ -70,10 +72,10 @@ async def list_handoffs(request: web.Request) -> web.Response:
     status = request.query.get("status", "queued")
     if status not in HANDOFF_STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(HANDOFF_STATUSES)}")
-    raw_limit = request.query.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-        raise InvalidRequest("limit must be a whole number from 1 to 1000")
-    queue = await asyncio.to_thread(handoffs.list_queue, request.app[ENGINE], status, int(raw_limit))
+    limit = inputs.whole_number(request.query.get("limit", "100"))
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    queue = await asyncio.to_thread(handoffs.list_queue, request.app[ENGINE], status, limit)
     grants = _grants(request)
     return web.json_response(
         {"handoffs": [access.visible_handoff(h.to_dict(with_payload=False), grants) for h in queue]}
@@ -83,11 +85,14 @@ async def list_handoffs(request: web.Request) -> web.Response:
 async def request_callback(request: web.Request) -> web.Response:
     """Asks for a phone call-back for a handoff: stored as a job and placed (or simulated) once."""
     authorise(request)
-    document = await request.json()
-    if not isinstance(document, dict) or not isinstance(document.get("to"), str):
+    handoff_id = inputs.path_id(request, "handoff_id", "handoff")
+    document = await inputs.json_object(request)
+    if not isinstance(document.get("to"), str):
         raise InvalidRequest('send {"to": "<phone number>"} (E.164 or a national number)')
-    engine, handoff_id = request.app[ENGINE], request.match_info["handoff_id"]
-    key = str(document.get("idempotency_key") or f"callback-{handoff_id}")
+    key = document.get("idempotency_key") or f"callback-{handoff_id}"
+    if not contract.is_id(key, MAX_CALLBACK_KEY_CHARS):
+        raise InvalidRequest(f"idempotency_key must be 1 to {MAX_CALLBACK_KEY_CHARS} printable characters")
+    engine = request.app[ENGINE]
     settings, outcome = request.app[SETTINGS], request.app[METRICS].callback_outcome
     policy = callbacks.policy_from(settings)
     job = await asyncio.to_thread(

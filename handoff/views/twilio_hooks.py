@@ -13,6 +13,7 @@ from aiohttp import web
 
 from handoff import callbacks
 from handoff.keys import ENGINE, METRICS, SETTINGS
+from handoff.views import inputs
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ async def _verified_form(request: web.Request) -> dict[str, str]:
     from twilio.request_validator import RequestValidator
 
     settings = request.app[SETTINGS]
-    form = {k: str(v) for k, v in (await request.post()).items()}
+    form = await inputs.form(request)
     signature = request.headers.get("X-Twilio-Signature", "")
     # The raw (still percent-encoded) path: Twilio signs the URL exactly as it called it.
     url = settings.public_url.rstrip("/") + request.rel_url.raw_path_qs
@@ -36,7 +37,8 @@ async def _verified_form(request: web.Request) -> dict[str, str]:
 
 async def twiml(request: web.Request) -> web.Response:
     await _verified_form(request)
-    job = await asyncio.to_thread(callbacks.get_job, request.app[ENGINE], request.match_info["job_id"])
+    job_id = inputs.path_id(request, "job_id", "call-back job")
+    job = await asyncio.to_thread(callbacks.get_job, request.app[ENGINE], job_id)
     line = request.app[SETTINGS].agent_phone_line
     greeting = "Hello, this is Parcelpine calling you back about your chat with us."
     body = f"<Say>{escape(greeting)} Please hold while we connect you to a member of the team.</Say>"
@@ -56,7 +58,7 @@ async def status(request: web.Request) -> web.Response:
     await asyncio.to_thread(
         callbacks.record_status,
         request.app[ENGINE],
-        request.match_info["job_id"],
+        inputs.path_id(request, "job_id", "call-back job"),
         form.get("CallStatus", ""),
         form.get("CallSid"),
         callbacks.policy_from(request.app[SETTINGS]),

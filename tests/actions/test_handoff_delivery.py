@@ -1,5 +1,6 @@
 """Delivery through the outbox against the real handoff service app on loopback."""
 
+import asyncio
 import copy
 import json
 import time
@@ -7,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import create_engine, func, select
 
 from actions.clients.handoff import HandoffClient
 from actions.escalation import ActionHandoff
-from actions.handoff_delivery import deliver, flush_once
+from actions.handoff_delivery import OutboxFlusher, deliver, flush_once
 from actions.outbox import Outbox, backoff
 from handoff.app import create_app
 from handoff.models import Handoff
@@ -105,8 +107,96 @@ async def test_a_wrong_token_is_a_rejection(
     assert result.status == "rejected" and "401" in result.detail
 
 
-def test_backoff_doubles_and_is_capped() -> None:
-    assert [backoff(n) for n in (1, 2, 3, 4, 10)] == [2.0, 4.0, 8.0, 16.0, 60.0]
+def test_backoff_doubles_and_is_capped_low_enough_for_a_prompt_retry() -> None:
+    # Issue 12: a saved handoff reaches the service within 30 s of its return; a 60 s cap could not.
+    assert [backoff(n) for n in (1, 2, 3, 4, 10)] == [2.0, 4.0, 8.0, 10.0, 10.0]
+
+
+def stored_payloads(settings: Settings) -> list[dict[str, Any]]:
+    with create_engine(settings.database_url).connect() as connection:
+        return [json.loads(row) for row in connection.execute(select(Handoff.payload)).scalars()]
+
+
+async def test_a_retry_after_a_restart_sends_the_stored_body_not_a_rebuilt_one(
+    aiohttp_server, tmp_path: Path, service_settings: Settings
+) -> None:
+    port = free_port()
+    outbox_url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    first = example(created_at="2026-03-10T12:00:00+00:00")
+    down = HandoffClient(f"http://127.0.0.1:{port}", TOKEN, timeout=0.5)
+    assert (await deliver(first, Outbox.open(outbox_url), down, attempts=1)).status == "queued"
+
+    # The action server restarts; the same handoff is built again (same key, a new created_at).
+    await aiohttp_server(create_app(service_settings), port=port)
+    rebuilt = example(created_at="2026-03-10T12:05:00+00:00", summary="Built again after the restart.")
+    result = await deliver(rebuilt, Outbox.open(outbox_url), HandoffClient(f"http://127.0.0.1:{port}", TOKEN))
+
+    assert result.status == "delivered"
+    assert [(p["created_at"], p["summary"]) for p in stored_payloads(service_settings)] == [
+        (first["created_at"], first["summary"])
+    ]
+
+
+async def test_a_key_the_service_already_holds_with_another_body_counts_as_delivered(
+    aiohttp_server, tmp_path: Path
+) -> None:
+    async def conflict(request: web.Request) -> web.Response:
+        key = request.headers["Idempotency-Key"]
+        return web.json_response(
+            {
+                "error": "idempotency_key_reused",
+                "detail": f"idempotency key {key} was used with another body",
+            },
+            status=409,
+        )
+
+    app = web.Application()
+    app.router.add_post("/api/v1/handoffs", conflict)
+    server = await aiohttp_server(app)
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
+
+    result = await deliver(example(), outbox, HandoffClient(str(server.make_url("")).rstrip("/"), TOKEN))
+
+    # Another outbox (a second action server) sent it first: the team has the conversation.
+    assert result.status == "delivered" and "409" in result.detail
+    assert outbox.get(example()["idempotency_key"]).status == "delivered"  # type: ignore[union-attr]
+
+
+async def test_a_pass_stops_at_the_first_handoff_the_service_cannot_take(tmp_path: Path) -> None:
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
+    for n in range(3):
+        outbox.put(example(idempotency_key=f"stops-at-first-{n}"), now=1000.0 + n)
+    down = HandoffClient(f"http://127.0.0.1:{free_port()}", TOKEN, timeout=0.5)
+
+    assert await flush_once(outbox, down, now=2000.0) == 0
+
+    attempts = [outbox.get(f"stops-at-first-{n}").attempts for n in range(3)]  # type: ignore[union-attr]
+    assert attempts == [1, 0, 0]  # one call found the service down; the others were not tried
+
+
+async def test_the_flusher_keeps_its_own_timer_and_sends_what_is_saved_later(
+    aiohttp_server, tmp_path: Path, service_settings: Settings
+) -> None:
+    port = free_port()
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
+    flusher = OutboxFlusher(
+        outbox, HandoffClient(f"http://127.0.0.1:{port}", TOKEN, timeout=0.5), interval=0.05
+    )
+    flusher.ensure_running()  # as actions/server.py does at start-up, with nothing pending yet
+    try:
+        await asyncio.sleep(0.2)
+        assert flusher.running  # an empty outbox does not end it
+        outbox.put(example())  # saved while the service is down (by another request, another process)
+        await asyncio.sleep(0.2)
+        await aiohttp_server(create_app(service_settings), port=port)
+        deadline = time.monotonic() + 30
+        while outbox.pending_count() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await flusher.stop()
+
+    assert outbox.pending_count() == 0 and stored_handoffs(service_settings) == 1
+    assert not flusher.running
 
 
 async def test_action_handoff_tells_the_customer_honestly_what_happened(

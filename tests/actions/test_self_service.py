@@ -137,8 +137,25 @@ async def test_store_failure_still_gives_the_customer_a_reply() -> None:
     action = ActionLookup(store=broken_store, today=lambda: TODAY)
     events = await action.run(dispatcher, tracker({"order_id": "10001"}, [user_event("order_status")]), {})
 
-    assert events == []
-    assert dispatcher.messages[0]["response"] == "utter_something_went_wrong"
+    # A lookup that broke is a failed attempt for the customer (tests/actions/test_failures.py).
+    assert events == [
+        SlotSet("last_outcome", "lookup_error"),
+        SlotSet("failed_attempts", 1.0),
+        SlotSet(
+            "self_service_log",
+            [
+                {
+                    "asked": "",
+                    "topic": "order_status",
+                    "tried": "action_lookup with order 10001",
+                    "outcome": "lookup_error",
+                    "failed": True,
+                    "why": "the assistant could not look it up because of an error on our side",
+                }
+            ],
+        ),
+    ]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_something_went_wrong"]
 
 
 def test_latest_topic_skips_small_talk() -> None:

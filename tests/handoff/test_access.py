@@ -197,6 +197,9 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     # Prometheus metrics: counts and timings by reason, priority, status and route pattern, no personal
     # data (tests/handoff/test_metrics.py checks), so open like /healthz; the body is checked to show none.
     ("GET", "/metrics"): (plain("/metrics"), everyone(ok(200))),
+    # The OpenAPI description: open like /healthz; it names the payload's fields ("trajectory") but
+    # holds no data, so what it "sees" is not checked.
+    ("GET", "/api/v1/openapi.json"): (plain("/api/v1/openapi.json"), everyone(Outcome(200))),
     # --- Twilio's webhooks: its signature, nothing else, opens them ---------------------------
     ("POST", "/twilio/twiml/{job_id}"): (plain("/twilio/twiml/{job}"), everyone(FORBIDDEN)),
     ("POST", "/twilio/status/{job_id}"): (plain("/twilio/status/{job}"), everyone(FORBIDDEN)),

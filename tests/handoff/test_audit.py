@@ -346,8 +346,8 @@ async def test_the_api_refuses_a_missing_or_wrong_token(service: TestClient) -> 
         ({"explanation": ["not", "an", "object"]}, "explanation must be a JSON object"),
         ({"sources": "emotion model"}, "sources must be a list of strings"),
         ({"opted_out": "yes"}, "opted_out must be true or false"),
-        ({"created_at": "yesterday"}, "created_at must be an ISO 8601 time"),
-        ({"created_at": "2026-03-10T12:00:05"}, "created_at must carry its UTC offset"),
+        ({"created_at": "yesterday"}, "created_at must be an RFC 3339 time"),
+        ({"created_at": "2026-03-10T12:00:05"}, "created_at must be an RFC 3339 time with its offset"),
     ],
 )
 async def test_the_api_refuses_malformed_entries_with_the_reason(

@@ -15,6 +15,7 @@ from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
 
 PASSWORD = "demo-password-123"
+LISTEN = {"event": "action", "name": "action_listen"}
 
 
 class FakeRasa:
@@ -147,8 +148,10 @@ async def test_an_agent_claims_replies_and_resolves_while_the_bot_pauses_and_res
         ("events", "conv-42", [{"event": "pause"}]),
         ("events", "conv-42", [{"event": "slot", "name": "agent_name", "value": "Alex Agent"}]),
         ("execute", "conv-42", {"name": "utter_agent_joined", "channel": "latest"}),
+        ("events", "conv-42", [LISTEN]),  # every message the service sends ends the turn
         ("events", "conv-42", [{"event": "slot", "name": "agent_message", "value": "Hi, I'm Alex."}]),
         ("execute", "conv-42", {"name": "utter_agent_message", "channel": "latest"}),
+        ("events", "conv-42", [LISTEN]),
         ("events", "conv-42", [{"event": "resume"}]),
         ("execute", "conv-42", {"name": "utter_handback", "channel": "latest"}),
         (
@@ -157,7 +160,7 @@ async def test_an_agent_claims_replies_and_resolves_while_the_bot_pauses_and_res
             [
                 {"event": "slot", "name": "handoff_status", "value": "resolved"},
                 {"event": "slot", "name": "failed_attempts", "value": 0.0},
-                {"event": "action", "name": "action_listen"},
+                LISTEN,
             ],
         ),
     ]
@@ -274,6 +277,7 @@ async def test_a_customer_waiting_too_long_is_told_once_with_their_place(
     assert rasa[0].calls == [
         ("events", "conv-42", [{"event": "slot", "name": "queue_position", "value": "1"}]),
         ("execute", "conv-42", {"name": "utter_wait_too_long", "channel": "latest"}),
+        ("events", "conv-42", [LISTEN]),
     ]
 
 

@@ -38,7 +38,10 @@ async def test_a_new_handoff_is_stored_and_queued(client: TestClient) -> None:
 
 async def test_the_same_handoff_twice_is_stored_once(client: TestClient) -> None:
     first = await (await client.post("/api/v1/handoffs", json=example(), headers=AUTH)).json()
-    again = await client.post("/api/v1/handoffs", json=example(summary="changed on retry"), headers=AUTH)
+    # A retry rebuilt later: only the volatile created_at differs (contract.VOLATILE_FIELDS).
+    again = await client.post(
+        "/api/v1/handoffs", json=example(created_at="2026-03-10T12:05:00+00:00"), headers=AUTH
+    )
 
     assert again.status == 200
     body = await again.json()
