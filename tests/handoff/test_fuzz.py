@@ -16,11 +16,9 @@ and shown in the console, and the service still answers /healthz at the end.  Th
 per family is printed.
 """
 
-import asyncio
 import json
 import os
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -31,7 +29,6 @@ from urllib.parse import parse_qsl, quote
 import pytest
 import requests
 import schemathesis
-from aiohttp import web
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -42,6 +39,7 @@ from handoff.app import create_app
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
 from handoff.views.openapi import document
+from tests.support.handoff_server import ServerThread
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.fuzz
@@ -86,37 +84,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "operations": ("/healthz", "/metrics", "/api/v1/openapi.json"),
 }
-
-
-# --- the service on a loopback port ----------------------------------------------------------
-class ServerThread(threading.Thread):
-    """``app`` served on 127.0.0.1:``port`` by an AppRunner on this thread's own event loop."""
-
-    def __init__(self, app: web.Application, port: int) -> None:
-        super().__init__(name="handoff-under-fuzz", daemon=True)
-        self.app, self.port = app, port
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self.loop = asyncio.new_event_loop()
-
-    def run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        runner = web.AppRunner(self.app)
-        try:
-            self.loop.run_until_complete(runner.setup())
-            self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        except BaseException as error:
-            self.error = error
-            self.ready.set()
-            return
-        self.ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(runner.cleanup())
-        self.loop.close()
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.join(timeout=60)
 
 
 @dataclass
