@@ -44,7 +44,9 @@ ACK_SENT = frozenset({"utter_handoff_sent", "utter_handoff_no_agents", "utter_ha
 # "Saved, it won't be lost": the outbox has it and must deliver it once the service is back.
 ACK_SAVED = frozenset({"utter_handoff_delayed"})
 # Honest failures: the customer is told to try again, and does.
-TRY_AGAIN = frozenset({"utter_something_went_wrong", "utter_message_not_processed", "utter_action_failed"})
+# (utter_message_not_processed is what the Rasa server's channels say themselves when a message could
+# not be handled: bot/components/turn_guard.py.)
+TRY_AGAIN = frozenset({"utter_something_went_wrong", "utter_message_not_processed"})
 # False in a stack with a handoff service.
 UNTRUE = frozenset({"utter_human_not_connected"})
 REQUEST_TIMEOUT_SECONDS = 180.0
@@ -281,10 +283,10 @@ def health_urls(banner: Iterable[str], rasa_url: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.plain_rasa import trained_model
     from bench.stacks import start_attune, wait_ready
 
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "attune.tar.gz")
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--kill", nargs="+", choices=PROCESSES, default=list(PROCESSES))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "faults.json")
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     reports = []
     with tempfile.TemporaryDirectory(prefix="attune-faults-") as tmp:
         var_dir = Path(tmp)
-        system, ready = start_attune(trained_model(), var_dir)
+        system, ready = start_attune(args.model, var_dir)
         try:
             wait_ready(system, 600, ready)
             urls = health_urls(list(system.output), system.url)

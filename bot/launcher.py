@@ -8,6 +8,8 @@ must not drag Rasa into the launcher process.
 """
 
 import argparse
+import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -28,6 +30,7 @@ from bot.supervisor import CrashLoop, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 15.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # The ${VAR}s of credentials.yml (the SMS and WhatsApp channel, bot/components/twilio_channel.py).
 TWILIO_CHANNEL_VARIABLES = (
     "TWILIO_ACCOUNT_SID",
@@ -158,6 +161,16 @@ def _pump(name: str, stream: IO[str] | None) -> None:
         sys.stdout.flush()
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the launcher dies, even by SIGKILL (Linux only).
+
+    Without it a launcher killed outright leaves its children serving with nobody supervising
+    them, holding their ports, so the next ``make run`` cannot start.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _log(line: str) -> None:
     print(f"[{'launch':>7}] {line}", flush=True)
 
@@ -192,6 +205,7 @@ class Stack:
             text=True,
             errors="replace",
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self.services[service.name] = service
         self.processes[service.name] = process
@@ -307,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
-        print("stopping...", flush=True)
+        with contextlib.suppress(OSError):  # whoever read our output may be gone (a broken pipe)
+            print("stopping...", flush=True)
         stack.stop()
 
 

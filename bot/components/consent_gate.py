@@ -13,16 +13,20 @@ computed either: privacy first; the conversation goes on without emotion awarene
 """
 
 import functools
+import json
 import logging
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from socketio import AsyncServer
 
-from bot.components import rasa_speedups
+from bot.components.input_checks import InvalidInput, check_id, check_metadata, check_text
+from bot.components.turn_guard import guard_server, protected
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +119,83 @@ class ConsentGate:
     own ``blueprint`` calls ``gated`` itself, as bot/components/twilio_channel.py does)."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Any:
-        rasa_speedups.install()  # the server is being set up: the place for process-wide fixes
-        return super().blueprint(gated(on_new_message))  # type: ignore[misc]
+        # Text normalised and failures answered honestly (turn_guard.py), then the consent gate.
+        return guard_server(super().blueprint(protected(gated(on_new_message))))  # type: ignore[misc]
+
+
+# The event a socket.io client gets instead of an answer when what it sent is refused:
+# {"error": "bad_request", "detail": "<why>"} (also the acknowledgement, when the client asks for one).
+INPUT_ERROR_EVENT = "input_error"
+
+
+def _refusal(detail: str) -> dict[str, str]:
+    return {"error": "bad_request", "detail": detail}
 
 
 class ConsentSocketIOInput(ConsentGate, SocketIOInput):
-    """Rasa's socket.io channel (the web chat), gated; same name, path and events."""
+    """Rasa's socket.io channel (the web chat), gated; same name, path and events.
+
+    Rasa's handlers of ``session_request`` and of the user's message take any ``session_id`` a
+    client names and any message shape; these replace them and check both first
+    (bot/components/input_checks.py), answering a refusal with INPUT_ERROR_EVENT to that client
+    alone, before anything reaches the tracker store.
+    """
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Any:
+        webhook = super().blueprint(on_new_message)
+        assert self.sio is not None  # set by SocketIOInput.blueprint
+        self._check_inputs(self.sio, protected(gated(on_new_message)))
+        return webhook
+
+    def _session_id(self, data: object) -> str:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InvalidInput('session_request data must be an object: {"session_id": "..."}')
+        session_id = data.get("session_id")
+        return uuid.uuid4().hex if session_id is None else check_id(session_id, "session_id")
+
+    def _message(self, sio: AsyncServer, sid: str, data: object) -> UserMessage:
+        if not isinstance(data, dict):
+            raise InvalidInput('the message must be an object: {"message": "...", "session_id": "..."}')
+        sender = check_id(data.get("session_id"), "session_id") if self.session_persistence else sid
+        metadata = data.get(self.metadata_key)
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except (ValueError, RecursionError) as error:
+                raise InvalidInput(f"'{self.metadata_key}' is a string but not JSON: {error}") from None
+        return UserMessage(
+            check_text(data.get("message", ""), "message"),
+            SocketIOOutput(sio, self.bot_message_evt),
+            sender,
+            input_channel=self.name(),
+            metadata=check_metadata(metadata, self.metadata_key),
+        )
+
+    def _check_inputs(self, sio: AsyncServer, handle: Callable[[UserMessage], Awaitable[None]]) -> None:
+        async def refuse(sid: str, error: InvalidInput) -> dict[str, str]:
+            logger.info("socket.io client %s refused: %s", sid, error)
+            await sio.emit(INPUT_ERROR_EVENT, _refusal(str(error)), room=sid, namespace=self.namespace)
+            return _refusal(str(error))
+
+        async def session_request(sid: str, data: object = None, *_: object) -> dict[str, str] | None:
+            try:
+                session_id = self._session_id(data)
+            except InvalidInput as error:
+                return await refuse(sid, error)
+            if self.session_persistence:
+                sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            return None
+
+        async def user_message(sid: str, data: object = None, *_: object) -> dict[str, str] | None:
+            try:
+                message = self._message(sio, sid, data)
+            except InvalidInput as error:
+                return await refuse(sid, error)
+            await handle(message)
+            return None
+
+        sio.on("session_request", session_request, namespace=self.namespace)
+        sio.on(self.user_message_evt, user_message, namespace=self.namespace)

@@ -8,7 +8,7 @@
    threads while other messages wait only adds contention.  bot/components/sentence_encoder.py
    limits it to ATTUNE_TORCH_THREADS (default 1).
 
-Called once when the Rasa server's channels are set up (bot/components/consent_gate.py).
+Called once when the Rasa server's channels are set up (bot/components/turn_guard.py ``guard_server``).
 ATTUNE_RASA_SPEEDUPS=0 turns the first fix off (for before/after measurements).
 """
 

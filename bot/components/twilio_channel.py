@@ -8,7 +8,8 @@ name, ``twilio``, and:
 - answers 503, naming the variables to set, while Twilio is not configured (``make run`` starts without it);
 - checks ``X-Twilio-Signature`` against ATTUNE_PUBLIC_RASA_URL + the path Twilio called, and answers
   403 otherwise;
-- answers 400 when ``From`` or ``Body`` is missing (a WhatsApp location has Latitude/Longitude instead);
+- answers 400 when ``From`` or ``Body`` is missing (a WhatsApp location has Latitude/Longitude instead),
+  or when ``From`` is not a usable conversation id or ``Body`` is too long (bot/components/input_checks.py);
 - uses the customer's number exactly as Twilio sends it (``+E164``, or ``whatsapp:+E164``) as the
   sender id: it is the customer's identity on this channel;
 - sends each reply once, off the event loop, through handoff.twilio_http.TwilioHttp (the same Twilio
@@ -34,6 +35,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.components.consent_gate import gated
+from bot.components.input_checks import InvalidInput, check_id, check_text
+from bot.components.turn_guard import guard_server, protected
 from handoff.twilio_http import TwilioHttp
 
 logger = logging.getLogger(__name__)
@@ -113,6 +116,10 @@ def inbound_message(form: Mapping[str, str]) -> tuple[str, str]:
     sender = form.get("From", "").strip()
     if not sender:
         raise BadTwilioRequest("'From' is required (the customer's number, +E164 or whatsapp:+E164)")
+    try:
+        check_id(sender, "From")
+    except InvalidInput as error:
+        raise BadTwilioRequest(str(error)) from None
     latitude, longitude = form.get("Latitude"), form.get("Longitude")
     if latitude and longitude:
         # Rasa's convention for a shared location (WhatsApp sends no Body with it).
@@ -120,6 +127,10 @@ def inbound_message(form: Mapping[str, str]) -> tuple[str, str]:
     text = form.get("Body")
     if text is None:
         raise BadTwilioRequest("'Body' is required (it may be empty when the message has media)")
+    try:
+        check_text(text, "Body")
+    except InvalidInput as error:
+        raise BadTwilioRequest(str(error)) from None
     return sender, text.replace("¡", "@")  # some carriers turn @ into ¡
 
 
@@ -201,8 +212,9 @@ class CheckedTwilioInput(TwilioInput):
         return None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("twilio_webhook", __name__)
-        on_new_message = gated(on_new_message)  # the customer's consent first (consent_gate.py)
+        webhook = guard_server(Blueprint("twilio_webhook", __name__))
+        # Text normalised and failures answered honestly by SMS (turn_guard.py), then the consent gate.
+        on_new_message = protected(gated(on_new_message))
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -226,10 +238,7 @@ class CheckedTwilioInput(TwilioInput):
                 input_channel=self.name(),
                 metadata=self.get_metadata(request),
             )
-            try:
-                await on_new_message(message)
-            except Exception:  # logged, not a 500: the request was fine, the failure is ours
-                logger.exception("the bot failed to handle a Twilio message")
+            await on_new_message(message)  # a failure is logged and answered there, never a 500
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return webhook

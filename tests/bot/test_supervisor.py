@@ -1,6 +1,7 @@
 """The launcher's supervision (bot/supervisor.py) with real child processes on a fake clock."""
 
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -94,3 +95,33 @@ def test_restarts_older_than_the_interval_no_longer_count(stack: Stack) -> None:
         assert stack.processes["rasa"].poll() is None
         clock.now += POLICY.interval + 1  # this restart has left the window by the next death
     assert "restarting in 0.5 s" in lines[-2]
+
+
+def test_the_children_stop_when_the_launcher_itself_is_killed(tmp_path: Path) -> None:
+    """A launcher killed outright must not leave its children serving unsupervised."""
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from bot.launcher import Service, Stack\n"
+        f"stack = Stack({{}}, pid_dir=Path({str(tmp_path)!r}))\n"
+        f"stack.start(Service('child', {SLEEPER!r}, 'http://127.0.0.1:9/'))\n"
+        "print('started', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert launcher.stdout is not None and launcher.stdout.readline().strip() == "started"
+    child = int((tmp_path / "child.pid").read_text())
+    launcher.kill()
+    launcher.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing

@@ -19,6 +19,7 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from twilio.request_validator import RequestValidator
 
+from bot.components.turn_guard import NOT_PROCESSED_TEXT
 from bot.components.twilio_channel import (
     BadTwilioRequest,
     CheckedTwilioInput,
@@ -319,16 +320,48 @@ async def test_a_signed_message_without_a_body_gets_400_with_the_reason(
     assert channel.received == []
 
 
-async def test_a_failure_of_the_bot_is_logged_and_twilio_gets_an_empty_answer(
+async def test_a_failure_of_the_bot_is_logged_and_the_customer_told_by_sms_not_a_500(
     channel: Served, twilio: tuple[FakeTwilio, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     async def crash(_: UserMessage) -> None:
         raise RuntimeError("the bot fell over")
 
     channel.handler.append(crash)
-    with caplog.at_level(logging.ERROR, logger="bot.components.twilio_channel"):
+    with caplog.at_level(logging.ERROR, logger="bot.components.turn_guard"):
         assert await twilio[0].send_sms(channel.webhook, CUSTOMER, "hi") == 200
     assert "the bot fell over" in caplog.text
+    assert [(m["To"], m["Body"]) for m in twilio[0].messages] == [(CUSTOMER, NOT_PROCESSED_TEXT)]
+
+
+@pytest.mark.parametrize(
+    ("sender", "body", "reason"),
+    [
+        ("+44770090\x00123", "hi", "'From' must be printable text: character 9 is U+0000"),
+        ("+44\u202e7700900123", "hi", "U+202E"),
+        ("+" + "4" * 200, "hi", "'From' must be at most 128 characters"),
+        (CUSTOMER, "x" * 200_001, "'Body' must be at most 200000 characters"),
+    ],
+    ids=["nul", "rtl-override", "long", "long-body"],
+)
+async def test_a_signed_message_from_an_unusable_sender_gets_400_with_the_reason(
+    channel: Served, twilio: tuple[FakeTwilio, str], sender: str, body: str, reason: str
+) -> None:
+    params = {"From": sender, "To": TWILIO_NUMBER, "Body": body}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(channel.webhook, params)
+
+    status, _, text = await post(channel.webhook, params, {"X-Twilio-Signature": signature})
+
+    assert (status, json.loads(text)["error"]) == (400, "bad_request")
+    assert reason in json.loads(text)["detail"]
+    assert channel.received == []
+
+
+async def test_control_characters_in_the_body_reach_the_bot_replaced(
+    channel: Served, twilio: tuple[FakeTwilio, str]
+) -> None:
+    assert await twilio[0].send_sms(channel.webhook, CUSTOMER, "where\x00 is\x1b[2J it?\nthanks") == 200
+
+    assert [m.text for m in channel.received] == ["where\ufffd is\ufffd[2J it?\nthanks"]
 
 
 async def test_the_reply_goes_to_the_customer_once_from_the_twilio_number(
