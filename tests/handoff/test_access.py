@@ -26,7 +26,8 @@ from handoff.keys import ENGINE, SETTINGS
 from handoff.models import Agent
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import ConfigError, Settings
-from tests.handoff.test_console import PASSWORD, FakeRasa, csrf
+from tests.handoff.test_console import PASSWORD, FakeRasa
+from tests.support.console import log_in
 
 API_TOKEN = "api-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -255,15 +256,6 @@ async def service(aiohttp_client, aiohttp_server, settings: Settings) -> TestCli
     return await aiohttp_client(create_app(configured))
 
 
-async def log_in(client: TestClient, username: str) -> str:
-    page = await (await client.get("/console/login")).text()
-    response = await client.post(
-        "/console/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf(page)}
-    )
-    assert response.status == 200, await response.text()
-    return csrf(await response.text())
-
-
 def agent_id(service: TestClient, username: str) -> int:
     with Session(service.app[ENGINE]) as session:
         return int(session.execute(select(Agent.id).where(Agent.username == username)).scalar_one())
@@ -280,7 +272,7 @@ async def new_case(aiohttp_client, service: TestClient, principal: str) -> Case:
         client.session.headers.update(AUTH)  # on every request, and no console session
     case = Case(principal, client, service, handoff_id, flag.id, job.id)
     if principal in CONSOLE_USERS:
-        case.csrf = await log_in(client, principal)
+        case.csrf = await log_in(client, principal, PASSWORD)
     holder = principal if principal in CONSOLE_USERS else "agent"
     handoffs.claim(engine, handoff_id, agent_id(service, holder))
     return case
@@ -352,7 +344,7 @@ async def test_another_policy_file_changes_who_sees_what(
     )
     created = await app.post("/api/v1/handoffs", json=payload(), headers=AUTH)
     handoff_id = (await created.json())["id"]
-    token = await log_in(app, "agent")
+    token = await log_in(app, "agent", PASSWORD)
 
     page = await (await app.get(f"/console/handoffs/{handoff_id}")).text()
     flagged = await app.post(
@@ -361,7 +353,7 @@ async def test_another_policy_file_changes_who_sees_what(
         allow_redirects=False,
     )
     supervisor = await aiohttp_client(app.server)
-    await log_in(supervisor, "supervisor")
+    await log_in(supervisor, "supervisor", PASSWORD)
     audit_page = await supervisor.get("/console/audit")
     from_api = await (await app.get(f"/api/v1/handoffs/{handoff_id}", headers=AUTH)).text()
 

@@ -27,7 +27,8 @@ from handoff.models import AuditEntry
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
 from tests.handoff.conftest import add_handoff_row
-from tests.handoff.test_console import PASSWORD, csrf, log_in
+from tests.handoff.test_console import PASSWORD
+from tests.support.console import csrf, log_in
 
 TOKEN = "audit-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -446,14 +447,14 @@ async def test_supervisors_read_a_conversations_log_and_agents_may_not(
     created = await service.post("/api/v1/handoffs", json=handoff_payload(), headers=AUTH)
     handoff_id = (await created.json())["id"]
 
-    await log_in(service, "agent")
+    await log_in(service, "agent", PASSWORD)
     refused = await service.get("/console/audit?conversation=conv-42")
     agent_page = await (await service.get(f"/console/handoffs/{handoff_id}")).text()
     assert refused.status == 403
     assert 'id="audit-link"' not in agent_page
 
     supervisor = await aiohttp_client(service.server)
-    await log_in(supervisor, "supervisor")
+    await log_in(supervisor, "supervisor", PASSWORD)
     handoff_page = await (await supervisor.get(f"/console/handoffs/{handoff_id}")).text()
     assert 'href="/console/audit?conversation=conv-42"' in handoff_page
     page = await supervisor.get("/console/audit?conversation=conv-42")
@@ -468,7 +469,7 @@ async def test_the_console_shows_an_altered_entry(service: TestClient) -> None:
     await service.post("/api/v1/audit", json=document(), headers=AUTH)
     with Session(service.app[ENGINE]) as session, session.begin():
         session.execute(update(AuditEntry).values(summary="Tone unchanged"))
-    await log_in(service, "admin")
+    await log_in(service, "admin", PASSWORD)
 
     html = await (await service.get("/console/audit?conversation=conv-42")).text()
 
@@ -482,7 +483,7 @@ async def test_the_console_needs_a_login(service: TestClient) -> None:
 
 
 async def test_an_empty_search_and_an_unknown_conversation(service: TestClient) -> None:
-    await log_in(service, "supervisor")
+    await log_in(service, "supervisor", PASSWORD)
 
     empty = await (await service.get("/console/audit")).text()
     unknown = await (await service.get("/console/audit?conversation=nobody")).text()
@@ -524,7 +525,7 @@ async def test_a_role_without_distress_indicators_reads_the_log_without_scores(
         )
     )
     await service.post("/api/v1/audit", json=document(), headers=AUTH)
-    await log_in(service, "supervisor")
+    await log_in(service, "supervisor", PASSWORD)
 
     html = await (await service.get("/console/audit?conversation=conv-42")).text()
 

@@ -3,7 +3,6 @@
 import copy
 import dataclasses
 import json
-import re
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from handoff.app import create_app
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
+from tests.support.console import csrf, log_in
 
 PASSWORD = "demo-password-123"
 LISTEN = {"event": "action", "name": "action_listen"}
@@ -81,21 +81,6 @@ async def new_client(aiohttp_client, service: TestClient) -> TestClient:
     return await aiohttp_client(service.server)
 
 
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
-
-
-async def log_in(client: TestClient, username: str) -> str:
-    page = await (await client.get("/console/login")).text()
-    response = await client.post(
-        "/console/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf(page)}
-    )
-    assert response.status == 200, await response.text()
-    return csrf(await response.text())  # the queue page's token
-
-
 async def add_handoff(client: TestClient, **changes: Any) -> str:
     payload = {**copy.deepcopy(json.loads(EXAMPLE_FILE.read_text())), **changes}
     payload["transcript"][0]["text"] = "my email is ada@example.com, where is 55556?"
@@ -127,7 +112,7 @@ async def test_an_agent_claims_replies_and_resolves_while_the_bot_pauses_and_res
 ) -> None:
     fake, _ = rasa
     handoff_id = await add_handoff(service, priority="high")
-    token = await log_in(service, "agent")
+    token = await log_in(service, "agent", PASSWORD)
 
     queue = await (await service.get("/console")).text()
     assert f'data-handoff="{handoff_id}"' in queue and "high" in queue
@@ -171,9 +156,9 @@ async def test_agents_see_personal_data_masked_and_supervisors_do_not(
     aiohttp_client, service: TestClient
 ) -> None:
     handoff_id = await add_handoff(service)
-    await log_in(service, "agent")
+    await log_in(service, "agent", PASSWORD)
     supervisor = await new_client(aiohttp_client, service)
-    await log_in(supervisor, "supervisor")
+    await log_in(supervisor, "supervisor", PASSWORD)
 
     as_agent = await (await service.get(f"/console/handoffs/{handoff_id}")).text()
     as_supervisor = await (await supervisor.get(f"/console/handoffs/{handoff_id}")).text()
@@ -188,9 +173,9 @@ async def test_a_claimed_handoff_cannot_be_taken_by_another_agent(
     aiohttp_client, service: TestClient
 ) -> None:
     handoff_id = await add_handoff(service)
-    token = await log_in(service, "agent")
+    token = await log_in(service, "agent", PASSWORD)
     other = await new_client(aiohttp_client, service)
-    other_token = await log_in(other, "supervisor")
+    other_token = await log_in(other, "supervisor", PASSWORD)
 
     await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
     taken = await other.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": other_token})
@@ -200,7 +185,7 @@ async def test_a_claimed_handoff_cannot_be_taken_by_another_agent(
 
 async def test_posts_without_the_csrf_token_are_refused(service: TestClient) -> None:
     handoff_id = await add_handoff(service)
-    await log_in(service, "agent")
+    await log_in(service, "agent", PASSWORD)
 
     response = await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": "forged"})
 
@@ -212,7 +197,7 @@ async def test_when_the_bot_cannot_be_paused_the_claim_is_undone(
 ) -> None:
     rasa[0].down = True
     handoff_id = await add_handoff(service)
-    token = await log_in(service, "agent")
+    token = await log_in(service, "agent", PASSWORD)
 
     page = await (
         await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
@@ -229,7 +214,7 @@ async def test_a_silent_console_loses_its_claim(service: TestClient, console_set
     from handoff.keys import ENGINE
 
     handoff_id = await add_handoff(service)
-    token = await log_in(service, "agent")
+    token = await log_in(service, "agent", PASSWORD)
     await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
     engine = service.app[ENGINE]
 
@@ -244,7 +229,7 @@ async def test_a_silent_console_loses_its_claim(service: TestClient, console_set
 
 async def test_a_reply_must_not_be_empty(service: TestClient) -> None:
     handoff_id = await add_handoff(service)
-    token = await log_in(service, "agent")
+    token = await log_in(service, "agent", PASSWORD)
     await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
 
     page = await (
@@ -296,10 +281,10 @@ async def test_a_simulated_call_back_is_labelled_and_the_number_masked_for_agent
     assert again.status == 200 and (await again.json())["id"] == created["id"]
     assert bad.status == 400 and "phone number" in (await bad.json())["detail"]
 
-    await log_in(service, "agent")
+    await log_in(service, "agent", PASSWORD)
     as_agent = await (await service.get(f"/console/handoffs/{handoff_id}")).text()
     supervisor = await new_client(aiohttp_client, service)
-    await log_in(supervisor, "supervisor")
+    await log_in(supervisor, "supervisor", PASSWORD)
     as_supervisor = await (await supervisor.get(f"/console/handoffs/{handoff_id}")).text()
 
     assert "Simulated mode: Twilio is not configured, so nobody is called" in as_agent

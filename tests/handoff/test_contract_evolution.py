@@ -5,7 +5,6 @@ accepted, stored and shown.  Each shape below is one the action server has sent.
 import copy
 import dataclasses
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from handoff.app import create_app
 from handoff.contract import EMOTIONAL_FIELDS, VOLATILE_FIELDS, fingerprint, validate_payload
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
+from tests.support.console import log_in
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-0123456789"
@@ -125,12 +125,7 @@ async def test_every_shape_is_accepted_served_and_shown(client: TestClient, shap
     handoff_id = (await created.json())["id"]
     served = await (await client.get(f"/api/v1/handoffs/{handoff_id}", headers=AUTH)).json()
     assert "payload_problem" not in served
-    login = await (await client.get("/console/login")).text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', login)
-    assert token
-    await client.post(
-        "/console/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token[1]}
-    )
+    await log_in(client, "admin", PASSWORD)
     page = await client.get(f"/console/handoffs/{handoff_id}")
     assert page.status == 200 and 'id="payload-problem"' not in await page.text()
 

@@ -14,7 +14,8 @@ from handoff.contract import EMOTION_LABELS
 from handoff.keys import ENGINE
 from handoff.settings import Settings
 from tests.handoff.conftest import add_handoff_row
-from tests.handoff.test_console import PASSWORD, add_handoff, log_in, new_client
+from tests.handoff.test_console import PASSWORD, add_handoff, new_client
+from tests.support.console import log_in
 
 
 def test_the_contract_names_the_same_emotions_as_the_model() -> None:
@@ -26,9 +27,9 @@ async def test_a_flag_goes_to_review_and_an_accepted_one_becomes_a_masked_traini
 ) -> None:
     service = await aiohttp_client(create_app(dataclasses.replace(settings, demo_password=PASSWORD)))
     handoff_id = await add_handoff(service)
-    agent_token = await log_in(service, "agent")
+    agent_token = await log_in(service, "agent", PASSWORD)
     supervisor = await new_client(aiohttp_client, service)
-    supervisor_token = await log_in(supervisor, "supervisor")
+    supervisor_token = await log_in(supervisor, "supervisor", PASSWORD)
 
     page = await (await service.get(f"/console/handoffs/{handoff_id}")).text()
     assert 'id="readings"' in page
@@ -58,7 +59,7 @@ async def test_flags_that_make_no_sense_are_refused(aiohttp_client, settings: Se
         create_app(dataclasses.replace(settings, demo_password=PASSWORD))
     )
     handoff_id = await add_handoff(service)
-    token = await log_in(service, "agent")
+    token = await log_in(service, "agent", PASSWORD)
 
     async def flag(turn: str, label: str) -> int:
         response = await service.post(

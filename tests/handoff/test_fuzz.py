@@ -39,6 +39,7 @@ from handoff.app import create_app
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
 from handoff.views.openapi import document
+from tests.support.console import csrf
 from tests.support.handoff_server import ServerThread
 from tests.support.ports import free_port
 
@@ -105,15 +106,11 @@ def _example() -> dict[str, Any]:
 
 def _login(http: requests.Session, url: str) -> tuple[str, str]:
     page = http.get(f"{url}/console/login", timeout=30)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert csrf, page.text
-    form = {"csrf_token": csrf[1], "username": "admin", "password": DEMO_PASSWORD}
+    form = {"csrf_token": csrf(page.text), "username": "admin", "password": DEMO_PASSWORD}
     answer = http.post(f"{url}/console/login", data=form, allow_redirects=False, timeout=30)
     assert answer.status_code == 303, answer.text
     queue = http.get(f"{url}/console", timeout=30)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', queue.text)
-    assert token, queue.text
-    return http.cookies[SESSION_COOKIE], token[1]
+    return http.cookies[SESSION_COOKIE], csrf(queue.text)
 
 
 @pytest.fixture(scope="module")

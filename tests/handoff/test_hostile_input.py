@@ -22,6 +22,7 @@ from handoff.keys import ENGINE
 from handoff.models import Handoff
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
+from tests.support.console import log_in
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -60,19 +61,6 @@ async def refused(response: Any, status: int = 400) -> dict[str, Any]:
 async def post_raw(client: TestClient, path: str, text: str | bytes) -> Any:
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     return await client.post(path, data=data, headers=JSON)
-
-
-async def log_in(client: TestClient) -> str:
-    """Logs the client in as the admin; returns the session's CSRF token."""
-    page = await (await client.get("/console/login")).text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
-    form = {"username": "admin", "password": PASSWORD, "csrf_token": token[1]}
-    queue = await client.post("/console/login", data=form)
-    assert queue.status == 200
-    session_token = re.search(r'name="csrf_token" value="([^"]+)"', await queue.text())
-    assert session_token
-    return session_token[1]
 
 
 # --- 500 on bad input ---------------------------------------------------------------------
@@ -398,7 +386,7 @@ async def test_malformed_twilio_forms_and_job_ids_are_4xx(client: TestClient) ->
 
 
 async def test_console_ids_counts_and_redirects_are_checked(client: TestClient) -> None:
-    csrf = await log_in(client)
+    csrf = await log_in(client, "admin", PASSWORD)
     handoff_id = (await (await client.post("/api/v1/handoffs", json=example(), headers=AUTH)).json())["id"]
 
     page = await client.get(URL("/console/handoffs/%00", encoded=True))
@@ -463,7 +451,7 @@ async def test_a_handoff_stored_before_the_checks_renders_in_the_console_and_the
                 payload=POISONED[name],
             )
         )
-    await log_in(client)
+    await log_in(client, "admin", PASSWORD)
 
     api = await client.get(f"/api/v1/handoffs/h-{name}", headers=AUTH)
     page = await client.get(f"/console/handoffs/h-{name}")

@@ -1,0 +1,24 @@
+"""Logging in to the agent console from a test: the login page's CSRF token, then the form."""
+
+import re
+from typing import Any
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(html: str) -> str:
+    """The CSRF token of a console page's forms."""
+    match = CSRF_FIELD.search(html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+async def log_in(client: Any, username: str, password: str, base: str = "") -> str:
+    """Logs ``client`` (aiohttp's TestClient, or a ClientSession with ``base``) in; returns the
+    CSRF token of the queue page it lands on, for the forms the test posts next."""
+    page = await (await client.get(f"{base}/console/login")).text()
+    response = await client.post(
+        f"{base}/console/login", data={"username": username, "password": password, "csrf_token": csrf(page)}
+    )
+    assert response.status == 200, await response.text()
+    return csrf(await response.text())
