@@ -590,7 +590,10 @@ def test_fuzz_socketio(stack: RunningStack, watch: Watch) -> None:
             ):
                 tally.counts["answered in silence (/restart)"] += 1
                 return
-            event, data = await chat.next_event()
+            try:
+                event, data = await chat.next_event()
+            except AssertionError as silence:
+                raise AssertionError(f"{silence} to {str(case)[:2000]}") from None
         if case.frame_too_large():
             assert event in ("disconnect", INPUT_ERROR), (event, str(case.message)[:300])
             tally.counts["frame too large: connection closed"] += 1
