@@ -12,18 +12,23 @@ on socket.io.  The limits, and why:
   ``sender_id`` is a VARCHAR(255); SQLite cannot encode a lone surrogate and PostgreSQL refuses
   NUL, and Rasa 3.6 *exits* on the first), in the handoff service (255) and in log lines.
   128 is four times a UUID, and leaves room for ``whatsapp:+E164``.
-- **Message text**: at most ``MAX_TEXT_CHARS`` (200 000) characters, refused above that.  Lone
-  surrogates, NUL and the other control characters but tab and newlines become U+FFFD
+- **Message text**: at most ``MAX_TEXT_CHARS`` (20 000) characters, refused above that: a long
+  pasted e-mail, and the handoff service's limit for text.  Rasa parses a message on its event
+  loop, so its length is how long every other customer waits: 200 000 characters took 1.5 s, and
+  a regex that backtracks (the e-mail pattern in data/nlu.yml, quadratic on "a.a.a...") minutes.
+  Lone surrogates, NUL and the other control characters but tab and newlines become U+FFFD
   (``clean_text``): the sentence encoder cannot encode a lone surrogate, and nothing downstream
   wants NUL or terminal escapes.  The message is still answered.
 - **metadata** (REST, socket.io): a JSON object nested at most ``MAX_METADATA_DEPTH`` (8) levels,
   at most ``MAX_METADATA_BYTES`` (16 KiB) as compact UTF-8 JSON, with no lone surrogate or NUL in
   any key or string and no NaN or Infinity.  It is stored with every message; a logged-in site
   sends ``{"customer": {"id", "phone", "email"}}`` (2 levels, a few hundred bytes).
-- **Request bodies**: at most ``MAX_BODY_BYTES`` (4 MiB), refused by the server with 413 from the
-  Content-Length, before the body is read (bot/components/turn_guard.py).  The largest valid REST
-  request, 200 000 characters written as JSON ``\\u`` escapes of surrogate pairs plus the
-  metadata, is about 2.4 MB; Sanic's default would be 100 MB.
+- **Request bodies**: at most ``MAX_BODY_BYTES`` (1 MiB), refused by the server with 413 from the
+  Content-Length, before the body is read (bot/components/turn_guard.py); a chunked body is cut
+  off at the limit.  The largest valid REST request, 20 000 characters written as JSON ``\\u``
+  escapes of surrogate pairs (240 KB) plus the metadata, fits four times; the handoff service has
+  the same cap, and Sanic's default would be 100 MB.  socket.io frames are capped at 1 MB by
+  engine.io (``max_http_buffer_size``): a larger one closes that connection.
 """
 
 import json
@@ -34,10 +39,10 @@ from collections.abc import Iterator
 from typing import Any
 
 MAX_ID_CHARS = 128
-MAX_TEXT_CHARS = 200_000
+MAX_TEXT_CHARS = 20_000
 MAX_METADATA_DEPTH = 8
 MAX_METADATA_BYTES = 16 * 1024
-MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024
 
 REPLACEMENT = "\ufffd"
 # Lone surrogates, NUL, and every C0/C1 control character but tab, newline and carriage return.

@@ -23,7 +23,12 @@ from sanic import Sanic
 
 from bot.components.checked_rest_channel import CheckedRestInput
 from bot.components.consent_gate import INPUT_ERROR_EVENT, ConsentSocketIOInput
-from bot.components.input_checks import MAX_BODY_BYTES, MAX_ID_CHARS, MAX_METADATA_DEPTH
+from bot.components.input_checks import (
+    MAX_BODY_BYTES,
+    MAX_ID_CHARS,
+    MAX_METADATA_DEPTH,
+    MAX_TEXT_CHARS,
+)
 from tests.support.ports import free_port
 
 REST = "/webhooks/rest/webhook"
@@ -172,12 +177,14 @@ async def test_a_60_mb_body_is_refused_with_413_before_it_is_read(served: Served
     assert served.received == []
 
 
-async def test_a_body_within_the_limit_is_read(served: Served) -> None:
-    message = "x" * 200_000
+async def test_the_longest_message_is_read_and_one_more_character_is_a_400(served: Served) -> None:
+    message = "é" * MAX_TEXT_CHARS  # json.dumps writes each as a 6-byte escape: well within the cap
+    too_long = await post_raw(served, json.dumps({"sender": "s", "message": message + "é"}).encode())
     status, answer = await post_raw(served, json.dumps({"sender": "s", "message": message}).encode())
 
     assert status == 200
     assert answer[0]["text"] == "echo: " + message
+    assert too_long[0] == 400 and f"at most {MAX_TEXT_CHARS} characters" in too_long[1]["message"]
 
 
 # --- socket.io -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from twilio.request_validator import RequestValidator
 
+from bot.components.input_checks import MAX_TEXT_CHARS
 from bot.components.turn_guard import NOT_PROCESSED_TEXT
 from bot.components.twilio_channel import (
     BadTwilioRequest,
@@ -339,7 +340,7 @@ async def test_a_failure_of_the_bot_is_logged_and_the_customer_told_by_sms_not_a
         ("+44770090\x00123", "hi", "'From' must be printable text: character 9 is U+0000"),
         ("+44\u202e7700900123", "hi", "U+202E"),
         ("+" + "4" * 200, "hi", "'From' must be at most 128 characters"),
-        (CUSTOMER, "x" * 200_001, "'Body' must be at most 200000 characters"),
+        (CUSTOMER, "x" * (MAX_TEXT_CHARS + 1), f"'Body' must be at most {MAX_TEXT_CHARS} characters"),
     ],
     ids=["nul", "rtl-override", "long", "long-body"],
 )
