@@ -82,6 +82,18 @@ $(PRISM):
 
 prism: $(PRISM) ## Install Stoplight Prism (npm, pinned) for the Twilio contract test (if missing)
 
+# The browser test of the standard web chat widget (tests/integration/test_rasa_webchat.py) serves
+# rasa-webchat's prebuilt bundle from npm, pinned and installed into the ignored .cache/rasa-webchat like
+# Prism (no package.json or lock file in the repo; no install scripts run: only lib/index.js is used).
+.PHONY: rasa-webchat
+RASA_WEBCHAT_VERSION := 1.0.1
+RASA_WEBCHAT := .cache/rasa-webchat/node_modules/rasa-webchat/lib/index.js
+$(RASA_WEBCHAT):
+	npm install --prefix .cache/rasa-webchat --no-audit --no-fund --no-save --no-package-lock --ignore-scripts rasa-webchat@$(RASA_WEBCHAT_VERSION)
+	test -f $@
+
+rasa-webchat: $(RASA_WEBCHAT) ## Install the rasa-webchat widget (npm, pinned) for its browser test (if missing)
+
 # The scale-out test (tests/scale) starts a throwaway PostgreSQL and Redis from Debian's packages
 # itself; they are installed here if missing.
 POSTGRES ?= $(or $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/postgres))),/usr/lib/postgresql/15/bin/postgres)
@@ -102,7 +114,7 @@ datastores: $(POSTGRES) $(REDIS_SERVER) ## Install Debian's PostgreSQL and Redis
 scale-test: train datastores ## Two Rasa + two action servers on Postgres + Redis behind a load balancer
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q tests/scale
 
-pytest: train browser prism datastores $(SYSTEMD_ANALYZE) ## pytest: unit, service, integration, browser, scale-out, faults, bounded fuzzing
+pytest: train browser prism rasa-webchat datastores $(SYSTEMD_ANALYZE) ## pytest: unit, service, integration, browser, scale-out, faults, bounded fuzzing
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q
 
 test: setup lint typecheck imports validate conversations pytest ## Set up and run the whole test suite (CI runs this)

@@ -23,8 +23,8 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions import resources
-from actions.consent import gate_answer, latest_user_event
-from actions.handoff_payload import pseudonym
+from actions.consent import latest_user_event
+from actions.handoff_payload import customer_pseudonym
 from bot import constants as c
 from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN
 from bot.empathy.tone import NEUTRAL
@@ -60,14 +60,6 @@ TONE_RULE = (
 OPTED_OUT_SOURCES = ("intent", "self-service outcomes")
 
 
-def customer_pseudonym(tracker: Tracker) -> str:
-    """The same pseudonym the handoff payload carries for this customer (actions/handoff_payload.py)."""
-    latest = latest_user_event(tracker)
-    metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
-    key = str((metadata or {}).get("customer_id") or tracker.get_slot(c.SLOT_EMAIL) or tracker.sender_id)
-    return gate_answer(latest).customer or pseudonym(key)
-
-
 def _key(tracker: Tracker, scored: object, turn: int, kind: str) -> str:
     source = f"{tracker.sender_id}|{scored}|{turn}|{kind}"
     return "engine-" + hashlib.sha256(source.encode()).hexdigest()[:40]
@@ -98,7 +90,8 @@ def entries_for_turn(
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     base = {
         "conversation_id": tracker.sender_id,
-        "customer": customer_pseudonym(tracker),
+        # The same customer the handoff payload names (actions/handoff_payload.py).
+        "customer": customer_pseudonym(tracker, latest_user_event(tracker)),
         "actor": ACTOR,
         "opted_out": opted_out,
         "created_at": (now or datetime.now(timezone.utc)).isoformat(),

@@ -3,8 +3,8 @@
 ``callback_form`` (domain.yml) starts when the customer accepts an offered call-back or asks for
 one.  It asks three things, each of which the customer may decline (then no call is booked):
 
-1. the number: on SMS/WhatsApp the one they are writing from, confirmed; otherwise typed and
-   checked (phonenumbers, E.164);
+1. the number: in an SMS/WhatsApp conversation (``sms:``/``whatsapp:``, a number Twilio verified)
+   the one they are writing from, confirmed; otherwise typed and checked (phonenumbers, E.164);
 2. when: "now" if the team is open and it is not quiet hours where the customer is, or one of the
    next windows (actions/callback_hours.py, configured in data/callbacks.yml);
 3. consent to be called on that number about this conversation, recorded with its time.
@@ -32,19 +32,26 @@ from actions.escalation import HandoffSender
 from actions.handoff_delivery import DELIVERED, FAILED, QUEUED
 from actions.handoff_payload import build_payload
 from bot import constants as c
+from handoff.conversation_ids import twilio_address
 
 logger = logging.getLogger(__name__)
 
-MESSAGING_CHANNELS = ("twilio",)  # the customer's sender id is their phone number there
 FORM_SLOTS = (c.SLOT_CALLBACK_PHONE, c.SLOT_CALLBACK_TIME, c.SLOT_CALLBACK_CONSENT)
 DECLINE_WORDS = ("never mind", "nevermind", "forget it", "don't call", "do not call", "no call")
 
 
 def channel_number(tracker: Tracker) -> str | None:
-    """The customer's own number when they write over SMS/WhatsApp (their sender id), else None."""
-    if tracker.get_latest_input_channel() not in MESSAGING_CHANNELS:
+    """The customer's own number when the conversation is an SMS/WhatsApp one, else None.
+
+    Only the conversation id says so (handoff/conversation_ids.py): ``sms:``/``whatsapp:`` ids are
+    made by the Twilio channel from the number Twilio verified.  A REST client may name itself
+    ``+44…`` (its conversation is ``rest:+44…``) or write "twilio" as its channel: neither is a
+    number anyone proved to own, so it is never offered a call to it.
+    """
+    address = twilio_address(tracker.sender_id)
+    if address is None:
         return None
-    return phone_number(tracker.sender_id, resources.callback_hours().default_region)
+    return phone_number(address, resources.callback_hours().default_region)
 
 
 def masked(number: str) -> str:

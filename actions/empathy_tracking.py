@@ -232,8 +232,9 @@ class ActionTrackEmpathy(Action):
         Also records this contact.  Contact history is a nice-to-have signal: any failure here
         is logged and the turn is scored without it.
         """
-        metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
-        customer = (metadata or {}).get("customer_id") or tracker.get_slot(c.SLOT_EMAIL)
+        # Only who the Rasa server verified (or the e-mail given here): a client naming another
+        # customer must not count as that customer coming back, nor record a visit for them.
+        customer = consent.known_customer(tracker, latest)
         if not customer:
             return None
         channel = str(latest.get("input_channel") or "unknown")

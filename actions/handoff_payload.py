@@ -14,7 +14,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from actions.consent import gate_answer
+from actions.consent import gate_answer, known_customer
 from actions.outcomes import mask_email
 from bot import constants as c
 from handoff.contract import SCHEMA_VERSION, Attempt, EmotionReading, HandoffPayload
@@ -41,6 +41,18 @@ def pseudonym(key: str) -> str:
     """A stable pseudonym: the same customer maps to the same id, which does not reveal who they are."""
     salt = os.environ.get("ATTUNE_PSEUDONYM_SALT", "attune-demo-salt").encode()
     return "cust-" + hmac.new(salt, key.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def customer_pseudonym(tracker: Tracker, event: dict[str, Any]) -> str:
+    """Who the handoff and the audit log say the customer is.
+
+    The handoff service's customer id when the consent gate resolved one (handoff/customers.py),
+    else a pseudonym of the verified or given customer, or of this conversation.  Never of a
+    ``customer_id`` a client put in the metadata: that would file this conversation under
+    somebody else's record.
+    """
+    customer = gate_answer(event).customer
+    return customer or pseudonym(known_customer(tracker, event) or tracker.sender_id)
 
 
 def explanations(tracker: Tracker) -> list[dict[str, Any]]:
@@ -110,8 +122,6 @@ def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPaylo
     user_events = [e for e in tracker.events if e.get("event") == "user"]
     latest = user_events[-1] if user_events else {}
     email = tracker.get_slot(c.SLOT_EMAIL)
-    metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
-    customer_key = str((metadata or {}).get("customer_id") or email or tracker.sender_id)
     attempts = [
         a for a in tracker.get_slot(c.SLOT_SELF_SERVICE_LOG) or [] if isinstance(a, dict) and a.get("failed")
     ]
@@ -123,8 +133,7 @@ def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPaylo
         "idempotency_key": hashlib.sha256(key_source.encode()).hexdigest()[:40],
         "conversation_id": tracker.sender_id,
         "customer": {
-            # The customer's id across channels when the consent gate knew it (handoff/customers.py).
-            "pseudonym": gate_answer(latest).customer or pseudonym(customer_key),
+            "pseudonym": customer_pseudonym(tracker, latest),
             "email_masked": mask_email(str(email)) if email else None,
         },
         "channel": str(latest.get("input_channel") or "unknown"),

@@ -36,6 +36,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from handoff.conversation_ids import rest_conversation
+
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGE = "I want to talk to a human"
 PROCESSES = ("handoff", "actions", "rasa")
@@ -170,6 +172,8 @@ async def run_burst(
     With ``health_url`` (the killed process's), the time until it answers again is measured.
     """
     book, prefix = ReplyBook(), f"fault-{killed}-{uuid.uuid4().hex[:8]}-"
+    # The REST channel files each sender's conversation under ``rest:`` (handoff/conversation_ids.py).
+    conversations_prefix = rest_conversation(prefix)
     deadline = time.monotonic() + deadline_seconds
     connector = aiohttp.TCPConnector(limit=conversations + 5)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -179,7 +183,10 @@ async def run_burst(
         ]
         burst_started = time.monotonic()
         while time.monotonic() - burst_started < 30:
-            if sum(handoffs_by_conversation(handoff_db, prefix).values()) >= kill_after_handoffs:
+            if (
+                sum(handoffs_by_conversation(handoff_db, conversations_prefix).values())
+                >= kill_after_handoffs
+            ):
                 break
             await asyncio.sleep(0.05)
         in_flight = sum(not task.done() for task in tasks)
@@ -192,13 +199,13 @@ async def run_burst(
         )
         customers = await asyncio.gather(*tasks)
         recovery_seconds = await recovery if recovery is not None else None
-    acknowledged = {c.sender for c in customers if c.outcome.startswith("acknowledged")}
+    acknowledged = {rest_conversation(c.sender) for c in customers if c.outcome.startswith("acknowledged")}
     # A saved handoff reaches the service from the outbox once the service answers again.
     started = time.monotonic()
-    found = handoffs_by_conversation(handoff_db, prefix)
+    found = handoffs_by_conversation(handoff_db, conversations_prefix)
     while not acknowledged <= set(found) and time.monotonic() < deadline:
         await asyncio.sleep(1.0)
-        found = handoffs_by_conversation(handoff_db, prefix)
+        found = handoffs_by_conversation(handoff_db, conversations_prefix)
     delivery_seconds = time.monotonic() - started
     outcomes = Counter(c.outcome for c in customers)
     problems = [

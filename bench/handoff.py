@@ -29,6 +29,7 @@ from actions.handoff_delivery import deliver, flush_once
 from actions.outbox import Outbox
 from bench.stats import summary
 from handoff.app import create_app
+from handoff.conversation_ids import rest_conversation
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
 
@@ -46,7 +47,7 @@ def free_port() -> int:
 def payload(n: int, template: dict[str, Any]) -> dict[str, Any]:
     body = copy.deepcopy(template)
     body["idempotency_key"] = f"bench-{n:08d}"
-    body["conversation_id"] = f"bench-conversation-{n}"
+    body["conversation_id"] = rest_conversation(f"bench-conversation-{n}")
     body["priority"] = ("normal", "high", "urgent")[n % 3]
     return body
 
@@ -97,7 +98,7 @@ async def consent_latency(url: str, customers: int = 1000, samples: int = 300) -
     async with aiohttp.ClientSession(headers=headers) as session:
 
         async def resolve(n: int) -> float:
-            body = {"identities": [{"kind": "session", "value": f"bench-{n}"}]}
+            body = {"identities": [{"kind": "session", "value": rest_conversation(f"bench-{n}")}]}
             started = time.perf_counter()
             async with session.post(f"{url}/api/v1/customers/resolve", json=body) as response:
                 assert response.status == 200

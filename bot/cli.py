@@ -1,5 +1,6 @@
 """The `attune` command: `attune eval dialogues|emotions FILE...`, `attune feedback export`,
-`attune audit verify`, `attune privacy export|erase|purge` (bot/privacy_cli.py).
+`attune audit verify`, `attune privacy export|erase|purge` (bot/privacy_cli.py),
+`attune migrate-conversation-ids` (bot/conversation_id_migration.py).
 
 Runs the shipped empathy engine (emotion model trained from data/, thresholds from
 data/empathy.yml) over files in the formats of ../shared/data/, prints the metrics, and writes
@@ -114,6 +115,20 @@ def audit_command(args: argparse.Namespace) -> int:
     return 1
 
 
+def migrate_command() -> int:
+    """``attune migrate-conversation-ids``: conversations stored before ids were namespaced by channel."""
+    from bot.conversation_id_migration import migrate_conversation_ids
+
+    urls = privacy_cli.database_urls(os.environ)
+    migrated = migrate_conversation_ids(
+        urls["ATTUNE_TRACKER_DATABASE_URL"],
+        urls["ATTUNE_STORE_DATABASE_URL"],
+        urls["ATTUNE_OUTBOX_DATABASE_URL"],
+    )
+    print(f"renamed {migrated}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="attune", description="Attune command line tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -144,7 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("ATTUNE_HANDOFF_DATABASE_URL", "sqlite:///var/handoff.db"),
         help="the handoff service's database (default: ATTUNE_HANDOFF_DATABASE_URL or sqlite:///var/handoff.db)",
     )
+    commands.add_parser(
+        "migrate-conversation-ids",
+        help="rename conversations stored under the old shared ids (rest:, web:, sms:, whatsapp:); "
+        "reads ATTUNE_TRACKER_DATABASE_URL, ATTUNE_STORE_DATABASE_URL, ATTUNE_OUTBOX_DATABASE_URL",
+    )
     args = parser.parse_args(argv)
+    if args.command == "migrate-conversation-ids":
+        return migrate_command()
     if args.command == "audit":
         return audit_command(args)
     if args.command == "privacy":

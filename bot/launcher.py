@@ -3,8 +3,20 @@
 ``python -m bot.launcher`` (what ``make run`` calls) starts the three processes on 127.0.0.1,
 prefixes their output, waits until each answers, prints where to talk to the bot, restarts a
 child that dies while the others keep serving (bot/supervisor.py), and on Ctrl-C stops all three.
-Each child's pid is kept in ``<var-dir>/run/<name>.pid``.  Only the standard library: this module
-must not drag Rasa into the launcher process.
+Each child's pid is kept in ``<var-dir>/run/<name>.pid``.  No Rasa here (import-linter checks it):
+this module must not drag Rasa into the launcher process.
+
+Secrets and origins every child must agree on (handoff/identity_tokens.py), exported to all three:
+
+- ATTUNE_SESSION_KEY signs web chat session ids; when unset, a random one is created once in
+  ``<var-dir>/session.key`` (mode 0600) and reused, so sessions survive a restart.
+- ATTUNE_IDENTITY_KEY verifies the identity tokens a site signs; when unset, a demo key is created
+  in ``<var-dir>/identity-demo.key`` and the banner prints a 24 h token for the demo customer
+  C-1001, and the handoff service's web chat page offers to sign in as them
+  (ATTUNE_DEMO_SIGN_IN=1).  Set it (empty: every customer is anonymous) to turn the demo off.
+- ATTUNE_CORS_ORIGINS (space-separated) are the only browser origins Rasa's HTTP API and web chat
+  socket answer; default the web chat page's own, the handoff service on 127.0.0.1 and localhost.
+  Never ``*``: Rasa's CORS sends credentials, so ``*`` let any site act with a visitor's cookies.
 """
 
 import argparse
@@ -22,11 +34,18 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import yaml
 
+from bot.conversation_id_migration import migrate_conversation_ids
 from bot.supervisor import CrashLoop, Supervisor
+from handoff.identity_tokens import sign_identity_token
+
+# The demo customer the banner prints a token for (and the web chat page signs in as).
+DEMO_CUSTOMER: Final = {"id": "C-1001", "phone": "+447700900001", "email": "dana@example.com"}
+DEMO_TOKEN_SECONDS = 24 * 3600
+KEY_BYTES = 48  # 64 characters of base64url: well over the 32 the keys need
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 15.0
@@ -94,7 +113,15 @@ def actions_service(port: int, name: str = "actions", env: Mapping[str, str] | N
     )
 
 
-def rasa_service(port: int, model: Path, endpoints: Path, token: str, name: str = "rasa") -> Service:
+def rasa_service(
+    port: int,
+    model: Path,
+    endpoints: Path,
+    token: str,
+    name: str = "rasa",
+    cors: Sequence[str] = (),
+) -> Service:
+    """Rasa with its HTTP API; browsers may call it only from the ``cors`` origins (none: no CORS)."""
     return Service(
         name,
         [
@@ -105,20 +132,50 @@ def rasa_service(port: int, model: Path, endpoints: Path, token: str, name: str 
             "--endpoints", str(endpoints),
             "--credentials", str(ROOT / "credentials.yml"),
             "--enable-api", f"--auth-token={token}",  # "=": a token may start with "-"
-            "--cors", "*",
+            "--cors", *cors,
         ],
         f"http://127.0.0.1:{port}/",
     )  # fmt: skip
 
 
-def services(ports: Ports, var_dir: Path, model: Path, token: str) -> list[Service]:
+def services(ports: Ports, var_dir: Path, model: Path, token: str, cors: Sequence[str] = ()) -> list[Service]:
     endpoints = write_endpoints(var_dir, ports)
     metrics = {"ATTUNE_ACTIONS_METRICS_PORT": str(ports.actions_metrics)} if ports.actions_metrics else {}
     return [
         handoff_service(ports.handoff),
         actions_service(ports.actions, env=metrics),
-        rasa_service(ports.rasa, model, endpoints, token),
+        rasa_service(ports.rasa, model, endpoints, token, cors=cors),
     ]
+
+
+def default_cors_origins(handoff_port: int) -> str:
+    """The web chat page's origins: the handoff service, under both loopback names."""
+    return f"http://127.0.0.1:{handoff_port} http://localhost:{handoff_port}"
+
+
+def key_file(path: Path) -> str:
+    """The key kept in ``path``, created once (random, mode 0600) when there is none."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(KEY_BYTES)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
+def demo_token(env: Mapping[str, str]) -> str | None:
+    """A 24 h identity token for the demo customer, when this run made the demo key."""
+    if env.get("ATTUNE_DEMO_SIGN_IN") != "1" or not env.get("ATTUNE_IDENTITY_KEY"):
+        return None
+    return sign_identity_token(
+        DEMO_CUSTOMER["id"],
+        env["ATTUNE_IDENTITY_KEY"],
+        phone=DEMO_CUSTOMER["phone"],
+        email=DEMO_CUSTOMER["email"],
+        lifetime=DEMO_TOKEN_SECONDS,
+    )
 
 
 def child_env(
@@ -137,6 +194,14 @@ def child_env(
     env.setdefault("ATTUNE_HANDOFF_API_TOKEN", secrets.token_urlsafe(24))
     env["ATTUNE_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
     env["ATTUNE_RASA_TOKEN"] = token
+    # Web chat session ids are signed with it; kept in var/ so sessions survive a restart.
+    if not env.get("ATTUNE_SESSION_KEY"):
+        env["ATTUNE_SESSION_KEY"] = key_file(var_dir / "session.key")
+    # Unset (not empty): the demo identity key, and the web chat page's "sign in as the demo customer".
+    if "ATTUNE_IDENTITY_KEY" not in env:
+        env["ATTUNE_IDENTITY_KEY"] = key_file(var_dir / "identity-demo.key")
+        env["ATTUNE_DEMO_SIGN_IN"] = "1"
+    env.setdefault("ATTUNE_CORS_ORIGINS", default_cors_origins(ports.handoff))
     # rasa-sdk has no --interface flag; it reads the bind address from here (default 0.0.0.0).
     env["SANIC_HOST"] = "127.0.0.1"
     # credentials.yml reads these with ${VAR} and Rasa refuses to start when one is unset; empty
@@ -252,12 +317,22 @@ def latest_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def banner(ports: Ports) -> str:
+def banner(ports: Ports, token: str | None = None) -> str:
     rest = f"http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook"
     metrics = []
     if ports.actions_metrics:
         actions_metrics = f"http://127.0.0.1:{ports.actions_metrics}/metrics"
         metrics.append(f"  metrics    {actions_metrics}  (action server)")
+    demo = []
+    if token:
+        customer = DEMO_CUSTOMER
+        demo = [
+            f"  demo customer {customer['id']} ({customer['phone']}, {customer['email']}),"
+            " identity token valid 24 h:",
+            f"    {token}",
+            f"  signed in   curl -s {rest} -H 'Authorization: Bearer {token}'"
+            ' -d \'{"sender": "dana", "message": "where is order 10002"}\'',
+        ]
     return "\n".join(
         [
             "",
@@ -270,6 +345,7 @@ def banner(ports: Ports) -> str:
             f"  console    http://127.0.0.1:{ports.handoff}/console  (logins: see [handoff] on first run)",
             f"  metrics    http://127.0.0.1:{ports.handoff}/metrics  (handoff service)",
             *metrics,
+            *demo,
             "",
         ]
     )
@@ -296,17 +372,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     var_dir.mkdir(parents=True, exist_ok=True)
     model = args.model or latest_model(ROOT / "models")
     token = os.environ.get("ATTUNE_RASA_TOKEN") or secrets.token_urlsafe(24)
-    stack = Stack(child_env(ports, var_dir, token), pid_dir=var_dir / "run")
+    env = child_env(ports, var_dir, token)
+    # Conversations stored before ids were namespaced by channel get their prefix before anything
+    # reads them (a no-op once done; bot/conversation_id_migration.py).
+    migrated = migrate_conversation_ids(
+        env["ATTUNE_TRACKER_DATABASE_URL"],
+        env["ATTUNE_STORE_DATABASE_URL"],
+        env["ATTUNE_OUTBOX_DATABASE_URL"],
+    )
+    if migrated.conversations or migrated.contacts or migrated.queued:
+        print(f"migrated conversation ids: {migrated}", flush=True)
+    stack = Stack(env, pid_dir=var_dir / "run")
     started = time.monotonic()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        plan = services(ports, var_dir, model, token)
+        plan = services(ports, var_dir, model, token, env["ATTUNE_CORS_ORIGINS"].split())
         for service in plan:
             stack.start(service)
         for service in plan:
             stack.wait_ready(service, args.start_timeout)
-        print(banner(ports) + f"  ready in {time.monotonic() - started:.1f} s\n", flush=True)
+        print(banner(ports, demo_token(env)) + f"  ready in {time.monotonic() - started:.1f} s\n", flush=True)
         supervisor = Supervisor(stack, [service.name for service in plan], log=_log)
         while not stopping.is_set():
             supervisor.check()

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,15 @@ DEFAULTS = {
     "ATTUNE_HANDOFF_DATABASE_URL": "sqlite:///var/handoff.db",
     "ATTUNE_TRACKER_DATABASE_URL": "sqlite:///var/tracker.db",
     "ATTUNE_STORE_DATABASE_URL": "sqlite:///var/store.db",
+    # The action server's outbox: handoffs and audit entries not yet delivered (bot/cli.py's
+    # migrate-conversation-ids renames the conversations they name).
+    "ATTUNE_OUTBOX_DATABASE_URL": "sqlite:///var/outbox.db",
 }
+
+
+def database_urls(environ: Mapping[str, str]) -> dict[str, str]:
+    """Each database's URL from ``environ``, the default when unset or empty."""
+    return {name: environ.get(name, default).strip() or default for name, default in DEFAULTS.items()}
 
 
 def add_parser(commands: Any) -> None:
@@ -44,7 +53,7 @@ def _stores() -> Any:
     from handoff.migrate import upgrade_to_head
     from handoff.privacy import Stores
 
-    urls = {name: os.environ.get(name, default).strip() or default for name, default in DEFAULTS.items()}
+    urls = database_urls(os.environ)
     handoff_url = urls["ATTUNE_HANDOFF_DATABASE_URL"]
     if not _existing(handoff_url):
         raise SystemExit(

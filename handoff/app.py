@@ -14,10 +14,11 @@ from prometheus_client import CollectorRegistry
 from handoff import access, accounts, call_runner, callbacks, metrics, privacy_worker, waits, webhooks
 from handoff.db import create_engine_for
 from handoff.handoffs import queue_depth
-from handoff.keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, OPENAPI, RASA, SETTINGS, TEMPLATES
+from handoff.keys import ACCESS, CALLS_WAKE, CHAT_LIMITER, ENGINE, METRICS, OPENAPI, RASA, SETTINGS, TEMPLATES
 from handoff.middleware import error_middleware, metrics_middleware
 from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
+from handoff.rate_limit import RateLimiter
 from handoff.settings import Settings
 from handoff.views import audit as audit_views
 from handoff.views import console, customers, handoffs, health, openapi, twilio_hooks
@@ -111,6 +112,8 @@ def create_app(settings: Settings) -> web.Application:
     # Read and checked here, so a mistake in the access policy stops the service before it serves.
     app[ACCESS] = access.load(settings.access_policy_file)
     app[CALLS_WAKE] = asyncio.Event()
+    # The web chat's switch is open to browsers: rate-limited per address (handoff/rate_limit.py).
+    app[CHAT_LIMITER] = RateLimiter(per_minute=customers.CHAT_PER_MINUTE, burst=customers.CHAT_PER_MINUTE)
     app[OPENAPI] = openapi.document()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_webhook_worker)
@@ -149,6 +152,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/v1/customers/resolve", customers.resolve)
     app.router.add_post("/api/v1/customers/consent", customers.set_consent)
     app.router.add_get("/api/v1/customers/{customer_id}/consent", customers.consent_of)
+    app.router.add_post("/api/v1/customers/merges/{merge_id}/undo", customers.undo_merge)
     app.router.add_get("/chat/consent", customers.chat_consent)
     app.router.add_post("/chat/consent", customers.chat_consent)
     return app

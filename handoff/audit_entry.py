@@ -24,6 +24,8 @@ SERVICE_KINDS = (
     "callback_status",
     "erasure",
     "retention",
+    "customer_merge",
+    "customer_merge_undone",
 )
 KINDS = ENGINE_KINDS + SERVICE_KINDS
 ENGINE_ACTOR, SERVICE_ACTOR = "empathy engine", "handoff service"

@@ -2,7 +2,8 @@
 
 Called right after each decision is committed, from handoff/handoffs.py (a handoff accepted
 into the queue, with its priority) and handoff/callbacks.py (a call-back scheduled or refused
-by the daily limit, each attempt placed, a retry scheduled, the final status).  Each entry has a
+by the daily limit, each attempt placed, a retry scheduled, the final status) and
+handoff/customers.py (two customers merged, and a merge undone).  Each entry has a
 key derived from what it records, so a repeated call records nothing twice.  None of these ever
 raises: a failure is logged and the decision stands.  Phone numbers never enter the log.
 """
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from handoff import audit
 from handoff.audit_entry import SERVICE_ACTOR, NewEntry
+from handoff.customer_merges import Merge
 from handoff.db import as_utc
 from handoff.models import CallJob, Handoff
 
@@ -230,3 +232,60 @@ def call_reported(engine: Engine, job_id: str) -> None:
         )
 
     _record_call(engine, job_id, build)
+
+
+MERGE_RULE = (
+    "identities presented together by an authenticated caller (verified: a Twilio number, a site's "
+    "signed identity token, a server-issued web chat session) belong to one customer; customers who "
+    "already existed are merged into the oldest, and the more private choice wins"
+)
+
+
+def _merge_entry(merge: Merge, kind: str, summary: str) -> NewEntry:
+    # Identity values (phone numbers, e-mails) stay out of the log: their kinds say enough.
+    return NewEntry(
+        key=f"{kind}:{merge.id}",
+        conversation_id=f"customer:{merge.kept}",
+        customer=merge.kept,
+        kind=kind,
+        actor=SERVICE_ACTOR,
+        summary=summary,
+        explanation={
+            "rule": MERGE_RULE,
+            "undo": f"POST /api/v1/customers/merges/{merge.id}/undo",
+        },
+        inputs=merge.to_dict(),
+        sources=(f"POST /api/v1/customers/{merge.source} (bearer token)", "customer_merges"),
+        opted_out=False,
+        created_at=merge.undone_at or merge.at,
+    )
+
+
+def customers_merged(engine: Engine, merge: Merge) -> None:
+    """Two customers became one: who was kept, what moved, which choice won."""
+    try:
+        entry = _merge_entry(
+            merge,
+            "customer_merge",
+            f"Customer {merge.removed} merged into {merge.kept} (merge {merge.id}): "
+            f"{len(merge.identity_kinds)} identities and {merge.consent_events} consent events moved; "
+            f"emotion processing {merge.choice_after}",
+        )
+    except Exception:
+        logger.exception("audit entry for customer merge %s could not be built", merge.id)
+        return
+    audit.record(engine, entry)
+
+
+def customer_merge_undone(engine: Engine, merge: Merge) -> None:
+    """A merge was undone: the removed customer is back with what it had."""
+    try:
+        entry = _merge_entry(
+            merge,
+            "customer_merge_undone",
+            f"Merge {merge.id} undone: customer {merge.removed} restored apart from {merge.kept}",
+        )
+    except Exception:
+        logger.exception("audit entry for undoing customer merge %s could not be built", merge.id)
+        return
+    audit.record(engine, entry)

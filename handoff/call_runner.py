@@ -4,7 +4,8 @@ Started by the app (handoff/app.py).  Each pass places every due job (handoff/ca
 what is due and guarantees one placement per attempt) and then sends the customers any pending
 notice through Rasa, on the channel they last used (SMS/WhatsApp or web chat): we tried twice and
 could not reach you, the phone system failed, or this is a demo without Twilio.  A notice that cannot
-be sent stays pending and is tried on the next pass.  A new job wakes the worker at once, so "call
+be sent stays pending and is tried on the next pass; one that never can (a conversation id from
+before ids named their channel) is logged and set aside.  A new job wakes the worker at once, so "call
 me now" does not wait for the next poll.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from handoff import callbacks
-from handoff.rasa_client import RasaClient, RasaUnavailable
+from handoff.rasa_client import RasaClient, RasaUnavailable, Undeliverable
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ async def send_notices(engine: Engine, rasa: RasaClient) -> int:
         if response is not None:
             try:
                 await rasa.say(conversation_id, response)
+            except Undeliverable as error:
+                logger.warning(
+                    "a call-back notice cannot be delivered", extra={"job": job_id, "error": str(error)}
+                )
+                await asyncio.to_thread(callbacks.mark_notified, engine, job_id)  # set aside: never sendable
+                continue
             except RasaUnavailable as error:
                 logger.warning(
                     "could not tell a customer about their call-back",

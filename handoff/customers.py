@@ -1,14 +1,22 @@
 """Customers across channels, and their choice about emotion processing.
 
-Linking rule (deterministic, and only on what a trusted source asserts):
+Linking rule (deterministic, and only on what was verified; nothing a client asserts links):
 
-- identities presented *together* belong to one customer: the number an SMS/WhatsApp message
-  comes from (Twilio verified it), and the customer id a logged-in site passes in the channel
-  metadata with that account's verified ``phone`` / ``email``, plus the web session it came in;
+- identities presented *together* by an authenticated caller (the Rasa server and the action
+  server, with ATTUNE_HANDOFF_API_TOKEN) belong to one customer.  They send only what is proven:
+  the number an SMS/WhatsApp message comes from (Twilio verified it), the claims of a valid
+  identity token a site signed (customer id, verified ``phone`` / ``email``), and the conversation
+  of a server-issued web chat session (``session`` ``web:<session>``);
+- a REST sender (``session`` ``rest:<sender>``) is chosen by the client, so it is never linked to
+  anything else: presented with another identity it is refused (400);
 - anything a customer merely types (an e-mail in the chat) is never used for linking;
-- an anonymous web session is a customer of its own and stays anonymous;
+- an anonymous session is a customer of its own and stays anonymous;
 - when identities presented together already belong to different customers, they are merged
-  into the oldest one, and the most private choice wins (opted out if either was).
+  into the oldest one and the most private choice wins (opted out if either was).  Only an
+  authenticated caller can cause a merge (with no API token configured the API is open, and such a
+  request is refused, 409); each merge is recorded and can be undone (handoff/customer_merges.py);
+- the web chat's switch (/chat/consent) speaks for one signed session only: it can look up or set
+  that session's choice, never link or merge anything.
 
 Emotion processing is "on" until the customer turns it off; every change is appended to
 ``consent_events`` (time, channel, source) and never edited.
@@ -21,13 +29,15 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import phonenumbers
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from handoff import audit_events, customer_merges
 from handoff.contract import is_id
-from handoff.errors import InvalidRequest, NotFound
+from handoff.conversation_ids import REST
+from handoff.errors import Conflict, InvalidRequest, NotFound
 from handoff.models import EMOTION_PROCESSING, IDENTITY_KINDS, ConsentEvent, Customer, CustomerIdentity
 
 SOURCES = ("conversation", "web_switch", "api")
@@ -47,10 +57,10 @@ class Identity:
 
 @dataclass(frozen=True)
 class CustomerConsent:
-    customer: str
+    customer: str | None  # None: nobody known yet (the default choice applies)
     emotion_processing: str
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | None]:
         return {"customer": self.customer, "emotion_processing": self.emotion_processing}
 
 
@@ -93,10 +103,34 @@ def parse_identities(raw: Any) -> list[Identity]:
     return list(dict.fromkeys(identities))
 
 
-def _resolve(session: Session, identities: list[Identity], now: datetime) -> Customer:
+@dataclass(frozen=True)
+class Linking:
+    """Who is asking: whether they may merge two known customers, and which API (for the record)."""
+
+    may_merge: bool
+    source: str = "resolve"
+
+
+def check_linkable(identities: list[Identity]) -> None:
+    """A client-chosen REST sender is a customer of its own: it never links to another identity."""
+    if len(identities) > 1 and any(i.kind == "session" and i.value.startswith(REST) for i in identities):
+        raise InvalidRequest(
+            "a REST conversation (session rest:...) is named by the client and is never linked to "
+            "other identities; send it alone"
+        )
+
+
+def _resolve(
+    session: Session, identities: list[Identity], now: datetime, linking: Linking, merges: list[Any]
+) -> Customer:
     rows = [session.get(CustomerIdentity, (i.kind, i.value)) for i in identities]
     owners = {row.customer_id for row in rows if row is not None}
     customers = sorted((session.get(Customer, owner) for owner in owners), key=lambda c: (c.created_at, c.id))
+    if len(customers) > 1 and not linking.may_merge:
+        raise Conflict(
+            "these identities belong to different customers; only an authenticated caller "
+            "(ATTUNE_HANDOFF_API_TOKEN) may merge customers"
+        )
     customer: Customer
     if customers:
         customer = customers[0]
@@ -105,18 +139,7 @@ def _resolve(session: Session, identities: list[Identity], now: datetime) -> Cus
         session.add(customer)
         session.flush()
     for other in customers[1:]:
-        # Merge into the oldest: identities and consent history move; the more private choice wins.
-        session.execute(
-            update(CustomerIdentity)
-            .where(CustomerIdentity.customer_id == other.id)
-            .values(customer_id=customer.id)
-        )
-        session.execute(
-            update(ConsentEvent).where(ConsentEvent.customer_id == other.id).values(customer_id=customer.id)
-        )
-        if other.emotion_processing == "off":
-            customer.emotion_processing = "off"
-        session.delete(other)
+        merges.append(customer_merges.merge(session, customer, other, linking.source, now))
     for identity, row in zip(identities, rows, strict=True):
         if row is None:
             session.add(
@@ -144,15 +167,37 @@ def _transaction(engine: Engine, work: Callable[[Session], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def resolve(engine: Engine, identities: list[Identity], now: datetime | None = None) -> CustomerConsent:
-    """The customer these identities belong to (created or linked as needed), with their choice."""
+def _record_merges(engine: Engine, merges: list[customer_merges.Merge]) -> None:
+    for merge in merges:  # after the commit: the audit log only says what happened
+        audit_events.customers_merged(engine, merge)
+
+
+def resolve(
+    engine: Engine, identities: list[Identity], linking: Linking, now: datetime | None = None
+) -> CustomerConsent:
+    """The customer these identities belong to (created, linked or merged as needed), with their choice."""
+    check_linkable(identities)
     moment = now or datetime.now(timezone.utc)
+    merges: list[customer_merges.Merge] = []
 
     def work(session: Session) -> CustomerConsent:
-        customer = _resolve(session, identities, moment)
+        merges.clear()  # a retried transaction starts again
+        customer = _resolve(session, identities, moment, linking, merges)
         return CustomerConsent(customer.id, customer.emotion_processing)
 
-    return _transaction(engine, work)
+    found = _transaction(engine, work)
+    _record_merges(engine, merges)
+    return found
+
+
+def lookup(engine: Engine, identity: Identity) -> CustomerConsent:
+    """The choice of whoever ``identity`` is, creating nothing: "on" and no customer when unknown."""
+    with Session(engine) as session:
+        row = session.get(CustomerIdentity, (identity.kind, identity.value))
+        customer = session.get(Customer, row.customer_id) if row is not None else None
+        if customer is None:
+            return CustomerConsent(None, "on")
+        return CustomerConsent(customer.id, customer.emotion_processing)
 
 
 def set_emotion_processing(
@@ -161,6 +206,7 @@ def set_emotion_processing(
     choice: str,
     channel: str,
     source: str,
+    linking: Linking,
     now: datetime | None = None,
 ) -> CustomerConsent:
     """Records an opt-out ("off") or opt-in ("on") for the customer behind ``identities``."""
@@ -172,10 +218,13 @@ def set_emotion_processing(
         raise InvalidRequest(
             f'"channel" must be 1 to {MAX_CHANNEL_CHARS} characters without control characters'
         )
+    check_linkable(identities)
     moment = now or datetime.now(timezone.utc)
+    merges: list[customer_merges.Merge] = []
 
     def work(session: Session) -> CustomerConsent:
-        customer = _resolve(session, identities, moment)
+        merges.clear()
+        customer = _resolve(session, identities, moment, linking, merges)
         customer.emotion_processing = choice
         session.add(
             ConsentEvent(
@@ -188,7 +237,9 @@ def set_emotion_processing(
         )
         return CustomerConsent(customer.id, choice)
 
-    return _transaction(engine, work)
+    changed = _transaction(engine, work)
+    _record_merges(engine, merges)
+    return changed
 
 
 def consent_log(engine: Engine, customer_id: str) -> list[dict[str, str]]:

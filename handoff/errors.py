@@ -34,6 +34,13 @@ class Unauthorized(HandoffError):
     code = "unauthorized"
 
 
+class Forbidden(HandoffError):
+    """The request proves nothing it needs to (a session id this service did not issue)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(HandoffError):
     status = 404
     code = "not_found"
@@ -48,3 +55,14 @@ class IdempotencyKeyReused(Conflict):
     """A different handoff under an idempotency key already used: refused, never merged."""
 
     code = "idempotency_key_reused"
+
+
+class TooManyRequests(HandoffError):
+    """Over a rate limit; ``retry_after`` whole seconds until the next request is allowed."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from handoff.access import AccessPolicy
 from handoff.metrics import HandoffMetrics
 from handoff.rasa_client import RasaClient
+from handoff.rate_limit import RateLimiter
 from handoff.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,3 +25,5 @@ CALLS_WAKE = web.AppKey("calls_wake", asyncio.Event)
 METRICS = web.AppKey("metrics", HandoffMetrics)
 # The OpenAPI description served at GET /api/v1/openapi.json (handoff/views/openapi.py), built once.
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+# Requests per client address to the web chat's emotion switch (/chat/consent), in memory.
+CHAT_LIMITER = web.AppKey("chat_limiter", RateLimiter)

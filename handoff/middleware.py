@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from handoff.errors import HandoffError
+from handoff.errors import HandoffError, TooManyRequests
 from handoff.keys import METRICS
 from handoff.metrics import UNMATCHED
 
@@ -27,7 +27,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HandoffError as error:
-        return error_body(error.status, error.code, error.detail)
+        response = error_body(error.status, error.code, error.detail)
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
     except json.JSONDecodeError as error:
         return error_body(400, "invalid_json", f"request body is not valid JSON: {error.msg} at {error.pos}")
     except web.HTTPException as error:

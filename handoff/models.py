@@ -189,6 +189,32 @@ class ConsentEvent(Base):
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
 
 
+class CustomerMerge(Base):
+    """Two customers made one (handoff/customer_merges.py): what moved, so it can be undone.
+
+    Written only when an authenticated caller presented verified identities of both together.  The
+    removed customer's row is gone; what it was (id, creation, choice) and what moved from it
+    (identities, consent events) are kept here until the merge is undone or the customer erased.
+    """
+
+    __tablename__ = "customer_merges"
+
+    id = Column(String(36), primary_key=True)
+    kept_id = Column(String(40), nullable=False, index=True)
+    removed_id = Column(String(40), nullable=False, index=True)
+    removed_created_at = Column(DateTime(timezone=True), nullable=False)
+    removed_choice = Column(String(8), nullable=False)
+    kept_choice_before = Column(String(8), nullable=False)
+    choice_after = Column(String(8), nullable=False)
+    # [{"kind", "value"}, ...] moved from the removed customer, and the ids of its consent events.
+    identities_json = Column(Text, nullable=False)
+    consent_events_json = Column(Text, nullable=False)
+    # Which API asserted the identities together ("resolve" or "consent").
+    source = Column(String(16), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    undone_at = Column(DateTime(timezone=True), nullable=True)
+
+
 class AuditEntry(Base):
     """One automated decision with its explanation (handoff/audit.py): append-only, hash-chained.
 

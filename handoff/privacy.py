@@ -7,9 +7,13 @@ Where a customer's data lives (all reached by URL, none through Rasa's code):
 - Rasa's SQL tracker store (table ``events``): the conversations, one row per event;
 - the action server's store database: the contact history (``attune_contacts``).
 
-A customer's conversations are the ones whose sender id is one of their identities (a web session,
-a phone number, ``whatsapp:`` + it) or whose handoff names them.  ``erase`` deletes all of it and
-leaves one pseudonymous audit entry saying an erasure happened (handoff/audit.py).  ``purge``
+A customer's conversations are found from their identities (conversation ids are namespaced by
+channel, handoff/conversation_ids.py): a ``session`` identity is the conversation id itself
+(``web:<session>`` or ``rest:<sender>``); a phone number ``+44…`` is ``sms:+44…`` and
+``whatsapp:+44…`` (and the bare number, a conversation stored before namespacing); plus every
+conversation whose handoff names them.  Audit entries keep the id they were written with (it is
+inside their hash), so entries are also found under the legacy form of each id.  ``erase`` deletes
+all of it and leaves one pseudonymous audit entry saying an erasure happened (handoff/audit.py).  ``purge``
 applies the retention periods: emotion data first (scores, readings, tone, explanations), then
 whole transcripts and handoffs.
 """
@@ -25,6 +29,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from handoff import customers
+from handoff.conversation_ids import PREFIXES, SMS, WHATSAPP
+from handoff.customer_merges import merges_of
 from handoff.db import as_utc
 from handoff.errors import NotFound
 from handoff.models import (
@@ -32,6 +38,7 @@ from handoff.models import (
     ConsentEvent,
     Customer,
     CustomerIdentity,
+    CustomerMerge,
     EmotionFlag,
     Handoff,
     WebhookDelivery,
@@ -95,16 +102,32 @@ def find_customer(engine: Engine, who: str) -> str:
         return str(row.customer_id)
 
 
+def conversations_of(identities: list[customers.Identity]) -> set[str]:
+    """The conversation ids these identities reach us through."""
+    found: set[str] = set()
+    for identity in identities:
+        if identity.kind == "session":
+            found.add(identity.value)
+        elif identity.kind == "phone":
+            found |= {SMS + identity.value, WHATSAPP + identity.value, identity.value}
+    return found
+
+
+def _legacy_forms(conversations: set[str]) -> set[str]:
+    """Each id and its form from before namespacing (audit entries keep the id they were written with)."""
+    legacy = set(conversations)
+    for conversation in conversations:
+        for prefix in PREFIXES:
+            if conversation.startswith(prefix) and prefix != WHATSAPP:  # WhatsApp ids always had it
+                legacy.add(conversation.removeprefix(prefix))
+    return legacy
+
+
 def _conversations(session: Session, customer_id: str) -> tuple[set[str], list[Handoff]]:
     identities = session.execute(
         select(CustomerIdentity).where(CustomerIdentity.customer_id == customer_id)
     ).scalars()
-    senders: set[str] = set()
-    for identity in identities:
-        if identity.kind == "session":
-            senders.add(identity.value)
-        elif identity.kind == "phone":
-            senders |= {identity.value, "whatsapp:" + identity.value}
+    senders = conversations_of([customers.Identity(i.kind, i.value) for i in identities])
     handoffs = [
         h
         for h in session.execute(select(Handoff)).scalars()
@@ -152,7 +175,10 @@ def _audit_rows(session: Session, customer_id: str, senders: set[str]) -> list[A
     return list(
         session.execute(
             select(AuditEntry)
-            .where((AuditEntry.customer == customer_id) | (AuditEntry.conversation_id.in_(senders)))
+            .where(
+                (AuditEntry.customer == customer_id)
+                | (AuditEntry.conversation_id.in_(_legacy_forms(senders)))
+            )
             .order_by(AuditEntry.seq)
         ).scalars()
     )
@@ -174,6 +200,7 @@ def export(stores: Stores, who: str, now: datetime | None = None) -> dict[str, A
                 for i in customers.identities_of(stores.handoff, customer_id)
             ],
             "consent_log": customers.consent_log(stores.handoff, customer_id),
+            "merges": [merge.to_dict() for merge in merges_of(stores.handoff, customer_id)],
             "conversations": _tracker_events(stores.tracker, senders),
             "handoffs": [
                 {
@@ -232,6 +259,15 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
         counts["audit_entries_redacted"] = audit.redact(session, _audit_rows(session, customer_id, senders))
         counts["consent_events"] = int(
             session.execute(delete(ConsentEvent).where(ConsentEvent.customer_id == customer_id)).rowcount or 0
+        )
+        # A merge record holds the identities it moved: it goes with the customer (nothing left to undo).
+        counts["customer_merges"] = int(
+            session.execute(
+                delete(CustomerMerge).where(
+                    (CustomerMerge.kept_id == customer_id) | (CustomerMerge.removed_id == customer_id)
+                )
+            ).rowcount
+            or 0
         )
         counts["identities"] = int(
             session.execute(

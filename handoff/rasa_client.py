@@ -1,9 +1,17 @@
 """Talking to the Rasa server's HTTP API for a handed-off conversation: pause, relay, resume.
 
 Rasa stops predicting for a conversation after a ``pause`` event (ConversationPaused) and
-carries on after ``resume``.  Agent messages reach the customer through the conversation's
-latest channel: the ``agent_message`` slot is set and the ``utter_agent_message`` response
-(whose text is that slot) is executed with ``output_channel=latest``.
+carries on after ``resume``.  Agent messages reach the customer on the channel that owns the
+conversation (handoff/conversation_ids.py): the ``agent_message`` slot is set and the
+``utter_agent_message`` response (whose text is that slot) is executed with
+``output_channel=<channel_of(conversation id)>`` -- never "latest", which was whichever client
+last wrote to that id.  An id from before namespacing names no channel and is refused as
+undeliverable.
+
+Conversation ids are client-chosen text (a REST sender can be ``victim/tracker?x=``), so every
+path segment is percent-encoded with ``quote(id, safe="")``: "/", "?", "#", "%" and the rest can
+never leave their segment.  Rasa 3.6 (Sanic 21.12) does not decode path parameters itself; the
+Rasa side's request middleware decodes the ``conversation_id`` parameter.
 
 Every message sent this way ends the turn with ``action_listen``, as every turn the bot finishes
 itself does: ``/execute`` alone leaves the conversation mid-turn, and the customer's next message
@@ -17,14 +25,13 @@ from typing import Any, Final
 from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
+
+from handoff.conversation_ids import Channel, channel_of
 
 TIMEOUT_SECONDS = 5.0
 AGENT_RESPONSE = "utter_agent_message"
 LISTEN: Final = {"event": "action", "name": "action_listen"}
-# Characters a path segment may hold as they are (RFC 3986 pchar, less "%").  Rasa 3.6 (Sanic 21.12)
-# does not percent-decode path parameters: "%2B44..." would reach it as another conversation than
-# "+44...".  So an id goes into the path verbatim, and an id that would need encoding is refused.
-SEGMENT_SAFE: Final = "-._~!$&'()*+,;=:@"
 # Ending the turn is retried a little: the message is out, and sending it again would repeat it.
 LISTEN_ATTEMPTS = 3
 LISTEN_PAUSE_SECONDS = 0.2
@@ -34,19 +41,24 @@ class RasaUnavailable(Exception):
     """The Rasa server did not answer or refused the call."""
 
 
-class UnaddressableConversation(RasaUnavailable):
-    """The conversation id cannot be written into a Rasa API path so that Rasa reads it unchanged
-    (it needs percent-encoding, or has a "." or ".." segment that would resolve to another path)."""
+class Undeliverable(RasaUnavailable):
+    """The conversation id names no channel (stored before ids were namespaced): a message to it
+    could only go to "the latest channel", which is how replies reached the wrong client."""
+
+
+def deliverable(conversation_id: str) -> Channel:
+    """The channel that delivers to this conversation, or Undeliverable."""
+    channel = channel_of(conversation_id)
+    if channel is None:
+        raise Undeliverable(f"conversation id {conversation_id!r} names no channel to deliver to")
+    return channel
 
 
 def conversation_segment(conversation_id: str) -> str:
-    """The id as it goes into ``/conversations/{id}/...``: only when Rasa will read back exactly it."""
-    parts = conversation_id.split("/")  # Rasa's route takes "/" in an id (<conversation_id:path>)
-    if any(part in ("", ".", "..") or quote(part, safe=SEGMENT_SAFE) != part for part in parts):
-        raise UnaddressableConversation(
-            f"conversation id {conversation_id!r} cannot be addressed in Rasa's API"
-        )
-    return conversation_id
+    """The id as one percent-encoded path segment of ``/conversations/{id}/...``."""
+    segment = quote(conversation_id, safe="")
+    # "." and ".." are the only segments quote() leaves that a client or proxy would resolve away.
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 @dataclass(frozen=True)
@@ -55,13 +67,16 @@ class RasaClient:
     base_url: str
     token: str | None
 
-    def _url(self, conversation_id: str, path: str) -> str:
-        return f"{self.base_url}/conversations/{conversation_segment(conversation_id)}/{path}"
+    def _url(self, conversation_id: str, path: str) -> URL:
+        # encoded=True: the segment is sent exactly as quoted here (yarl would otherwise requote it).
+        return URL(
+            f"{self.base_url}/conversations/{conversation_segment(conversation_id)}/{path}", encoded=True
+        )
 
     def _params(self, **extra: str) -> dict[str, str]:
         return {**({"token": self.token} if self.token else {}), **extra}
 
-    async def _post(self, url: str, body: Any, **params: str) -> Any:
+    async def _post(self, url: URL, body: Any, **params: str) -> Any:
         try:
             async with self.session.post(
                 url,
@@ -85,17 +100,18 @@ class RasaClient:
         slots: Mapping[str, Any] | None = None,
         after: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Sends a domain response to the customer on their latest channel, then ends the turn.
+        """Sends a domain response to the customer on their conversation's channel, then ends the turn.
 
         ``slots`` are set first (for the response's text); ``after`` events go with the closing
         ``action_listen``, so the conversation is left listening for the customer's next message.
         """
+        channel = deliverable(conversation_id)  # first: nothing is written to a conversation we cannot answer
         if slots:
             await self.append_events(
                 conversation_id,
                 [{"event": "slot", "name": name, "value": value} for name, value in slots.items()],
             )
-        await self._post(self._url(conversation_id, "execute"), {"name": response}, output_channel="latest")
+        await self._post(self._url(conversation_id, "execute"), {"name": response}, output_channel=channel)
         await self._end_turn(conversation_id, [*(after or []), LISTEN])
 
     async def _end_turn(self, conversation_id: str, events: list[dict[str, Any]]) -> None:

@@ -1,11 +1,14 @@
 """Settings of the handoff service, read from the environment once at start-up.
 
-Every value has an embedded default so ``make run`` works with no configuration; a value that is
+Every value has an embedded default so ``make run`` works with no configuration (the launcher
+provides the one required secret, ``ATTUNE_SESSION_KEY``); a value that is missing when required or
 present but malformed stops the service with a message that names the variable.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from handoff.identity_tokens import WeakKey, check_key
 
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -68,6 +71,17 @@ class Settings:
     purge_interval_seconds: int = 6 * 3600
     # Password of the demo accounts created on first run; None = random ones, printed once.
     demo_password: str | None = None
+    # ATTUNE_SESSION_KEY: the secret the Rasa server signs web chat session ids with (at least 32
+    # characters; required by from_env).  The web chat's emotion switch (/chat/consent) accepts only a
+    # session id signed with it.  Empty (only when built in code) = every session is refused.
+    session_key: str = ""
+    # ATTUNE_IDENTITY_KEY: the key a site signs customers' identity tokens with (handoff/identity_tokens.py);
+    # empty = every web customer is anonymous.  Here only for the demo sign-in below.
+    identity_key: str = ""
+    # ATTUNE_DEMO_SIGN_IN=1: the chat page offers "sign in as the demo customer" (/chat?as=demo), which
+    # signs a token with identity_key for customer C-1001.  For the tour only: anyone who can open the
+    # page becomes that customer.  Needs ATTUNE_IDENTITY_KEY; `make run` sets both.
+    demo_sign_in: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -78,7 +92,7 @@ class Settings:
             return value
 
         urls, secret, attempts = _webhooks(environ)
-        return cls(
+        settings = cls(
             host=get("ATTUNE_HANDOFF_HOST", cls.host),
             port=_port("ATTUNE_HANDOFF_PORT", get("ATTUNE_HANDOFF_PORT", str(cls.port))),
             database_url=_url(
@@ -155,6 +169,30 @@ class Settings:
             ),
             access_policy_file=environ.get("ATTUNE_ACCESS_POLICY", "").strip() or None,
         )
+        # Read last, so a malformed value above is reported before a missing key.
+        session_key, identity_key, demo = _keys(environ)
+        return replace(settings, session_key=session_key, identity_key=identity_key, demo_sign_in=demo)
+
+
+def _keys(environ: Mapping[str, str]) -> tuple[str, str, bool]:
+    """The session key (required), the identity key (optional) and the demo sign-in that needs it."""
+    session = environ.get("ATTUNE_SESSION_KEY", "").strip()
+    if not session:
+        raise ConfigError(
+            "ATTUNE_SESSION_KEY is required: the secret that signs web chat session ids, shared with the "
+            "Rasa server (`make run` creates var/session.key)"
+        )
+    try:
+        session = check_key("ATTUNE_SESSION_KEY", session, required=True)
+        identity = check_key("ATTUNE_IDENTITY_KEY", environ.get("ATTUNE_IDENTITY_KEY", "").strip(), False)
+    except WeakKey as error:
+        raise ConfigError(str(error)) from error
+    demo = _flag("ATTUNE_DEMO_SIGN_IN", environ.get("ATTUNE_DEMO_SIGN_IN", "0"))
+    if demo and not identity:
+        raise ConfigError(
+            "ATTUNE_DEMO_SIGN_IN=1 needs ATTUNE_IDENTITY_KEY (the demo token is signed with it)"
+        )
+    return session, identity, demo
 
 
 def _port(name: str, raw: str) -> int:

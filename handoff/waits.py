@@ -3,7 +3,8 @@
 A background task (started by the app) looks for queued handoffs older than
 ATTUNE_MAX_WAIT_SECONDS and sends each customer, once, ``utter_wait_too_long`` through Rasa: where
 they are in the queue and what else they can do (keep waiting, e-mail the team, or carry on with
-the bot).  A message that cannot be sent is tried again on the next pass.
+the bot).  A message that cannot be sent is tried again on the next pass; one that never can (a
+conversation id from before ids named their channel) is logged and not tried again.
 """
 
 import asyncio
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from handoff import handoffs
-from handoff.rasa_client import RasaClient, RasaUnavailable
+from handoff.rasa_client import RasaClient, RasaUnavailable, Undeliverable
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,12 @@ async def notify_overdue(
     ):
         try:
             await rasa.say(conversation_id, "utter_wait_too_long", {"queue_position": str(position)})
+        except Undeliverable as error:
+            logger.warning(
+                "a waiting customer cannot be told", extra={"handoff": handoff_id, "error": str(error)}
+            )
+            await asyncio.to_thread(handoffs.mark_wait_notice, engine, handoff_id, now)
+            continue
         except RasaUnavailable as error:
             logger.warning(
                 "could not tell a waiting customer", extra={"handoff": handoff_id, "error": str(error)}

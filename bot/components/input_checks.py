@@ -1,11 +1,12 @@
 """What the Rasa server accepts from a customer channel, checked where it enters, before any store.
 
 One set of rules for REST (bot/components/checked_rest_channel.py), socket.io
-(bot/components/consent_gate.py) and SMS/WhatsApp (bot/components/twilio_channel.py).  A channel
+(bot/components/web_chat_channel.py) and SMS/WhatsApp (bot/components/twilio_channel.py).  A channel
 turns ``InvalidInput`` into its own refusal: a 400 saying why on REST and Twilio, an error event
 on socket.io.  The limits, and why:
 
-- **Conversation ids** (REST ``sender``, socket.io ``session_id``, Twilio ``From``): 1 to
+- **Conversation ids** (REST ``sender``, socket.io ``session_id``, Twilio ``From``; each channel
+  stores its conversations under its own prefix, handoff/conversation_ids.py): 1 to
   ``MAX_ID_CHARS`` (128) characters, every one printable (``str.isprintable``): no NUL or other
   control character, no lone surrogate, no invisible format character (RTL mark, zero-width
   space), not blank.  The id is the key of the conversation in the tracker store (Rasa's
@@ -21,8 +22,8 @@ on socket.io.  The limits, and why:
   wants NUL or terminal escapes.  The message is still answered.
 - **metadata** (REST, socket.io): a JSON object nested at most ``MAX_METADATA_DEPTH`` (8) levels,
   at most ``MAX_METADATA_BYTES`` (16 KiB) as compact UTF-8 JSON, with no lone surrogate or NUL in
-  any key or string and no NaN or Infinity.  It is stored with every message; a logged-in site
-  sends ``{"customer": {"id", "phone", "email"}}`` (2 levels, a few hundred bytes).
+  any key or string and no NaN or Infinity.  It is stored with every message; who the customer
+  is never comes from it but from a signed identity token (bot/components/verified_identity.py).
 - **Request bodies**: at most ``MAX_BODY_BYTES`` (1 MiB), refused by the server with 413 from the
   Content-Length, before the body is read (bot/components/turn_guard.py); a chunked body is cut
   off at the limit.  The largest valid REST request, 20 000 characters written as JSON ``\\u``

@@ -10,9 +10,10 @@
   stored, so sending it again is safe.
 
 ``guard_server(blueprint)`` is called by each channel while Rasa builds its server (before the
-model is loaded): it installs the process-wide fixes, once, and caps request bodies at
+model is loaded): it installs the process-wide fixes, once, caps request bodies at
 ``input_checks.MAX_BODY_BYTES`` through Sanic's REQUEST_MAX_SIZE, which Sanic checks against the
-Content-Length of each request before reading its body (413 otherwise).  ``rasa run`` with
+Content-Length of each request before reading its body (413 otherwise), and percent-decodes the
+conversation ids in the HTTP API's paths (bot/components/conversation_paths.py).  ``rasa run`` with
 credentials.yml gets all of it; nothing needs to be passed on its command line.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Blueprint, Sanic
 
-from bot.components import action_retry, rasa_speedups, tracker_store
+from bot.components import action_retry, conversation_paths, rasa_speedups, tracker_store
 from bot.components.input_checks import MAX_BODY_BYTES, clean_text
 
 logger = logging.getLogger(__name__)
@@ -73,14 +74,16 @@ def protected(on_new_message: Handler) -> Callable[[UserMessage], Awaitable[None
     return handle
 
 
-async def _cap_request_size(app: Sanic, _: object) -> None:
+async def _guard_app(app: Sanic, _: object) -> None:
     app.config.REQUEST_MAX_SIZE = min(int(app.config.REQUEST_MAX_SIZE), MAX_BODY_BYTES)
+    conversation_paths.install(app)
 
 
 def guard_server(blueprint: Blueprint) -> Blueprint:
-    """The process-wide fixes (installed once) and the body-size cap, with a channel's blueprint."""
+    """The process-wide fixes (installed once), the body-size cap and the path decoding, with a
+    channel's blueprint."""
     rasa_speedups.install()
     tracker_store.install()
     action_retry.install()
-    blueprint.listener("before_server_start")(_cap_request_size)
+    blueprint.listener("before_server_start")(_guard_app)
     return blueprint

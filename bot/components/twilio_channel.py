@@ -10,8 +10,10 @@ name, ``twilio``, and:
   403 otherwise;
 - answers 400 when ``From`` or ``Body`` is missing (a WhatsApp location has Latitude/Longitude instead),
   or when ``From`` is not a usable conversation id or ``Body`` is too long (bot/components/input_checks.py);
-- uses the customer's number exactly as Twilio sends it (``+E164``, or ``whatsapp:+E164``) as the
-  sender id: it is the customer's identity on this channel;
+- keeps the conversation under the number Twilio verified, namespaced (handoff/conversation_ids.py):
+  ``sms:+E164`` for SMS, ``whatsapp:+E164`` for WhatsApp, so no other channel's client can name it;
+  replies (and the agent's messages, sent with ``output_channel=twilio``) go to ``twilio_address``
+  of the conversation: the number again;
 - sends each reply once, off the event loop, through handoff.twilio_http.TwilioHttp (the same Twilio
   as the handoff service, ATTUNE_TWILIO_API_BASE, no retries), and logs a failure instead of raising it.
 """
@@ -37,6 +39,7 @@ from twilio.rest import Client
 from bot.components.consent_gate import gated
 from bot.components.input_checks import InvalidInput, check_id, check_text
 from bot.components.turn_guard import guard_server, protected
+from handoff.conversation_ids import twilio_address, twilio_conversation
 from handoff.twilio_http import TwilioHttp
 
 logger = logging.getLogger(__name__)
@@ -159,6 +162,8 @@ class CheckedTwilioOutput(TwilioOutput):
 
     async def _send_message(self, message_data: dict[str, Any]) -> Any:
         data = dict(message_data)
+        # Every TwilioOutput method addresses the conversation ("sms:+44..."): Twilio wants the number.
+        data["to"] = twilio_address(str(data.get("to", ""))) or data.get("to")
         if data.get("from_") == self.twilio_number:  # Rasa's default sender; custom JSON may set another
             data["from_"] = reply_sender(str(data.get("to", "")), self.twilio_number, self.whatsapp_number)
         try:
@@ -234,7 +239,7 @@ class CheckedTwilioInput(TwilioInput):
             message = UserMessage(
                 text,
                 self.get_output_channel(),
-                sender,
+                twilio_conversation(sender),
                 input_channel=self.name(),
                 metadata=self.get_metadata(request),
             )

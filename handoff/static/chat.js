@@ -1,18 +1,20 @@
 // Attune web chat: a small Socket.IO (Engine.IO v4, WebSocket only) client for Rasa's socketio channel,
-// so the page needs no third-party script.  Protocol: "0" open, "40" connect, "2"/"3" ping/pong,
-// "42[event, data]" events.  The conversation id survives reloads (localStorage).
+// so the page needs no third-party script.  Protocol: "0" open, "40{auth}" connect, "2"/"3" ping/pong,
+// "42[event, data]" events.
+// The session id is the server's: session_request carries the signed id stored from an earlier
+// session_confirm (or none), and the server answers with the id to use (a new one if it did not issue
+// the one sent).  That signed id is also the proof the emotion switch (/chat/consent) needs.  A page a
+// site signed in (data-identity-token) sends its token in the CONNECT packet; it keeps its own session,
+// so an anonymous visit in the same browser is never the signed-in customer.
 (function () {
   const root = document.getElementById("chat");
   const list = document.getElementById("messages");
   const status = document.getElementById("status");
   const input = document.getElementById("message");
   const emotion = document.getElementById("emotion-switch");
-  const key = "attune-session-id";
+  const token = root.dataset.identityToken || "";
+  const key = token ? "attune-signed-session:signed-in" : "attune-signed-session";
   let sessionId = localStorage.getItem(key);
-  if (!sessionId) {
-    sessionId = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
-    localStorage.setItem(key, sessionId);
-  }
   let socket = null;
   let ready = false;
   const pending = [];
@@ -47,6 +49,24 @@
     emit("user_uttered", { message: message, session_id: sessionId });
   }
 
+  function confirmed(payload) {
+    const signed = typeof payload === "string" ? payload : payload && payload.session_id;
+    if (typeof signed !== "string" || !signed) return;
+    const fresh = signed !== sessionId;
+    sessionId = signed;
+    localStorage.setItem(key, signed);
+    // Messages queued for an old session belong to that conversation no more; send them in this one.
+    for (let i = 0; i < pending.length; i++) {
+      const [event, data] = JSON.parse(pending[i].slice(2));
+      if (data && "session_id" in data) data.session_id = sessionId;
+      pending[i] = "42" + JSON.stringify([event, data]);
+    }
+    ready = true;
+    status.textContent = "Connected";
+    while (pending.length) socket.send(pending.shift());
+    if (fresh || emotion.disabled) loadConsent();
+  }
+
   function onBot(data) {
     if (data && data.notice === "agent_joined") { show((data.agent || "A person") + " from the team has joined the chat.", "notice"); return; }
     if (data && data.notice === "agent_left") { show("The person has left; you're back with Pip.", "notice"); return; }
@@ -58,20 +78,21 @@
     socket = new WebSocket(base + "/socket.io/?EIO=4&transport=websocket");
     socket.onmessage = (message) => {
       const data = String(message.data);
-      if (data[0] === "0") { socket.send("40"); return; }
+      if (data[0] === "0") { socket.send("40" + (token ? JSON.stringify({ token: token }) : "")); return; }
       if (data === "2") { socket.send("3"); return; }
       if (data.startsWith("40")) {
-        socket.send("42" + JSON.stringify(["session_request", { session_id: sessionId }]));
+        socket.send("42" + JSON.stringify(["session_request", sessionId ? { session_id: sessionId } : {}]));
         return;
       }
+      if (data.startsWith("44")) { status.textContent = "The chat refused this page's connection."; return; }
       if (data.startsWith("42")) {
         const [event, payload] = JSON.parse(data.slice(2));
         if (event === "session_confirm") {
-          ready = true;
-          status.textContent = "Connected";
-          while (pending.length) socket.send(pending.shift());
+          confirmed(payload);
         } else if (event === "bot_uttered") {
           onBot(payload);
+        } else if (event === "input_error") {
+          show("Sorry, that message could not be sent. Please reload the page.", "notice");
         }
       }
     };
@@ -90,12 +111,18 @@
     input.value = "";
   });
   // The switch records the customer's choice with the service (GET shows it, POST changes it); it
-  // applies from the next message, on every channel linked to this customer.
-  const consentUrl = "/chat/consent?session_id=" + encodeURIComponent(sessionId);
-  fetch(consentUrl, { credentials: "same-origin" })
-    .then((r) => (r.ok ? r.json() : null))
-    .then((data) => { if (data) emotion.checked = data.emotion_processing === "on"; })
-    .catch(() => {});
+  // applies from the next message, on every channel linked to this customer.  It needs the signed
+  // session id, so it is enabled once the server has confirmed one.
+  function loadConsent() {
+    const consentUrl = "/chat/consent?session_id=" + encodeURIComponent(sessionId);
+    fetch(consentUrl, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => {
+        if (data) emotion.checked = data.emotion_processing === "on";
+        emotion.disabled = false;
+      })
+      .catch(() => { emotion.disabled = false; });
+  }
   emotion.addEventListener("change", async () => {
     const choice = emotion.checked ? "on" : "off";
     try {

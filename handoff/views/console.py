@@ -22,10 +22,15 @@ from handoff.accounts import LoginSession
 from handoff.charts import trajectory_svg
 from handoff.contract import EMOTION_LABELS
 from handoff.errors import NotFound
+from handoff.identity_tokens import sign_identity_token
 from handoff.keys import ACCESS, ENGINE, RASA, SETTINGS, TEMPLATES
-from handoff.rasa_client import RasaUnavailable
+from handoff.rasa_client import RasaUnavailable, deliverable
 from handoff.views import inputs
 
+# The tour's demo customer (ATTUNE_DEMO_SIGN_IN): who /chat?as=demo signs a token for, for an hour.
+DEMO_CUSTOMER, DEMO_NAME = "C-1001", "Dana"
+DEMO_PHONE, DEMO_EMAIL = "+447700900001", "dana@example.com"
+DEMO_TOKEN_SECONDS = 3600
 SESSION_COOKIE = "attune_session"
 LOGIN_CSRF_COOKIE = "attune_login_csrf"
 MAX_REPLY_CHARS = 2000
@@ -195,6 +200,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
     handoff_id, engine = _handoff_id(request), request.app[ENGINE]
     stored = await asyncio.to_thread(handoffs.claim, engine, handoff_id, login_session.agent.id)
     try:
+        deliverable(stored.conversation_id)  # an agent who cannot answer must not silence the bot
         # Pause first: a bot that keeps answering next to a person is worse than no claim.
         await request.app[RASA].pause(stored.conversation_id)
         await request.app[RASA].say(
@@ -264,14 +270,44 @@ async def calls(request: web.Request) -> web.Response:
     )
 
 
-async def chat_page(request: web.Request) -> web.Response:
-    """The customer web chat; it talks to Rasa's socket.io channel directly."""
-    response = render(request, "chat.html", socket_url=request.app[SETTINGS].public_rasa_url)
-    rasa = request.app[SETTINGS].public_rasa_url
-    ws = rasa.replace("http", "ws", 1)
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; connect-src 'self' {rasa} {ws}; style-src 'self'"
+def _demo_token(request: web.Request) -> str | None:
+    """A fresh identity token for the demo customer, when the tour's sign-in is on and asked for."""
+    settings = request.app[SETTINGS]
+    if request.query.get("as") != "demo" or not settings.demo_sign_in or not settings.identity_key:
+        return None
+    return sign_identity_token(
+        DEMO_CUSTOMER,
+        settings.identity_key,
+        phone=DEMO_PHONE,
+        email=DEMO_EMAIL,
+        lifetime=DEMO_TOKEN_SECONDS,
     )
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    """The customer web chat; it talks to Rasa's socket.io channel directly.
+
+    Anonymous by default.  With ATTUNE_DEMO_SIGN_IN, ``/chat?as=demo`` is the page a logged-in site
+    would serve: it carries an identity token its server signed (here for the demo customer), which
+    chat.js sends in the socket.io CONNECT packet.
+    """
+    settings = request.app[SETTINGS]
+    token = _demo_token(request)
+    response = render(
+        request,
+        "chat.html",
+        socket_url=settings.public_rasa_url,
+        identity_token=token or "",
+        signed_in_as=DEMO_NAME if token else None,
+        demo_sign_in=settings.demo_sign_in and bool(settings.identity_key),
+    )
+    ws = settings.public_rasa_url.replace("http", "ws", 1)
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; connect-src 'self' {settings.public_rasa_url} {ws}; style-src 'self'"
+    )
+    # The signed-in page holds a bearer token: not cached, not sent on in a Referer.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 

@@ -20,7 +20,7 @@ from handoff.json_body import MAX_DEPTH, MAX_NUMBER_CHARS
 from handoff.keys import OPENAPI
 from handoff.models import EMOTION_PROCESSING, HANDOFF_STATUSES, IDENTITY_KINDS
 from handoff.views.console import MAX_REPLY_CHARS, SESSION_COOKIE
-from handoff.views.customers import MAX_SESSION_CHARS
+from handoff.views.customers import CHAT_PER_MINUTE, MAX_SESSION_CHARS
 from handoff.views.handoffs import MAX_CALLBACK_KEY_CHARS, MAX_LIMIT
 from handoff.views.inputs import MAX_FORM_FIELDS, MAX_PATH_ID_CHARS
 
@@ -68,7 +68,7 @@ def _ok(
 
 def _errors(*names: str) -> dict[str, Any]:
     codes = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound"}
-    codes |= {"409": "Conflict", "413": "TooLarge"}
+    codes |= {"409": "Conflict", "413": "TooLarge", "429": "TooManyRequests"}
     return {code: {"$ref": f"#/components/responses/{name}"} for code, name in codes.items() if code in names}
 
 
@@ -191,9 +191,9 @@ def _customer_paths() -> dict[str, Any]:
     return {
         "/api/v1/customers/resolve": {
             "post": _op(
-                "Which customer these identities are (linked or created), and their choice",
+                "Which customer these identities are (linked, created or merged), and their choice",
                 "customers",
-                {**consent, **_errors("400", "401", "413")},
+                {**consent, **_errors("400", "401", "409", "413")},
                 security=_BEARER,
                 requestBody=_body(
                     {
@@ -208,7 +208,7 @@ def _customer_paths() -> dict[str, Any]:
             "post": _op(
                 "Record an opt-out (off) or opt-in (on) of emotion processing",
                 "customers",
-                {**consent, **_errors("400", "401", "413")},
+                {**consent, **_errors("400", "401", "409", "413")},
                 security=_BEARER,
                 requestBody=_body(
                     {
@@ -233,11 +233,21 @@ def _customer_paths() -> dict[str, Any]:
                 parameters=[_id_param("customer_id", "customer")],
             )
         },
+        "/api/v1/customers/merges/{merge_id}/undo": {
+            "post": _op(
+                "Undo a merge of two customers: the removed one is restored with its identities, "
+                "consent events and choice",
+                "customers",
+                {"200": _ok("The merge, now undone.", _ref("CustomerMerge")), **_errors("401", "404", "409")},
+                security=_BEARER,
+                parameters=[_id_param("merge_id", "customer merge")],
+            )
+        },
         "/chat/consent": {
             "get": _op(
-                "The web chat's switch: this session's setting",
+                "The web chat's switch: this session's setting (nothing is stored for an unknown session)",
                 "customers",
-                {**consent, **_errors("400")},
+                {**consent, **_errors("400", "403", "429")},
                 parameters=[
                     {"name": "session_id", "in": "query", "required": True, "schema": _ref("SessionId")}
                 ],
@@ -245,7 +255,7 @@ def _customer_paths() -> dict[str, Any]:
             "post": _op(
                 "The web chat's switch: change this session's setting",
                 "customers",
-                {**consent, **_errors("400", "413")},
+                {**consent, **_errors("400", "403", "413", "429")},
                 requestBody=_body(
                     {
                         "type": "object",
@@ -434,7 +444,11 @@ def _console_paths() -> dict[str, Any]:
         },
         "/chat": {
             "get": _op(
-                "The customer web chat", "console", {"200": _ok("The page.", {"type": "string"}, _HTML)}
+                "The customer web chat (anonymous; ?as=demo signs in as the demo customer when "
+                "ATTUNE_DEMO_SIGN_IN is on)",
+                "console",
+                {"200": _ok("The page.", {"type": "string"}, _HTML)},
+                parameters=[{"name": "as", "in": "query", "required": False, "schema": {"enum": ["demo"]}}],
             )
         },
     }
@@ -475,7 +489,8 @@ def _schemas() -> dict[str, Any]:
             "error": {
                 "type": "string",
                 "description": "Stable: invalid_json, invalid_encoding, invalid_request, unauthorized, "
-                "forbidden, not_found, conflict, idempotency_key_reused, request_entity_too_large, ...",
+                "forbidden, not_found, conflict, idempotency_key_reused, request_entity_too_large, "
+                "rate_limited, ...",
             },
             "detail": {"type": "string", "description": "For people: what is wrong and where."},
         },
@@ -540,11 +555,32 @@ def _schemas() -> dict[str, Any]:
             },
         },
         "Identities": {"type": "array", "minItems": 1, "maxItems": MAX_IDENTITIES, "items": _ref("Identity")},
-        "SessionId": contract.id_schema(MAX_SESSION_CHARS),
+        "SessionId": {
+            **contract.id_schema(MAX_SESSION_CHARS),
+            "description": "The signed session id the Rasa server issued (session_confirm); "
+            "anything else is 403.",
+        },
+        "CustomerMerge": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "kept": {"type": "string"},
+                "removed": {"type": "string"},
+                "identity_kinds": {"type": "array", "items": {"enum": list(IDENTITY_KINDS)}},
+                "consent_events": {"type": "integer"},
+                "emotion_processing": {"type": "object"},
+                "source": {"type": "string"},
+                "at": {"type": "string", "format": "date-time"},
+                "undone_at": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
         "CustomerConsent": {
             "type": "object",
             "properties": {
-                "customer": {"type": "string"},
+                "customer": {
+                    "type": ["string", "null"],
+                    "description": "null: nobody known yet, the default choice applies",
+                },
                 "emotion_processing": {"enum": list(EMOTION_PROCESSING)},
             },
         },
@@ -594,11 +630,24 @@ def _responses() -> dict[str, Any]:
         "BadRequest": error("The request is malformed: the detail says what and where."),
         "Unauthorized": error("Missing or wrong bearer token."),
         "Forbidden": error(
-            "A missing or forged Twilio signature, a stale CSRF token, or a role without access."
+            "A missing or forged Twilio signature, a stale CSRF token, a role without access, or a web "
+            "chat session id this service did not issue."
         ),
         "NotFound": error("No such resource (or an id that cannot be one)."),
         "Conflict": error("The state does not allow it, or an idempotency key was reused with another body."),
         "TooLarge": error(f"The body is over {MAX_BODY_BYTES} bytes."),
+        "TooManyRequests": {
+            **error(
+                f"Over the rate limit of the web chat's switch ({CHAT_PER_MINUTE} requests a minute per "
+                "client address)."
+            ),
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds until a request is allowed.",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
     }
 
 

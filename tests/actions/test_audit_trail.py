@@ -16,6 +16,7 @@ from actions.audit_queue import AuditQueue, flush_once
 from actions.audit_trail import entries_for_turn
 from actions.clients.audit import AuditClient
 from actions.empathy_tracking import ActionTrackEmpathy
+from actions.handoff_payload import pseudonym
 from handoff import audit
 from handoff.app import create_app
 from handoff.db import create_engine_for
@@ -58,6 +59,18 @@ async def test_a_tone_change_and_an_offer_are_recorded_with_their_explanation() 
     assert {e["conversation_id"] for e in entries} == {"test-customer"}
     assert all(e["actor"] == "empathy engine" and e["customer"].startswith("cust-") for e in entries)
     assert len({e["key"] for e in entries}) == 2
+
+
+async def test_entries_name_the_verified_customer_never_one_a_client_claims() -> None:
+    angry = message("YOU LOST MY PARCEL, USELESS!!!", "complain", emotion="anger")
+    claim = {"customer_id": "C-9001", "customer": {"id": "C-9001"}}
+    gate = {"attune": {"customer": "cust-0123456789abcdef", "emotion_processing": "on", "identities": []}}
+
+    claimed = entries_for_turn(*await turn({}, [{**angry, "metadata": claim}]))
+    gated = entries_for_turn(*await turn({}, [{**angry, "metadata": {**claim, **gate}}]))
+
+    assert {e["customer"] for e in claimed} == {pseudonym("test-customer")}
+    assert {e["customer"] for e in gated} == {"cust-0123456789abcdef"}
 
 
 async def test_a_tone_that_stays_the_same_is_not_recorded_again() -> None:

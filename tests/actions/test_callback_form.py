@@ -83,9 +83,9 @@ async def test_a_typed_number_is_checked_and_kept_in_e164() -> None:
 
 
 async def test_on_sms_yes_means_the_number_the_customer_is_writing_from() -> None:
-    sms = customer("yes", "affirm", channel="twilio", sender="+447911123456")
+    sms = customer("yes", "affirm", channel="twilio", sender="sms:+447911123456")
     whatsapp = customer("yes", "affirm", channel="twilio", sender="whatsapp:+447911123457")
-    on_web = customer("yes", "affirm")
+    on_web = customer("yes", "affirm", sender="web:0123456789abcdef0123456789abcdef")
 
     assert (await validate("callback_phone", sms))[0] == {"callback_phone": "+447911123456"}
     assert (await validate("callback_phone", whatsapp))[0] == {"callback_phone": "+447911123457"}
@@ -93,6 +93,36 @@ async def test_on_sms_yes_means_the_number_the_customer_is_writing_from() -> Non
         {"callback_phone": None},
         ["utter_callback_bad_number"],
     )
+
+
+# Issue 13: a REST client may name itself after somebody's phone number; the conversation id says
+# it is not an SMS conversation (rest:…), whatever the client writes as its channel.  A raw number
+# is an id from before namespacing (bot/conversation_id_migration.py renames those): not trusted.
+NOT_THE_CUSTOMERS_NUMBER = [
+    ("rest", "rest:+447911123456"),
+    ("twilio", "rest:+447911123456"),
+    ("twilio", "+447911123456"),
+]
+
+
+@pytest.mark.parametrize(("channel", "sender"), NOT_THE_CUSTOMERS_NUMBER)
+async def test_a_client_named_after_a_phone_number_is_not_offered_a_call_to_it(
+    channel: str, sender: str
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionAskCallbackPhone().run(
+        dispatcher, customer("call me", "request_callback", channel, sender), {}
+    )
+
+    assert [m["response"] for m in dispatcher.messages] == ["utter_callback_ask_number"]
+    assert await validate("callback_phone", customer("yes", "affirm", channel, sender)) == (
+        {"callback_phone": None},
+        ["utter_callback_bad_number"],
+    )
+    # The number typed in is taken: then it is the customer's own statement, confirmed with consent.
+    assert (await validate("callback_phone", customer("+447911123456", "inform", channel, sender)))[0] == {
+        "callback_phone": "+447911123456"
+    }
 
 
 @pytest.mark.parametrize("slot", ["callback_phone", "callback_time", "callback_consent"])
@@ -108,7 +138,7 @@ async def test_the_number_question_depends_on_the_channel() -> None:
         await ActionAskCallbackPhone().run(dispatcher, tracker, {})
         return dispatcher.messages
 
-    sms = await ask(customer("call me", "request_callback", channel="twilio", sender="+447911123456"))
+    sms = await ask(customer("call me", "request_callback", channel="twilio", sender="sms:+447911123456"))
     web = await ask(customer("call me", "request_callback"))
 
     assert [(m["response"], m.get("number")) for m in sms] == [

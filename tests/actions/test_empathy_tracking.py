@@ -35,6 +35,12 @@ def message(
     }
 
 
+def gate(customer: str | None, verified: str | None = None) -> dict[str, Any]:
+    """The metadata the Rasa server's consent gate writes (clients cannot set it)."""
+    answer: dict[str, Any] = {"customer": customer, "emotion_processing": "on", "identities": []}
+    return {"attune": answer | ({"verified": {"id": verified}} if verified else {})}
+
+
 def bot(timestamp: float) -> dict[str, Any]:
     return {"event": "bot", "text": "ok", "timestamp": timestamp}
 
@@ -167,7 +173,7 @@ async def test_a_customer_back_on_another_channel_soon_after_counts_as_a_frustra
     event = {
         **message("hello again", "greet"),
         "input_channel": "twilio",
-        "metadata": {"customer_id": "cust-7"},
+        "metadata": gate("cust-7"),
     }
     action = ActionTrackEmpathy(contacts=contacts, clock=lambda: 1_000.0 + 10 * 60)
 
@@ -188,9 +194,9 @@ async def test_the_same_channel_or_a_long_gap_is_not_a_return(tmp_path: Any) -> 
     same_channel = {
         **message("hi", "greet"),
         "input_channel": "socketio",
-        "metadata": {"customer_id": "cust-8"},
+        "metadata": gate("cust-8"),
     }
-    later = {**message("hi", "greet"), "input_channel": "twilio", "metadata": {"customer_id": "cust-8"}}
+    later = {**message("hi", "greet"), "input_channel": "twilio", "metadata": gate("cust-8")}
 
     first = await ActionTrackEmpathy(contacts=contacts, clock=lambda: 60.0).run(
         CollectingDispatcher(), tracker({}, [same_channel]), {}
@@ -202,3 +208,43 @@ async def test_the_same_channel_or_a_long_gap_is_not_a_return(tmp_path: Any) -> 
     for result in (first, second):
         explanation = {e["name"]: e["value"] for e in result}["empathy_explanation"]
         assert "channel_return" not in explanation["frustration"]["contributions"]
+
+
+async def test_a_customer_id_a_client_claims_is_not_their_contact_history(tmp_path: Any) -> None:
+    """Issue 13: a client naming another customer in the metadata is not that customer coming back."""
+    from actions.contact_history import ContactHistory
+
+    contacts = ContactHistory.open(f"sqlite:///{tmp_path / 'contacts.db'}")
+    contacts.record("C-9001", "web:victims-session", "socketio", now=1_000.0)
+    claim = {"customer_id": "C-9001", "customer": {"id": "C-9001"}}
+    anonymous = {**message("hello", "greet"), "input_channel": "rest", "metadata": claim}
+    gated = {**anonymous, "metadata": {**claim, **gate("cust-attacker")}}
+    action = ActionTrackEmpathy(contacts=contacts, clock=lambda: 1_000.0 + 10 * 60)
+
+    results = [
+        await action.run(CollectingDispatcher(), tracker({}, [event]), {}) for event in (anonymous, gated)
+    ]
+
+    for result in results:
+        explanation = {e["name"]: e["value"] for e in result}["empathy_explanation"]
+        assert "channel_return" not in explanation["frustration"]["contributions"]
+    with contacts.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT customer_key, sender_id FROM attune_contacts").all()
+    # Nothing was recorded under the victim's id: only the gate's customer for this conversation.
+    assert sorted(rows) == [("C-9001", "web:victims-session"), ("cust-attacker", "test-customer")]
+
+
+async def test_a_verified_token_links_contacts_when_the_handoff_service_could_not_be_asked(
+    tmp_path: Any,
+) -> None:
+    from actions.contact_history import ContactHistory
+
+    contacts = ContactHistory.open(f"sqlite:///{tmp_path / 'contacts.db'}")
+    contacts.record("C-1001", "sms:+447700900001", "twilio", now=1_000.0)
+    event = {**message("hello again", "greet"), "input_channel": "socketio", "metadata": gate(None, "C-1001")}
+    action = ActionTrackEmpathy(contacts=contacts, clock=lambda: 1_000.0 + 10 * 60)
+
+    result = await action.run(CollectingDispatcher(), tracker({}, [event]), {})
+
+    explanation = {e["name"]: e["value"] for e in result}["empathy_explanation"]
+    assert "channel_return" in explanation["frustration"]["contributions"]

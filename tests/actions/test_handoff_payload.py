@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from rasa_sdk import Tracker
 
-from actions.handoff_payload import build_payload
+from actions.handoff_payload import build_payload, pseudonym
 from handoff.contract import ContractError, validate_payload
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -61,7 +61,8 @@ FAILED = {
 }
 
 
-def conversation(slots: dict[str, Any]) -> Tracker:
+def conversation(slots: dict[str, Any], metadata: dict[str, Any] | None = None) -> Tracker:
+    """A conversation whose customer accepted a person; ``metadata`` on its latest message."""
     events = [
         user("where is 55555", "order_status", 1000.0),
         explanation(1, 0.1),
@@ -71,7 +72,7 @@ def conversation(slots: dict[str, Any]) -> Tracker:
             2, 0.65, "offer_human", ["frustration 0.65 >= 0.6", "2 failed self-service attempts >= 2"]
         ),
         {"event": "bot", "text": "Shall I bring in a person?", "timestamp": 1011.0},
-        user("yes", "affirm", 1015.0),
+        user("yes", "affirm", 1015.0) | ({"metadata": metadata} if metadata else {}),
         explanation(3, 0.5),
     ]
     return Tracker("conv-42", slots, events[-2]["parse_data"], events, False, None, {}, "action_listen")
@@ -126,6 +127,31 @@ def test_the_same_decision_always_gets_the_same_idempotency_key() -> None:
     again = build_payload(conversation(BASE_SLOTS), now=datetime(2027, 1, 1, tzinfo=timezone.utc))
 
     assert first["idempotency_key"] == again["idempotency_key"]
+
+
+CLAIM = {"customer_id": "C-9001", "customer": {"id": "C-9001"}}  # what any client can send
+
+
+def test_a_customer_id_a_client_claims_is_not_the_handoffs_customer() -> None:
+    """Issue 13: the agent must not see an anonymous client's conversation under somebody's record."""
+    claimed = build_payload(conversation({}, CLAIM), now=NOW)
+    with_email = build_payload(conversation(BASE_SLOTS, CLAIM), now=NOW)
+
+    assert claimed["customer"]["pseudonym"] == pseudonym("conv-42")  # this conversation, nobody else
+    assert with_email["customer"]["pseudonym"] == pseudonym("ada@example.com")
+    assert pseudonym("C-9001") not in {claimed["customer"]["pseudonym"], with_email["customer"]["pseudonym"]}
+
+
+def test_the_customer_is_who_the_rasa_server_verified() -> None:
+    def customer(gate: dict[str, Any]) -> str:
+        metadata = {**CLAIM, "attune": {"emotion_processing": "on", "identities": [], **gate}}
+        return build_payload(conversation(BASE_SLOTS, metadata), now=NOW)["customer"]["pseudonym"]
+
+    assert customer({"customer": "cust-0123456789abcdef", "verified": {"id": "C-1001"}}) == (
+        "cust-0123456789abcdef"
+    )
+    # The handoff service could not be asked: the signed token's customer.
+    assert customer({"customer": None, "verified": {"id": "C-1001"}}) == pseudonym("C-1001")
 
 
 def test_an_opted_out_customer_gets_no_emotional_fields_and_the_payload_says_so() -> None:

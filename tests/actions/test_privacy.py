@@ -27,13 +27,13 @@ async def test_opt_out_and_back_in_are_recorded_for_the_customer_on_every_channe
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'handoff.db'}", api_token=TOKEN))
     server = await aiohttp_server(app)
     client = CustomerClient(str(server.make_url("")).rstrip("/"), TOKEN)
-    identities = [{"kind": "id", "value": "C-1001"}, {"kind": "session", "value": "web-1"}]
+    identities = [{"kind": "id", "value": "C-1001"}, {"kind": "session", "value": f"web:{'a' * 32}"}]
     dispatcher = CollectingDispatcher()
 
     out = await ActionOptOutEmotion(lambda: client).run(
         dispatcher, tracker({}, [gated("opt_out_emotion", identities)]), {}
     )
-    on_sms = customers.resolve(app[ENGINE], [customers.normalise("id", "C-1001")])
+    on_sms = customers.lookup(app[ENGINE], customers.normalise("id", "C-1001"))
     back = await ActionOptInEmotion(lambda: client).run(
         dispatcher, tracker({}, [gated("opt_in_emotion", identities)]), {}
     )
@@ -41,11 +41,39 @@ async def test_opt_out_and_back_in_are_recorded_for_the_customer_on_every_channe
     assert out == [SlotSet("emotion_opt_out", True)] and back == [SlotSet("emotion_opt_out", False)]
     assert [m["response"] for m in dispatcher.messages] == ["utter_opted_out", "utter_opted_in"]
     assert on_sms.emotion_processing == "off"
+    assert on_sms.customer is not None
     log = customers.consent_log(app[ENGINE], on_sms.customer)
     assert [(e["emotion_processing"], e["channel"], e["source"]) for e in log] == [
         ("off", "socketio", "conversation"),
         ("on", "socketio", "conversation"),
     ]
+
+
+async def test_a_customer_a_client_claims_in_the_metadata_keeps_their_own_choice(
+    aiohttp_server, tmp_path: Path
+) -> None:
+    """Issue 13: "stop analysing my emotions" from a client naming C-9001 is not C-9001's choice."""
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'handoff.db'}", api_token=TOKEN))
+    server = await aiohttp_server(app)
+    client = CustomerClient(str(server.make_url("")).rstrip("/"), TOKEN)
+    victim = customers.resolve(
+        app[ENGINE], [customers.normalise("id", "C-9001")], customers.Linking(may_merge=False)
+    )
+    claim = {"customer": {"id": "C-9001", "phone": "+447700900123"}, "customer_id": "C-9001"}
+    # As the gate passes it on: the claim dropped from the identities, only the REST sender's session.
+    through_gate = gated("opt_out_emotion", [{"kind": "session", "value": "rest:attacker"}])
+    through_gate["metadata"] |= claim
+    ungated = {**user_event("opt_out_emotion"), "input_channel": "rest", "metadata": claim}
+    dispatcher = CollectingDispatcher()
+
+    for event in (through_gate, ungated):
+        await ActionOptOutEmotion(lambda: client).run(dispatcher, tracker({}, [event]), {})
+
+    assert [m["response"] for m in dispatcher.messages] == ["utter_opted_out", "utter_opted_out_here_only"]
+    assert customers.lookup(app[ENGINE], customers.normalise("id", "C-9001")).emotion_processing == "on"
+    assert customers.consent_log(app[ENGINE], victim.customer) == []
+    attacker = customers.lookup(app[ENGINE], customers.normalise("session", "rest:attacker"))
+    assert attacker.customer != victim.customer and attacker.emotion_processing == "off"
 
 
 async def test_when_the_choice_cannot_be_recorded_the_customer_hears_it_holds_here_only() -> None:

@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import socket
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,14 +20,18 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
 from bot.components.checked_rest_channel import CheckedRestInput
-from bot.components.consent_gate import INPUT_ERROR_EVENT, ConsentSocketIOInput
 from bot.components.input_checks import (
     MAX_BODY_BYTES,
     MAX_ID_CHARS,
     MAX_METADATA_DEPTH,
     MAX_TEXT_CHARS,
 )
+from bot.components.web_chat_channel import INPUT_ERROR_EVENT, WebChatInput
+from handoff.identity_tokens import verified_session
 from tests.support.ports import free_port
+from tests.support.sanic_server import serve_channels
+
+SESSION_KEY = "test-session-key-0123456789abcdefghij"
 
 REST = "/webhooks/rest/webhook"
 REPLY_TIMEOUT = 10.0
@@ -51,30 +53,18 @@ def no_handoff_service(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextlib.asynccontextmanager
 async def serve() -> AsyncIterator[Served]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        app = Sanic(f"channels_test_{uuid.uuid4().hex}", configure_logging=False)
-        served = Served(f"http://127.0.0.1:{sock.getsockname()[1]}", app, [])
+    received: list[UserMessage] = []
+    apps: list[Sanic] = []
 
-        async def bot(message: UserMessage) -> None:
-            served.received.append(message)
-            await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+    async def bot(message: UserMessage) -> None:
+        received.append(message)
+        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
 
-        for channel in (CheckedRestInput(), ConsentSocketIOInput(session_persistence=True)):
-            # as rasa.core.channels.channel.register does
-            app.blueprint(channel.blueprint(bot), url_prefix=f"/webhooks/{channel.url_prefix()}")
-        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-        assert server is not None
-        await server.startup()
-        await server.before_start()
-        await server.after_start()
-        try:
-            yield served
-        finally:
-            await server.before_stop()
-            server.close()
-            await server.wait_closed()
-            await server.after_stop()
+    channels = (CheckedRestInput(), WebChatInput(SESSION_KEY))
+    async with serve_channels(
+        channels, bot, name="channels_test", prepare=lambda app, _: apps.append(app)
+    ) as base_url:
+        yield Served(base_url, apps[0], received)
 
 
 @pytest.fixture
@@ -150,6 +140,7 @@ async def test_rest_text_reaches_the_bot_encodable_and_the_channel_is_what_the_s
     assert answer == [{"recipient_id": "s-1", "text": "echo: hi \ufffd\ufffd"}]
     [message] = served.received
     assert (message.input_channel, message.metadata["a"]) == ("rest", 1)  # not the claimed "twilio"
+    assert message.sender_id == "rest:s-1"  # the REST channel's own conversation; the reply keeps "s-1"
 
 
 async def http_exchange(served: Served, head: bytes, body_part: bytes) -> bytes:
@@ -237,34 +228,38 @@ async def test_a_session_id_the_store_could_not_take_is_refused_without_a_sessio
 async def test_a_session_is_confirmed_and_its_messages_reach_the_bot_encodable(
     served: Served, chat: Chat
 ) -> None:
-    await chat.client.emit("session_request", {"session_id": "web-1"})
-    assert await chat.next() == ("session_confirm", "web-1")
+    await chat.client.emit("session_request", {})
+    event, signed = await chat.next()
+    assert event == "session_confirm"
 
     await chat.client.emit(
-        "user_uttered", {"message": "hi \udfff", "session_id": "web-1", "metadata": '{"a": 1}'}
+        "user_uttered", {"message": "hi \udfff", "session_id": signed, "metadata": '{"a": 1}'}
     )
 
     assert await chat.next() == ("bot_uttered", {"text": "echo: hi \ufffd"})
     [message] = served.received
-    assert (message.sender_id, message.input_channel, message.metadata["a"]) == ("web-1", "socketio", 1)
+    conversation = f"web:{verified_session(signed, SESSION_KEY)}"
+    assert (message.sender_id, message.input_channel, message.metadata["a"]) == (conversation, "socketio", 1)
 
 
-async def test_a_session_request_without_an_id_gets_one_from_the_server(chat: Chat) -> None:
+async def test_a_session_request_without_an_id_gets_a_signed_one_from_the_server(chat: Chat) -> None:
     await chat.client.emit("session_request", None)
     event, session_id = await chat.next()
 
-    assert event == "session_confirm" and len(session_id) == 32
+    assert event == "session_confirm" and verified_session(session_id, SESSION_KEY) is not None
 
 
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
         ("just a string", "must be an object"),
-        ({"session_id": "web-2", "message": {"text": "hi"}}, "'message' must be a string"),
-        ({"session_id": "web-2", "message": "hi", "metadata": "{not json"}, "not JSON"),
-        ({"session_id": "web-2", "message": "hi", "metadata": "[" * 100_000 + "]" * 100_000}, "not JSON"),
-        ({"session_id": "web-2", "message": "hi", "metadata": [1]}, "must be a JSON object"),
-        ({"session_id": "web-2", "message": "hi", "metadata": {"a": [[[[[[[[1]]]]]]]]}}, "levels"),
+        ({"message": {"text": "hi"}}, "'message' must be a string"),
+        ({"message": "hi", "metadata": "{not json"}, "not JSON"),
+        ({"message": "hi", "metadata": "[" * 100_000 + "]" * 100_000}, "not JSON"),
+        ({"message": "hi", "metadata": [1]}, "must be a JSON object"),
+        ({"message": "hi", "metadata": {"a": [[[[[[[[1]]]]]]]]}}, "levels"),
+        ({"message": "hi", "customData": {"a": [[[[[[[[1]]]]]]]]}}, "levels"),
+        ({"message": "hi", "session_id": "web-2"}, "not this connection's session"),
     ],
     ids=[
         "not-an-object",
@@ -273,13 +268,15 @@ async def test_a_session_request_without_an_id_gets_one_from_the_server(chat: Ch
         "metadata-json-too-deep",
         "metadata-list",
         "metadata-deep",
+        "custom-data-deep",
+        "another-session",
     ],
 )
 async def test_a_malformed_message_is_refused_saying_why(
     served: Served, chat: Chat, data: object, reason: str
 ) -> None:
     assert MAX_METADATA_DEPTH < 9
-    await chat.client.emit("session_request", {"session_id": "web-2"})
+    await chat.client.emit("session_request", {"session_id": "web-2"})  # not ours: a new one
     assert (await chat.next())[0] == "session_confirm"
 
     answer = await chat.client.call("user_uttered", data, timeout=REPLY_TIMEOUT)  # the ack carries it too

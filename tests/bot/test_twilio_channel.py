@@ -9,7 +9,6 @@ import dataclasses
 import json
 import logging
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from bot.components.twilio_channel import (
     signature_ok,
     webhook_form,
 )
+from tests.support.sanic_server import mount_channels, serve_channels
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
 
 CUSTOMER = "+447700900123"
@@ -176,35 +176,21 @@ def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextlib.asynccontextmanager
 async def serve(settings: TwilioChannelSettings) -> AsyncIterator[Served]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        served = Served(base_url, [], [])
-        if settings.public_url:
-            settings = dataclasses.replace(settings, public_url=base_url)
+    received: list[UserMessage] = []
+    handler: list[Handler] = []
 
-        async def on_new_message(message: UserMessage) -> None:
-            served.received.append(message)
-            for handle in served.handler:
-                await handle(message)
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message)
+        for handle in handler:
+            await handle(message)
 
-        channel = CheckedTwilioInput(settings)
-        app = Sanic(f"twilio_channel_test_{uuid.uuid4().hex}", configure_logging=False)
-        app.blueprint(
-            channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.url_prefix()}"
-        )  # as Rasa
-        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-        assert server is not None
-        await server.startup()
-        await server.before_start()
-        await server.after_start()
-        try:
-            yield served
-        finally:
-            await server.before_stop()
-            server.close()
-            await server.wait_closed()
-            await server.after_stop()
+    def mount(app: Sanic, base_url: str) -> None:
+        # Twilio signs the URL it posts to: a configured public URL is the one the channel is served at.
+        public = dataclasses.replace(settings, public_url=base_url) if settings.public_url else settings
+        mount_channels(app, [CheckedTwilioInput(public)], on_new_message)
+
+    async with serve_channels([], on_new_message, name="twilio_channel_test", prepare=mount) as base_url:
+        yield Served(base_url, received, handler)
 
 
 @pytest.fixture
@@ -260,7 +246,7 @@ async def test_the_health_route_answers(channel: Served) -> None:
         assert await response.json() == {"status": "ok"}
 
 
-async def test_a_signed_sms_becomes_a_user_message_from_the_customers_number(
+async def test_a_signed_sms_becomes_a_user_message_in_the_sms_conversation_of_the_number(
     channel: Served, twilio: tuple[FakeTwilio, str]
 ) -> None:
     status = await twilio[0].send_sms(channel.webhook, CUSTOMER, "where is order 10002?")
@@ -268,11 +254,13 @@ async def test_a_signed_sms_becomes_a_user_message_from_the_customers_number(
     assert status == 200
     [message] = channel.received
     assert (message.sender_id, message.text, message.input_channel) == (
-        CUSTOMER,
+        "sms:" + CUSTOMER,
         "where is order 10002?",
         "twilio",
     )
     assert isinstance(message.output_channel, CheckedTwilioOutput)
+    # The number Twilio verified is the only identity the consent gate asserts.
+    assert message.metadata["attune"]["identities"] == [{"kind": "phone", "value": CUSTOMER}]
 
 
 async def test_twilio_gets_empty_twiml_so_it_sends_no_reply_of_its_own(channel: Served) -> None:
@@ -290,6 +278,7 @@ async def test_a_media_message_with_an_empty_body_is_accepted(
 ) -> None:
     assert await twilio[0].send_sms(channel.webhook, "whatsapp:" + CUSTOMER, "") == 200
     assert [(m.sender_id, m.text) for m in channel.received] == [("whatsapp:" + CUSTOMER, "")]
+    assert channel.received[0].metadata["attune"]["identities"] == [{"kind": "phone", "value": CUSTOMER}]
 
 
 @pytest.mark.parametrize("signature", ["", "forged-signature"])
@@ -386,6 +375,21 @@ async def test_the_reply_goes_to_the_customer_once_from_the_twilio_number(
 
 def output_for(base: str, **changes: str) -> CheckedTwilioOutput:
     return CheckedTwilioOutput(dataclasses.replace(CONFIGURED, api_base=base, **changes))
+
+
+async def test_a_message_to_a_conversation_goes_to_its_number(twilio: tuple[FakeTwilio, str]) -> None:
+    fake, base = twilio
+    output = output_for(base)
+
+    await output.send_text_message("sms:" + CUSTOMER, "Sam here.")  # an agent's message (/execute)
+    await output.send_image_url("sms:" + CUSTOMER, "https://shop.example/parcel.png")
+    await output.send_text_message("whatsapp:" + CUSTOMER, "Sam here.")
+
+    assert [(m["To"], m["From"]) for m in fake.messages] == [
+        (CUSTOMER, TWILIO_NUMBER),
+        (CUSTOMER, TWILIO_NUMBER),
+        ("whatsapp:" + CUSTOMER, "whatsapp:" + TWILIO_NUMBER),
+    ]
 
 
 async def test_each_paragraph_is_one_message_and_blank_ones_are_skipped(

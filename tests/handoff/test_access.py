@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from handoff import access, callbacks, feedback, handoffs
 from handoff.app import create_app
+from handoff.identity_tokens import issue_session_id
 from handoff.keys import ENGINE, SETTINGS
 from handoff.models import Agent
 from handoff.schema_file import EXAMPLE_FILE
@@ -127,14 +128,27 @@ def post_json(path: str, body: Any) -> Request:
 
 
 async def consent_of_a_customer(case: Case) -> tuple[str, dict[str, Any]]:
-    identities = [{"kind": "session", "value": f"session-{case.handoff_id}"}]
+    identities = [{"kind": "session", "value": f"rest:session-{case.handoff_id}"}]
     found = await case.service.post(
         "/api/v1/customers/resolve", json={"identities": identities}, headers=AUTH
     )
     return f"/api/v1/customers/{(await found.json())['customer']}/consent", {}
 
 
-SESSION = [{"kind": "session", "value": "session-access-test"}]
+SESSION = [{"kind": "session", "value": "rest:session-access-test"}]
+
+
+def web_switch(method: str, choice: str | None = None) -> Request:
+    """The web chat's switch with a session id the Rasa server would have issued (signed)."""
+
+    async def build(case: Case) -> tuple[str, dict[str, Any]]:
+        signed = issue_session_id(case.service.app[SETTINGS].session_key)
+        if method == "GET":
+            return "/chat/consent", {"params": {"session_id": signed}}
+        return "/chat/consent", {"json": {"session_id": signed, "emotion_processing": choice}}
+
+    return build
+
 
 EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     # --- the console ------------------------------------------------------------------------
@@ -186,14 +200,9 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     # --- public: static files, the customer's web chat and its switch, health --------------------
     ("GET", "/console/static"): (plain("/console/static/console.css"), everyone(Outcome(200))),
     ("GET", "/chat"): (plain("/chat"), everyone(Outcome(200))),
-    ("GET", "/chat/consent"): (
-        plain("/chat/consent", params={"session_id": "session-access-test"}),
-        everyone(Outcome(200)),
-    ),
-    ("POST", "/chat/consent"): (
-        post_json("/chat/consent", {"session_id": "session-access-test", "emotion_processing": "off"}),
-        everyone(Outcome(200)),
-    ),
+    # The switch needs no login or token: the signed session id is its proof (unsigned: 403).
+    ("GET", "/chat/consent"): (web_switch("GET"), everyone(Outcome(200))),
+    ("POST", "/chat/consent"): (web_switch("POST", "off"), everyone(Outcome(200))),
     ("GET", "/healthz"): (plain("/healthz"), everyone(Outcome(200))),
     # Prometheus metrics: counts and timings by reason, priority, status and route pattern, no personal
     # data (tests/handoff/test_metrics.py checks), so open like /healthz; the body is checked to show none.
@@ -225,6 +234,11 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
         api(Outcome(200)),
     ),
     ("GET", "/api/v1/customers/{customer_id}/consent"): (consent_of_a_customer, api(Outcome(200))),
+    # Past the token an unknown merge is 404: it shows the request got through the check.
+    ("POST", "/api/v1/customers/merges/{merge_id}/undo"): (
+        post_json("/api/v1/customers/merges/no-such-merge/undo", {}),
+        api(Outcome(404)),
+    ),
 }
 
 
@@ -233,7 +247,7 @@ def payload() -> dict[str, Any]:
     document = copy.deepcopy(json.loads(EXAMPLE_FILE.read_text()))
     pii = "ada@example.com, 07700 900123, 12 Acacia Avenue"
     document["idempotency_key"] = uuid.uuid4().hex
-    document["conversation_id"] = "+447700900123"
+    document["conversation_id"] = "sms:+447700900123"
     document["summary"] += f" Customer: {pii}."
     document["transcript"][0]["text"] = f"where is 55555? I'm {pii}"
     document["emotions"][2]["text"] = f"yes!! {pii}"
@@ -390,10 +404,10 @@ def test_a_wrong_policy_stops_the_service_naming_the_key(
 
 
 def test_the_policy_file_comes_from_the_environment(tmp_path: Path) -> None:
-    assert Settings.from_env({}).access_policy_file is None
-    assert Settings.from_env({"ATTUNE_ACCESS_POLICY": str(tmp_path / "a.yml")}).access_policy_file == str(
-        tmp_path / "a.yml"
-    )
+    assert Settings.from_env({"ATTUNE_SESSION_KEY": "k" * 32}).access_policy_file is None
+    assert Settings.from_env(
+        {"ATTUNE_SESSION_KEY": "k" * 32, "ATTUNE_ACCESS_POLICY": str(tmp_path / "a.yml")}
+    ).access_policy_file == str(tmp_path / "a.yml")
     with pytest.raises(ConfigError, match="ATTUNE_ACCESS_POLICY: cannot read"):
         access.load(tmp_path / "missing.yml")
 

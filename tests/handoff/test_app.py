@@ -54,7 +54,12 @@ async def test_healthz_is_503_not_500_when_the_database_is_gone(aiohttp_client, 
 
 def test_python_m_handoff_migrate_creates_the_database(tmp_path: Path) -> None:
     db = tmp_path / "nested" / "handoff.db"
-    env = {**os.environ, "ATTUNE_HANDOFF_DATABASE_URL": f"sqlite:///{db}", "ATTUNE_LOG_FORMAT": "text"}
+    env = {
+        **os.environ,
+        "ATTUNE_HANDOFF_DATABASE_URL": f"sqlite:///{db}",
+        "ATTUNE_LOG_FORMAT": "text",
+        "ATTUNE_SESSION_KEY": "k" * 32,
+    }
 
     result = subprocess.run(
         [sys.executable, "-m", "handoff", "migrate"],

@@ -35,7 +35,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NO_CREDENTIALS = TwilioAccount(None, None, None, "https://attune.example")
 
 
-def entry(n: int = 1, conversation: str = "conv-42", **changes: Any) -> NewEntry:
+def entry(n: int = 1, conversation: str = "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f", **changes: Any) -> NewEntry:
     values: dict[str, Any] = {
         "key": f"engine-{conversation}-{n}",
         "conversation_id": conversation,
@@ -56,7 +56,7 @@ def document(n: int = 1, **changes: Any) -> dict[str, Any]:
     """An entry as the action server sends it."""
     return {
         "key": f"engine-api-{n}",
-        "conversation_id": "conv-42",
+        "conversation_id": "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
         "customer": "cust-eb3b0c332dcd5989",
         "kind": "tone_change",
         "actor": "empathy engine",
@@ -84,8 +84,12 @@ def test_appended_entries_form_one_chain_that_verifies(engine: Engine) -> None:
     assert records[1].prev_hash == records[0].entry_hash and records[2].prev_hash == records[1].entry_hash
     result = audit.verify(engine)
     assert result.ok and result.count == 3 and result.head == records[2].entry_hash
-    assert [r.seq for r in audit.for_conversation(engine, "conv-42")] == [1, 2, 3]
-    assert all(r.intact for r in audit.for_conversation(engine, "conv-42"))
+    assert [r.seq for r in audit.for_conversation(engine, "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")] == [
+        1,
+        2,
+        3,
+    ]
+    assert all(r.intact for r in audit.for_conversation(engine, "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f"))
 
 
 def test_the_same_decision_delivered_twice_is_stored_once(engine: Engine) -> None:
@@ -109,7 +113,13 @@ def test_an_edited_entry_is_found_by_verify_and_by_the_command(engine: Engine, s
     assert result.broken == audit.Broken(
         3, "its content does not match its hash (edited after it was written)"
     )
-    assert [r.intact for r in audit.for_conversation(engine, "conv-42")] == [True, True, False, True, True]
+    assert [r.intact for r in audit.for_conversation(engine, "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")] == [
+        True,
+        True,
+        False,
+        True,
+        True,
+    ]
     assert attune(["audit", "verify", "--database-url", settings.database_url]) == 1
 
 
@@ -184,7 +194,10 @@ def test_an_edited_record_field_is_found(engine: Engine) -> None:
 
 def test_an_erasure_redacts_entries_and_the_chain_still_verifies(engine: Engine, settings: Settings) -> None:
     for n in range(1, 4):
-        audit.append(engine, entry(n, conversation="+447700900123" if n == 2 else "conv-42"))
+        audit.append(
+            engine,
+            entry(n, conversation="+447700900123" if n == 2 else "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f"),
+        )
     with Session(engine) as session, session.begin():
         rows = session.execute(
             select(AuditEntry).where(AuditEntry.conversation_id == "+447700900123")
@@ -226,7 +239,7 @@ def test_the_retention_period_redacts_old_entries_and_says_so(engine: Engine) ->
 
     result = audit.verify(engine)
     assert result.ok and result.count == 3 and result.redacted == 1
-    kept = audit.for_conversation(engine, "conv-42")
+    kept = audit.for_conversation(engine, "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")
     assert [r.seq for r in kept] == [2]
     [note] = audit.for_conversation(engine, "retention")
     assert note.entry.kind == "retention" and note.entry.inputs["redacted"] == 1
@@ -321,7 +334,7 @@ async def test_the_api_stores_an_entry_once(service: TestClient) -> None:
         "duplicate": True,
         "hash": None,
     }
-    stored = audit.for_conversation(service.app[ENGINE], "conv-42")
+    stored = audit.for_conversation(service.app[ENGINE], "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")
     assert [(r.entry.kind, r.entry.created_at.isoformat()) for r in stored] == [
         ("tone_change", "2026-03-10T12:00:05+00:00")
     ]
@@ -375,7 +388,7 @@ async def test_an_opted_out_entry_sent_with_scores_is_stored_without_them(servic
     response = await service.post("/api/v1/audit", json=document(opted_out=True), headers=AUTH)
 
     assert response.status == 201
-    stored = audit.for_conversation(service.app[ENGINE], "conv-42")[0].to_dict()
+    stored = audit.for_conversation(service.app[ENGINE], "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")[0].to_dict()
     assert "0.52" not in json.dumps(stored) and "frustration" not in json.dumps(stored["inputs"])
     assert stored["opted_out"] is True and stored["inputs"] == {"turn": 2}
 
@@ -389,7 +402,7 @@ async def test_accepting_a_handoff_records_why_and_with_which_priority(service: 
     await service.post("/api/v1/handoffs", json=handoff_payload(), headers=AUTH)
     await service.post("/api/v1/handoffs", json=handoff_payload(), headers=AUTH)  # a retry: no new entry
 
-    [accepted] = audit.for_conversation(service.app[ENGINE], "conv-42")
+    [accepted] = audit.for_conversation(service.app[ENGINE], "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")
     assert accepted.entry.kind == "handoff_accepted" and accepted.entry.actor == "handoff service"
     assert "frustration, normal priority" in accepted.entry.summary
     assert accepted.entry.explanation["trigger"]["decision"] == "offer_human"
@@ -406,7 +419,7 @@ async def test_an_opted_out_handoff_is_recorded_without_emotional_data(service: 
     response = await service.post("/api/v1/handoffs", json=payload, headers=AUTH)
     assert response.status == 201, await response.text()
 
-    [accepted] = audit.for_conversation(service.app[ENGINE], "conv-42")
+    [accepted] = audit.for_conversation(service.app[ENGINE], "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")
 
     assert accepted.entry.opted_out and "engine" not in accepted.entry.explanation
     assert accepted.entry.inputs["emotion_processing"] == "off"
@@ -423,7 +436,7 @@ def test_a_call_back_is_recorded_when_scheduled_placed_and_finished(engine: Engi
     callbacks.record_status(engine, real.id, "ringing", "CA123")
     callbacks.record_status(engine, real.id, "no-answer", "CA123")  # one retry is decided
 
-    kinds = [(r.entry.kind, r.entry.summary) for r in audit.for_conversation(engine, "conversation-h1")]
+    kinds = [(r.entry.kind, r.entry.summary) for r in audit.for_conversation(engine, "rest:conversation-h1")]
 
     assert [k for k, _ in kinds] == [
         "callback_scheduled",
@@ -433,7 +446,7 @@ def test_a_call_back_is_recorded_when_scheduled_placed_and_finished(engine: Engi
     ]
     assert "simulated" in kinds[1][1]
     assert "no-answer; trying once more" in kinds[3][1]
-    logged = [r.to_dict() for r in audit.for_conversation(engine, "conversation-h1")]
+    logged = [r.to_dict() for r in audit.for_conversation(engine, "rest:conversation-h1")]
     text = json.dumps(logged, ensure_ascii=False)
     assert "+447911123456" not in text and "••••456" in text  # numbers never enter the log
     assert audit.verify(engine).ok
@@ -448,7 +461,7 @@ async def test_supervisors_read_a_conversations_log_and_agents_may_not(
     handoff_id = (await created.json())["id"]
 
     await log_in(service, "agent", PASSWORD)
-    refused = await service.get("/console/audit?conversation=conv-42")
+    refused = await service.get("/console/audit?conversation=web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")
     agent_page = await (await service.get(f"/console/handoffs/{handoff_id}")).text()
     assert refused.status == 403
     assert 'id="audit-link"' not in agent_page
@@ -456,8 +469,8 @@ async def test_supervisors_read_a_conversations_log_and_agents_may_not(
     supervisor = await aiohttp_client(service.server)
     await log_in(supervisor, "supervisor", PASSWORD)
     handoff_page = await (await supervisor.get(f"/console/handoffs/{handoff_id}")).text()
-    assert 'href="/console/audit?conversation=conv-42"' in handoff_page
-    page = await supervisor.get("/console/audit?conversation=conv-42")
+    assert 'href="/console/audit?conversation=web%3A6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f"' in handoff_page
+    page = await supervisor.get("/console/audit?conversation=web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")
     html = await page.text()
     assert page.status == 200
     assert 'class="audit-tone_change"' in html and 'class="audit-handoff_accepted"' in html
@@ -471,13 +484,17 @@ async def test_the_console_shows_an_altered_entry(service: TestClient) -> None:
         session.execute(update(AuditEntry).values(summary="Tone unchanged"))
     await log_in(service, "admin", PASSWORD)
 
-    html = await (await service.get("/console/audit?conversation=conv-42")).text()
+    html = await (
+        await service.get("/console/audit?conversation=web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")
+    ).text()
 
     assert "ALTERED" in html
 
 
 async def test_the_console_needs_a_login(service: TestClient) -> None:
-    response = await service.get("/console/audit?conversation=conv-42", allow_redirects=False)
+    response = await service.get(
+        "/console/audit?conversation=web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f", allow_redirects=False
+    )
 
     assert response.status == 303 and response.headers["Location"] == "/console/login"
 
@@ -527,7 +544,9 @@ async def test_a_role_without_distress_indicators_reads_the_log_without_scores(
     await service.post("/api/v1/audit", json=document(), headers=AUTH)
     await log_in(service, "supervisor", PASSWORD)
 
-    html = await (await service.get("/console/audit?conversation=conv-42")).text()
+    html = await (
+        await service.get("/console/audit?conversation=web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f")
+    ).text()
 
     assert "0.52" not in html and "distress indicators are not shown to your role" in html
     assert "matches its hash" in html  # what is shown is withheld, what is stored is intact

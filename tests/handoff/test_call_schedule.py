@@ -232,7 +232,9 @@ async def test_the_runner_places_due_calls_and_tells_customers_through_rasa(
     assert callbacks.get_job(engine, now_job.id).status == "error"
     assert (told_while_down, told, told_again) == (0, 1, 0)
     executed = [call for call in fake_rasa.calls if call[0] == "execute"]
-    assert executed == [("execute", "conversation-h1", {"name": "utter_callback_error", "channel": "latest"})]
+    assert executed == [
+        ("execute", "rest:conversation-h1", {"name": "utter_callback_error", "channel": "rest"})
+    ]
 
 
 async def test_a_timeout_is_recorded_never_re_sent_and_the_customer_is_owed_a_notice(

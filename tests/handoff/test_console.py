@@ -130,18 +130,42 @@ async def test_an_agent_claims_replies_and_resolves_while_the_bot_pauses_and_res
 
     assert resolved.status == 200 and f'data-handoff="{handoff_id}"' not in await resolved.text()
     assert fake.calls == [
-        ("events", "conv-42", [{"event": "pause"}]),
-        ("events", "conv-42", [{"event": "slot", "name": "agent_name", "value": "Alex Agent"}]),
-        ("execute", "conv-42", {"name": "utter_agent_joined", "channel": "latest"}),
-        ("events", "conv-42", [LISTEN]),  # every message the service sends ends the turn
-        ("events", "conv-42", [{"event": "slot", "name": "agent_message", "value": "Hi, I'm Alex."}]),
-        ("execute", "conv-42", {"name": "utter_agent_message", "channel": "latest"}),
-        ("events", "conv-42", [LISTEN]),
-        ("events", "conv-42", [{"event": "resume"}]),
-        ("execute", "conv-42", {"name": "utter_handback", "channel": "latest"}),
+        ("events", "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f", [{"event": "pause"}]),
         (
             "events",
-            "conv-42",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            [{"event": "slot", "name": "agent_name", "value": "Alex Agent"}],
+        ),
+        (
+            "execute",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            {"name": "utter_agent_joined", "channel": "socketio"},
+        ),
+        (
+            "events",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            [LISTEN],
+        ),  # every message the service sends ends the turn
+        (
+            "events",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            [{"event": "slot", "name": "agent_message", "value": "Hi, I'm Alex."}],
+        ),
+        (
+            "execute",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            {"name": "utter_agent_message", "channel": "socketio"},
+        ),
+        ("events", "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f", [LISTEN]),
+        ("events", "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f", [{"event": "resume"}]),
+        (
+            "execute",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            {"name": "utter_handback", "channel": "socketio"},
+        ),
+        (
+            "events",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
             [
                 {"event": "slot", "name": "handoff_status", "value": "resolved"},
                 {"event": "slot", "name": "failed_attempts", "value": 0.0},
@@ -260,9 +284,17 @@ async def test_a_customer_waiting_too_long_is_told_once_with_their_place(
     )  # told once
 
     assert rasa[0].calls == [
-        ("events", "conv-42", [{"event": "slot", "name": "queue_position", "value": "1"}]),
-        ("execute", "conv-42", {"name": "utter_wait_too_long", "channel": "latest"}),
-        ("events", "conv-42", [LISTEN]),
+        (
+            "events",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            [{"event": "slot", "name": "queue_position", "value": "1"}],
+        ),
+        (
+            "execute",
+            "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            {"name": "utter_wait_too_long", "channel": "socketio"},
+        ),
+        ("events", "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f", [LISTEN]),
     ]
 
 
@@ -290,3 +322,26 @@ async def test_a_simulated_call_back_is_labelled_and_the_number_masked_for_agent
     assert "Simulated mode: Twilio is not configured, so nobody is called" in as_agent
     assert "+447911123456" not in as_agent and "••••456" in as_agent
     assert "+447911123456" in as_supervisor
+
+
+async def test_a_handoff_from_before_namespacing_is_never_sent_to_the_latest_channel(
+    service: TestClient, rasa: tuple[FakeRasa, str], console_settings: Settings
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from handoff import waits
+    from handoff.keys import ENGINE, RASA
+
+    handoff_id = await add_handoff(service, conversation_id="+447700900123")  # names no channel
+    engine, client = service.app[ENGINE], service.app[RASA]
+    max_wait = timedelta(seconds=console_settings.max_wait_seconds)
+    late = datetime.now(timezone.utc) + max_wait + timedelta(seconds=1)
+    token = await log_in(service, "agent", PASSWORD)
+
+    told = await waits.notify_overdue(engine, client, max_wait, now=late)
+    again = await waits.notify_overdue(engine, client, max_wait, now=late + timedelta(minutes=5))
+    claimed = await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+
+    assert (told, again) == (0, 0)  # set aside after one try, not retried every pass
+    assert "could not be paused" in await claimed.text()
+    assert rasa[0].calls == []  # not even paused: nobody could answer the customer

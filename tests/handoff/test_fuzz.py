@@ -36,6 +36,7 @@ from twilio.request_validator import RequestValidator
 
 from handoff import json_body
 from handoff.app import create_app
+from handoff.identity_tokens import issue_session_id
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
 from handoff.views.openapi import document
@@ -47,6 +48,7 @@ pytestmark = pytest.mark.fuzz
 
 EXAMPLES = int(os.environ.get("ATTUNE_FUZZ_EXAMPLES", "100"))
 TOKEN = "fuzz-token-0123456789"
+SESSION_KEY = "fuzz-session-key-0123456789abcdef"
 TWILIO_TOKEN = "fuzz-twilio-auth-token"
 DEMO_PASSWORD = "fuzz-demo-password"
 SESSION_COOKIE = "attune_session"
@@ -62,6 +64,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "/api/v1/customers/resolve",
         "/api/v1/customers/consent",
         "/api/v1/customers/{customer_id}/consent",
+        "/api/v1/customers/merges/{merge_id}/undo",
         "/chat/consent",
     ),
     "audit": ("/api/v1/audit",),
@@ -97,6 +100,8 @@ class Service:
     handoff_id: str
     job_id: str
     customer_id: str
+    merge_id: str
+    chat_session: str
     statuses: Counter[int] = field(default_factory=Counter)
 
 
@@ -123,6 +128,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         log_format="text",
         log_level="CRITICAL",
         api_token=TOKEN,
+        session_key=SESSION_KEY,
         demo_password=DEMO_PASSWORD,
         twilio_auth_token=TWILIO_TOKEN,  # no account SID: call-backs are simulated, nobody is called
         public_url=url,
@@ -151,12 +157,35 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         allow_redirects=False,
         timeout=30,
     )
-    identities = {"identities": [{"kind": "session", "value": "fuzz-session"}]}
+    identities = {"identities": [{"kind": "session", "value": "rest:fuzz-session"}]}
     customer = http.post(f"{url}/api/v1/customers/resolve", json=identities, headers=auth, timeout=30).json()
+    merge_id = _seeded_merge(http, url, auth)
     yield Service(
-        url, thread, http, session_token, csrf, created["id"], created["callback"]["id"], customer["customer"]
+        url,
+        thread,
+        http,
+        session_token,
+        csrf,
+        created["id"],
+        created["callback"]["id"],
+        customer["customer"],
+        merge_id,
+        issue_session_id(SESSION_KEY),
     )
     thread.stop()
+
+
+def _seeded_merge(http: requests.Session, url: str, auth: dict[str, str]) -> str:
+    """Two customers asserted together by the authenticated API: a merge the fuzzer may try to undo."""
+    first, second = {"kind": "id", "value": "fuzz-a"}, {"kind": "id", "value": "fuzz-b"}
+    for identities in ([first], [second], [first, second]):
+        answer = http.post(
+            f"{url}/api/v1/customers/resolve", json={"identities": identities}, headers=auth, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+    customer = answer.json()["customer"]
+    log = http.get(f"{url}/api/v1/customers/{customer}/consent", headers=auth, timeout=30).json()
+    return str(log["merges"][0]["id"])
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -196,6 +225,7 @@ def _known_ids(service: Service) -> dict[str, str]:
         "handoff_id": service.handoff_id,
         "job_id": service.job_id,
         "customer_id": service.customer_id,
+        "merge_id": service.merge_id,
         "flag_id": "1",
         "filename": "console.css",
     }
@@ -354,7 +384,10 @@ def _planted(template: Any, path: tuple[Any, ...], raw: str, key: str) -> bytes:
 
 
 def _templates(service: Service) -> dict[str, Any]:
-    identities = [{"kind": "session", "value": "fuzz-session"}, {"kind": "phone", "value": "+447911123457"}]
+    identities = [
+        {"kind": "session", "value": "web:" + "f" * 32},
+        {"kind": "phone", "value": "+447911123457"},
+    ]
     return {
         "/api/v1/handoffs": _example(),
         "/api/v1/handoffs/{handoff_id}/callbacks": {
@@ -368,10 +401,10 @@ def _templates(service: Service) -> dict[str, Any]:
             "channel": "api",
             "source": "api",
         },
-        "/chat/consent": {"session_id": "fuzz-session", "emotion_processing": "on"},
+        "/chat/consent": {"session_id": service.chat_session, "emotion_processing": "on"},
         "/api/v1/audit": {
             "key": "fuzz-audit-1",
-            "conversation_id": "conv-42",
+            "conversation_id": "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
             "customer": "cust-eb3b0c332dcd5989",
             "kind": "handoff",
             "actor": "empathy engine",

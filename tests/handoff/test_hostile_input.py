@@ -233,7 +233,7 @@ async def test_a_key_stored_before_fingerprints_is_compared_with_its_stored_payl
         session.add(
             Handoff(
                 id="h-before-0011",
-                conversation_id="conv-42",
+                conversation_id="web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
                 idempotency_key="key-before-0011",
                 status="queued",
                 priority=0,
@@ -273,7 +273,7 @@ async def test_an_id_in_a_path_that_cannot_be_an_id_is_a_404(client: TestClient,
     "changes, field",
     [
         ({"conversation_id": "conv\x0042"}, "conversation_id"),
-        ({"conversation_id": "conv-42\n"}, "conversation_id"),
+        ({"conversation_id": "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f\n"}, "conversation_id"),
         ({"conversation_id": "\u202econv"}, "conversation_id"),
         ({"conversation_id": "c" * 256}, "conversation_id"),
         ({"idempotency_key": "k" * 101}, "idempotency_key"),
@@ -443,7 +443,7 @@ async def test_a_handoff_stored_before_the_checks_renders_in_the_console_and_the
         session.add(
             Handoff(
                 id=f"h-{name}",
-                conversation_id="conv-42",
+                conversation_id="web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
                 idempotency_key=f"key-{name}",
                 status="queued",
                 priority=0,

@@ -9,7 +9,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from handoff import privacy
+from handoff import audit, customers, privacy
+from handoff.audit_entry import NewEntry
 from handoff.db import create_engine_for
 from handoff.migrate import upgrade_to_head
 from handoff.models import Handoff
@@ -119,3 +120,63 @@ def test_retention_settings_are_checked() -> None:
     assert privacy.retention_from({"ATTUNE_RETENTION_EMOTION_DAYS": "7"}).emotion_days == 7
     with pytest.raises(ValueError, match="ATTUNE_RETENTION_AUDIT_DAYS"):
         privacy.retention_from({"ATTUNE_RETENTION_AUDIT_DAYS": "0"})
+
+
+# --- finding a customer's conversations by their identities -----------------------------------------
+PHONE = "+447700900123"
+SESSION = "web:" + "b" * 32
+
+
+def audit_entry(conversation: str) -> NewEntry:
+    return NewEntry(
+        key=f"privacy-test:{conversation}",
+        conversation_id=conversation,
+        customer=None,
+        kind="handoff",
+        actor="empathy engine",
+        summary=f"about {conversation}",
+        explanation={},
+        inputs={},
+        sources=(),
+        opted_out=False,
+        created_at=NOW,
+    )
+
+
+@pytest.fixture
+def known_customer(stores: privacy.Stores) -> str:
+    verified = customers.Linking(may_merge=True)
+    identities = [customers.normalise("phone", PHONE), customers.normalise("session", SESSION)]
+    found = customers.resolve(stores.handoff, identities, verified)
+    assert stores.tracker is not None
+    # Theirs: SMS, WhatsApp, the web chat, and the number's conversation from before namespacing.
+    # Not theirs: a REST client that chose the number (or the session) as its sender.
+    for sender in (f"sms:{PHONE}", f"whatsapp:{PHONE}", SESSION, PHONE, f"rest:{PHONE}", f"rest:{SESSION}"):
+        add_events(stores.tracker, sender, timedelta(days=1))
+    for conversation in (f"sms:{PHONE}", PHONE, "b" * 32, f"rest:{PHONE}"):
+        audit.append(stores.handoff, audit_entry(conversation))
+    return str(found.customer)
+
+
+def test_a_customers_conversations_are_found_by_their_identities(known_customer: str) -> None:
+    identities = [customers.Identity("phone", PHONE), customers.Identity("session", SESSION)]
+
+    assert privacy.conversations_of(identities) == {f"sms:{PHONE}", f"whatsapp:{PHONE}", PHONE, SESSION}
+
+
+def test_export_and_erase_reach_the_customers_conversations_and_nobody_elses(
+    stores: privacy.Stores, known_customer: str
+) -> None:
+    assert stores.tracker is not None
+    exported = privacy.export(stores, f"phone:{PHONE}", now=NOW)
+
+    assert set(exported["conversations"]) == {f"sms:{PHONE}", f"whatsapp:{PHONE}", SESSION, PHONE}
+    assert sorted(a["conversation_id"] for a in exported["audit"]) == sorted(
+        [f"sms:{PHONE}", PHONE, "b" * 32]
+    )
+
+    privacy.erase(stores, known_customer, now=NOW)
+
+    assert set(tracker_rows(stores.tracker)) == {f"rest:{PHONE}", f"rest:{SESSION}"}
+    untouched = [r.entry.summary for r in audit.for_conversation(stores.handoff, f"rest:{PHONE}")]
+    assert untouched == [f"about rest:{PHONE}"]

@@ -182,7 +182,12 @@ async def test_a_cleared_desk_gets_the_payload_unmasked(
 
 
 def test_unmasked_webhooks_are_a_setting_off_by_default() -> None:
-    assert Settings.from_env({}).webhook_unmasked is False
-    assert Settings.from_env({"ATTUNE_HANDOFF_WEBHOOK_UNMASKED": "1"}).webhook_unmasked is True
+    assert Settings.from_env({"ATTUNE_SESSION_KEY": "k" * 32}).webhook_unmasked is False
+    assert (
+        Settings.from_env(
+            {"ATTUNE_SESSION_KEY": "k" * 32, "ATTUNE_HANDOFF_WEBHOOK_UNMASKED": "1"}
+        ).webhook_unmasked
+        is True
+    )
     with pytest.raises(ConfigError, match="ATTUNE_HANDOFF_WEBHOOK_UNMASKED"):
         Settings.from_env({"ATTUNE_HANDOFF_WEBHOOK_UNMASKED": "yes"})

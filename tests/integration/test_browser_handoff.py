@@ -114,7 +114,7 @@ async def test_the_chat_switch_turns_emotion_analysis_off_for_the_next_message(s
             await page.fill("#message", "THIS IS USELESS, where is order 10002?!")
             await page.click("#send")
             await expect(page.locator("#messages li.bot").last).to_be_visible()
-            session_id = await page.evaluate("localStorage.getItem('attune-session-id')")
+            session_id = await page.evaluate("localStorage.getItem('attune-signed-session')")
             await page.reload()
             await expect(
                 page.locator("#emotion-switch")
@@ -123,9 +123,12 @@ async def test_the_chat_switch_turns_emotion_analysis_off_for_the_next_message(s
         finally:
             await browser.close()
 
+    # The page keeps the signed session id the server issued; the conversation is web:<session>.
+    conversation = "web:" + str(session_id).split(".")[0]
     with sqlite3.connect(stack.var_dir / "tracker.db") as db:
         rows = [
-            json.loads(r[0]) for r in db.execute("SELECT data FROM events WHERE sender_id = ?", (session_id,))
+            json.loads(r[0])
+            for r in db.execute("SELECT data FROM events WHERE sender_id = ?", (conversation,))
         ]
     readings = [e["parse_data"].get("emotion") for e in rows if e["event"] == "user"]
     assert readings and all("probabilities" not in (r or {}) for r in readings)

@@ -8,68 +8,20 @@ import asyncio
 import json
 import re
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import socketio
 
 from tests.support.stack import DEMO_PASSWORD, ROOT, RunningStack
 from tests.support.twilio_fake import TWILIO_NUMBER
+from tests.support.web_chat import ChatCustomer, wait_for
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 DISTRESS = "please help, I'm scared, my insulin was in that parcel and it hasn't come"
-
-
-async def wait_for(condition: Any, timeout: float = 30.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(every)
-    raise AssertionError("timed out waiting")
-
-
-class WebChat:
-    """A customer in the web chat: Rasa's socket.io channel, as the chat page uses it."""
-
-    def __init__(self, stack: RunningStack) -> None:
-        self.stack = stack
-        self.session_id = uuid.uuid4().hex
-        self.client = socketio.AsyncClient()
-        self.replies: list[str] = []
-        # What a logged-in site would pass with each message, e.g. {"customer": {"id": …, "phone": …}}.
-        self.metadata: dict[str, Any] = {}
-        self.client.on("bot_uttered", lambda data: self.replies.append(str(data.get("text", ""))))
-
-    async def __aenter__(self) -> "WebChat":
-        await self.client.connect(self.stack.rasa_url, socketio_path="/socket.io", transports=["websocket"])
-        await self.client.emit("session_request", {"session_id": self.session_id})
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.client.disconnect()
-
-    async def say(self, text: str, expect: str) -> str:
-        """Sends a message and returns the first reply containing ``expect``."""
-        seen = len(self.replies)
-        message: dict[str, Any] = {"message": text, "session_id": self.session_id}
-        if self.metadata:
-            message["metadata"] = self.metadata
-        await self.client.emit("user_uttered", message)
-
-        def found() -> str | None:
-            return next((r for r in self.replies[seen:] if expect in r), None)
-
-        try:
-            return str(await wait_for(found, timeout=60))
-        except AssertionError:
-            raise AssertionError(f"no reply with {expect!r} to {text!r}; got {self.replies[seen:]}") from None
 
 
 async def handoff_for(stack: RunningStack, conversation_id: str) -> dict[str, Any]:
@@ -101,7 +53,7 @@ async def test_a_distressed_web_chat_customer_books_a_call_back_that_is_placed_o
 ) -> None:
     twilio = stack.twilio
     calls_before = len(twilio.fake.created_calls)
-    async with WebChat(stack) as chat:
+    async with ChatCustomer(stack) as chat:
         await chat.say(DISTRESS, "call you back by phone")
         await chat.say("yes please", "What number should we call?")
         await chat.say("it's 07911 123456", "When suits you?")
@@ -114,7 +66,7 @@ async def test_a_distressed_web_chat_customer_books_a_call_back_that_is_placed_o
     created = twilio.fake.created_calls[calls_before:]
     assert len(created) == 1
     sid, form = created[0]
-    handoff = await handoff_for(stack, chat.session_id)
+    handoff = await handoff_for(stack, chat.conversation_id)
     job_url = re.fullmatch(rf"{stack.handoff_url}/twilio/twiml/([0-9a-f-]+)", form["Url"])
     assert job_url is not None
     assert (form["To"], form["From"]) == ("+447911123456", TWILIO_NUMBER)

@@ -2,6 +2,7 @@
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -16,7 +17,8 @@ async def slots(stack: RunningStack, sender: str) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as session,
         session.get(
-            f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}
+            f"{stack.rasa_url}/conversations/{quote('rest:' + sender, safe='')}/tracker",
+            params={"token": stack.token},
         ) as response,
     ):
         assert response.status == 200
@@ -112,7 +114,7 @@ async def test_asking_for_a_person_delivers_a_handoff_with_the_context(stack: Ru
     async with aiohttp.ClientSession(headers=headers) as session:
         async with session.get(f"{stack.handoff_url}/api/v1/handoffs") as response:
             queue = (await response.json())["handoffs"]
-        mine = [h for h in queue if h["conversation_id"] == sender]
+        mine = [h for h in queue if h["conversation_id"] == f"rest:{sender}"]
         assert len(mine) == 1 and mine[0]["reason"] == "customer_request"
         async with session.get(f"{stack.handoff_url}/api/v1/handoffs/{mine[0]['id']}") as response:
             payload = (await response.json())["payload"]

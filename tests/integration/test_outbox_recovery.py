@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "outbox-recovery-token-0000"
+SESSION_KEY = "outbox-recovery-session-key-0123456789"
 START_TIMEOUT = 120.0
 DELIVERY_DEADLINE = 60.0  # generous; the goal is 30 s and the cap on the backoff is 10 s
 
@@ -97,6 +98,8 @@ def test_a_saved_handoff_reaches_the_service_once_it_answers_again_with_no_traff
         "ATTUNE_HANDOFF_API_TOKEN": TOKEN,
         "ATTUNE_HANDOFF_PORT": str(handoff_port),
         "ATTUNE_HANDOFF_DATABASE_URL": f"sqlite:///{tmp_path / 'handoff.db'}",
+        # The handoff service verifies web chat sessions with the Rasa server's key (required).
+        "ATTUNE_SESSION_KEY": SESSION_KEY,
         "SANIC_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
     }

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_callback_stack import WebChat
+from handoff.identity_tokens import sign_identity_token
 from tests.support.stack import ROOT, RunningStack
+from tests.support.web_chat import ChatCustomer
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +56,9 @@ async def test_export_holds_everything_and_erase_leaves_nothing_that_identifies_
     stack: RunningStack,
 ) -> None:
     twilio = stack.twilio
-    async with WebChat(stack) as chat:
-        chat.metadata = {"customer": ACCOUNT}
+    # Grace is signed in on the site: its server signed her identity token.
+    token = sign_identity_token(ACCOUNT["id"], stack.identity_key, phone=NUMBER, email=ACCOUNT["email"])
+    async with ChatCustomer(stack, token=token) as chat:
         await chat.say(
             "please help, I'm scared, my insulin was in that parcel and it hasn't come", "call you back"
         )
@@ -76,7 +78,7 @@ async def test_export_holds_everything_and_erase_leaves_nothing_that_identifies_
     document = json.loads(exported.stdout)
     customer = document["customer"]
     assert {(i["kind"], i["value"]) for i in document["identities"]} >= {("id", "C-8123"), ("phone", NUMBER)}
-    assert set(document["conversations"]) >= {chat.session_id, NUMBER}
+    assert set(document["conversations"]) >= {chat.conversation_id, f"sms:{NUMBER}"}
     assert len(document["handoffs"]) == 1 and document["call_backs"][0]["to"] == NUMBER
     assert any("insulin" in json.dumps(events) for events in document["conversations"].values())
     assert any("Grace here" in json.dumps(events) for events in document["conversations"].values())
@@ -85,7 +87,8 @@ async def test_export_holds_everything_and_erase_leaves_nothing_that_identifies_
     assert erased.returncode == 0, erased.stderr
 
     # Other tests' customers wrote about insulin too: look for what only this customer wrote or is.
-    needles = [NUMBER, NUMBER[1:], "C-8123", customer, chat.session_id, "grace@example.com", "Grace here"]
+    session = chat.conversation_id.removeprefix("web:")
+    needles = [NUMBER, NUMBER[1:], "C-8123", customer, session, "grace@example.com", "Grace here"]
     leftovers = [
         hit
         for db in ("tracker.db", "handoff.db", "store.db", "outbox.db")

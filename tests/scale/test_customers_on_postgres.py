@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from handoff import customers
+from handoff.conversation_ids import rest_conversation, web_conversation
 from handoff.db import create_engine_for
 from handoff.migrate import upgrade_to_head
 from tests.scale.datastores import postgres, require_servers
@@ -20,6 +21,7 @@ from tests.support.ports import free_port
 pytestmark = pytest.mark.integration
 
 CALLERS = 8
+FROM_RASA = customers.Linking(may_merge=True)  # the consent gate's authenticated calls
 
 
 @pytest.fixture(scope="module")
@@ -47,23 +49,25 @@ def at_once(call: Callable[[int], customers.CustomerConsent]) -> list[customers.
 
 @pytest.mark.parametrize("round_", range(3))
 def test_first_lookups_at_once_find_one_customer(engine: Engine, round_: int) -> None:
-    identities = [customers.Identity("session", f"new-conversation-{round_}")]
+    identities = [customers.Identity("session", web_conversation(f"{round_:032x}"))]
 
-    found = at_once(lambda _: customers.resolve(engine, identities))
+    found = at_once(lambda _: customers.resolve(engine, identities, FROM_RASA))
 
     assert len({consent.customer for consent in found}) == 1
     assert customers.identities_of(engine, found[0].customer) == identities
 
 
 def test_an_opt_out_at_once_with_lookups_is_kept(engine: Engine) -> None:
-    identities = [customers.Identity("session", "opting-out")]
+    identities = [customers.Identity("session", rest_conversation("opting-out"))]
 
     def call(n: int) -> customers.CustomerConsent:
         if n == 0:
-            return customers.set_emotion_processing(engine, identities, "off", "rest", "conversation")
-        return customers.resolve(engine, identities)
+            return customers.set_emotion_processing(
+                engine, identities, "off", "rest", "conversation", FROM_RASA
+            )
+        return customers.resolve(engine, identities, FROM_RASA)
 
     found = at_once(call)
 
     assert len({consent.customer for consent in found}) == 1
-    assert customers.resolve(engine, identities).emotion_processing == "off"
+    assert customers.resolve(engine, identities, FROM_RASA).emotion_processing == "off"

@@ -19,11 +19,13 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
 import redis.asyncio
 
+from handoff.conversation_ids import rest_conversation
 from tests.scale.conftest import LOCK_KEY_PREFIX, Cluster
 
 pytestmark = pytest.mark.integration
@@ -44,7 +46,7 @@ class Sent:
 
 @dataclass
 class Conversation:
-    id: str
+    sender: str  # what the REST client sends
     asks_for_person: bool
     # What the tracker must hold, in order: a text, or a set of texts sent at once (any order).
     expected: list[str | frozenset[str]] = field(default_factory=list)
@@ -53,6 +55,15 @@ class Conversation:
     overlapped: int = 0
     retried_statuses: list[int] = field(default_factory=list)
     trackers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """The conversation id Rasa keys it by: the REST channel's namespace + the sender."""
+        return rest_conversation(self.sender)
+
+    @property
+    def path(self) -> str:
+        return f"conversations/{quote(self.id, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,7 @@ class Driver:
         sent = conversation.sent[text] = Sent(text, route)
         async with self.session.post(
             f"{self.urls[route]}/webhooks/rest/webhook",
-            json={"sender": conversation.id, "message": text},
+            json={"sender": conversation.sender, "message": text},
             timeout=TIMEOUT,
         ) as response:
             sent.status = response.status
@@ -102,7 +113,7 @@ class Driver:
         """Sends action_handoff for this conversation again, to both action servers at once."""
         auth = {"token": self.cluster.token}
         async with self.session.get(
-            f"{rasa}/conversations/{conversation.id}/tracker", params={**auth, "include_events": "ALL"}
+            f"{rasa}/{conversation.path}/tracker", params={**auth, "include_events": "ALL"}
         ) as response:
             tracker = await response.json()
         json_please = {"Accept": "application/json"}
@@ -143,9 +154,9 @@ class Driver:
         await self.one(conversation, "bye", "lb")
         return conversation
 
-    async def tracker(self, rasa: str, conversation_id: str) -> dict[str, Any]:
+    async def tracker(self, rasa: str, conversation: Conversation) -> dict[str, Any]:
         async with self.session.get(
-            f"{rasa}/conversations/{conversation_id}/tracker", params={"token": self.cluster.token}
+            f"{rasa}/{conversation.path}/tracker", params={"token": self.cluster.token}
         ) as response:
             assert response.status == 200
             return dict(await response.json())
@@ -169,7 +180,7 @@ async def observe(cluster: Cluster) -> Observed:
         conversations = list(await asyncio.gather(*(driver.converse(n) for n in range(CONVERSATIONS))))
         for conversation in conversations:
             for name, rasa in (("a", cluster.rasa_a), ("b", cluster.rasa_b)):
-                conversation.trackers[name] = await driver.tracker(rasa, conversation.id)
+                conversation.trackers[name] = await driver.tracker(rasa, conversation)
         # A handoff the service did not confirm at once is still on its way from an outbox.
         asking = {c.id for c in conversations if c.asks_for_person}
         for _ in range(HANDOFF_WAIT_SECONDS * 2):

@@ -29,6 +29,9 @@ STOP_TIMEOUT = 60.0
 DEMO_PASSWORD = "integration-demo-password"
 RASA_TOKEN = "integration-test-token"
 HANDOFF_TOKEN = "integration-handoff-token"
+# The stack's keys (bot/launcher.py): tests sign identity tokens and session ids with them.
+IDENTITY_KEY = "integration-identity-key-0123456789abcdef"
+SESSION_KEY = "integration-session-key-0123456789abcdefgh"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ class RunningStack:
     actions_metrics_url: str
     # The launcher itself (the supervisor of the three children).
     launcher: "subprocess.Popen[str]"
+    # ATTUNE_IDENTITY_KEY: what a site signs identity tokens with (handoff.identity_tokens).
+    identity_key: str = IDENTITY_KEY
+    # ATTUNE_SESSION_KEY: what the Rasa server signs web chat session ids with.
+    session_key: str = SESSION_KEY
 
     def pid_of(self, name: str) -> int:
         """The pid of the launcher's child ``name`` (rasa, actions, handoff) as it runs now."""
@@ -90,6 +97,8 @@ def stack_env(var_dir: Path, ports: Mapping[str, int], twilio: FakeTwilioThread)
     env["ATTUNE_RASA_TOKEN"] = RASA_TOKEN
     env["ATTUNE_HANDOFF_API_TOKEN"] = HANDOFF_TOKEN
     env["ATTUNE_DEMO_PASSWORD"] = DEMO_PASSWORD
+    env["ATTUNE_IDENTITY_KEY"] = IDENTITY_KEY
+    env["ATTUNE_SESSION_KEY"] = SESSION_KEY
     # Twilio is the loopback fake: call-backs are placed and SMS/WhatsApp replies sent to it, and it
     # signs what it sends back for the public URLs below.
     env["TWILIO_ACCOUNT_SID"] = ACCOUNT_SID
@@ -157,6 +166,8 @@ def start_stack(
         twilio=twilio,
         actions_metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics",
         launcher=process,
+        identity_key=env["ATTUNE_IDENTITY_KEY"],
+        session_key=env["ATTUNE_SESSION_KEY"],
     )
 
     # Ctrl-C, as a person would press it: all three must stop and the launcher exit 0.
