@@ -68,6 +68,7 @@ def _stores() -> Any:
         create_engine_for(handoff_url),
         optional("ATTUNE_TRACKER_DATABASE_URL"),
         optional("ATTUNE_STORE_DATABASE_URL"),
+        optional("ATTUNE_OUTBOX_DATABASE_URL"),
     )
 
 

@@ -84,6 +84,8 @@ class Stores:
     handoff: Engine
     tracker: Engine | None = None
     contacts: Engine | None = None
+    # The action server's outbox: handoffs and audit entries about the customer not yet delivered.
+    outbox: Engine | None = None
 
 
 def find_customer(engine: Engine, who: str) -> str:
@@ -296,10 +298,40 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
                 )
                 for s in senders
             )
+    if stores.outbox is not None and senders:
+        counts.update(_erase_queued(stores.outbox, senders))
     # What remains: that an erasure happened, under a one-way pseudonym, with the counts.
     tombstone = hashlib.sha256(customer_id.encode()).hexdigest()[:16]
     audit.record_erasure(stores.handoff, tombstone, counts, now)
     return counts
+
+
+# The action server's queues (actions/outbox.py, actions/audit_queue.py): table, key, JSON column.
+QUEUES = (("handoff_outbox", "idempotency_key", "payload"), ("audit_queue", "key", "entry"))
+
+
+def _erase_queued(outbox: Engine, senders: set[str]) -> dict[str, int]:
+    """Drops the customer's handoffs and audit entries still waiting in the outbox: delivered after
+    the erasure, they would bring the customer back."""
+    counts = {}
+    for table, key, column in QUEUES:
+        if not _has_table(outbox, table):
+            continue
+        with outbox.begin() as connection:
+            rows = connection.execute(text(f"SELECT {key}, {column} FROM {table}")).all()
+            doomed = [row[0] for row in rows if _queued_conversation(row[1]) in senders]
+            for doomed_key in doomed:
+                connection.execute(text(f"DELETE FROM {table} WHERE {key} = :k"), {"k": doomed_key})
+        counts[f"queued_{table}"] = len(doomed)
+    return counts
+
+
+def _queued_conversation(document: str) -> str | None:
+    try:
+        value = json.loads(document).get("conversation_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _scrub_event(event: dict[str, Any]) -> bool:

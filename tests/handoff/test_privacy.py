@@ -180,3 +180,33 @@ def test_export_and_erase_reach_the_customers_conversations_and_nobody_elses(
     assert set(tracker_rows(stores.tracker)) == {f"rest:{PHONE}", f"rest:{SESSION}"}
     untouched = [r.entry.summary for r in audit.for_conversation(stores.handoff, f"rest:{PHONE}")]
     assert untouched == [f"about rest:{PHONE}"]
+
+
+def test_erasure_drops_what_the_action_server_has_not_yet_delivered_about_the_customer(
+    stores: privacy.Stores, known_customer: str, tmp_path: Path
+) -> None:
+    """Queued entries delivered after the erasure would bring the customer back (found end to end)."""
+    from actions.audit_queue import AuditQueue
+    from actions.outbox import Outbox
+
+    outbox_url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    queue, handoffs = AuditQueue.open(outbox_url), Outbox.open(outbox_url)
+    for conversation in (f"sms:{PHONE}", f"rest:{PHONE}"):
+        queue.put_all(
+            [{"key": f"entry:{conversation}", "conversation_id": conversation, "summary": "queued"}]
+        )
+        handoffs.put({"idempotency_key": f"handoff:{conversation}", "conversation_id": conversation})
+    erased = privacy.erase(
+        privacy.Stores(stores.handoff, stores.tracker, outbox=handoffs.engine), known_customer
+    )
+
+    with handoffs.engine.connect() as connection:
+        left = {
+            table: [
+                json.loads(row[0])["conversation_id"]
+                for row in connection.execute(text(f"SELECT {column} FROM {table}"))
+            ]
+            for table, _, column in privacy.QUEUES
+        }
+    assert left == {"handoff_outbox": [f"rest:{PHONE}"], "audit_queue": [f"rest:{PHONE}"]}
+    assert erased["queued_handoff_outbox"] == erased["queued_audit_queue"] == 1

@@ -30,6 +30,7 @@ def attune(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
         "ATTUNE_HANDOFF_DATABASE_URL": f"sqlite:///{stack.var_dir / 'handoff.db'}",
         "ATTUNE_TRACKER_DATABASE_URL": f"sqlite:///{stack.var_dir / 'tracker.db'}",
         "ATTUNE_STORE_DATABASE_URL": f"sqlite:///{stack.var_dir / 'store.db'}",
+        "ATTUNE_OUTBOX_DATABASE_URL": f"sqlite:///{stack.var_dir / 'outbox.db'}",
     }
     return subprocess.run(
         [str(Path(sys.executable).parent / "attune"), *args],
