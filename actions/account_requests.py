@@ -1,25 +1,32 @@
-"""Self-service for requests about a customer's account: cancelling Pine+, getting back in."""
+"""Self-service for requests about a customer's own account: cancelling Pine+, getting back in.
 
-from datetime import date
+Every function here takes a customer who has proved the account is theirs (actions/verification.py):
+nothing in this module finds an account from what a chatter typed, so no reply can tell whether an
+e-mail address has an account.
+"""
+
+from datetime import date, datetime
 
 from actions.outcomes import Outcome, day, mask_email, money
 from actions.store.gateway import CustomerRecord, DemoStore
 from bot import constants as c
 
+RESET_SUBJECT = "Reset your Parcelpine password"
 
-def handle(topic: str, email: str, store: DemoStore) -> Outcome:
-    customer = store.find_customer(email)
-    if customer is None:
-        return Outcome(
-            "account_not_found",
-            "utter_account_not_found",
-            failed=True,
-            variables={"email": email},
-            slots={c.SLOT_EMAIL: None},
-        )
+
+def handle(topic: str, customer: CustomerRecord, store: DemoStore, now: datetime) -> Outcome:
     if topic == c.CANCEL_SUBSCRIPTION:
         return _propose_cancellation(customer)
     store.request_password_reset(customer.id)
+    store.mailbox.send(
+        customer.email,
+        RESET_SUBJECT,
+        "Someone asked Pip, Parcelpine's assistant, to help you back into your account. "
+        "Follow this link within an hour to choose a new password"
+        + (" and unlock your account" if customer.account_locked else "")
+        + ": https://parcelpine.example/reset (demo: no real link).",
+        now,
+    )
     response = "utter_account_unlock_sent" if customer.account_locked else "utter_password_reset_sent"
     return Outcome("reset_link_sent", response, variables={"masked_email": mask_email(customer.email)})
 
@@ -45,10 +52,9 @@ def _propose_cancellation(customer: CustomerRecord) -> Outcome:
     return Outcome("no_subscription", "utter_no_subscription", failed=True)
 
 
-def confirm_cancellation(email: str, store: DemoStore, today: date) -> Outcome:
+def confirm_cancellation(customer: CustomerRecord, store: DemoStore, today: date) -> Outcome:
     """Cancels the customer's active subscription after they said yes."""
-    customer = store.find_customer(email)
-    active = [s for s in customer.subscriptions if s.status == "active"] if customer else []
+    active = [s for s in customer.subscriptions if s.status == "active"]
     if not active:
         return Outcome("no_subscription", "utter_no_subscription", failed=True)
     store.cancel_subscription(active[0].id, today)

@@ -1,38 +1,71 @@
 """Self-service for requests about one order: status, delivery problems, returns, refunds, billing.
 
 Each function looks at the store's record and returns an ``Outcome``; the few that change the
-store (opening a refund) do it through the ``DemoStore`` they are given.  No Rasa here.
+store (opening a refund) do it through the ``DemoStore`` they are given, and only when the customer
+may change the order (``may_change``: actions/verification.py decides).  Otherwise they answer
+``CHANGE_NEEDS_CODE`` and the caller sends a one-time code first.  No Rasa here.
 """
 
 from datetime import date, timedelta
+from typing import Final
 
 from actions.outcomes import Outcome, day, money
 from actions.store.gateway import DemoStore, OrderRecord, RefundRecord
 from bot import constants as c
 
 RETURN_WINDOW_DAYS = 30
+# The request would open a refund and the customer has not proved the order is theirs yet.
+CHANGE_NEEDS_CODE: Final = "change_needs_code"
 
 
-def handle(topic: str, order_id: str, problem: str | None, store: DemoStore, today: date) -> Outcome:
-    """The outcome of ``topic`` (an order intent) for ``order_id``."""
-    order = store.find_order(order_id)
-    if order is None:
+class _ChangeNotAllowed(Exception):
+    """Raised where a refund would be opened without the customer's proof (see ``handle``)."""
+
+
+def not_found(order_id: str) -> Outcome:
+    return Outcome(
+        "order_not_found",
+        "utter_order_not_found",
+        failed=True,
+        variables={"order_id": order_id},
+        slots={c.SLOT_ORDER_ID: None},
+    )
+
+
+def handle(
+    topic: str, order: OrderRecord, problem: str | None, store: DemoStore, today: date, may_change: bool
+) -> Outcome:
+    """The outcome of ``topic`` (an order intent) for ``order``, which the customer may see."""
+    gate = _Refunds(store, today, may_change)
+    try:
+        if topic == c.DELIVERY_PROBLEM:
+            return _delivery_problem(order, problem, gate)
+        if topic == c.RETURN_OR_REFUND:
+            return _return(order, gate)
+        if topic == c.REFUND_STATUS:
+            return _refund_status(order)
+        if topic == c.BILLING_ISSUE:
+            return _billing(order, gate)
+        return _status(order, gate)
+    except _ChangeNotAllowed:
         return Outcome(
-            "order_not_found",
-            "utter_order_not_found",
-            failed=True,
-            variables={"order_id": order_id},
-            slots={c.SLOT_ORDER_ID: None},
+            CHANGE_NEEDS_CODE, "utter_code_sent_order", variables={"order_id": order.id}, question=True
         )
-    if topic == c.DELIVERY_PROBLEM:
-        return _delivery_problem(order, problem, store, today)
-    if topic == c.RETURN_OR_REFUND:
-        return _return(order, store, today)
-    if topic == c.REFUND_STATUS:
-        return _refund_status(order)
-    if topic == c.BILLING_ISSUE:
-        return _billing(order, store, today)
-    return _status(order, store, today)
+
+
+class _Refunds:
+    """Opens refunds, only for a customer who may change the order."""
+
+    def __init__(self, store: DemoStore, today: date, may_change: bool) -> None:
+        self.store, self.today, self.may_change = store, today, may_change
+
+    def open(self, order: OrderRecord, reason: str, cents: int, reuse: bool = True) -> RefundRecord:
+        existing = [r for r in order.refunds if r.reason == reason and r.status != "rejected"]
+        if reuse and existing:
+            return existing[-1]
+        if not self.may_change:
+            raise _ChangeNotAllowed
+        return self.store.open_refund(order.id, cents, reason, self.today)
 
 
 def _base(order: OrderRecord) -> dict[str, str]:
@@ -47,18 +80,13 @@ def _base(order: OrderRecord) -> dict[str, str]:
     }
 
 
-def _open_refund(order: OrderRecord, reason: str, cents: int, store: DemoStore, today: date) -> RefundRecord:
-    existing = [r for r in order.refunds if r.reason == reason and r.status != "rejected"]
-    return existing[-1] if existing else store.open_refund(order.id, cents, reason, today)
-
-
-def _status(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
+def _status(order: OrderRecord, refunds: _Refunds) -> Outcome:
     v = _base(order)
     if order.status == "cancelled":
         return Outcome("order_cancelled", "utter_order_cancelled", variables=v)
     status = order.delivery_status
     if status == "lost":
-        return _lost(order, store, today)
+        return _lost(order, refunds)
     if status == "delayed":
         return Outcome("delivery_delayed", "utter_order_delayed", failed=True, variables=v)
     if status == "delivered":
@@ -68,22 +96,22 @@ def _status(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
     return Outcome("processing", "utter_order_processing", variables=v)
 
 
-def _lost(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
-    refund = _open_refund(order, "lost", order.total_cents, store, today)
+def _lost(order: OrderRecord, refunds: _Refunds) -> Outcome:
+    refund = refunds.open(order, "lost", order.total_cents)
     v = {**_base(order), "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
     return Outcome("lost_refund_opened", "utter_order_lost", variables=v)
 
 
-def _delivery_problem(order: OrderRecord, problem: str | None, store: DemoStore, today: date) -> Outcome:
+def _delivery_problem(order: OrderRecord, problem: str | None, refunds: _Refunds) -> Outcome:
     v = _base(order)
     status = order.delivery_status
     if status == "lost":
-        return _lost(order, store, today)
+        return _lost(order, refunds)
     if status == "delayed":
         return Outcome("delivery_delayed", "utter_order_delayed", failed=True, variables=v)
     if status == "delivered":
         if problem == c.PROBLEM_DAMAGED:
-            refund = _open_refund(order, "damaged", order.total_cents, store, today)
+            refund = refunds.open(order, "damaged", order.total_cents)
             v = {**v, "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
             return Outcome("damaged_refund_opened", "utter_damaged_refund_opened", variables=v)
         if problem == c.PROBLEM_MISSING:
@@ -97,16 +125,16 @@ def _delivery_problem(order: OrderRecord, problem: str | None, store: DemoStore,
     return Outcome("processing", "utter_order_processing", variables=v)
 
 
-def _return(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
+def _return(order: OrderRecord, refunds: _Refunds) -> Outcome:
     v = _base(order)
     if order.refunds:
         return _refund_status(order)
     if order.delivery_status != "delivered" or order.delivered_on is None:
         return Outcome("not_delivered_yet", "utter_return_not_delivered", failed=True, variables=v)
-    if order.delivered_on < today - timedelta(days=RETURN_WINDOW_DAYS):
+    if order.delivered_on < refunds.today - timedelta(days=RETURN_WINDOW_DAYS):
         v = {**v, "window_days": str(RETURN_WINDOW_DAYS)}
         return Outcome("return_window_closed", "utter_return_window_closed", failed=True, variables=v)
-    refund = store.open_refund(order.id, order.total_cents, "return", today)
+    refund = refunds.open(order, "return", order.total_cents, reuse=False)
     v = {**v, "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
     return Outcome("return_started", "utter_return_started", variables=v)
 
@@ -130,11 +158,11 @@ def _refund_status(order: OrderRecord) -> Outcome:
     return Outcome("refund_pending", "utter_refund_processing", failed=True, variables=v)
 
 
-def _billing(order: OrderRecord, store: DemoStore, today: date) -> Outcome:
+def _billing(order: OrderRecord, refunds: _Refunds) -> Outcome:
     v = _base(order)
     charges = order.charges_cents
     if len(charges) > 1:
-        refund = _open_refund(order, "duplicate_charge", sum(charges[1:]), store, today)
+        refund = refunds.open(order, "duplicate_charge", sum(charges[1:]))
         v = {**v, "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
         return Outcome("duplicate_charge_refunded", "utter_duplicate_charge_refunded", variables=v)
     v = {**v, "charged": money(sum(charges))}

@@ -17,6 +17,11 @@ class Outcome:
     variables: dict[str, Any] = field(default_factory=dict)
     # Slots the action should set besides the bookkeeping ones (e.g. forget a wrong order id).
     slots: dict[str, Any] = field(default_factory=dict)
+    # A question on the way to an answer (the e-mail or postcode on an order, a one-time code): not
+    # an attempt, so neither logged nor counted, and the run of failures goes on.
+    question: bool = False
+    # Responses sent before ``response`` ("Thanks, that's confirmed.").
+    before: tuple[str, ...] = ()
 
 
 def money(cents: int) -> str:
@@ -44,7 +49,11 @@ FAILURE_REASONS: dict[str, str] = {
     "refund_rejected": "the refund was rejected",
     "refund_pending": "the refund is still being processed",
     "no_duplicate_found": "only one charge was found, so there was nothing to refund",
-    "account_not_found": "no account with that e-mail address exists",
+    "order_details_mismatch": "the e-mail address or postcode given does not match the order",
+    "code_wrong": "the one-time code was wrong or had expired",
+    "verification_abandoned": "the customer stopped before proving the order or account was theirs",
+    "not_verified": "it could no longer be confirmed that the customer owns the account, so nothing changed",
+    "rate_limited": "too many lookups or failed checks in a short time, so the assistant stopped checking",
     "no_subscription": "the account has no active Pine+ subscription",
     "lookup_error": "the assistant could not look it up because of an error on our side",
 }

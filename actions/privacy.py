@@ -78,6 +78,10 @@ class ActionExplainPrivacy(SafeAction):
             known.append(f"the order number you gave ({tracker.get_slot(c.SLOT_ORDER_ID)})")
         if tracker.get_slot(c.SLOT_EMAIL):
             known.append(f"your e-mail address ({mask_email(str(tracker.get_slot(c.SLOT_EMAIL)))})")
+        if tracker.get_slot(c.SLOT_POSTCODE):
+            known.append("the postcode you gave for an order")
+        if tracker.get_slot(c.SLOT_VERIFIED_BY_CODE):
+            known.append("that you confirmed your account with a code we e-mailed you")
         facts = "; ".join(known) if known else "nothing beyond the messages of this conversation"
         response = (
             "utter_privacy_opted_out"

@@ -6,11 +6,51 @@ present but malformed fails with a message naming the variable.
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class SelfServiceLimits:
+    """How much self-service one conversation and one client address may ask for (actions/verification.py).
+
+    Counted over a sliding window of ``window_seconds``, in the store's database (so every action
+    server counts the same).  A client address is what the Rasa channels wrote into
+    ``metadata.attune.client_address`` (ATTUNE_TRUSTED_PROXIES decides whom they believe); SMS and
+    WhatsApp have none.  Benchmarks and load tests, which chat from one address, raise these.
+    """
+
+    # ATTUNE_SELF_SERVICE_WINDOW_SECONDS
+    window_seconds: int = 600
+    # ATTUNE_SELF_SERVICE_LOOKUPS_PER_CONVERSATION: order and account lookups per window.
+    lookups_per_conversation: int = 20
+    # ATTUNE_SELF_SERVICE_LOOKUPS_PER_ADDRESS: the same, over every conversation from one address.
+    lookups_per_address: int = 200
+    # ATTUNE_SELF_SERVICE_FAILED_CHECKS_PER_CONVERSATION: a wrong e-mail/postcode for an order, a wrong code.
+    failed_checks_per_conversation: int = 5
+    # ATTUNE_SELF_SERVICE_FAILED_CHECKS_PER_ADDRESS
+    failed_checks_per_address: int = 50
+    # ATTUNE_SELF_SERVICE_CODES_PER_WINDOW: one-time codes issued per conversation, and sent per customer.
+    codes_per_window: int = 3
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "SelfServiceLimits":
+        def number(name: str, default: int) -> int:
+            return _positive_int(environ, f"ATTUNE_SELF_SERVICE_{name}", default)
+
+        return cls(
+            window_seconds=number("WINDOW_SECONDS", cls.window_seconds),
+            lookups_per_conversation=number("LOOKUPS_PER_CONVERSATION", cls.lookups_per_conversation),
+            lookups_per_address=number("LOOKUPS_PER_ADDRESS", cls.lookups_per_address),
+            failed_checks_per_conversation=number(
+                "FAILED_CHECKS_PER_CONVERSATION", cls.failed_checks_per_conversation
+            ),
+            failed_checks_per_address=number("FAILED_CHECKS_PER_ADDRESS", cls.failed_checks_per_address),
+            codes_per_window=number("CODES_PER_WINDOW", cls.codes_per_window),
+        )
 
 
 @dataclass(frozen=True)
@@ -25,6 +65,7 @@ class ActionSettings:
     callback_hours_file: str = "data/callbacks.yml"
     # Prometheus metrics on 127.0.0.1:<port>/metrics (actions/metrics.py); None: not served.
     metrics_port: int | None = None
+    self_service_limits: SelfServiceLimits = field(default_factory=SelfServiceLimits)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "ActionSettings":
@@ -45,7 +86,18 @@ class ActionSettings:
             outbox_database_url=_sql_url(environ, "ATTUNE_OUTBOX_DATABASE_URL", cls.outbox_database_url),
             callback_hours_file=environ.get("ATTUNE_CALLBACK_HOURS", "").strip() or cls.callback_hours_file,
             metrics_port=_port(environ, "ATTUNE_ACTIONS_METRICS_PORT"),
+            self_service_limits=SelfServiceLimits.from_env(environ),
         )
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1; the default when the variable is unset or empty."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _port(environ: Mapping[str, str], name: str) -> int | None:

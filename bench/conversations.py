@@ -1,7 +1,9 @@
 """Scripted customer conversations for the load benchmarks, over the demo store (actions/store).
 
-Each script is what one customer types, in order; ``{order}`` is one of the demo orders
-10001-10010 and ``{unknown}`` / ``{unknown2}`` numbers the store does not know.  Weights make
+Each script is what one customer types, in order; ``{order}`` is one of the demo customer Dana's
+orders (10011, 10012) and ``{unknown}`` / ``{unknown2}`` numbers the store does not know.  The
+customers are Dana signed in (bench/load.py sends her identity token); order messages also give
+her e-mail address, so a plain Rasa bot without verified identity does the same store work.  Weights make
 the mix realistic: most people check an order, some complain, get frustrated or ask for a person
 (that last turn hands the conversation to the team in Attune, so it always comes last).
 """
@@ -9,7 +11,9 @@ the mix realistic: most people check an order, some complain, get frustrated or 
 import random
 from dataclasses import dataclass
 
-DEMO_ORDERS = tuple(str(n) for n in range(10001, 10011))
+# The demo customer (bot/launcher.py) and her orders in the demo store (actions/store/seed.py).
+DEMO_CUSTOMER = {"id": "C-1001", "claims": {"phone": "+447700900001", "email": "dana@example.com"}}
+DEMO_ORDERS = ("10011", "10012")
 
 
 @dataclass(frozen=True)
@@ -20,19 +24,29 @@ class Script:
 
 
 SCRIPTS = (
-    Script("greet and order status", 6, ("hi there", "where is my order {order}?", "thanks!", "bye")),
+    Script(
+        "greet and order status",
+        6,
+        ("hi there", "where is my order {order}? it's dana@example.com", "thanks!", "bye"),
+    ),
     Script(
         "order status, number asked for",
         5,
-        ("I want to know where my package is", "{order}", "brilliant, cheers"),
+        ("I want to know where my package is", "{order}", "dana@example.com", "brilliant, cheers"),
     ),
     Script(
         "damaged delivery",
         2,
-        ("hello!", "the vase in order 10005 came completely smashed", "thank you", "ok bye"),
+        (
+            "hello!",
+            "the mugs in order 10012 came completely smashed",
+            "dana@example.com",
+            "thank you",
+            "ok bye",
+        ),
     ),
-    Script("double charge", 2, ("I was charged twice for order 10008!!", "thanks")),
-    Script("refund status", 3, ("where is my refund for order {order}", "ok thanks")),
+    Script("double charge", 2, ("I was charged twice for order 10012!! dana@example.com", "thanks")),
+    Script("refund status", 3, ("where is my refund for order {order}, dana@example.com", "ok thanks")),
     Script(
         "complaint",
         3,
@@ -57,11 +71,9 @@ SCRIPTS = (
     Script(
         "account locked",
         2,
-        ("hey there", "I can't log in to my account", "cleo@example.com", "thanks a lot"),
+        ("hey there", "I can't log in to my account", "thanks a lot"),
     ),
-    Script(
-        "keep Pine+", 2, ("please end my pine+ subscription", "its dev@example.com", "no, keep it", "bye")
-    ),
+    Script("keep Pine+", 2, ("please end my pine+ subscription", "no, keep it", "bye")),
     Script(
         "out of scope, then a bot question", 1, ("who won the football last night", "are you a bot?", "bye")
     ),

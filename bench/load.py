@@ -3,8 +3,11 @@
 Each user runs one conversation after another (bench/conversations.py), each with a fresh sender
 id, and sends its next message as soon as the bot has answered the last one (closed loop), or no
 sooner than ``pace`` seconds after the previous one (steady traffic for the soak).  Latency is one
-``POST /webhooks/rest/webhook`` from request to complete JSON reply.  Errors: HTTP errors, time-outs
-and empty replies (every script turn gets a reply, and Rasa answers ``[]`` when handling failed).
+``POST /webhooks/rest/webhook`` from request to complete JSON reply.  Every customer is the demo
+customer signed in (a token for C-1001, signed with the bench stack's identity key): self-service
+shows her orders, as it would to a signed-in customer (plain Rasa ignores the header).  Errors:
+HTTP errors, time-outs and empty replies (every script turn gets a reply, and Rasa answers ``[]``
+when handling failed).
 """
 
 import asyncio
@@ -15,8 +18,10 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from bench.conversations import pick
+from bench.conversations import DEMO_CUSTOMER, pick
+from bench.stacks import BENCH_IDENTITY_KEY
 from bench.stats import percentile
+from handoff.identity_tokens import sign_identity_token
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 
@@ -125,11 +130,13 @@ async def drive(
     budget = [max_messages]
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
     connector = aiohttp.TCPConnector(limit=0)
+    token = sign_identity_token(DEMO_CUSTOMER["id"], BENCH_IDENTITY_KEY, **DEMO_CUSTOMER["claims"])
+    headers = {"Authorization": f"Bearer {token}"}
     started = time.monotonic()
     deadline = started + seconds
     progress = asyncio.create_task(_progress(label, samples, started, seconds, progress_every))
     try:
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as session:
             await asyncio.gather(
                 *(user(session, url, f"{run_id}-u{i}", deadline, budget, samples, pace) for i in range(users))
             )

@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench-e2e"
 DEFAULT_CONFIG = ROOT / "bench" / "configs" / "rasa_default.yml"
 # Served by the plain action server (actions/self_service.py): store lookups any Rasa bot would have.
-STORE_ACTIONS = ("action_lookup", "action_confirm_cancellation", "action_keep_subscription")
+STORE_ACTIONS = (
+    "action_lookup",
+    "action_confirm_cancellation",
+    "action_keep_subscription",
+    "action_stop_verification",
+    "validate_account_form",
+)
 STORE_ACTIONS_MODULE = "actions.self_service"
 # Attune actions with a plain Rasa equivalent: the response they mostly send.
 AS_RESPONSE = {

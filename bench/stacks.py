@@ -42,6 +42,13 @@ def _answers(url: str) -> bool:
         return False
 
 
+# The bench's customers sign in as the demo customer (bench/load.py): the stack checks their token.
+BENCH_IDENTITY_KEY = "bench-identity-key-0123456789abcdefghij"
+# Every simulated customer chats from 127.0.0.1: the per-address self-service limits
+# (actions/settings.py) would throttle the load itself.
+UNLIMITED = "1000000"
+
+
 def base_env(var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
     env.update(
@@ -54,6 +61,9 @@ def base_env(var_dir: Path) -> dict[str, str]:
             "ATTUNE_RASA_TOKEN": "bench-rasa-token-0123456789",
             "ATTUNE_HANDOFF_API_TOKEN": "bench-handoff-token-0123456789",
             "ATTUNE_LOG_LEVEL": "WARNING",
+            "ATTUNE_IDENTITY_KEY": BENCH_IDENTITY_KEY,
+            "ATTUNE_SELF_SERVICE_LOOKUPS_PER_ADDRESS": UNLIMITED,
+            "ATTUNE_SELF_SERVICE_FAILED_CHECKS_PER_ADDRESS": UNLIMITED,
             "SANIC_HOST": "127.0.0.1",
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",

@@ -1,6 +1,7 @@
 """The `attune` command: `attune eval dialogues|emotions FILE...`, `attune feedback export`,
 `attune audit verify`, `attune privacy export|erase|purge` (bot/privacy_cli.py),
-`attune migrate-conversation-ids` (bot/conversation_id_migration.py).
+`attune migrate-conversation-ids` (bot/conversation_id_migration.py),
+`attune agents add|reset|disable|list` (console accounts; handoff/agents_cli.py).
 
 Runs the shipped empathy engine (emotion model trained from data/, thresholds from
 data/empathy.yml) over files in the formats of ../shared/data/, prints the metrics, and writes
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import privacy_cli
+from handoff import agents_cli
 
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         help="rename conversations stored under the old shared ids (rest:, web:, sms:, whatsapp:); "
         "reads ATTUNE_TRACKER_DATABASE_URL, ATTUNE_STORE_DATABASE_URL, ATTUNE_OUTBOX_DATABASE_URL",
     )
+    agents_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "agents":
+        return agents_cli.run(args)
     if args.command == "migrate-conversation-ids":
         return migrate_command()
     if args.command == "audit":

@@ -40,6 +40,9 @@ ACCOUNT_TOPICS: Final = (CANCEL_SUBSCRIPTION, ACCOUNT_ACCESS)
 ENTITY_ORDER_ID: Final = "order_id"
 ENTITY_EMAIL: Final = "email"
 ENTITY_PROBLEM: Final = "problem"
+ENTITY_POSTCODE: Final = "postcode"
+# A one-time code the customer was sent; read from the latest message only, never kept in a slot.
+ENTITY_VERIFICATION_CODE: Final = "verification_code"
 
 # Canonical values of the ``problem`` entity (synonyms in data/nlu.yml map onto these).
 PROBLEM_LATE: Final = "late"
@@ -59,6 +62,13 @@ SLOT_FAILED_ATTEMPTS: Final = "failed_attempts"
 SLOT_EMOTION_OPT_OUT: Final = "emotion_opt_out"
 SLOT_PENDING_CANCELLATION: Final = "pending_cancellation"
 SLOT_LAST_OUTCOME: Final = "last_outcome"
+# The delivery postcode given to see an order (the alternative to the order's e-mail address).
+SLOT_POSTCODE: Final = "postcode"
+# {"customer": <store customer ref>, "until": <epoch s>}: who this conversation proved to be with a
+# one-time code (actions/verification.py).
+SLOT_VERIFIED_BY_CODE: Final = "verified_by_code"
+# The bot waits for proof (an order's e-mail or postcode, a one-time code): "never mind" ends it.
+SLOT_VERIFICATION_PENDING: Final = "verification_pending"
 # What the customer asked, what the bot tried and why it failed, per self-service attempt.
 SLOT_SELF_SERVICE_LOG: Final = "self_service_log"
 # Where the latest handoff stands: delivered | queued (in the outbox) | rejected | failed (not saved).
@@ -78,6 +88,7 @@ SLOT_CALLBACK_STATUS: Final = "callback_status"
 # A form slot the customer declined to fill: the form ends and no call is booked.
 DECLINED: Final = "declined"
 FORM_CALLBACK: Final = "callback_form"
+FORM_ACCOUNT: Final = "account_form"
 
 # --- parse data ----------------------------------------------------------------------------
 # Set by bot/components/emotion_classifier.py on every parsed message.

@@ -2,7 +2,12 @@
 
 Only a SHA-256 of each session token is stored, so a copy of the database does not log anyone
 in.  Demo accounts (one per role) are created on first run with random passwords that are
-printed once; set ATTUNE_DEMO_PASSWORD to choose the password instead (tests, demos).
+printed once; set ATTUNE_DEMO_PASSWORD to choose the password instead (tests, demos).  Other
+accounts come from `attune agents` (handoff/agent_admin.py).  A disabled account cannot log in,
+and its sessions are not accepted.
+
+Logging in costs one scrypt whether or not the username exists (an unknown one is checked against
+``DUMMY_HASH``), so the time a login takes does not tell which usernames have accounts.
 """
 
 import hashlib
@@ -23,6 +28,11 @@ SESSION_LIFETIME = timedelta(hours=12)
 # An agent whose console made a request within this window is online (the live view polls every 2 s).
 ONLINE_WINDOW = timedelta(minutes=5)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+# The scrypt of a random password nobody kept: what an unknown username's password is checked
+# against, so it costs what a real check costs.  A literal, so nothing is hashed at import time.
+DUMMY_HASH = (
+    "scrypt$3508fc79983ec3d464f158a950a81bed$25b4db0915f826aae8dc7764ab8b83f582f98115086aca76f27822c51675664a"
+)
 DEMO_ACCOUNTS = (
     ("agent", "Alex Agent", "agent"),
     ("supervisor", "Sam Supervisor", "supervisor"),
@@ -104,12 +114,14 @@ def ensure_demo_accounts(engine: Engine, password: str | None = None) -> list[tu
 
 
 def authenticate(engine: Engine, username: str, password: str) -> AgentInfo | None:
+    """The account if ``password`` is its password and it is not disabled; one scrypt either way."""
     with Session(engine) as session:
         agent = session.execute(select(Agent).where(Agent.username == username)).scalar_one_or_none()
-        if agent is None:
-            verify_password(password, hash_password("timing"))  # same work whether or not the user exists
+        stored = agent.password_hash if agent is not None else DUMMY_HASH
+        matches = verify_password(password, stored)
+        if agent is None or agent.disabled_at is not None or not matches:
             return None
-        return _info(agent) if verify_password(password, agent.password_hash) else None
+        return _info(agent)
 
 
 def _token_hash(token: str) -> str:
@@ -140,7 +152,7 @@ def find_session(engine: Engine, token: str, now: datetime | None = None) -> Log
         row = session.execute(
             select(ConsoleSession, Agent)
             .join(Agent, Agent.id == ConsoleSession.agent_id)
-            .where(ConsoleSession.token_hash == _token_hash(token))
+            .where(ConsoleSession.token_hash == _token_hash(token), Agent.disabled_at.is_(None))
         ).first()
         if row is None:
             return None

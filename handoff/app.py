@@ -11,17 +11,38 @@ import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from handoff import access, accounts, call_runner, callbacks, metrics, privacy_worker, waits, webhooks
+from handoff import (
+    access,
+    accounts,
+    call_runner,
+    callbacks,
+    login_forms,
+    metrics,
+    privacy_worker,
+    waits,
+    webhooks,
+)
 from handoff.db import create_engine_for
 from handoff.handoffs import queue_depth
-from handoff.keys import ACCESS, CALLS_WAKE, CHAT_LIMITER, ENGINE, METRICS, OPENAPI, RASA, SETTINGS, TEMPLATES
-from handoff.middleware import error_middleware, metrics_middleware
+from handoff.keys import (
+    ACCESS,
+    CALLS_WAKE,
+    CHAT_LIMITER,
+    ENGINE,
+    LOGIN_FORM_KEY,
+    METRICS,
+    OPENAPI,
+    RASA,
+    SETTINGS,
+    TEMPLATES,
+)
+from handoff.middleware import error_middleware, metrics_middleware, security_headers
 from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
 from handoff.rate_limit import RateLimiter
 from handoff.settings import Settings
 from handoff.views import audit as audit_views
-from handoff.views import console, customers, handoffs, health, openapi, twilio_hooks
+from handoff.views import console, customers, handoffs, health, login, openapi, twilio_hooks
 from handoff.views import metrics as metrics_views
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -107,6 +128,10 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[metrics_middleware, error_middleware], client_max_size=openapi.MAX_BODY_BYTES
     )
     app[SETTINGS] = settings
+    # nosniff, Referrer-Policy, CSP, no framing (and HSTS over https) on every response.
+    # (aiohttp 3.9 types this signal for aiosignal < 1.4, which changed its parameters: a false alarm.)
+    app.on_response_prepare.append(security_headers(settings.https))  # type: ignore[arg-type]
+    app[LOGIN_FORM_KEY] = login_forms.form_key(settings.session_key)
     # Its own registry, not prometheus_client's global one: each app (and test) counts for itself.
     app[METRICS] = metrics.create(CollectorRegistry(), lambda: queue_depth(app[ENGINE]))
     # Read and checked here, so a mistake in the access policy stops the service before it serves.
@@ -124,9 +149,9 @@ def create_app(settings: Settings) -> web.Application:
         loader=jinja2.PackageLoader("handoff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     app.router.add_get("/console", console.queue)
-    app.router.add_get("/console/login", console.login_page)
-    app.router.add_post("/console/login", console.login)
-    app.router.add_post("/console/logout", console.logout)
+    app.router.add_get("/console/login", login.login_page)
+    app.router.add_post("/console/login", login.login)
+    app.router.add_post("/console/logout", login.logout)
     app.router.add_get("/console/handoffs/{handoff_id}", console.handoff_page)
     app.router.add_get("/console/handoffs/{handoff_id}/messages", console.messages)
     app.router.add_get("/console/handoffs/{handoff_id}/calls", console.calls)

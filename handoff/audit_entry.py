@@ -26,10 +26,16 @@ SERVICE_KINDS = (
     "retention",
     "customer_merge",
     "customer_merge_undone",
+    "console_login_failed",
+    "agent_added",
+    "agent_password_reset",
+    "agent_disabled",
 )
 KINDS = ENGINE_KINDS + SERVICE_KINDS
 ENGINE_ACTOR, SERVICE_ACTOR = "empathy engine", "handoff service"
 ACTORS = (ENGINE_ACTOR, SERVICE_ACTOR)
+# Who changed a console account: the person at the `attune agents` command (not an API writer).
+OPERATOR_ACTOR = "operator (attune agents)"
 MAX_JSON_CHARS = 64_000
 # The last second of 9999: later Unix times are no datetime.
 MAX_TIMESTAMP = 253_402_300_799

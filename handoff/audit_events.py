@@ -3,13 +3,16 @@
 Called right after each decision is committed, from handoff/handoffs.py (a handoff accepted
 into the queue, with its priority) and handoff/callbacks.py (a call-back scheduled or refused
 by the daily limit, each attempt placed, a retry scheduled, the final status) and
-handoff/customers.py (two customers merged, and a merge undone).  Each entry has a
+handoff/customers.py (two customers merged, and a merge undone), the console's login (a failed
+login, and the lock it started) and `attune agents` (an account added, its password reset, or it
+disabled; handoff/agent_admin.py).  Each entry has a
 key derived from what it records, so a repeated call records nothing twice.  None of these ever
 raises: a failure is logged and the decision stands.  Phone numbers never enter the log.
 """
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -19,10 +22,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from handoff import audit
-from handoff.audit_entry import SERVICE_ACTOR, NewEntry
+from handoff.audit_entry import OPERATOR_ACTOR, SERVICE_ACTOR, NewEntry
 from handoff.customer_merges import Merge
 from handoff.db import as_utc
-from handoff.models import CallJob, Handoff
+from handoff.models import Agent, CallJob, Handoff
 
 logger = logging.getLogger(__name__)
 
@@ -289,3 +292,85 @@ def customer_merge_undone(engine: Engine, merge: Merge) -> None:
         logger.exception("audit entry for undoing customer merge %s could not be built", merge.id)
         return
     audit.record(engine, entry)
+
+
+# --- the console's accounts ---------------------------------------------------------------
+LOGIN_RULE = (
+    "a wrong username or password, or a disabled account, is a failed login; an account or a client "
+    "address with too many failures within the window is locked, each further failure doubling the "
+    "lock (handoff/login_throttle.py)"
+)
+UNKNOWN_ACCOUNT = "(no such account)"
+
+
+def account_subject(username: str) -> str:
+    """The log's name for an agent account; every entry about one shares it (``agent:<username>``)."""
+    return f"agent:{username}"
+
+
+def _known(engine: Engine, username: str) -> bool:
+    with Session(engine) as session:
+        return session.execute(select(Agent.id).where(Agent.username == username)).first() is not None
+
+
+def login_failed(
+    engine: Engine, username: str, address: str, failures: int, locked_until: datetime | None
+) -> None:
+    """A console login failed: for which account, from where, and the lock it started, if any.
+
+    A username with no account is not written down (people type passwords into the username field);
+    the entry says only that the account did not exist.
+    """
+    try:
+        known = _known(engine, username)
+        subject = account_subject(username if known else UNKNOWN_ACCOUNT)
+        locked = f"; locked until {_iso(locked_until)}" if locked_until is not None else ""
+        entry = NewEntry(
+            key=f"console_login_failed:{uuid.uuid4()}",
+            conversation_id=subject,
+            customer=None,
+            kind="console_login_failed",
+            actor=SERVICE_ACTOR,
+            summary=f"Failed console login for {subject} from {address}{locked}",
+            explanation={"rule": LOGIN_RULE},
+            inputs={
+                "account": username if known else UNKNOWN_ACCOUNT,
+                "address": address,
+                "failures_in_window": failures,
+                "locked_until": _iso(locked_until),
+            },
+            sources=("console login form", "login_failures"),
+            opted_out=False,
+            created_at=datetime.now(timezone.utc),
+        )
+    except Exception:
+        logger.exception("audit entry for a failed console login could not be built")
+        return
+    audit.record(engine, entry)
+
+
+def account_changed(engine: Engine, kind: str, username: str, operator: str, inputs: dict[str, Any]) -> None:
+    """`attune agents` changed an account (``kind``: agent_added, agent_password_reset, agent_disabled).
+
+    No password, new or old, is ever in ``inputs``.  Unlike the service's own entries this one
+    raises when it cannot be written: the operator at the command is told, not a log file.
+    """
+    what = {
+        "agent_added": "added",
+        "agent_password_reset": "had its password reset (its sessions ended)",
+        "agent_disabled": "disabled (its sessions ended)",
+    }[kind]
+    entry = NewEntry(
+        key=f"{kind}:{uuid.uuid4()}",
+        conversation_id=account_subject(username),
+        customer=None,
+        kind=kind,
+        actor=OPERATOR_ACTOR,
+        summary=f"Console account {username} {what} by {operator}",
+        explanation={"rule": "console accounts change only through `attune agents`, each change audited"},
+        inputs={"account": username, "operator": operator, **inputs},
+        sources=("attune agents command",),
+        opted_out=False,
+        created_at=datetime.now(timezone.utc),
+    )
+    audit.append(engine, entry)

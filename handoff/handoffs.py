@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -232,41 +232,87 @@ def _aware(moment: datetime | None) -> datetime | None:
     return as_utc(moment) if moment is not None else None
 
 
-def claim(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> StoredHandoff:
-    """Gives the handoff to ``agent_id``; a handoff another agent holds cannot be claimed."""
+def claim(
+    engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None
+) -> tuple[StoredHandoff, bool]:
+    """Gives a queued handoff to ``agent_id``: the handoff and whether this call took it.
+
+    One conditional UPDATE (``WHERE status = 'queued'``), so of two agents claiming at once exactly
+    one gets it.  False when the agent already holds it; Conflict when another agent does or it is
+    resolved.
+    """
     moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
-        row = session.get(Handoff, handoff_id, with_for_update=True)
-        if row is None:
-            raise NotFound(f"no handoff {handoff_id!r}")
-        if row.status == "resolved":
-            raise Conflict("this handoff is already resolved")
-        if row.status == "claimed" and row.claimed_by != agent_id:
-            raise Conflict("another agent has claimed this handoff")
-        row.status, row.claimed_by, row.claimed_at, row.agent_seen_at = "claimed", agent_id, moment, moment
+        taken = session.execute(
+            update(Handoff)
+            .where(Handoff.id == handoff_id, Handoff.status == "queued")
+            .values(status="claimed", claimed_by=agent_id, claimed_at=moment, agent_seen_at=moment)
+        ).rowcount
+    stored = get_handoff(engine, handoff_id)  # NotFound for an unknown id
+    if taken:
+        return stored, True
+    if stored.status == "resolved":
+        raise Conflict("this handoff is already resolved")
+    if stored.claimed_by != agent_id:
+        raise Conflict("another agent has claimed this handoff")
+    return stored, False
+
+
+def unclaim(engine: Engine, handoff_id: str, agent_id: int) -> bool:
+    """Undoes ``agent_id``'s claim (Rasa could not be paused): back to the queue.  Nobody else's claim
+    is touched, and a handoff the agent no longer holds stays as it is."""
+    with Session(engine) as session, session.begin():
+        return bool(
+            session.execute(
+                update(Handoff)
+                .where(Handoff.id == handoff_id, Handoff.status == "claimed", Handoff.claimed_by == agent_id)
+                .values(status="queued", claimed_by=None, claimed_at=None, agent_seen_at=None)
+            ).rowcount
+        )
+
+
+def _not_held(engine: Engine, handoff_id: str) -> HandoffError:
+    """Why ``handoff_id`` is not the agent's: NotFound, or Conflict."""
+    with Session(engine) as session:
+        if session.get(Handoff, handoff_id) is None:
+            return NotFound(f"no handoff {handoff_id!r}")
+    return Conflict("claim this handoff first (or it was returned to the queue, or another agent holds it)")
+
+
+def _update_held(engine: Engine, handoff_id: str, agent_id: int, **values: Any) -> StoredHandoff:
+    """Sets ``values`` on the handoff only if ``agent_id`` holds it (one conditional UPDATE)."""
+    with Session(engine) as session, session.begin():
+        changed = session.execute(
+            update(Handoff)
+            .where(Handoff.id == handoff_id, Handoff.status == "claimed", Handoff.claimed_by == agent_id)
+            .values(**values)
+        ).rowcount
+    if not changed:
+        raise _not_held(engine, handoff_id)
     return get_handoff(engine, handoff_id)
 
 
-def _held(session: Session, handoff_id: str, agent_id: int) -> Any:
-    row = session.get(Handoff, handoff_id)
-    if row is None:
-        raise NotFound(f"no handoff {handoff_id!r}")
-    if row.status != "claimed" or row.claimed_by != agent_id:
-        raise Conflict("claim this handoff first (or it was returned to the queue)")
-    return row
-
-
-def check_in(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> None:
-    """The agent's console is still there: keeps the claim alive."""
-    with Session(engine) as session, session.begin():
-        _held(session, handoff_id, agent_id).agent_seen_at = now or datetime.now(timezone.utc)
+def check_in(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> StoredHandoff:
+    """The agent's console is still there: keeps the claim alive (Conflict if it is not theirs)."""
+    return _update_held(engine, handoff_id, agent_id, agent_seen_at=now or datetime.now(timezone.utc))
 
 
 def resolve(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> StoredHandoff:
+    """Resolves a handoff ``agent_id`` holds (Conflict if another agent holds it, or nobody)."""
+    return _update_held(
+        engine, handoff_id, agent_id, status="resolved", resolved_at=now or datetime.now(timezone.utc)
+    )
+
+
+def reopen(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> None:
+    """Undoes ``agent_id``'s resolution (Rasa could not be resumed): the handoff is theirs again."""
+    moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
-        row = _held(session, handoff_id, agent_id)
-        row.status, row.resolved_at = "resolved", now or datetime.now(timezone.utc)
-    return get_handoff(engine, handoff_id)
+        session.execute(
+            update(Handoff)
+            .where(Handoff.id == handoff_id, Handoff.status == "resolved", Handoff.claimed_by == agent_id)
+            .values(status="claimed", resolved_at=None, agent_seen_at=moment)
+        )
 
 
 def release_stale_claims(engine: Engine, timeout: timedelta, now: datetime | None = None) -> list[str]:

@@ -27,3 +27,5 @@ METRICS = web.AppKey("metrics", HandoffMetrics)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 # Requests per client address to the web chat's emotion switch (/chat/consent), in memory.
 CHAT_LIMITER = web.AppKey("chat_limiter", RateLimiter)
+# The HMAC key of the console's login forms (handoff/login_forms.py), set by the app factory.
+LOGIN_FORM_KEY = web.AppKey("login_form_key", bytes)

@@ -1,6 +1,7 @@
 """The one place HTTP errors are shaped: every error leaves as ``{"error": code, "detail": ...}``.
 
-And where every request is timed for ``attune_http_request_duration_seconds`` (handoff/metrics.py).
+And where every request is timed for ``attune_http_request_duration_seconds`` (handoff/metrics.py),
+and every response gets the security headers (``security_headers``).
 """
 
 import json
@@ -16,6 +17,16 @@ from handoff.metrics import UNMATCHED
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
+
+# What every page may load: only this service's own scripts, styles and images, in no frame, with
+# forms posting only here.  A page that needs more (the web chat connects to the Rasa server) sets
+# its own policy, which is kept.
+DEFAULT_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+HSTS = "max-age=31536000"
 
 
 def error_body(status: int, code: str, detail: str) -> web.Response:
@@ -59,3 +70,21 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else UNMATCHED
         request.app[METRICS].request(request.method, route, status, time.perf_counter() - started)
+
+
+def security_headers(https: bool) -> ResponseHook:
+    """An ``on_response_prepare`` hook: every response leaves with nosniff, no Referer, a CSP (unless
+    the view set one), no framing, and over https HSTS.  A hook rather than a middleware, so it also
+    reaches what no middleware returns: static files, redirects raised as exceptions, aiohttp's
+    own errors."""
+
+    async def add(_request: web.Request, response: web.StreamResponse) -> None:
+        headers = response.headers
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+        if https:
+            headers["Strict-Transport-Security"] = HSTS
+
+    return add

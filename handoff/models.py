@@ -76,6 +76,23 @@ class Agent(Base):
     password_hash = Column(String(255), nullable=False)
     role = Column(String(16), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    # Set by `attune agents disable`: the account cannot log in and its sessions are gone.
+    disabled_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed console login (handoff/login_throttle.py counts them per account and per address).
+
+    ``username`` is what was typed (an account that may not exist), ``address`` the client's.  Rows
+    older than the throttle's window are deleted as new ones come in.
+    """
+
+    __tablename__ = "login_failures"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, index=True)
+    address = Column(String(64), nullable=False, index=True)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
 
 
 class ConsoleSession(Base):

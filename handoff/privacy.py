@@ -254,6 +254,7 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
     from handoff import audit
 
     customer_id = find_customer(stores.handoff, who)
+    emails = {i.value for i in customers.identities_of(stores.handoff, customer_id) if i.kind == "email"}
     counts: dict[str, int] = {}
     with Session(stores.handoff) as session, session.begin():
         senders, handoffs = _conversations(session, customer_id)
@@ -298,11 +299,48 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
                 )
                 for s in senders
             )
+    if stores.contacts is not None:
+        counts.update(_erase_self_service(stores.contacts, senders, emails))
     if stores.outbox is not None and senders:
         counts.update(_erase_queued(stores.outbox, senders))
     # What remains: that an erasure happened, under a one-way pseudonym, with the counts.
     tombstone = hashlib.sha256(customer_id.encode()).hexdigest()[:16]
     audit.record_erasure(stores.handoff, tombstone, counts, now)
+    return counts
+
+
+# The self-service records in the action server's store database (actions/store/models.py):
+# one-time codes and limit counters by conversation, the demo mailbox by e-mail address.
+SELF_SERVICE = (
+    ("verification_codes", "conversation_id", lambda sender: sender),
+    ("self_service_events", "key", lambda sender: f"conversation:{sender}"),
+)
+
+
+def _erase_self_service(store: Engine, senders: set[str], emails: set[str]) -> dict[str, int]:
+    counts = {}
+    with store.begin() as connection:
+        for table, column, key_of in SELF_SERVICE:
+            if _has_table(store, table):
+                counts[table] = sum(
+                    int(
+                        connection.execute(
+                            text(f"DELETE FROM {table} WHERE {column} = :k"), {"k": key_of(s)}
+                        ).rowcount
+                        or 0
+                    )
+                    for s in senders
+                )
+        if _has_table(store, "outbound_messages"):
+            counts["outbound_messages"] = sum(
+                int(
+                    connection.execute(
+                        text("DELETE FROM outbound_messages WHERE lower(address) = :a"), {"a": e}
+                    ).rowcount
+                    or 0
+                )
+                for e in emails
+            )
     return counts
 
 

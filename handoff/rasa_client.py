@@ -130,13 +130,13 @@ class RasaClient:
     async def resume(self, conversation_id: str) -> None:
         await self.append_events(conversation_id, [{"event": "resume"}])
 
-    async def hand_back(self, conversation_id: str) -> None:
-        """Resumes the bot, tells the customer, and leaves the dialogue ready for their next message.
+    async def say_handed_back(self, conversation_id: str) -> None:
+        """Tells the customer the bot is back (after ``resume``), and leaves the dialogue ready for
+        their next message.
 
         The bot remembers the handoff (``handoff_status: resolved``); the run of failed attempts is
         over because a person dealt with it; and the turn ends with ``action_listen`` (``say``).
         """
-        await self.resume(conversation_id)
         await self.say(
             conversation_id,
             "utter_handback",

@@ -4,10 +4,11 @@
 Each address may make ``burst`` requests at once and then ``per_minute`` a minute; over that the
 request is refused with 429 and ``Retry-After``.  In memory and per process: behind several
 service instances each has its own buckets, and a restart forgets them (the limit bounds abuse, it
-does not account for it).  The address is the TCP peer's: behind a reverse proxy every customer
-shares the proxy's, so put the limit in the proxy there (this service does not trust
-X-Forwarded-For, which any client can send).  At most ``max_clients`` addresses are remembered; the
-longest-idle ones are forgotten first (a full bucket is all they would hold).
+does not account for it).  The address is the client's as ``views.inputs.client_address`` reads
+it: the TCP peer's, or behind a proxy listed in ATTUNE_TRUSTED_PROXIES the one it forwarded (an
+X-Forwarded-For from anyone else is ignored: any client can send one).  At most ``max_clients``
+addresses are remembered; the longest-idle ones are forgotten first (a full bucket is all they
+would hold).
 """
 
 import math

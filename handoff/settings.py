@@ -5,11 +5,14 @@ provides the one required secret, ``ATTUNE_SESSION_KEY``); a value that is missi
 present but malformed stops the service with a message that names the variable.
 """
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from handoff.client_addresses import TrustedProxies, TrustedProxiesError
 from handoff.identity_tokens import WeakKey, check_key
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -82,6 +85,20 @@ class Settings:
     # signs a token with identity_key for customer C-1001.  For the tour only: anyone who can open the
     # page becomes that customer.  Needs ATTUNE_IDENTITY_KEY; `make run` sets both.
     demo_sign_in: bool = False
+    # Console logins: failures per account, and per client address, before a lock that doubles with
+    # each further failure (handoff/login_throttle.py).
+    login_max_failures: int = 5
+    login_address_max_failures: int = 20
+    # ATTUNE_TRUSTED_PROXIES: networks of reverse proxies whose X-Forwarded-For is believed (the
+    # client is the last address in it not in them); none = the TCP peer is the client.  The same
+    # variable, in the same form, as the Rasa server's (bot/components/client_address.py).
+    trusted_proxies: tuple[Network, ...] = ()
+
+    @property
+    def https(self) -> bool:
+        """Served over https (ATTUNE_PUBLIC_URL starts with https://): cookies are ``Secure`` and
+        every response carries HSTS.  Plain http is for loopback and tests only."""
+        return self.public_url.startswith("https://")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -168,6 +185,16 @@ class Settings:
                 "ATTUNE_HANDOFF_WEBHOOK_UNMASKED", environ.get("ATTUNE_HANDOFF_WEBHOOK_UNMASKED", "0")
             ),
             access_policy_file=environ.get("ATTUNE_ACCESS_POLICY", "").strip() or None,
+            login_max_failures=_whole(
+                "ATTUNE_LOGIN_MAX_FAILURES", environ.get("ATTUNE_LOGIN_MAX_FAILURES", "5"), 1, 1000
+            ),
+            login_address_max_failures=_whole(
+                "ATTUNE_LOGIN_ADDRESS_MAX_FAILURES",
+                environ.get("ATTUNE_LOGIN_ADDRESS_MAX_FAILURES", "20"),
+                1,
+                100_000,
+            ),
+            trusted_proxies=_trusted_proxies(environ.get("ATTUNE_TRUSTED_PROXIES", "")),
         )
         # Read last, so a malformed value above is reported before a missing key.
         session_key, identity_key, demo = _keys(environ)
@@ -240,6 +267,13 @@ def _webhooks(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str | None, 
     if not raw_attempts.isdigit() or not 1 <= int(raw_attempts) <= 50:
         raise ConfigError(f"ATTUNE_HANDOFF_WEBHOOK_MAX_ATTEMPTS must be 1-50, got {raw_attempts!r}")
     return urls, secret, int(raw_attempts)
+
+
+def _trusted_proxies(raw: str) -> tuple[Network, ...]:
+    try:
+        return TrustedProxies.parse(raw).networks
+    except TrustedProxiesError as error:
+        raise ConfigError(str(error)) from error
 
 
 def _flag(name: str, raw: str) -> bool:

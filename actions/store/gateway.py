@@ -4,15 +4,19 @@ Actions run on rasa-sdk's event loop, so they call these synchronous methods thr
 ``asyncio.to_thread`` (SQLite answers in well under a millisecond, but a Postgres store would not).
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.sql import open_engine
+from actions.store.attempts import AttemptLog
+from actions.store.codes import VerificationCodes
+from actions.store.mailbox import Mailbox
 from actions.store.models import (
     Base,
     Charge,
@@ -24,6 +28,8 @@ from actions.store.models import (
     Subscription,
 )
 from actions.store.seed import seed_if_empty
+
+logger = logging.getLogger(__name__)
 
 REFUND_DAYS = 5
 
@@ -41,7 +47,9 @@ class RefundRecord:
 @dataclass(frozen=True)
 class OrderRecord:
     id: str
+    customer_id: int
     customer_email: str
+    postcode: str
     placed_on: date
     status: str
     items: str
@@ -68,10 +76,19 @@ class SubscriptionRecord:
 @dataclass(frozen=True)
 class CustomerRecord:
     id: int
+    ref: str  # the shop site's customer id (an identity token's ``sub``)
     name: str
     email: str
+    phone: str | None
+    postcode: str | None
     account_locked: bool
     subscriptions: tuple[SubscriptionRecord, ...]
+
+
+def same_postcode(a: str | None, b: str | None) -> bool:
+    """``pp1 4tr`` and ``PP14TR`` are the same postcode."""
+    squash = lambda text: "".join((text or "").split()).upper()  # noqa: E731
+    return bool(squash(a)) and squash(a) == squash(b)
 
 
 def _refund_record(row: Any) -> RefundRecord:
@@ -91,12 +108,32 @@ class DemoStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+        # Proving who a customer is (actions/verification.py): codes, the demo mailbox, rate limits.
+        self.codes = VerificationCodes(engine)
+        self.mailbox = Mailbox(engine)
+        self.attempts = AttemptLog(engine)
 
     def prepare(self, today: date) -> bool:
-        """Creates the tables and seeds them on first run; returns whether it seeded."""
+        """Creates the tables and seeds them on first run; returns whether it seeded.
+
+        A store made by an older version (its tables lack a column these models have) is demo data:
+        its tables are dropped and seeded afresh rather than migrated."""
+        if self._outdated():
+            logger.warning("the demo store's tables are from an older version: seeding them afresh")
+            Base.metadata.drop_all(self._engine)
         Base.metadata.create_all(self._engine)
         with self._sessions() as session:
             return seed_if_empty(session, today)
+
+    def _outdated(self) -> bool:
+        inspector = inspect(self._engine)
+        existing = set(inspector.get_table_names())
+        for table in Base.metadata.sorted_tables:
+            if table.name in existing:
+                columns = {column["name"] for column in inspector.get_columns(table.name)}
+                if not {column.name for column in table.columns} <= columns:
+                    return True
+        return False
 
     def close(self) -> None:
         self._engine.dispose()
@@ -119,7 +156,9 @@ class DemoStore:
         ).scalars()
         return OrderRecord(
             id=order.id,
+            customer_id=customer.id,
             customer_email=customer.email,
+            postcode=order.postcode,
             placed_on=order.placed_on,
             status=order.status,
             items=order.items,
@@ -134,19 +173,36 @@ class DemoStore:
         )
 
     def find_customer(self, email: str) -> CustomerRecord | None:
+        """The customer whose e-mail address is ``email`` (any case), if any."""
+        return self._customer_where(Customer.email == email.strip().lower())
+
+    def customer_by_ref(self, ref: str) -> CustomerRecord | None:
+        """The customer the shop's site knows as ``ref`` (an identity token's ``sub``)."""
+        return self._customer_where(Customer.ref == ref)
+
+    def customer_by_phone(self, phone: str) -> CustomerRecord | None:
+        """The customer with ``phone`` (E.164) on file, if exactly one has it."""
+        return self._customer_where(Customer.phone == phone)
+
+    def customer_by_id(self, customer_id: int) -> CustomerRecord | None:
+        return self._customer_where(Customer.id == customer_id)
+
+    def _customer_where(self, condition: Any) -> CustomerRecord | None:
         with self._sessions() as session:
-            customer = session.execute(
-                select(Customer).where(Customer.email == email.strip().lower())
-            ).scalar_one_or_none()
-            if customer is None:
+            found = session.execute(select(Customer).where(condition).limit(2)).scalars().all()
+            if len(found) != 1:
                 return None
+            customer = found[0]
             subscriptions = session.execute(
                 select(Subscription).where(Subscription.customer_id == customer.id).order_by(Subscription.id)
             ).scalars()
             return CustomerRecord(
                 id=customer.id,
+                ref=customer.ref,
                 name=customer.name,
                 email=customer.email,
+                phone=customer.phone,
+                postcode=customer.postcode,
                 account_locked=customer.account_locked,
                 subscriptions=tuple(
                     SubscriptionRecord(

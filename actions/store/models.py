@@ -7,7 +7,7 @@ by ``actions.store.seed`` with clearly fake customers (``@example.com``) and ord
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import declarative_base
 
 # Typed as Any: SQLAlchemy 1.4 ships no stubs we use, and strict mypy cannot see through it.
@@ -21,6 +21,10 @@ class Customer(Base):
     name = Column(String(80), nullable=False)
     email = Column(String(254), nullable=False, unique=True)
     account_locked = Column(Boolean, nullable=False, default=False)
+    # The id the shop's site knows the customer by: the ``sub`` of its identity tokens (C-1001).
+    ref = Column(String(40), nullable=False, unique=True)
+    phone = Column(String(20), nullable=True)  # E.164, as on file
+    postcode = Column(String(10), nullable=True)  # the customer's address
 
 
 class Order(Base):
@@ -33,6 +37,7 @@ class Order(Base):
     status = Column(String(20), nullable=False)  # processing | shipped | delivered | cancelled
     items = Column(String(200), nullable=False)
     total_cents = Column(Integer, nullable=False)
+    postcode = Column(String(10), nullable=False)  # the delivery address's, as on the order
 
 
 class Delivery(Base):
@@ -86,3 +91,50 @@ class PasswordReset(Base):
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
     requested_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+
+class VerificationCode(Base):
+    """A one-time code sent to a customer's contact on file, to prove a conversation is theirs.
+
+    Only a salted hash is kept.  ``customer_id`` is None for a code "sent" for an e-mail with no
+    account: nothing is sent, but the conversation is answered and checked exactly the same way.
+    """
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (Index("ix_verification_codes_conversation", "conversation_id", "status"),)
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(300), nullable=False)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=True)
+    purpose = Column(String(40), nullable=False)  # the request it unlocks (cancel_subscription, ...)
+    salt = Column(String(32), nullable=False)
+    code_hash = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, index=True)
+    expires_at = Column(DateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    status = Column(String(10), nullable=False)  # pending | used | spent | replaced
+
+
+class OutboundMessage(Base):
+    """The demo mailbox: what would have been e-mailed to a customer (there is no mail server)."""
+
+    __tablename__ = "outbound_messages"
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(10), nullable=False)  # email
+    address = Column(String(254), nullable=False, index=True)
+    subject = Column(String(200), nullable=False)
+    body = Column(String(2000), nullable=False)
+    created_at = Column(DateTime, nullable=False, index=True)
+
+
+class SelfServiceEvent(Base):
+    """One lookup or failed check, counted against its conversation and client address (rate limits)."""
+
+    __tablename__ = "self_service_events"
+    __table_args__ = (Index("ix_self_service_events_key", "key", "kind", "at"),)
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(300), nullable=False)  # conversation:<id> | address:<ip>
+    kind = Column(String(20), nullable=False)  # lookup | failed_check
+    at = Column(DateTime, nullable=False, index=True)

@@ -18,13 +18,29 @@ from actions.store.models import (
     Subscription,
 )
 
+# Phone numbers are from Ofcom's drama range (07700 900xxx); postcodes use "PP", no real area.
+# Dana (C-1001) is the demo customer `make run` signs an identity token for (bot/launcher.py).
+POSTCODES = {1: "PP1 4TR", 2: "PP2 7QS", 3: "PP3 8JD", 4: "PP4 2LN", 5: "PP5 1DW"}
+
 
 def _customers() -> list[Customer]:
+    def customer(id: int, ref: str, name: str, email: str, locked: bool = False) -> Customer:
+        return Customer(
+            id=id,
+            ref=ref,
+            name=name,
+            email=email,
+            account_locked=locked,
+            phone=f"+447700900{ref[-3:]}",
+            postcode=POSTCODES[id],
+        )
+
     return [
-        Customer(id=1, name="Ada Fernsby", email="ada@example.com"),
-        Customer(id=2, name="Ben Okafor", email="ben@example.com"),
-        Customer(id=3, name="Cleo Marchetti", email="cleo@example.com", account_locked=True),
-        Customer(id=4, name="Dev Raman", email="dev@example.com"),
+        customer(1, "C-1002", "Ada Fernsby", "ada@example.com"),
+        customer(2, "C-1003", "Ben Okafor", "ben@example.com"),
+        customer(3, "C-1004", "Cleo Marchetti", "cleo@example.com", locked=True),
+        customer(4, "C-1005", "Dev Raman", "dev@example.com"),
+        customer(5, "C-1001", "Dana Whitlow", "dana@example.com"),
     ]
 
 
@@ -41,6 +57,7 @@ def _orders(today: date) -> list[object]:
                 status=status,
                 items=items,
                 total_cents=cents,
+                postcode=POSTCODES[customer],
             )
         )
         rows.append(Charge(order_id=order_id, amount_cents=cents, charged_on=d(placed)))
@@ -168,6 +185,27 @@ def _orders(today: date) -> list[object]:
             eta=today + timedelta(days=4),
         )
     )
+    # Dana's (the signed-in demo customer): one on its way, one she can still return.
+    order("10011", 5, 2, "shipped", "walnut photo frame", 2600)
+    rows.append(
+        Delivery(
+            order_id="10011",
+            carrier="Parcelpost",
+            tracking_code="PP1001100",
+            status="in_transit",
+            eta=today + timedelta(days=2),
+        )
+    )
+    order("10012", 5, 7, "delivered", "set of 2 stoneware mugs", 1800)
+    rows.append(
+        Delivery(
+            order_id="10012",
+            carrier="Parcelpost",
+            tracking_code="PP1001200",
+            status="delivered",
+            delivered_on=d(4),
+        )
+    )
     return rows
 
 
@@ -196,6 +234,14 @@ def _subscriptions(today: date) -> list[Subscription]:
             price_cents=4900,
             status="active",
             renews_on=today + timedelta(days=21),
+        ),
+        # Dana: active, renews in ten days.
+        Subscription(
+            customer_id=5,
+            plan="Pine+ monthly box",
+            price_cents=1900,
+            status="active",
+            renews_on=today + timedelta(days=10),
         ),
     ]
 

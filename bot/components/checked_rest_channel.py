@@ -9,7 +9,9 @@ optionally, ``Authorization: Bearer <identity token>`` (bot/components/verified_
   is an SMS customer's number gets a conversation of its own, not theirs.  The replies still carry
   ``recipient_id`` = the sender the client sent (clients match on it).
 - The channel is what the server saw, never the body's ``input_channel``; the client's metadata
-  loses ``attune``/``customer``/``identity_token`` and gains the verified token's claims.
+  loses ``attune``/``customer``/``identity_token`` and gains the verified token's claims and the
+  client's address (``attune.client_address``: the TCP peer, or the client a proxy in
+  ATTUNE_TRUSTED_PROXIES forwarded for; handoff/client_addresses.py).
 - REST cannot push: what was sent to the conversation out of turn since the customer's previous
   reply (an agent's messages and the handoff's notices, through ``/execute``) comes first in the
   response to their next message (``out_of_turn``).  Rasa's ``?stream=true`` is refused, since
@@ -18,6 +20,7 @@ optionally, ``Authorization: Bearer <identity token>`` (bot/components/verified_
 """
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -30,6 +33,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.components.client_address import configured_trusted_proxies
 from bot.components.consent_gate import gated
 from bot.components.input_checks import InvalidInput, check_id, check_metadata, check_text
 from bot.components.turn_guard import guard_server, protected
@@ -40,6 +44,7 @@ from bot.components.verified_identity import (
     server_metadata,
     verified_customer,
 )
+from handoff.client_addresses import FORWARDED_FOR_HEADER, NO_TRUSTED_PROXIES, TrustedProxies
 from handoff.conversation_ids import rest_conversation
 
 logger = logging.getLogger(__name__)
@@ -132,11 +137,15 @@ class CheckedRestInput(RestInput):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> "CheckedRestInput":
-        return cls(configured_key(credentials, "identity_key", IDENTITY_KEY_VARIABLE, required=False))
+        return cls(
+            configured_key(credentials, "identity_key", IDENTITY_KEY_VARIABLE, required=False),
+            configured_trusted_proxies(os.environ),
+        )
 
-    def __init__(self, identity_key: str = "") -> None:
+    def __init__(self, identity_key: str = "", trusted_proxies: TrustedProxies = NO_TRUSTED_PROXIES) -> None:
         # Empty: no site signs identity tokens; every REST customer is anonymous.
         self.identity_key = identity_key
+        self.trusted_proxies = trusted_proxies
 
     async def _extract_sender(self, req: Request) -> str | None:
         try:
@@ -160,7 +169,10 @@ class CheckedRestInput(RestInput):
         except InvalidInput as error:
             raise BadRestRequest(str(error)) from None
         token = bearer_token(request.headers.get("Authorization"))
-        return server_metadata(client, verified_customer([token], self.identity_key))
+        address = self.trusted_proxies.client_address(
+            request.ip, request.headers.getall(FORWARDED_FOR_HEADER, [])
+        )
+        return server_metadata(client, verified_customer([token], self.identity_key), address)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = guard_server(Blueprint(f"custom_webhook_{type(self).__name__}", __name__))

@@ -15,7 +15,8 @@ server verified, never from what a client claims (issue 13: a client naming ``{"
 It asks the handoff service which customer that is and whether their emotions may be processed
 (``POST /api/v1/customers/resolve``, an authenticated server-to-server call, handoff/customers.py)
 and writes the answer into the message metadata under ``attune`` (``emotion_processing``,
-``customer``, ``identities``, ``verified``), replacing anything a client sent there.
+``customer``, ``identities``, ``verified``, and the channel's ``client_address`` kept), replacing
+anything a client sent there.
 bot/components/emotion_classifier.py computes nothing for a message whose answer is not "on", so
 an opted-out customer's emotions are never computed and so never reach the tracker store, the
 logs or an export.  If the service cannot be reached the answer is "unknown" and nothing is
@@ -31,7 +32,13 @@ from typing import Any
 import aiohttp
 from rasa.core.channels.channel import UserMessage
 
-from bot.components.verified_identity import METADATA_KEY, VERIFIED_KEY, verified_of
+from bot.components.verified_identity import (
+    CLIENT_ADDRESS_KEY,
+    METADATA_KEY,
+    VERIFIED_KEY,
+    client_address_of,
+    verified_of,
+)
 from handoff.conversation_ids import REST, WEB, channel_of, twilio_address
 from handoff.identity_tokens import VerifiedCustomer
 
@@ -119,7 +126,9 @@ def gated(
         metadata = dict(message.metadata) if isinstance(message.metadata, dict) else {}
         # The channel built the metadata with verified_identity.server_metadata: what is under
         # "attune" now is the server's (a client's "attune" was dropped there).
-        metadata[METADATA_KEY] = await consent_for(message, verified_of(metadata))
+        address = client_address_of(metadata)
+        attune = await consent_for(message, verified_of(metadata))
+        metadata[METADATA_KEY] = {**attune, CLIENT_ADDRESS_KEY: address} if address else attune
         message.metadata = metadata
         await on_new_message(message)
 

@@ -14,12 +14,23 @@ name, ``twilio``, and:
   ``sms:+E164`` for SMS, ``whatsapp:+E164`` for WhatsApp, so no other channel's client can name it;
   replies (and the agent's messages, sent with ``output_channel=twilio``) go to ``twilio_address``
   of the conversation: the number again;
+- handles each message once: the ``MessageSid`` is recorded first in the tracker store's database
+  (bot/components/message_receipts.py), and a webhook whose sid was seen before (a captured request
+  replayed, or Twilio retrying) gets 200 with empty TwiML and is not handled again, across restarts
+  and across Rasa servers; a webhook without a sid is a 400, and 503 when the database is down;
 - sends each reply once, off the event loop, through handoff.twilio_http.TwilioHttp (the same Twilio
-  as the handoff service, ATTUNE_TWILIO_API_BASE, no retries), and logs a failure instead of raising it.
+  as the handoff service, ATTUNE_TWILIO_API_BASE, no retries), and logs a failure instead of raising
+  it, so an ``/execute`` to an SMS conversation (an agent joining, writing, leaving) never fails;
+- sends of a response's ``custom`` payload only what Twilio's Messages API takes (``body``,
+  ``media_url``, ...): the web chat's ``data`` of a handoff notice went to ``messages.create(data=...)``
+  as a TypeError, the 500 undid every SMS/WhatsApp claim (issue 14).  domain.yml renders those
+  notices per channel; a payload with nothing Twilio can send is skipped.
 """
 
 import asyncio
 import logging
+import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +49,7 @@ from twilio.rest import Client
 
 from bot.components.consent_gate import gated
 from bot.components.input_checks import InvalidInput, check_id, check_text
+from bot.components.message_receipts import MessageReceipts, ReceiptsUnavailable
 from bot.components.turn_guard import guard_server, protected
 from handoff.conversation_ids import twilio_address, twilio_conversation
 from handoff.twilio_http import TwilioHttp
@@ -48,6 +60,15 @@ WHATSAPP = "whatsapp:"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # "Received, no reply in this response": the bot's replies go out through the Messages API instead.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# A message's id: "SM" (or "MM") and 32 hex digits.
+MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+# What a response's custom payload may give Twilio's messages.create (the recipient is always the
+# conversation's number); a message needs one of CONTENT_FIELDS.
+MESSAGE_FIELDS = (
+    "body", "media_url", "content_sid", "content_variables", "persistent_action", "from_",
+    "messaging_service_sid",
+)  # fmt: skip
+CONTENT_FIELDS = ("body", "media_url", "content_sid")
 
 
 class TwilioChannelError(RasaException):
@@ -137,6 +158,20 @@ def inbound_message(form: Mapping[str, str]) -> tuple[str, str]:
     return sender, text.replace("¡", "@")  # some carriers turn @ into ¡
 
 
+def message_sid(form: Mapping[str, str]) -> str:
+    """The webhook's ``MessageSid``; BadTwilioRequest when it is missing or not one."""
+    sid = form.get("MessageSid", "").strip()
+    if not MESSAGE_SID.fullmatch(sid):
+        raise BadTwilioRequest("'MessageSid' is required: Twilio's id of the message (SM and 32 hex digits)")
+    return sid
+
+
+def twilio_message(custom: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What of a response's custom payload Twilio can send; None when nothing (a web-only notice)."""
+    fields = {name: value for name, value in custom.items() if name in MESSAGE_FIELDS and value}
+    return fields if any(name in fields for name in CONTENT_FIELDS) else None
+
+
 def reply_sender(recipient: str, number: str, whatsapp_number: str = "") -> str:
     """Who a reply to ``recipient`` comes from: the WhatsApp sender for WhatsApp, else the SMS number."""
     if not recipient.startswith(WHATSAPP):
@@ -174,7 +209,20 @@ class CheckedTwilioOutput(TwilioOutput):
             )
         except (TwilioException, OSError) as error:
             logger.error("could not send a reply through Twilio: %r", error)
+        except (TypeError, ValueError) as error:  # a payload the client cannot send: never a 500
+            logger.error("a reply could not be sent through Twilio, it is malformed: %r", error)
         return None
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        """What Twilio can send of a custom payload (``twilio_message``), to the conversation's number."""
+        message = twilio_message(json_message)
+        if message is None:
+            logger.debug("skipped a custom payload with nothing for SMS/WhatsApp: %s", list(json_message))
+            return
+        message.setdefault("from_", self.twilio_number)
+        if message.get("messaging_service_sid"):
+            message.pop("from_")
+        await self._send_message({**message, "to": recipient_id})
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """One message per paragraph, as Rasa does, skipping blank ones (Twilio refuses an empty body)."""
@@ -192,11 +240,26 @@ class CheckedTwilioInput(TwilioInput):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        return cls(TwilioChannelSettings.from_credentials(credentials))
+        settings = TwilioChannelSettings.from_credentials(credentials)
+        return cls(settings, MessageReceipts.from_environ(os.environ))
 
-    def __init__(self, settings: TwilioChannelSettings) -> None:
+    def __init__(self, settings: TwilioChannelSettings, receipts: MessageReceipts) -> None:
         super().__init__(settings.account_sid, settings.auth_token, settings.number, debug_mode=False)
         self.settings = settings
+        self.receipts = receipts
+
+    async def _answer_if_repeated(self, form: Mapping[str, str]) -> HTTPResponse | None:
+        """The answer to a message received before (or that cannot be recorded); None when it is new,
+        and now recorded."""
+        sid = message_sid(form)
+        try:
+            if await self.receipts.first_delivery(sid):
+                return None
+        except ReceiptsUnavailable as error:
+            logger.error("refused a Twilio webhook: cannot tell whether %s is new: %s", sid, error)
+            return _refuse(503, "unavailable", "the message could not be recorded; it was not handled")
+        logger.warning("ignored a Twilio webhook for message %s, which was received before (a replay?)", sid)
+        return response.text(EMPTY_TWIML, content_type="text/xml")
 
     def _refusal(self, request: Request, form: Mapping[str, str]) -> HTTPResponse | None:
         missing = self.settings.missing()
@@ -233,9 +296,12 @@ class CheckedTwilioInput(TwilioInput):
                 return refusal
             try:
                 sender, text = inbound_message(form)
+                repeated = await self._answer_if_repeated(form)
             except BadTwilioRequest as error:
                 logger.warning("refused a Twilio webhook: %s", error)
                 return _refuse(400, "bad_request", str(error))
+            if repeated is not None:
+                return repeated
             message = UserMessage(
                 text,
                 self.get_output_channel(),

@@ -7,7 +7,10 @@ A channel hands the bot a message's metadata through ``server_metadata``, which
   could send it and be linked into that customer's record) and ``identity_token`` (a credential:
   it must not be stored with every message in the tracker store);
 - writes the claims of a valid identity token (handoff/identity_tokens.py) as
-  ``attune.verified = {"id", "phone"?, "email"?}``.
+  ``attune.verified = {"id", "phone"?, "email"?}``;
+- writes where the request came from as ``attune.client_address`` (REST and socket.io: the TCP
+  peer, or the client a trusted proxy forwarded for; handoff/client_addresses.py), which the
+  action server's rate limits count by.
 
 The consent gate (bot/components/consent_gate.py) reads ``attune.verified`` back with
 ``verified_of`` and builds the customer's identities from it; since every channel builds its
@@ -29,6 +32,7 @@ from handoff.identity_tokens import VerifiedCustomer, WeakKey, check_key, verify
 
 METADATA_KEY: Final = "attune"
 VERIFIED_KEY: Final = "verified"
+CLIENT_ADDRESS_KEY: Final = "client_address"
 TOKEN_FIELD: Final = "identity_token"
 # Keys of a client's metadata the server owns or must not store (see the module docstring).
 DROPPED_CLIENT_KEYS: Final = (METADATA_KEY, "customer", TOKEN_FIELD)
@@ -76,12 +80,26 @@ def verified_customer(tokens: list[str | None], key: str) -> VerifiedCustomer | 
     return None
 
 
-def server_metadata(client: Mapping[str, Any] | None, verified: VerifiedCustomer | None) -> dict[str, Any]:
-    """The message metadata: the client's, less the keys it may not set, plus what was verified."""
+def server_metadata(
+    client: Mapping[str, Any] | None, verified: VerifiedCustomer | None, client_address: str | None = None
+) -> dict[str, Any]:
+    """The message metadata: the client's, less the keys it may not set, plus what the server saw."""
     metadata = {key: value for key, value in (client or {}).items() if key not in DROPPED_CLIENT_KEYS}
+    attune: dict[str, Any] = {}
     if verified is not None:
-        metadata[METADATA_KEY] = {VERIFIED_KEY: verified.to_dict()}
+        attune[VERIFIED_KEY] = verified.to_dict()
+    if client_address:
+        attune[CLIENT_ADDRESS_KEY] = client_address
+    if attune:
+        metadata[METADATA_KEY] = attune
     return metadata
+
+
+def client_address_of(metadata: Mapping[str, Any] | None) -> str | None:
+    """The client address ``server_metadata`` wrote into a message's metadata, if any."""
+    attune = (metadata or {}).get(METADATA_KEY)
+    address = attune.get(CLIENT_ADDRESS_KEY) if isinstance(attune, dict) else None
+    return address if isinstance(address, str) else None
 
 
 def verified_of(metadata: Mapping[str, Any] | None) -> VerifiedCustomer | None:

@@ -18,6 +18,8 @@ what this one does instead (issue 13):
   ``user_uttered``; rasa-webchat can send only ``customData``, so it is read as metadata too.
   Its claims become ``attune.verified`` (bot/components/verified_identity.py); an invalid token is
   anonymous, not an error.
+- **Address.**  Every message carries ``attune.client_address``: the socket's TCP peer at CONNECT,
+  or the client a proxy in ATTUNE_TRUSTED_PROXIES forwarded for (handoff/client_addresses.py).
 - **Origins.**  A browser page from an origin outside ATTUNE_CORS_ORIGINS (default: the handoff
   service's web chat page) cannot connect; clients that send no ``Origin`` (not a browser) can.
 - **Input.**  Ids, text and metadata are checked first (bot/components/input_checks.py); a refusal
@@ -38,6 +40,7 @@ from sanic import Blueprint
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
+from bot.components.client_address import configured_trusted_proxies
 from bot.components.consent_gate import gated
 from bot.components.input_checks import InvalidInput, check_id, check_metadata, check_text
 from bot.components.turn_guard import guard_server, protected
@@ -49,6 +52,7 @@ from bot.components.verified_identity import (
     token_in,
     verified_customer,
 )
+from handoff.client_addresses import NO_TRUSTED_PROXIES, TrustedProxies
 from handoff.conversation_ids import web_conversation
 from handoff.identity_tokens import issue_session_id, verified_session
 
@@ -64,6 +68,7 @@ _AUTH_TOKEN: Final = "auth_token"  # from CONNECT auth
 _SESSION_TOKEN: Final = "session_token"  # from session_request
 _CONVERSATION: Final = "conversation"
 _SIGNED: Final = "signed_session_id"
+_CLIENT_ADDRESS: Final = "client_address"  # from the CONNECT request
 
 
 def default_origins(handoff_url: str) -> list[str]:
@@ -121,6 +126,7 @@ class WebChatInput(SocketIOInput):
             session_key=configured_key(given, "session_key", SESSION_KEY_VARIABLE, required=True),
             identity_key=configured_key(given, "identity_key", IDENTITY_KEY_VARIABLE, required=False),
             origins=allowed_origins(os.environ),
+            trusted_proxies=configured_trusted_proxies(os.environ),
             user_message_evt=given.get("user_message_evt", "user_uttered"),
             bot_message_evt=given.get("bot_message_evt", "bot_uttered"),
             socketio_path=given.get("socketio_path", "/socket.io"),
@@ -134,12 +140,23 @@ class WebChatInput(SocketIOInput):
         user_message_evt: str = "user_uttered",
         bot_message_evt: str = "bot_uttered",
         socketio_path: str = "/socket.io",
+        trusted_proxies: TrustedProxies = NO_TRUSTED_PROXIES,
     ) -> None:
         # Sessions are always persistent: the room is the conversation, not the socket.
         super().__init__(user_message_evt, bot_message_evt, None, True, socketio_path)
         self.session_key = session_key
         self.identity_key = identity_key
         self.origins = list(origins or [])
+        self.trusted_proxies = trusted_proxies
+
+    def client_address(self, environ: Mapping[str, Any]) -> str | None:
+        """The address of the client behind a CONNECT (engine.io's environ holds Sanic's request:
+        its REMOTE_ADDR is always 127.0.0.1)."""
+        request = environ.get("sanic.request")
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")  # engine.io joins repeated headers with ","
+        return self.trusted_proxies.client_address(
+            getattr(request, "ip", None), [forwarded] if isinstance(forwarded, str) else []
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = guard_server(super().blueprint(on_new_message))
@@ -162,7 +179,8 @@ class WebChatInput(SocketIOInput):
                 logger.warning("socket.io connection from origin %r refused (ATTUNE_CORS_ORIGINS)", origin)
                 raise ConnectionRefused(f"origin {origin} is not allowed")
             token = auth.get("token") if isinstance(auth, dict) else None
-            await sio.save_session(sid, {_AUTH_TOKEN: token}, namespace=self.namespace)
+            state = {_AUTH_TOKEN: token, _CLIENT_ADDRESS: self.client_address(environ)}
+            await sio.save_session(sid, state, namespace=self.namespace)
             return True
 
         async def session_request(sid: str, data: object = None, *_: object) -> dict[str, str] | None:
@@ -228,5 +246,7 @@ class WebChatInput(SocketIOInput):
             SocketIOOutput(sio, self.bot_message_evt),
             conversation,
             input_channel=self.name(),
-            metadata=server_metadata(metadata, verified_customer(tokens, self.identity_key)),
+            metadata=server_metadata(
+                metadata, verified_customer(tokens, self.identity_key), state.get(_CLIENT_ADDRESS)
+            ),
         )

@@ -7,6 +7,18 @@ from aiohttp import web
 from handoff.errors import Unauthorized
 from handoff.keys import SETTINGS
 
+BEARER = "bearer"
+
+
+def presented_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (the scheme in any case, RFC 7235);
+    None for anything else, a bare token included."""
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != BEARER or not token:
+        return None
+    return token
+
 
 def authorise(request: web.Request) -> bool:
     """Unauthorized unless the bearer token matches; True when it did, False when the API is open
@@ -14,7 +26,7 @@ def authorise(request: web.Request) -> bool:
     token = request.app[SETTINGS].api_token
     if token is None:
         return False
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    given = presented_token(request.headers.get("Authorization", ""))
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
         raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <ATTUNE_HANDOFF_API_TOKEN>)")
     return True

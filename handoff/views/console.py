@@ -1,16 +1,22 @@
-"""The agent console: login, queue, handoff view; claim, reply, resolve (server-rendered).
+"""The agent console: queue, handoff view; claim, reply, resolve (server-rendered).
 
-Sessions live in an HttpOnly, SameSite=Strict cookie; every POST carries the session's CSRF
-token (the login form a double-submit cookie).  What each role sees (distress indicators, phone
-numbers, unmasked personal data) and may do is the access policy's (handoff/access.py): every
-view asks it through ``agent.may(...)`` and the ``access.visible_*`` helpers.  Claiming pauses the
-bot for that conversation, resolving hands it back.
+Sessions live in an HttpOnly, SameSite=Strict cookie (handoff/views/login.py logs in); every POST
+carries the session's CSRF token.  What each role sees (distress indicators, phone numbers,
+unmasked personal data) and may do is the access policy's (handoff/access.py): every view asks it
+through ``agent.may(...)`` and the ``access.visible_*`` helpers.
+
+Claiming pauses the bot for that conversation, resolving hands it back.  Both take the row with a
+conditional update first (only a queued handoff can be claimed, only its holder resolves it), so
+no call reaches Rasa for a handoff the agent does not hold; when Rasa fails, only that claim or
+resolution is undone.  Pages show notices and errors from fixed texts named by a code in the
+query (``?error=claim_undone``): nothing a link carries is shown on the page.
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import hmac
-import secrets
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,25 +30,34 @@ from handoff.contract import EMOTION_LABELS
 from handoff.errors import NotFound
 from handoff.identity_tokens import sign_identity_token
 from handoff.keys import ACCESS, ENGINE, RASA, SETTINGS, TEMPLATES
+from handoff.middleware import DEFAULT_CSP
 from handoff.rasa_client import RasaUnavailable, deliverable
 from handoff.views import inputs
+
+logger = logging.getLogger(__name__)
 
 # The tour's demo customer (ATTUNE_DEMO_SIGN_IN): who /chat?as=demo signs a token for, for an hour.
 DEMO_CUSTOMER, DEMO_NAME = "C-1001", "Dana"
 DEMO_PHONE, DEMO_EMAIL = "+447700900001", "dana@example.com"
 DEMO_TOKEN_SECONDS = 3600
 SESSION_COOKIE = "attune_session"
-LOGIN_CSRF_COOKIE = "attune_login_csrf"
 MAX_REPLY_CHARS = 2000
+# What ``?error=`` and ``?notice=`` may name; any other value shows nothing.
+ERRORS = {
+    "claim_undone": "The assistant could not be paused, so the claim was undone. Try again.",
+    "reply_length": f"A reply needs 1 to {MAX_REPLY_CHARS} characters.",
+    "reply_unsent": "The reply could not be sent; the assistant is unreachable. Try again.",
+    "not_resumed": "The assistant could not be resumed; the handoff stays with you. Try again.",
+    "choose_turn": "Choose a message to flag.",
+}
+NOTICES = {"flagged": "Thanks, the reading was flagged for review."}
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     defaults = {"error": None, "notice": None, "agent": None, "csrf_token": ""}
     html = request.app[TEMPLATES].get_template(template).render(**{**defaults, **context})
-    response = web.Response(text=html, content_type="text/html", status=status)
-    response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self'"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+    # The security headers (CSP, nosniff, ...) are added to every response by middleware.security_headers.
+    return web.Response(text=html, content_type="text/html", status=status)
 
 
 async def current_session(request: web.Request) -> LoginSession | None:
@@ -76,43 +91,6 @@ async def require_csrf(request: web.Request, login: LoginSession) -> dict[str, s
             text="the form is stale or did not come from this console (CSRF check failed)"
         )
     return form
-
-
-# --- login ------------------------------------------------------------------------------
-async def login_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    token = secrets.token_urlsafe(24)
-    response = render(request, "login.html", status=status, login_csrf=token, error=error, agent=None)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/console")
-    return response
-
-
-async def login(request: web.Request) -> web.StreamResponse:
-    form = await inputs.form(request)
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(form.get("csrf_token", "").encode(), cookie.encode()):
-        return await login_page(request, "Your login form expired; please try again.", status=403)
-    agent = await asyncio.to_thread(
-        accounts.authenticate,
-        request.app[ENGINE],
-        form.get("username", "")[:64],
-        form.get("password", "")[:256],
-    )
-    if agent is None:
-        return await login_page(request, "Wrong username or password.", status=401)
-    session = await asyncio.to_thread(accounts.start_session, request.app[ENGINE], agent)
-    response = web.HTTPSeeOther("/console")
-    response.set_cookie(SESSION_COOKIE, session.token, httponly=True, samesite="Strict", path="/console")
-    response.del_cookie(LOGIN_CSRF_COOKIE, path="/console")
-    return response
-
-
-async def logout(request: web.Request) -> web.StreamResponse:
-    login_session = await require_session(request)
-    await require_csrf(request, login_session)
-    await asyncio.to_thread(accounts.end_session, request.app[ENGINE], login_session.token)
-    response = web.HTTPSeeOther("/console/login")
-    response.del_cookie(SESSION_COOKIE, path="/console")
-    return response
 
 
 # --- queue and handoff ------------------------------------------------------------------
@@ -173,10 +151,10 @@ async def handoff_page(request: web.Request) -> web.Response:
         ),
         simulated=callbacks.account_from(request.app[SETTINGS]).simulated,
         labels=EMOTION_LABELS,
-        notice=request.query.get("notice"),
+        notice=NOTICES.get(request.query.get("notice", "")),
         agent=login_session.agent,
         csrf_token=login_session.csrf_token,
-        error=request.query.get("error"),
+        error=ERRORS.get(request.query.get("error", "")),
     )
 
 
@@ -197,18 +175,27 @@ def _back(handoff_id: str, error: str | None = None) -> web.HTTPSeeOther:
 async def claim(request: web.Request) -> web.StreamResponse:
     login_session = await require_session(request)
     await require_csrf(request, login_session)
-    handoff_id, engine = _handoff_id(request), request.app[ENGINE]
-    stored = await asyncio.to_thread(handoffs.claim, engine, handoff_id, login_session.agent.id)
+    handoff_id, engine, agent_id = _handoff_id(request), request.app[ENGINE], login_session.agent.id
+    # The row first: only a queued handoff becomes this agent's (409 otherwise); nothing is sent yet.
+    stored, taken = await asyncio.to_thread(handoffs.claim, engine, handoff_id, agent_id)
+    if not taken:
+        return _back(handoff_id)  # already this agent's: the bot is paused already
+    rasa, paused = request.app[RASA], False
     try:
         deliverable(stored.conversation_id)  # an agent who cannot answer must not silence the bot
         # Pause first: a bot that keeps answering next to a person is worse than no claim.
-        await request.app[RASA].pause(stored.conversation_id)
-        await request.app[RASA].say(
+        await rasa.pause(stored.conversation_id)
+        paused = True
+        await rasa.say(
             stored.conversation_id, "utter_agent_joined", {"agent_name": login_session.agent.display_name}
         )
-    except RasaUnavailable:
-        await asyncio.to_thread(handoffs.release_stale_claims, engine, timedelta(0))
-        return _back(handoff_id, "The assistant could not be paused, so the claim was undone. Try again.")
+    except RasaUnavailable as error:
+        logger.warning("claim of handoff %s undone: %s", handoff_id, error)
+        await asyncio.to_thread(handoffs.unclaim, engine, handoff_id, agent_id)
+        if paused:  # the customer must not be left with neither the bot nor a person
+            with contextlib.suppress(RasaUnavailable):
+                await rasa.resume(stored.conversation_id)
+        return _back(handoff_id, "claim_undone")
     return _back(handoff_id)
 
 
@@ -218,26 +205,32 @@ async def reply(request: web.Request) -> web.StreamResponse:
     text = form.get("text", "").strip()
     handoff_id, engine = _handoff_id(request), request.app[ENGINE]
     if not text or len(text) > MAX_REPLY_CHARS:
-        return _back(handoff_id, f"A reply needs 1 to {MAX_REPLY_CHARS} characters.")
-    await asyncio.to_thread(handoffs.check_in, engine, handoff_id, login_session.agent.id)
-    stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
+        return _back(handoff_id, "reply_length")
+    stored = await asyncio.to_thread(handoffs.check_in, engine, handoff_id, login_session.agent.id)
     try:
         await request.app[RASA].say(stored.conversation_id, "utter_agent_message", {"agent_message": text})
     except RasaUnavailable:
-        return _back(handoff_id, "The reply could not be sent; the assistant is unreachable. Try again.")
+        return _back(handoff_id, "reply_unsent")
     return _back(handoff_id)
 
 
 async def resolve(request: web.Request) -> web.StreamResponse:
     login_session = await require_session(request)
     await require_csrf(request, login_session)
-    handoff_id, engine = _handoff_id(request), request.app[ENGINE]
-    stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
+    handoff_id, engine, agent_id = _handoff_id(request), request.app[ENGINE], login_session.agent.id
+    # The row first: only the agent holding it resolves it (409 otherwise), before Rasa hears anything.
+    stored = await asyncio.to_thread(handoffs.resolve, engine, handoff_id, agent_id)
+    rasa = request.app[RASA]
     try:
-        await request.app[RASA].hand_back(stored.conversation_id)
+        await rasa.resume(stored.conversation_id)
     except RasaUnavailable:
-        return _back(handoff_id, "The assistant could not be resumed; the handoff stays with you. Try again.")
-    await asyncio.to_thread(handoffs.resolve, engine, handoff_id, login_session.agent.id)
+        await asyncio.to_thread(handoffs.reopen, engine, handoff_id, agent_id)
+        return _back(handoff_id, "not_resumed")
+    try:
+        await rasa.say_handed_back(stored.conversation_id)
+    except RasaUnavailable as error:
+        # The bot is back in charge, so the handoff is over; only the goodbye did not reach them.
+        logger.warning("handoff %s resolved, but the customer was not told: %s", handoff_id, error)
     return web.HTTPSeeOther("/console")
 
 
@@ -302,12 +295,12 @@ async def chat_page(request: web.Request) -> web.Response:
         demo_sign_in=settings.demo_sign_in and bool(settings.identity_key),
     )
     ws = settings.public_rasa_url.replace("http", "ws", 1)
+    # The default policy (middleware.DEFAULT_CSP) and socket.io's connection to the Rasa server.
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; connect-src 'self' {settings.public_rasa_url} {ws}; style-src 'self'"
+        f"{DEFAULT_CSP}; connect-src 'self' {settings.public_rasa_url} {ws}"
     )
-    # The signed-in page holds a bearer token: not cached, not sent on in a Referer.
+    # The signed-in page holds a bearer token: not cached (nor sent on in a Referer: every response).
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
@@ -321,7 +314,7 @@ async def flag_reading(request: web.Request) -> web.StreamResponse:
     handoff_id = _handoff_id(request)
     turn = inputs.whole_number(form.get("turn"))
     if turn is None:
-        return _back(handoff_id, "Choose a message to flag.")
+        return _back(handoff_id, "choose_turn")
     await asyncio.to_thread(
         feedback.flag_reading,
         request.app[ENGINE],
@@ -330,7 +323,7 @@ async def flag_reading(request: web.Request) -> web.StreamResponse:
         form.get("label", ""),
         login_session.agent.id,
     )
-    return web.HTTPSeeOther(_page(handoff_id, notice="Thanks, the reading was flagged for review."))
+    return web.HTTPSeeOther(_page(handoff_id, notice="flagged"))
 
 
 def _require_reviewer(login_session: LoginSession) -> None:

@@ -91,7 +91,7 @@ async def chat_consent(request: web.Request) -> web.Response:
     """The web chat's switch: GET shows the session's setting (creating nothing), POST changes it
     (from the customer's next message, on every channel linked to them).  Open to browsers, so it
     is rate-limited per client address before anything is read."""
-    request.app[CHAT_LIMITER].take(request.remote or "unknown")
+    request.app[CHAT_LIMITER].take(inputs.client_address(request))
     engine = request.app[ENGINE]
     if request.method == "GET":
         identity = _session(request, request.query.get("session_id"))

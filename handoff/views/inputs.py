@@ -5,7 +5,9 @@
   checked strictly, at most ``MAX_FORM_FIELDS`` fields, no NUL (no database column takes one);
 - ids in the path: ``path_id``, a 404 for anything that cannot be an id (``contract.ID_PATTERN``,
   at most ``MAX_PATH_ID_CHARS``), so no store ever sees a NUL, a control character or a 5 000-character
-  key; whole numbers in queries, paths and forms: ``whole_number``.
+  key; whole numbers in queries, paths and forms: ``whole_number``;
+- the client's address: ``client_address``, the TCP peer, or behind a trusted proxy
+  (ATTUNE_TRUSTED_PROXIES) the last address of X-Forwarded-For that is not a trusted proxy.
 
 Bodies are capped by the app's ``client_max_size`` before they are read: a 413 in the error shape.
 Errors are domain errors (handoff/errors.py); the middleware shapes them.
@@ -18,8 +20,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from handoff import contract
+from handoff.client_addresses import FORWARDED_FOR_HEADER, TrustedProxies
 from handoff.errors import InvalidEncoding, InvalidRequest, NotFound
 from handoff.json_body import parse
+from handoff.keys import SETTINGS
 
 MAX_PATH_ID_CHARS: Final = 64
 MAX_FORM_FIELDS: Final = 50
@@ -83,3 +87,11 @@ def path_id(request: web.Request, name: str, what: str) -> str:
 def whole_number(text: str | None) -> int | None:
     """``text`` as a whole number if it is 1 to 9 ASCII digits, else None."""
     return int(text) if text is not None and _DIGITS.fullmatch(text) else None
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking, as far as it can be known: what rate limits and the audit log count by (the
+    rule, X-Forwarded-For believed only from ATTUNE_TRUSTED_PROXIES: handoff/client_addresses.py)."""
+    trusted = TrustedProxies(request.app[SETTINGS].trusted_proxies)
+    forwarded = request.headers.getall(FORWARDED_FOR_HEADER, [])
+    return trusted.client_address(request.remote, forwarded) or "unknown"

@@ -373,12 +373,25 @@ def _console_paths() -> dict[str, Any]:
         "/console/login": {
             "get": _op("The login form", "console", {"200": _ok("The page.", {"type": "string"}, _HTML)}),
             "post": _op(
-                "Log in (the form's CSRF token must match its cookie)",
+                "Log in (the form's CSRF token must be the one issued with its pre-session cookie)",
                 "console",
-                {**_REDIRECT, "401": _ok("Wrong username or password."), **_errors("400", "403", "413")},
+                {
+                    **_REDIRECT,
+                    "401": _ok("Wrong username or password."),
+                    "429": _ok(
+                        "Too many failed logins for this account or from this address: locked, with "
+                        "Retry-After (each further failure doubles the lock).",
+                        {"type": "string"},
+                        _HTML,
+                    ),
+                    **_errors("400", "403", "413"),
+                },
                 requestBody=_form(
                     {
-                        **_CSRF,
+                        "csrf_token": {
+                            "type": "string",
+                            "description": "The login page's token for its pre-session cookie.",
+                        },
                         "username": {"type": "string", "maxLength": 64},
                         "password": {"type": "string", "maxLength": 256},
                     },
@@ -628,7 +641,9 @@ def _responses() -> dict[str, Any]:
 
     return {
         "BadRequest": error("The request is malformed: the detail says what and where."),
-        "Unauthorized": error("Missing or wrong bearer token."),
+        "Unauthorized": error(
+            "Missing or wrong bearer token (send `Authorization: Bearer <token>`; a bare token is refused)."
+        ),
         "Forbidden": error(
             "A missing or forged Twilio signature, a stale CSRF token, a role without access, or a web "
             "chat session id this service did not issue."
@@ -663,7 +678,11 @@ def document() -> dict[str, Any]:
         "paths": {**_handoff_paths(), **_customer_paths(), **_operations_paths(), **_console_paths()},
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "ATTUNE_HANDOFF_API_TOKEN"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "ATTUNE_HANDOFF_API_TOKEN, as `Authorization: Bearer <token>`",
+                },
                 "console_session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
                 "twilio_signature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},
             },

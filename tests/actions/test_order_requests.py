@@ -3,8 +3,14 @@ from actions.store.gateway import DemoStore
 from tests.actions.conftest import TODAY
 
 
+def handle(store: DemoStore, topic: str, order_id: str, problem: str | None = None, may_change: bool = True):
+    order = store.find_order(order_id)
+    assert order is not None
+    return order_requests.handle(topic, order, problem, store, TODAY, may_change)
+
+
 def outcome(store: DemoStore, topic: str, order_id: str, problem: str | None = None) -> tuple[str, bool]:
-    result = order_requests.handle(topic, order_id, problem, store, TODAY)
+    result = handle(store, topic, order_id, problem)
     return result.code, result.failed
 
 
@@ -23,7 +29,7 @@ def test_every_seeded_scenario_has_its_outcome(store: DemoStore) -> None:
 
 
 def test_return_inside_the_window_opens_a_refund_for_the_order_total(store: DemoStore) -> None:
-    result = order_requests.handle("return_or_refund", "10005", None, store, TODAY)
+    result = handle(store, "return_or_refund", "10005")
 
     assert result.code == "return_started"
     assert result.variables["refund_amount"] == "€24.00"
@@ -31,10 +37,29 @@ def test_return_inside_the_window_opens_a_refund_for_the_order_total(store: Demo
 
 
 def test_duplicate_charge_is_refunded_once(store: DemoStore) -> None:
-    first = order_requests.handle("billing_issue", "10008", None, store, TODAY)
-    again = order_requests.handle("billing_issue", "10008", None, store, TODAY)
+    first = handle(store, "billing_issue", "10008")
+    again = handle(store, "billing_issue", "10008")
 
     assert first.code == again.code == "duplicate_charge_refunded"
     order = store.find_order("10008")
     assert order is not None
     assert [r.amount_cents for r in order.refunds] == [8900]
+
+
+def test_without_the_right_to_change_the_order_no_refund_is_opened(store: DemoStore) -> None:
+    """Issue 14: refunds and returns were opened on strangers' orders; now only for the owner."""
+    for topic, order_id, problem in (
+        ("return_or_refund", "10005", None),
+        ("delivery_problem", "10005", "damaged"),
+        ("order_status", "10004", None),  # lost: its refund waits for the code
+        ("billing_issue", "10008", None),
+    ):
+        result = handle(store, topic, order_id, problem, may_change=False)
+        assert (result.code, result.question) == (order_requests.CHANGE_NEEDS_CODE, True), topic
+        order = store.find_order(order_id)
+        assert order is not None and order.refunds == (), topic
+
+
+def test_reading_an_order_needs_no_right_to_change_it(store: DemoStore) -> None:
+    assert handle(store, "order_status", "10002", may_change=False).code == "in_transit"
+    assert handle(store, "refund_status", "10006", may_change=False).code == "refund_pending"

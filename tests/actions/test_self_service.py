@@ -5,6 +5,9 @@ from actions.self_service import ActionConfirmCancellation, ActionLookup, latest
 from actions.store.gateway import DemoStore
 from tests.actions.conftest import TODAY, tracker, user_event
 
+# Who the Rasa server verified (bot/components/verified_identity.py): Ada, by a site-signed token.
+ADA = {"attune": {"verified": {"id": "C-1002"}}}
+
 
 async def run_lookup(store: DemoStore, slots: dict, events: list) -> tuple[list, list]:
     dispatcher = CollectingDispatcher()
@@ -15,7 +18,9 @@ async def run_lookup(store: DemoStore, slots: dict, events: list) -> tuple[list,
 
 async def test_order_in_transit_is_answered_with_its_eta(store: DemoStore) -> None:
     events, messages = await run_lookup(
-        store, {"order_id": "10002", "failed_attempts": 1.0}, [user_event("order_status", "where is 10002")]
+        store,
+        {"order_id": "10002", "failed_attempts": 1.0},
+        [user_event("order_status", "where is 10002", metadata=ADA)],
     )
 
     assert events == [
@@ -35,6 +40,7 @@ async def test_order_in_transit_is_answered_with_its_eta(store: DemoStore) -> No
                 }
             ],
         ),
+        SlotSet("verification_pending", False),
     ]
     assert messages[0]["response"] == "utter_order_in_transit"
     assert messages[0]["eta"] == "Wed 11 Mar"
@@ -70,7 +76,9 @@ async def test_unknown_order_is_a_failed_attempt_and_forgets_the_number(store: D
 
 async def test_second_failure_adds_the_human_hint(store: DemoStore) -> None:
     _, messages = await run_lookup(
-        store, {"order_id": "10006", "failed_attempts": 1.0}, [user_event("refund_status")]
+        store,
+        {"order_id": "10006", "failed_attempts": 1.0, "email": "cleo@example.com"},
+        [user_event("refund_status")],
     )
 
     assert [m["response"] for m in messages] == ["utter_refund_processing", "utter_human_hint"]
@@ -79,7 +87,7 @@ async def test_second_failure_adds_the_human_hint(store: DemoStore) -> None:
 async def test_bare_order_number_after_a_request_answers_that_request(store: DemoStore) -> None:
     history = [user_event("refund_status"), user_event("inform", "10007")]
 
-    events, messages = await run_lookup(store, {"order_id": "10007"}, history)
+    events, messages = await run_lookup(store, {"order_id": "10007", "postcode": "pp4 2ln"}, history)
 
     assert SlotSet("last_outcome", "refund_done") in events
     assert messages[0]["response"] == "utter_refund_done"
@@ -94,24 +102,23 @@ async def test_bare_order_number_without_a_request_asks_what_for(store: DemoStor
 
 async def test_damaged_delivery_opens_one_refund_only(store: DemoStore) -> None:
     slots = {"order_id": "10005", "problem": "damaged"}
-    await run_lookup(store, slots, [user_event("delivery_problem")])
-    await run_lookup(store, slots, [user_event("delivery_problem")])
+    cleo = {"attune": {"verified": {"id": "C-1004"}}}
+    await run_lookup(store, slots, [user_event("delivery_problem", metadata=cleo)])
+    await run_lookup(store, slots, [user_event("delivery_problem", metadata=cleo)])
 
     order = store.find_order("10005")
     assert order is not None
     assert [(r.reason, r.status) for r in order.refunds] == [("damaged", "processing")]
 
 
-async def test_cancel_subscription_asks_then_cancels(store: DemoStore) -> None:
-    events, messages = await run_lookup(
-        store, {"email": "ada@example.com"}, [user_event("cancel_subscription")]
-    )
+async def test_a_verified_customer_cancels_their_subscription_after_confirming(store: DemoStore) -> None:
+    events, messages = await run_lookup(store, {}, [user_event("cancel_subscription", metadata=ADA)])
     assert SlotSet("pending_cancellation", True) in events
     assert messages[0]["response"] == "utter_confirm_cancellation"
 
     dispatcher = CollectingDispatcher()
     confirm = ActionConfirmCancellation(store=lambda: store, today=lambda: TODAY)
-    events = await confirm.run(dispatcher, tracker({"email": "ada@example.com"}, [user_event("affirm")]), {})
+    events = await confirm.run(dispatcher, tracker({}, [user_event("affirm", metadata=ADA)]), {})
 
     assert events[0] == SlotSet("pending_cancellation", False)
     assert dispatcher.messages[0]["response"] == "utter_subscription_cancelled"
@@ -121,8 +128,9 @@ async def test_cancel_subscription_asks_then_cancels(store: DemoStore) -> None:
 
 
 async def test_already_cancelled_subscription_is_a_failed_attempt(store: DemoStore) -> None:
+    ben = {"attune": {"verified": {"id": "C-1003", "email": "ben@example.com"}}}
     events, messages = await run_lookup(
-        store, {"email": "ben@example.com"}, [user_event("cancel_subscription")]
+        store, {"email": "ben@example.com"}, [user_event("cancel_subscription", metadata=ben)]
     )
 
     assert SlotSet("failed_attempts", 1.0) in events

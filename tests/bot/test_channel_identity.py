@@ -81,7 +81,8 @@ async def rest(served: Served, body: dict[str, Any], bearer: str | None = None) 
 
 
 def gate(message: UserMessage) -> dict[str, Any]:
-    return dict(message.metadata["attune"])
+    """What the server asserts about who the customer is (where they connect from: test_client_address.py)."""
+    return {key: value for key, value in message.metadata["attune"].items() if key != "client_address"}
 
 
 # --- REST ----------------------------------------------------------------------------------------

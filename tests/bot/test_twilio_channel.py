@@ -4,21 +4,26 @@ No model: the bot is replaced by a callback that records the UserMessage (and, w
 reply, answers through the message's own output channel, as Rasa does).
 """
 
+import asyncio
 import contextlib
 import dataclasses
 import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from rasa.core.channels.channel import UserMessage
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
 from sanic import Sanic
 from twilio.request_validator import RequestValidator
 
 from bot.components.input_checks import MAX_TEXT_CHARS
+from bot.components.message_receipts import MessageReceipts
 from bot.components.turn_guard import NOT_PROCESSED_TEXT
 from bot.components.twilio_channel import (
     BadTwilioRequest,
@@ -34,6 +39,7 @@ from bot.components.twilio_channel import (
 from tests.support.sanic_server import mount_channels, serve_channels
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
 
+ROOT = Path(__file__).resolve().parents[2]
 CUSTOMER = "+447700900123"
 PATH = "/webhooks/twilio/webhook"
 CONFIGURED = TwilioChannelSettings(
@@ -175,7 +181,10 @@ def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: TwilioChannelSettings) -> AsyncIterator[Served]:
+async def serve(
+    settings: TwilioChannelSettings, receipts: MessageReceipts, public_url: str | None = None
+) -> AsyncIterator[Served]:
+    """The channel on a Sanic server; Twilio signs for ``public_url`` (default: the server's own URL)."""
     received: list[UserMessage] = []
     handler: list[Handler] = []
 
@@ -186,11 +195,23 @@ async def serve(settings: TwilioChannelSettings) -> AsyncIterator[Served]:
 
     def mount(app: Sanic, base_url: str) -> None:
         # Twilio signs the URL it posts to: a configured public URL is the one the channel is served at.
-        public = dataclasses.replace(settings, public_url=base_url) if settings.public_url else settings
-        mount_channels(app, [CheckedTwilioInput(public)], on_new_message)
+        public = settings
+        if settings.public_url:
+            public = dataclasses.replace(settings, public_url=public_url or base_url)
+        mount_channels(app, [CheckedTwilioInput(public, receipts)], on_new_message)
 
     async with serve_channels([], on_new_message, name="twilio_channel_test", prepare=mount) as base_url:
         yield Served(base_url, received, handler)
+
+
+def receipts_in(database: Path) -> MessageReceipts:
+    """Receipts in an SQLite file, as a Rasa server keeps them in its tracker store's database."""
+    return MessageReceipts.from_environ({"ATTUNE_TRACKER_DATABASE_URL": f"sqlite:///{database}"})
+
+
+@pytest.fixture
+def receipts(tmp_path: Path) -> MessageReceipts:
+    return receipts_in(tmp_path / "tracker.db")
 
 
 @pytest.fixture
@@ -201,14 +222,14 @@ async def twilio(aiohttp_server: Any) -> tuple[FakeTwilio, str]:
 
 
 @pytest.fixture
-async def channel(twilio: tuple[FakeTwilio, str]) -> AsyncIterator[Served]:
-    async with serve(dataclasses.replace(CONFIGURED, api_base=twilio[1])) as served:
+async def channel(twilio: tuple[FakeTwilio, str], receipts: MessageReceipts) -> AsyncIterator[Served]:
+    async with serve(dataclasses.replace(CONFIGURED, api_base=twilio[1]), receipts) as served:
         yield served
 
 
 @pytest.fixture
-async def unconfigured() -> AsyncIterator[Served]:
-    async with serve(TwilioChannelSettings()) as served:
+async def unconfigured(receipts: MessageReceipts) -> AsyncIterator[Served]:
+    async with serve(TwilioChannelSettings(), receipts) as served:
         yield served
 
 
@@ -264,7 +285,7 @@ async def test_a_signed_sms_becomes_a_user_message_in_the_sms_conversation_of_th
 
 
 async def test_twilio_gets_empty_twiml_so_it_sends_no_reply_of_its_own(channel: Served) -> None:
-    params = {"From": CUSTOMER, "To": TWILIO_NUMBER, "Body": "hi"}
+    params = {"MessageSid": "SM" + "0" * 32, "From": CUSTOMER, "To": TWILIO_NUMBER, "Body": "hi"}
     signature = RequestValidator(AUTH_TOKEN).compute_signature(channel.webhook, params)
 
     status, content_type, text = await post(channel.webhook, params, {"X-Twilio-Signature": signature})
@@ -441,6 +462,176 @@ async def test_an_unreachable_twilio_is_logged_and_the_conversation_goes_on(
     assert "could not send a reply through Twilio" in caplog.text
 
 
-def test_without_credentials_there_is_no_output_channel() -> None:
+def test_without_credentials_there_is_no_output_channel(receipts: MessageReceipts) -> None:
+    channel = CheckedTwilioInput(TwilioChannelSettings(public_url="https://bot.example"), receipts)
+
     with pytest.raises(TwilioChannelError, match="TWILIO_ACCOUNT_SID"):
-        CheckedTwilioInput(TwilioChannelSettings(public_url="https://bot.example")).get_output_channel()
+        channel.get_output_channel()
+
+
+# --- each message once (MessageSid) ----------------------------------------------------------------
+
+
+async def test_a_replayed_signed_webhook_gets_empty_twiml_and_is_not_handled_again(
+    channel: Served, twilio: tuple[FakeTwilio, str]
+) -> None:
+    """Issue 14: a captured, validly signed webhook was a new customer message, and another SMS."""
+    fake = twilio[0]
+
+    async def reply(message: UserMessage) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "Order 10002 is on its way.")
+
+    channel.handler.append(reply)
+    assert await fake.send_sms(channel.webhook, CUSTOMER, "where is order 10002?") == 200
+
+    replays = [await fake.replay() for _ in range(3)]
+
+    assert {status for status, _ in replays} == {200}
+    assert all(text.endswith("<Response></Response>") for _, text in replays)
+    assert [m.text for m in channel.received] == ["where is order 10002?"]
+    assert len(fake.messages) == 1  # one reply, to the one message
+
+
+async def test_the_same_sid_is_one_message_on_sms_and_on_whatsapp(
+    channel: Served, twilio: tuple[FakeTwilio, str]
+) -> None:
+    fake = twilio[0]
+    await fake.send_sms(channel.webhook, "whatsapp:" + CUSTOMER, "on WhatsApp")
+    await fake.replay()
+    await fake.send_sms(channel.webhook, CUSTOMER, "by SMS")
+    await fake.replay()
+
+    assert [(m.sender_id, m.text) for m in channel.received] == [
+        ("whatsapp:" + CUSTOMER, "on WhatsApp"),
+        ("sms:" + CUSTOMER, "by SMS"),
+    ]
+
+
+async def test_a_replay_after_a_restart_or_to_another_server_is_not_handled(
+    twilio: tuple[FakeTwilio, str], tmp_path: Path
+) -> None:
+    """Two Rasa servers on one tracker-store database; the first is stopped before the replay."""
+    fake, base = twilio
+    settings = dataclasses.replace(CONFIGURED, api_base=base)
+    public = "https://bot.example"  # both behind one public URL, as behind a load balancer
+    async with serve(settings, receipts_in(tmp_path / "tracker.db"), public) as first:
+        await fake.send_sms(first.webhook, CUSTOMER, "hello", public_url=public + PATH)
+    async with serve(settings, receipts_in(tmp_path / "tracker.db"), public) as restarted:
+        status, text = await fake.replay(to_url=restarted.webhook)
+        assert await fake.send_sms(restarted.webhook, CUSTOMER, "a new one", public_url=public + PATH) == 200
+
+    assert (status, text.endswith("<Response></Response>")) == (200, True)
+    assert [m.text for m in first.received] == ["hello"]
+    assert [m.text for m in restarted.received] == ["a new one"]
+
+
+async def test_two_servers_receiving_one_message_at_once_handle_it_once(
+    twilio: tuple[FakeTwilio, str], tmp_path: Path
+) -> None:
+    fake, base = twilio
+    settings = dataclasses.replace(CONFIGURED, api_base=base)
+    public = "https://bot.example"
+    async with (
+        serve(settings, receipts_in(tmp_path / "tracker.db"), public) as a,
+        serve(settings, receipts_in(tmp_path / "tracker.db"), public) as b,
+    ):
+        await fake.send_sms(a.webhook, CUSTOMER, "hello", public_url=public + PATH)
+        del a.received[:]
+        results = await asyncio.gather(*(fake.replay(0, server.webhook) for server in (a, b, a, b)))
+
+    assert {status for status, _ in results} == {200}
+    assert a.received + b.received == []
+
+
+async def test_a_webhook_without_a_message_sid_gets_400(channel: Served) -> None:
+    params = {"From": CUSTOMER, "To": TWILIO_NUMBER, "Body": "hi"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(channel.webhook, params)
+
+    status, _, text = await post(channel.webhook, params, {"X-Twilio-Signature": signature})
+
+    assert (status, json.loads(text)["error"]) == (400, "bad_request")
+    assert "MessageSid" in json.loads(text)["detail"]
+    assert channel.received == []
+
+
+async def test_when_the_receipts_cannot_be_written_the_message_is_refused_with_503(
+    twilio: tuple[FakeTwilio, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    unwritable = receipts_in(tmp_path / "no-such-directory" / "tracker.db")
+    async with serve(dataclasses.replace(CONFIGURED, api_base=twilio[1]), unwritable) as served:
+        with caplog.at_level(logging.ERROR, logger="bot.components.twilio_channel"):
+            status = await twilio[0].send_sms(served.webhook, CUSTOMER, "hi")
+
+    assert status == 503
+    assert served.received == []
+    assert "cannot tell whether SM" in caplog.text
+
+
+# --- handoff notices by SMS and WhatsApp -----------------------------------------------------------
+
+
+def domain_response(name: str, channel: str, **slots: str) -> dict[str, Any]:
+    """What Rasa renders of domain.yml's ``name`` for an output channel (its templated NLG)."""
+    responses = Domain.load(str(ROOT / "domain.yml")).responses
+    rendered = TemplatedNaturalLanguageGenerator(responses).generate_from_slots(name, slots, channel)
+    assert rendered is not None
+    return rendered
+
+
+@pytest.mark.parametrize(
+    ("response", "text"),
+    [
+        ("utter_agent_joined", "Sam from the Parcelpine team has joined the chat"),
+        ("utter_handback", "You're back with Pip"),
+    ],
+)
+@pytest.mark.parametrize("recipient", ["sms:" + CUSTOMER, "whatsapp:" + CUSTOMER])
+async def test_a_handoff_notice_reaches_an_sms_or_whatsapp_customer_once_as_text(
+    twilio: tuple[FakeTwilio, str], response: str, text: str, recipient: str
+) -> None:
+    """Issue 14: the web chat's custom data went to messages.create(data=...): a TypeError, a 500."""
+    fake, base = twilio
+    output = output_for(base)
+
+    await output.send_response(recipient, domain_response(response, output.name(), agent_name="Sam"))
+
+    [sent] = fake.messages
+    assert text in sent["Body"]
+    assert sent["To"] == recipient.removeprefix("sms:")
+
+
+@pytest.mark.parametrize(
+    ("response", "notice"), [("utter_agent_joined", "agent_joined"), ("utter_handback", "agent_left")]
+)
+def test_the_web_chat_still_gets_its_notice_data(response: str, notice: str) -> None:
+    rendered = domain_response(response, "socketio", agent_name="Sam")
+
+    assert rendered["custom"]["data"]["notice"] == notice
+
+
+async def test_a_custom_payload_sends_only_what_twilio_takes_and_nothing_without_content(
+    twilio: tuple[FakeTwilio, str],
+) -> None:
+    fake, base = twilio
+    output = output_for(base)
+
+    await output.send_custom_json("sms:" + CUSTOMER, {"data": {"notice": "agent_joined"}})
+    await output.send_custom_json(
+        "sms:" + CUSTOMER, {"body": "Your parcel:", "data": {"x": 1}, "to": "+1555"}
+    )
+
+    assert [(m["To"], m["From"], m["Body"]) for m in fake.messages] == [
+        (CUSTOMER, TWILIO_NUMBER, "Your parcel:")
+    ]
+
+
+async def test_a_payload_the_twilio_client_cannot_send_is_logged_not_raised(
+    twilio: tuple[FakeTwilio, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    output = output_for(twilio[1])
+
+    with caplog.at_level(logging.ERROR, logger="bot.components.twilio_channel"):
+        await output._send_message({"to": CUSTOMER, "body": "hi", "data": {"notice": "agent_joined"}})
+
+    assert "malformed" in caplog.text
+    assert twilio[0].messages == []

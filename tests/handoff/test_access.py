@@ -154,7 +154,7 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     # --- the console ------------------------------------------------------------------------
     ("GET", "/console"): (plain("/console"), console(ok(200), ok(200, PHONE, UNMASKED))),
     ("GET", "/console/login"): (plain("/console/login"), everyone(ok(200))),
-    # The login form needs the double-submit cookie of a login page: refused for everyone here.
+    # The login form needs the token issued with a login page's pre-session cookie: refused for everyone here.
     ("POST", "/console/login"): (
         form("/console/login", username="agent", password=PASSWORD, csrf_token="forged"),
         everyone(FORBIDDEN),

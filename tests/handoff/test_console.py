@@ -24,6 +24,8 @@ class FakeRasa:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, Any]] = []
         self.down = False
+        # /execute answers 500 while events are accepted (a response the output channel cannot send).
+        self.execute_fails = False
         self.events: list[dict[str, Any]] = [
             {"event": "user", "text": "my email is ada@example.com, where is 55556?", "timestamp": 1.0},
             {"event": "bot", "text": "I couldn't find that order.", "timestamp": 2.0},
@@ -50,6 +52,8 @@ class FakeRasa:
         self.calls.append(
             ("execute", request.match_info["cid"], {**body, "channel": request.query["output_channel"]})
         )
+        if self.execute_fails:
+            return web.json_response({"message": "TypeError"}, status=500)
         self.events.append(
             {"event": "bot", "text": f"[{body['name']}]", "metadata": {"utter_action": body["name"]}}
         )
@@ -345,3 +349,99 @@ async def test_a_handoff_from_before_namespacing_is_never_sent_to_the_latest_cha
     assert (told, again) == (0, 0)  # set aside after one try, not retried every pass
     assert "could not be paused" in await claimed.text()
     assert rasa[0].calls == []  # not even paused: nobody could answer the customer
+
+
+# --- claims and resolutions: the row first, Rasa after, and only that one undone ---------------
+def holder(service: TestClient, handoff_id: str) -> tuple[str, int | None]:
+    from handoff import handoffs
+    from handoff.keys import ENGINE
+
+    stored = handoffs.get_handoff(service.app[ENGINE], handoff_id)
+    return stored.status, stored.claimed_by
+
+
+async def test_resolving_a_handoff_another_agent_holds_is_refused_before_rasa_hears_of_it(
+    aiohttp_client, service: TestClient, rasa: tuple[FakeRasa, str]
+) -> None:
+    handoff_id = await add_handoff(service)
+    token = await log_in(service, "agent", PASSWORD)
+    await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    claimed = holder(service, handoff_id)
+    rasa[0].calls.clear()
+    other = await new_client(aiohttp_client, service)
+    other_token = await log_in(other, "supervisor", PASSWORD)
+
+    response = await other.post(
+        f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": other_token}, allow_redirects=False
+    )
+
+    assert response.status == 409
+    assert rasa[0].calls == []  # not resumed: the customer is not told "you're back with Pip"
+    assert holder(service, handoff_id) == claimed and claimed[0] == "claimed"
+
+
+async def test_a_failed_claim_leaves_other_agents_claims_alone(
+    aiohttp_client, service: TestClient, rasa: tuple[FakeRasa, str]
+) -> None:
+    mine, theirs = await add_handoff(service), await add_handoff(service, idempotency_key="second-handoff-1")
+    token = await log_in(service, "agent", PASSWORD)
+    await service.post(f"/console/handoffs/{mine}/claim", data={"csrf_token": token})
+    other = await new_client(aiohttp_client, service)
+    other_token = await log_in(other, "supervisor", PASSWORD)
+    rasa[0].down = True
+
+    page = await (
+        await other.post(f"/console/handoffs/{theirs}/claim", data={"csrf_token": other_token})
+    ).text()
+
+    assert "could not be paused" in page
+    assert holder(service, theirs) == ("queued", None)
+    assert holder(service, mine)[0] == "claimed"  # the agent who holds it still does
+
+
+async def test_a_claim_whose_greeting_fails_resumes_the_bot_it_paused(
+    service: TestClient, rasa: tuple[FakeRasa, str]
+) -> None:
+    fake = rasa[0]
+    fake.execute_fails = True  # e.g. the SMS output could not send the "agent joined" message
+    handoff_id = await add_handoff(service)
+    token = await log_in(service, "agent", PASSWORD)
+
+    page = await (
+        await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    ).text()
+
+    assert "could not be paused" in page and holder(service, handoff_id) == ("queued", None)
+    events = [body for kind, _, body in fake.calls if kind == "events"]
+    assert events[0] == [{"event": "pause"}] and events[-1] == [{"event": "resume"}]
+
+
+async def test_claiming_a_handoff_one_already_holds_sends_nothing_again(
+    service: TestClient, rasa: tuple[FakeRasa, str]
+) -> None:
+    handoff_id = await add_handoff(service)
+    token = await log_in(service, "agent", PASSWORD)
+    await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    sent = len(rasa[0].calls)
+
+    again = await service.post(
+        f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token}, allow_redirects=False
+    )
+
+    assert again.status == 303 and len(rasa[0].calls) == sent  # no second "X has joined"
+
+
+async def test_when_the_bot_cannot_be_resumed_the_handoff_stays_with_its_agent(
+    service: TestClient, rasa: tuple[FakeRasa, str]
+) -> None:
+    handoff_id = await add_handoff(service)
+    token = await log_in(service, "agent", PASSWORD)
+    await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
+    rasa[0].down = True
+
+    page = await (
+        await service.post(f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token})
+    ).text()
+
+    assert "could not be resumed" in page
+    assert holder(service, handoff_id)[0] == "claimed"

@@ -210,3 +210,58 @@ def test_erasure_drops_what_the_action_server_has_not_yet_delivered_about_the_cu
         }
     assert left == {"handoff_outbox": [f"rest:{PHONE}"], "audit_queue": [f"rest:{PHONE}"]}
     assert erased["queued_handoff_outbox"] == erased["queued_audit_queue"] == 1
+
+
+def test_erasure_drops_the_customers_one_time_codes_limit_counters_and_mailbox(
+    stores: privacy.Stores, tmp_path: Path
+) -> None:
+    from actions.store.models import Base, OutboundMessage, SelfServiceEvent, VerificationCode
+
+    email = "grace@example.com"
+    found = customers.resolve(
+        stores.handoff,
+        [customers.normalise("email", email), customers.normalise("session", SESSION)],
+        customers.Linking(may_merge=True),
+    )
+    store = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    Base.metadata.create_all(store)
+    at = NOW.replace(tzinfo=None)
+    with Session(store) as session, session.begin():
+        for conversation in (SESSION, "rest:someone-else"):
+            session.add(
+                VerificationCode(
+                    conversation_id=conversation,
+                    purpose="cancel_subscription",
+                    salt="s",
+                    code_hash="h",
+                    created_at=at,
+                    expires_at=at,
+                    attempts=0,
+                    status="pending",
+                )
+            )
+            session.add(SelfServiceEvent(key=f"conversation:{conversation}", kind="lookup", at=at))
+        for address in (email, "other@example.com"):
+            session.add(
+                OutboundMessage(
+                    channel="email", address=address, subject="code", body="123456", created_at=at
+                )
+            )
+
+    privacy.erase(
+        privacy.Stores(stores.handoff, stores.tracker, contacts=store), str(found.customer), now=NOW
+    )
+
+    with store.connect() as connection:
+        left = {
+            "codes": [
+                row[0] for row in connection.execute(text("SELECT conversation_id FROM verification_codes"))
+            ],
+            "events": [row[0] for row in connection.execute(text("SELECT key FROM self_service_events"))],
+            "mail": [row[0] for row in connection.execute(text("SELECT address FROM outbound_messages"))],
+        }
+    assert left == {
+        "codes": ["rest:someone-else"],
+        "events": ["conversation:rest:someone-else"],
+        "mail": ["other@example.com"],
+    }

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from bot.components.turn_guard import NOT_PROCESSED_TEXT
+from tests.support.demo_customers import signed_in
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
@@ -31,6 +32,7 @@ async def ask(stack: RunningStack, sender: str, message: str) -> tuple[int, list
         session.post(
             f"{stack.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender, "message": message},
+            headers=signed_in(stack),  # Ada, who owns orders 10001 and 10002
             timeout=aiohttp.ClientTimeout(total=120),
         ) as response,
     ):

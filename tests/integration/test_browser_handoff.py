@@ -87,7 +87,8 @@ async def test_customer_to_agent_and_back_in_a_real_browser(stack: RunningStack)
             await agent.click("#resolve")
             await expect(customer.locator("#messages li.notice").last).to_contain_text("back with Pip")
 
-            await say("where is order 10002", "on its way")
+            await say("where is order 10002", "postcode on order 10002")  # an anonymous chat proves it
+            await say("ada@example.com", "on its way")
             await customer.screenshot(path=str(ARTIFACTS / "chat-after-handback.png"), full_page=True)
         finally:
             await browser.close()

@@ -605,9 +605,17 @@ def _form_value(text: str) -> str:
 class TwilioCase:
     sender: str
     body: str
+    # Twilio's id of the message: each one is handled once (bot/components/message_receipts.py).
+    message_sid: str = field(default_factory=lambda: "SM" + uuid.uuid4().hex)
 
     def form(self) -> bytes:
-        fields = {"From": self.sender, "To": TWILIO_NUMBER, "Body": self.body, "NumMedia": "0"}
+        fields = {
+            "MessageSid": self.message_sid,
+            "From": self.sender,
+            "To": TWILIO_NUMBER,
+            "Body": self.body,
+            "NumMedia": "0",
+        }
         return "&".join(f"{key}={_form_value(value)}" for key, value in fields.items()).encode()
 
     def accepted(self) -> bool:

@@ -1,6 +1,7 @@
 """SMS and WhatsApp end to end: the fake Twilio posts signed webhooks to Rasa, the replies come back to it."""
 
 import asyncio
+import sqlite3
 import time
 from typing import Any
 from urllib.parse import quote
@@ -141,3 +142,25 @@ async def test_an_agents_message_during_a_handoff_reaches_the_customer_by_sms(st
     replies = await replies_to(stack, customer, containing=f"Sam: {text}")
     assert replies, "the agent's message did not reach Twilio"
     assert {reply["From"] for reply in replies} == {TWILIO_NUMBER}
+
+
+async def test_a_replayed_webhook_is_not_a_new_message_and_sends_no_sms(stack: RunningStack) -> None:
+    """Issue 14: a captured, validly signed webhook, sent again, was another message and another SMS."""
+    customer = "+447700900461"
+    fake = stack.twilio.fake
+    assert await fake.send_sms(webhook(stack), customer, "where is my order 10002?") == 200
+    replies = len(await replies_to(stack, customer, containing="10002"))
+
+    replays = [await fake.replay() for _ in range(3)]
+
+    assert {status for status, _ in replays} == {200}
+    assert all(twiml.endswith("<Response></Response>") for _, twiml in replays)
+    state = await tracker(stack, conversation_of(customer))
+    assert [e["text"] for e in state["events"] if e["event"] == "user"] == ["where is my order 10002?"]
+    assert len(messages_to(stack, customer)) == replies
+    # The sid is kept in the tracker store's database, where a restarted Rasa finds it.
+    with sqlite3.connect(stack.var_dir / "tracker.db") as db:
+        sid = fake.webhooks[-1].params["MessageSid"]
+        assert db.execute(
+            "SELECT count(*) FROM twilio_inbound_messages WHERE message_sid = ?", (sid,)
+        ).fetchone() == (1,)

@@ -8,17 +8,21 @@ import aiohttp
 import pytest
 import socketio
 
+from tests.support.demo_customers import signed_in, token_for
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
 
 
-async def rest(stack: RunningStack, message: Any, sender: str | None = None) -> tuple[int, Any]:
+async def rest(
+    stack: RunningStack, message: Any, sender: str | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
             f"{stack.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender or uuid.uuid4().hex, "message": message},
+            headers=headers or {},
             timeout=aiohttp.ClientTimeout(total=60),
         ) as response,
     ):
@@ -37,7 +41,7 @@ async def test_all_three_processes_answer_health_checks(stack: RunningStack) -> 
 
 
 async def test_rest_order_lookup_that_succeeds(stack: RunningStack) -> None:
-    status, replies = await rest(stack, "where is my order 10002?")
+    status, replies = await rest(stack, "where is my order 10002?", headers=signed_in(stack))
 
     assert status == 200
     assert "10002" in texts(replies)
@@ -45,10 +49,10 @@ async def test_rest_order_lookup_that_succeeds(stack: RunningStack) -> None:
 
 
 async def test_rest_order_lookup_that_fails_then_is_corrected(stack: RunningStack) -> None:
-    sender = uuid.uuid4().hex
-    _, first = await rest(stack, "where's my order", sender)
-    _, wrong = await rest(stack, "it's 99999", sender)
-    _, right = await rest(stack, "sorry, 10001", sender)
+    sender, ada = uuid.uuid4().hex, signed_in(stack)
+    _, first = await rest(stack, "where's my order", sender, ada)
+    _, wrong = await rest(stack, "it's 99999", sender, ada)
+    _, right = await rest(stack, "sorry, 10001", sender, ada)
 
     assert "order number" in texts(first)
     assert "couldn't find an order 99999" in texts(wrong)
@@ -61,7 +65,9 @@ async def test_socketio_order_lookups(stack: RunningStack) -> None:
     client.on("bot_uttered", replies.put)
     confirmed: asyncio.Queue[str] = asyncio.Queue()
     client.on("session_confirm", confirmed.put)
-    await client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["websocket"])
+    await client.connect(
+        stack.rasa_url, socketio_path="/socket.io", transports=["websocket"], auth={"token": token_for(stack)}
+    )
     try:
         await client.emit("session_request", {})
         session_id = await asyncio.wait_for(confirmed.get(), timeout=30)  # the server's, signed

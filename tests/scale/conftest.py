@@ -40,6 +40,7 @@ from bot.launcher import (
 from tests.scale.datastores import postgres, redis_server, require_servers
 from tests.support.ports import free_port
 from tests.support.stack import trained_model
+from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilioThread
 
 START_TIMEOUT = 420.0
 TRACKER_DB, HANDOFF_DB, STORE_DB = "tracker", "handoff", "store"
@@ -60,6 +61,10 @@ class Cluster:
     token: str
     handoff_token: str
     redis_port: int
+    # The loopback Twilio both Rasa servers send SMS replies to; Twilio signs for rasa_lb's URL.
+    twilio: FakeTwilioThread
+    # The tracker store's database (PostgreSQL), where the Twilio message ids are kept too.
+    tracker_database_url: str
 
 
 def _lb(name: str, port: int, upstreams: list[str], health_path: str) -> Service:
@@ -110,6 +115,7 @@ def cluster() -> Iterator[Cluster]:
         redis_port = running.enter_context(redis_server(free_port()))
         pg.create_databases(TRACKER_DB, HANDOFF_DB, STORE_DB)
         var_dir = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="attune-scale-")))
+        twilio = running.enter_context(FakeTwilioThread())
 
         port = {name: free_port() for name in ("rasa-a", "rasa-b", "rasa-lb", "act-a", "act-b", "act-lb")}
         port["handoff"] = free_port()
@@ -128,6 +134,11 @@ def cluster() -> Iterator[Cluster]:
                 "ATTUNE_HANDOFF_API_TOKEN": "scale-test-handoff-token",
                 "ATTUNE_DEMO_PASSWORD": "scale-test-demo-password",
                 "ATTUNE_LOG_LEVEL": "WARNING",
+                # SMS through the loopback Twilio; ATTUNE_PUBLIC_RASA_URL stays child_env's, rasa-lb.
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                "TWILIO_FROM_NUMBER": TWILIO_NUMBER,
+                "ATTUNE_TWILIO_API_BASE": twilio.base_url,
             }
         )
         _seed_store(env)
@@ -186,4 +197,6 @@ def cluster() -> Iterator[Cluster]:
             token=token,
             handoff_token=env["ATTUNE_HANDOFF_API_TOKEN"],
             redis_port=redis_port,
+            twilio=twilio,
+            tracker_database_url=pg.url(TRACKER_DB),
         )

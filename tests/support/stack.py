@@ -110,6 +110,10 @@ def stack_env(var_dir: Path, ports: Mapping[str, int], twilio: FakeTwilioThread)
     env["ATTUNE_PUBLIC_RASA_URL"] = f"http://127.0.0.1:{ports['rasa']}"
     env["ATTUNE_CALLBACK_RETRY_SECONDS"] = "2"
     env["ATTUNE_CALLBACK_HOURS"] = str(_callback_hours(var_dir))
+    # Every test customer comes from 127.0.0.1: the per-address self-service limits would count the
+    # whole suite as one client (the per-conversation limits stay as shipped; tests/actions checks both).
+    env["ATTUNE_SELF_SERVICE_LOOKUPS_PER_ADDRESS"] = "1000000"
+    env["ATTUNE_SELF_SERVICE_FAILED_CHECKS_PER_ADDRESS"] = "1000000"
     return env
 
 

@@ -4,7 +4,8 @@ It speaks the part of Twilio's REST API Attune uses: ``POST .../Accounts/{Sid}/C
 ``POST .../Accounts/{Sid}/Messages.json``, with Basic auth, Twilio's required parameters, error shape
 and codes, realistic 201 bodies, and scripted failures.  Like Twilio it also calls back: signed
 status callbacks and TwiML fetches for the calls it created (``send_status``, ``fetch_twiml``) and
-signed incoming-SMS/WhatsApp webhooks (``send_sms``).  ``FakeTwilioThread`` runs it for synchronous
+signed incoming-SMS/WhatsApp webhooks (``send_sms``), each of which it can send again byte for byte,
+as an attacker who captured it would (``replay``).  ``FakeTwilioThread`` runs it for synchronous
 fixtures.  The client side is the production one: ``handoff.twilio_http.TwilioHttp(base_url)``.
 """
 
@@ -62,17 +63,30 @@ def _signed_headers(url: str, params: dict[str, str], signature: str | None) -> 
     return {"X-Twilio-Signature": signature} if signature else {}
 
 
-async def _post_form(url: str, params: dict[str, str], signature: str | None) -> tuple[int, str]:
+@dataclass(frozen=True)
+class Webhook:
+    """One incoming-message webhook as it was sent: where, the form and its headers."""
+
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str]
+
+
+async def _post(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
             yarl.URL(url, encoded=True),  # exactly the URL that was signed, not re-quoted
             data=params,
-            headers=_signed_headers(url, params, signature),
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=60),
         ) as response,
     ):
         return response.status, await response.text()
+
+
+async def _post_form(url: str, params: dict[str, str], signature: str | None) -> tuple[int, str]:
+    return await _post(url, params, _signed_headers(url, params, signature))
 
 
 @dataclass
@@ -84,6 +98,8 @@ class FakeTwilio:
     scripted: list[int] = field(default_factory=list)
     # Seconds to wait before answering Calls.json (longer than the client's timeout: a timeout).
     delay_seconds: float = 0.0
+    # Every incoming-message webhook send_sms posted, for replay().
+    webhooks: list[Webhook] = field(default_factory=list)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -229,7 +245,7 @@ class FakeTwilio:
         url = self.created_call(call_sid)["Url"]
         return await _post_form(url, self._call_params(call_sid, "in-progress", {}), signature)
 
-    async def send_sms(
+    def incoming_message(
         self,
         rasa_webhook_url: str,
         from_number: str,
@@ -238,11 +254,14 @@ class FakeTwilio:
         *,
         to: str | None = None,
         signature: str | None = None,
-    ) -> int:
-        """Posts an incoming SMS (or WhatsApp message, for a ``whatsapp:`` sender) as Twilio does.
+        public_url: str | None = None,
+    ) -> Webhook:
+        """An incoming SMS (or WhatsApp message, for a ``whatsapp:`` sender) as Twilio posts it, kept
+        in ``webhooks`` (``deliver`` posts it).
 
         ``body=None`` leaves Body out; ``signed=False`` sends no X-Twilio-Signature and ``signature``
-        sends that one instead of the correct one.  Returns the HTTP status.
+        sends that one instead of the correct one; ``public_url`` is the URL signed when it is not
+        the one posted to (a server behind a load balancer).
         """
         whatsapp = from_number.startswith(WHATSAPP)
         sid = "SM" + secrets.token_hex(16)
@@ -263,8 +282,38 @@ class FakeTwilio:
         if whatsapp:
             params["WaId"] = _address(from_number).lstrip("+")
             params["ProfileName"] = "Customer"
-        code, _ = await _post_form(rasa_webhook_url, params, signature if signed else "")
+        headers = _signed_headers(public_url or rasa_webhook_url, params, signature if signed else "")
+        webhook = Webhook(rasa_webhook_url, params, headers)
+        self.webhooks.append(webhook)
+        return webhook
+
+    @staticmethod
+    async def deliver(webhook: Webhook, to_url: str | None = None) -> tuple[int, str]:
+        """Posts ``webhook`` exactly as it was made (to ``to_url``: another server behind the same
+        public URL); the HTTP status and the response's text."""
+        return await _post(to_url or webhook.url, webhook.params, webhook.headers)
+
+    async def send_sms(
+        self,
+        rasa_webhook_url: str,
+        from_number: str,
+        body: str | None,
+        signed: bool = True,
+        *,
+        to: str | None = None,
+        signature: str | None = None,
+        public_url: str | None = None,
+    ) -> int:
+        """Posts an incoming message (``incoming_message``, the same arguments); the HTTP status."""
+        webhook = self.incoming_message(
+            rasa_webhook_url, from_number, body, signed, to=to, signature=signature, public_url=public_url
+        )
+        code, _ = await self.deliver(webhook)
         return code
+
+    async def replay(self, index: int = -1, to_url: str | None = None) -> tuple[int, str]:
+        """Sends webhook ``index`` again byte for byte, as one who captured it would."""
+        return await self.deliver(self.webhooks[index], to_url)
 
 
 class FakeTwilioThread:
