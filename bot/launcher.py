@@ -331,7 +331,7 @@ def banner(ports: Ports, token: str | None = None) -> str:
             " identity token valid 24 h:",
             f"    {token}",
             f"  signed in   curl -s {rest} -H 'Authorization: Bearer {token}'"
-            ' -d \'{"sender": "dana", "message": "where is order 10002"}\'',
+            ' -d \'{"sender": "dana", "message": "where is order 10011"}\'',
         ]
     return "\n".join(
         [
