@@ -21,7 +21,7 @@ export TWILIO_FROM_NUMBER ?=
 export TWILIO_WHATSAPP_NUMBER ?=
 export ATTUNE_TWILIO_API_BASE ?=
 
-.PHONY: help browser prism setup seed train run shell test lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
+.PHONY: help browser prism setup seed train run shell test unit lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ lint: setup ## ruff lint and format check
 typecheck: setup ## mypy (strict) on bot/empathy, actions and handoff
 	$(VENV)/bin/mypy
 
-imports: setup ## import-linter: the one-way import contracts of STYLE.md
+imports: setup ## import-linter: the one-way import contracts in pyproject.toml
 	$(VENV)/bin/lint-imports
 
 validate: setup ## rasa data validate, warnings are errors
@@ -116,6 +116,11 @@ scale-test: train datastores ## Two Rasa + two action servers on Postgres + Redi
 
 pytest: train browser prism rasa-webchat datastores $(SYSTEMD_ANALYZE) ## pytest: unit, service, integration, browser, scale-out, faults, bounded fuzzing
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q
+
+# Everything that needs no trained model, browser, database server or Prism: the tests that start real
+# processes are marked integration (the stack, the browser, Postgres/Redis, Prism), the property-based ones fuzz.
+unit: setup ## Fast tests: no trained model, browser, database server or Prism (not integration, not fuzz)
+	$(VENV)/bin/pytest -q -m "not integration and not fuzz"
 
 test: setup lint typecheck imports validate conversations pytest ## Set up and run the whole test suite (CI runs this)
 

@@ -17,6 +17,7 @@ background, so the customer's reply never waits for the handoff service.
 import asyncio
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -74,6 +75,37 @@ def _scores(explanation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """One scored turn, as every audit entry about it records it."""
+
+    tracker: Tracker
+    explanation: dict[str, Any]
+    scored: object
+    base: dict[str, Any]
+    facts: dict[str, Any]
+    sources: list[str]
+
+    @property
+    def opted_out(self) -> bool:
+        return bool(self.explanation.get("opted_out"))
+
+    @property
+    def number(self) -> int:
+        return int(self.explanation.get("turn") or 0)
+
+    def entry(self, kind: str, summary: str, why: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **self.base,
+            "key": _key(self.tracker, self.scored, self.number, kind),
+            "kind": kind,
+            "summary": summary,
+            "explanation": why,
+            "inputs": inputs,
+            "sources": self.sources,
+        }
+
+
 def entries_for_turn(
     tracker: Tracker, events: list[dict[str, Any]], now: datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -82,11 +114,17 @@ def entries_for_turn(
     explanation = slots.get(c.SLOT_EMPATHY_EXPLANATION)
     if not isinstance(explanation, dict):
         return []
+    turn = _read_turn(tracker, slots, explanation, now)
+    entries = (_tone_change_entry(turn, slots.get(c.SLOT_TONE)), _decision_entry(turn))
+    return [entry for entry in entries if entry is not None]
+
+
+def _read_turn(
+    tracker: Tracker, slots: dict[Any, Any], explanation: dict[str, Any], now: datetime | None
+) -> _Turn:
+    """What every entry about this turn shares: who, when, the non-emotional facts and the sources."""
     opted_out = bool(explanation.get("opted_out"))
-    decision = explanation.get("decision") or {}
-    turn = int(explanation.get("turn") or 0)
     state = slots.get(c.SLOT_EMPATHY_STATE) or {}
-    scored = state.get("scored") if isinstance(state, dict) else None
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     base = {
         "conversation_id": tracker.sender_id,
@@ -97,62 +135,63 @@ def entries_for_turn(
         "created_at": (now or datetime.now(timezone.utc)).isoformat(),
     }
     facts = {
-        "turn": turn,
+        "turn": int(explanation.get("turn") or 0),
         "intent": intent,
         "explicit_request": intent == c.REQUEST_HUMAN,
         "failed_attempts": int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0),
         "emotion_processing": "off" if opted_out else "on",
     }
     sources = list(OPTED_OUT_SOURCES) if opted_out else [str(s) for s in explanation.get("sources", [])]
-    entries = []
+    return _Turn(
+        tracker=tracker,
+        explanation=explanation,
+        scored=state.get("scored") if isinstance(state, dict) else None,
+        base=base,
+        facts=facts,
+        sources=sources,
+    )
 
-    before = tracker.get_slot(c.SLOT_TONE) or NEUTRAL
-    after = slots.get(c.SLOT_TONE)
-    if isinstance(after, str) and after != before:
-        if opted_out:
-            summary = f"Tone set to {after}: the customer opted out of emotion analysis"
-            why: dict[str, Any] = {"rule": "emotion analysis off: the tone stays neutral"}
-            inputs: dict[str, Any] = facts
-        else:
-            tone = explanation.get("tone") or {}
-            summary = f"Tone changed from {before} to {after}: {tone.get('reason', '')}".rstrip(": ")
-            why = {"rule": TONE_RULE, "tone": tone, "policy_version": explanation.get("policy_version")}
-            inputs = {**facts, "previous_tone": before, **_scores(explanation)}
-        entries.append(
-            {
-                **base,
-                "key": _key(tracker, scored, turn, "tone_change"),
-                "kind": "tone_change",
-                "summary": summary,
-                "explanation": why,
-                "inputs": inputs,
-                "sources": sources,
-            }
+
+def _tone_change_entry(turn: _Turn, after: object) -> dict[str, Any] | None:
+    """A ``tone_change`` entry when this turn's tone differs from the last one."""
+    before = turn.tracker.get_slot(c.SLOT_TONE) or NEUTRAL
+    if not isinstance(after, str) or after == before:
+        return None
+    if turn.opted_out:
+        return turn.entry(
+            "tone_change",
+            f"Tone set to {after}: the customer opted out of emotion analysis",
+            {"rule": "emotion analysis off: the tone stays neutral"},
+            turn.facts,
         )
+    tone = turn.explanation.get("tone") or {}
+    return turn.entry(
+        "tone_change",
+        f"Tone changed from {before} to {after}: {tone.get('reason', '')}".rstrip(": "),
+        {"rule": TONE_RULE, "tone": tone, "policy_version": turn.explanation.get("policy_version")},
+        {**turn.facts, "previous_tone": before, **_scores(turn.explanation)},
+    )
 
+
+def _decision_entry(turn: _Turn) -> dict[str, Any] | None:
+    """An entry for an offer or a handoff, when that was this turn's decision."""
+    decision = turn.explanation.get("decision") or {}
     kind = decision.get("decision")
-    if kind in DECISIONS:
-        reasons = [str(r) for r in decision.get("reasons", [])]
-        why = {"rule": (OPTED_OUT_RULES if opted_out else RULES).get(kind, RULES[kind]), "decision": decision}
-        if opted_out:
-            why["emotion_processing"] = "off: only explicit requests and failed self-service count"
-            inputs = facts
-        else:
-            why["policy_version"] = explanation.get("policy_version")
-            inputs = {**facts, **_scores(explanation)}
-        entries.append(
-            {
-                **base,
-                "key": _key(tracker, scored, turn, str(kind)),
-                "kind": kind,
-                "summary": f"{SUMMARIES[kind]} ({decision.get('priority', 'normal')} priority): "
-                + ("; ".join(reasons) or "no reason recorded"),
-                "explanation": why,
-                "inputs": inputs,
-                "sources": sources,
-            }
-        )
-    return entries
+    if kind not in DECISIONS:
+        return None
+    reasons = [str(r) for r in decision.get("reasons", [])]
+    summary = f"{SUMMARIES[kind]} ({decision.get('priority', 'normal')} priority): " + (
+        "; ".join(reasons) or "no reason recorded"
+    )
+    why = {
+        "rule": (OPTED_OUT_RULES if turn.opted_out else RULES).get(kind, RULES[kind]),
+        "decision": decision,
+    }
+    if turn.opted_out:
+        why["emotion_processing"] = "off: only explicit requests and failed self-service count"
+        return turn.entry(str(kind), summary, why, turn.facts)
+    why["policy_version"] = turn.explanation.get("policy_version")
+    return turn.entry(str(kind), summary, why, {**turn.facts, **_scores(turn.explanation)})
 
 
 async def record_turn(tracker: Tracker, events: list[dict[str, Any]]) -> None:

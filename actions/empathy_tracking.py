@@ -12,6 +12,7 @@ leaves the slots as they were: scoring must never break a turn.
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -23,7 +24,8 @@ from actions.contact_history import ContactHistory
 from actions.metrics import ActionMetrics, record
 from bot import constants as c
 from bot.empathy.cues import Cues
-from bot.empathy.escalation import EscalationHistory, decide
+from bot.empathy.escalation import Decision, EscalationHistory, decide
+from bot.empathy.policy import EmpathyPolicy
 from bot.empathy.scoring import score_turn
 from bot.empathy.signals import RETURN_WINDOW_MINUTES, TurnObservation, compute_signals
 from bot.empathy.tone import NEUTRAL, choose_tone
@@ -85,6 +87,89 @@ def message_key(event: dict[str, Any]) -> str | None:
     return None if key is None else str(key)
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """The turn being scored and what the empathy state slot carried over from the last one."""
+
+    number: int
+    scored: str | None
+    failures: int
+    explicit: bool
+    history: EscalationHistory
+    state: dict[str, Any]
+
+    @classmethod
+    def read(
+        cls, tracker: Tracker, latest: dict[str, Any], state: dict[str, Any], scored: str | None
+    ) -> "_Turn":
+        intent = (latest.get("parse_data") or {}).get("intent", {}).get("name")
+        return cls(
+            number=int(state.get("turn", 0)) + 1,
+            scored=scored,
+            failures=int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0),
+            explicit=intent == c.REQUEST_HUMAN,
+            history=EscalationHistory.from_dict(state.get("history")),
+            state=state,
+        )
+
+    def next_state(self, decision: Decision, tone_turns: int) -> dict[str, Any]:
+        """The empathy state slot after this turn."""
+        return {
+            "turn": self.number,
+            "tone_turns": tone_turns,
+            "history": self.history.after(decision).to_dict(),
+            "scored": self.scored,
+        }
+
+
+@dataclass(frozen=True)
+class _TurnSlots:
+    """Everything ``action_track_empathy`` sets each turn, in the order it sets it."""
+
+    frustration: float | None
+    distress: float | None
+    trajectory: list[Any] | None
+    tone: str
+    escalation: str
+    state: dict[str, Any]
+    explanation: dict[str, Any]
+
+    def events(self) -> list[dict[str, Any]]:
+        return [
+            SlotSet(c.SLOT_FRUSTRATION, self.frustration),
+            SlotSet(c.SLOT_DISTRESS, self.distress),
+            SlotSet(c.SLOT_TRAJECTORY, self.trajectory),
+            SlotSet(c.SLOT_TONE, self.tone),
+            SlotSet(c.SLOT_ESCALATION, self.escalation),
+            SlotSet(c.SLOT_EMPATHY_STATE, self.state),
+            SlotSet(c.SLOT_EMPATHY_EXPLANATION, self.explanation),
+        ]
+
+
+def _unscored(turn: _Turn, policy: EmpathyPolicy) -> _TurnSlots:
+    """The slots of a turn with emotion processing off: no scores, neutral tone.
+
+    Only explicit requests and failed self-service attempts (facts, not feelings) can lead to a human.
+    """
+    decision = decide(turn.number, None, turn.explicit, turn.failures, turn.history, policy.escalation)
+    return _TurnSlots(
+        frustration=None,
+        distress=None,
+        trajectory=None,
+        tone=NEUTRAL,
+        escalation=decision.kind,
+        state=turn.next_state(decision, 0),
+        explanation={"turn": turn.number, "opted_out": True, "decision": decision.to_dict()},
+    )
+
+
+def _opt_out_sync(tracker: Tracker, opted_out: bool) -> list[dict[str, Any]]:
+    """Sets the opt-out slot when the customer's choice (from any channel) differs from it."""
+    if opted_out == bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT)):
+        return []
+    return [SlotSet(c.SLOT_EMOTION_OPT_OUT, opted_out)]
+
+
 class ActionTrackEmpathy(Action):
     def __init__(
         self,
@@ -132,6 +217,7 @@ class ActionTrackEmpathy(Action):
         return events
 
     def track(self, tracker: Tracker) -> list[dict[str, Any]]:
+        """This turn's slots; none when there is no new customer message to score."""
         policy = resources.empathy_policy()
         latest, previous, reply_seconds = latest_turns(tracker)
         if latest is None:
@@ -142,49 +228,30 @@ class ActionTrackEmpathy(Action):
         scored = message_key(latest)
         if scored is not None and state.get("scored") == scored:
             return []
-        turn = int(state.get("turn", 0)) + 1
-        failures = int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0)
+        turn = _Turn.read(tracker, latest, state, scored)
         # The customer's choice, from any of their channels (the consent gate asked the handoff service).
         opted_out = consent.opted_out(tracker, latest)
-        sync = (
-            [SlotSet(c.SLOT_EMOTION_OPT_OUT, opted_out)]
-            if opted_out != bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))
-            else []
-        )
-        history = EscalationHistory.from_dict(state.get("history"))
-        intent = (latest.get("parse_data") or {}).get("intent", {}).get("name")
-        explicit = intent == c.REQUEST_HUMAN
-
         if opted_out:
-            # Emotion processing is off: no scores, neutral tone; only explicit requests and
-            # failed self-service attempts (facts, not feelings) can lead to a human.
-            decision = decide(turn, None, explicit, failures, history, policy.escalation)
-            explanation = {"turn": turn, "opted_out": True, "decision": decision.to_dict()}
-            return [
-                *sync,
-                SlotSet(c.SLOT_FRUSTRATION, None),
-                SlotSet(c.SLOT_DISTRESS, None),
-                SlotSet(c.SLOT_TRAJECTORY, None),
-                SlotSet(c.SLOT_TONE, NEUTRAL),
-                SlotSet(c.SLOT_ESCALATION, decision.kind),
-                SlotSet(
-                    c.SLOT_EMPATHY_STATE,
-                    {
-                        "turn": turn,
-                        "tone_turns": 0,
-                        "history": history.after(decision).to_dict(),
-                        "scored": scored,
-                    },
-                ),
-                SlotSet(c.SLOT_EMPATHY_EXPLANATION, explanation),
-            ]
+            slots = _unscored(turn, policy)
+        else:
+            slots = self._scored(tracker, turn, latest, previous, reply_seconds, policy)
+        return [*_opt_out_sync(tracker, opted_out), *slots.events()]
 
-        returned = None if state.get("return_counted") else self.returned_after(tracker, latest)
-        current = _observation(latest, failures, reply_seconds, returned)
+    def _scored(
+        self,
+        tracker: Tracker,
+        turn: _Turn,
+        latest: dict[str, Any],
+        previous: dict[str, Any] | None,
+        reply_seconds: float | None,
+        policy: EmpathyPolicy,
+    ) -> _TurnSlots:
+        """Scores the turn, picks the tone and decides on escalation."""
+        returned = None if turn.state.get("return_counted") else self.returned_after(tracker, latest)
+        current = _observation(latest, turn.failures, reply_seconds, returned)
         before = _observation(previous, None, None) if previous else None
-        signals = compute_signals(current, before)
         score = score_turn(
-            signals,
+            compute_signals(current, before),
             float(tracker.get_slot(c.SLOT_FRUSTRATION) or 0.0),
             float(tracker.get_slot(c.SLOT_DISTRESS) or 0.0),
             policy,
@@ -193,38 +260,30 @@ class ActionTrackEmpathy(Action):
             score.frustration.value,
             score.distress.value,
             tracker.get_slot(c.SLOT_TONE),
-            int(state.get("tone_turns", 0)),
+            int(turn.state.get("tone_turns", 0)),
             policy.tone,
         )
-        decision = decide(turn, score, explicit, failures, history, policy.escalation)
+        decision = decide(turn.number, score, turn.explicit, turn.failures, turn.history, policy.escalation)
         trajectory = [*(tracker.get_slot(c.SLOT_TRAJECTORY) or []), round(score.frustration.value, 3)]
-        explanation = {
-            "turn": turn,
-            "opted_out": False,
-            **score.to_dict(),
-            "tone": tone.to_dict(),
-            "decision": decision.to_dict(),
-            "policy_version": policy.version,
-        }
-        return [
-            *sync,
-            SlotSet(c.SLOT_FRUSTRATION, round(score.frustration.value, 4)),
-            SlotSet(c.SLOT_DISTRESS, round(score.distress.value, 4)),
-            SlotSet(c.SLOT_TRAJECTORY, trajectory[-TRAJECTORY_LENGTH:]),
-            SlotSet(c.SLOT_TONE, tone.tone),
-            SlotSet(c.SLOT_ESCALATION, decision.kind),
-            SlotSet(
-                c.SLOT_EMPATHY_STATE,
-                {
-                    "turn": turn,
-                    "tone_turns": tone.turns_held,
-                    "history": history.after(decision).to_dict(),
-                    "scored": scored,
-                    "return_counted": bool(state.get("return_counted")) or returned is not None,
-                },
-            ),
-            SlotSet(c.SLOT_EMPATHY_EXPLANATION, explanation),
-        ]
+        return _TurnSlots(
+            frustration=round(score.frustration.value, 4),
+            distress=round(score.distress.value, 4),
+            trajectory=trajectory[-TRAJECTORY_LENGTH:],
+            tone=tone.tone,
+            escalation=decision.kind,
+            state={
+                **turn.next_state(decision, tone.turns_held),
+                "return_counted": bool(turn.state.get("return_counted")) or returned is not None,
+            },
+            explanation={
+                "turn": turn.number,
+                "opted_out": False,
+                **score.to_dict(),
+                "tone": tone.to_dict(),
+                "decision": decision.to_dict(),
+                "policy_version": policy.version,
+            },
+        )
 
     def returned_after(self, tracker: Tracker, latest: dict[str, Any]) -> float | None:
         """Minutes since this customer left a conversation on another channel (None: no recent one).

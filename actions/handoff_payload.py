@@ -17,7 +17,17 @@ from rasa_sdk import Tracker
 from actions.consent import gate_answer, known_customer
 from actions.outcomes import mask_email
 from bot import constants as c
-from handoff.contract import SCHEMA_VERSION, Attempt, EmotionReading, HandoffPayload
+from handoff.contract import (
+    SCHEMA_VERSION,
+    Attempt,
+    EmotionProcessing,
+    EmotionReading,
+    HandoffPayload,
+    IntentTurn,
+    TrajectoryPoint,
+    TranscriptLine,
+    Trigger,
+)
 
 ESCALATIONS = ("handoff", "offer_human", "offer_callback")
 TOPIC_WORDS = {
@@ -116,53 +126,27 @@ def _reason(trigger: dict[str, Any] | None) -> str:
 
 
 def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPayload:
+    """The handoff payload for this conversation, answering its latest escalation decision."""
     opted_out = bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))
     history = explanations(tracker)
     trigger = trigger_of(history)
     user_events = [e for e in tracker.events if e.get("event") == "user"]
     latest = user_events[-1] if user_events else {}
-    email = tracker.get_slot(c.SLOT_EMAIL)
-    attempts = [
-        a for a in tracker.get_slot(c.SLOT_SELF_SERVICE_LOG) or [] if isinstance(a, dict) and a.get("failed")
-    ]
+    attempts = _failed_attempts(tracker)
     decision_turn = int(trigger.get("turn", 0)) if trigger else len(user_events)
-    key_source = f"{tracker.sender_id}|{decision_turn}|{trigger.get('decision') if trigger else 'handoff'}"
 
     payload: HandoffPayload = {
         "schema_version": SCHEMA_VERSION,
-        "idempotency_key": hashlib.sha256(key_source.encode()).hexdigest()[:40],
+        "idempotency_key": _idempotency_key(tracker.sender_id, decision_turn, trigger),
         "conversation_id": tracker.sender_id,
-        "customer": {
-            "pseudonym": customer_pseudonym(tracker, latest),
-            "email_masked": mask_email(str(email)) if email else None,
-        },
+        "customer": _customer(tracker, latest),
         "channel": str(latest.get("input_channel") or "unknown"),
         "created_at": (now or datetime.now(timezone.utc)).isoformat(),
         "reason": _reason(trigger),
         "priority": str(trigger.get("priority", "normal")) if trigger else "normal",
-        "trigger": {
-            "decision": str(trigger.get("decision")) if trigger else "handoff",
-            "reasons": [str(r) for r in trigger.get("reasons", [])]
-            if trigger
-            else ["the customer accepted a person"],
-            "turn": decision_turn,
-        },
-        "emotion_processing": {
-            "enabled": not opted_out,
-            "note": "The customer opted out of emotion analysis: no emotional data is included."
-            if opted_out
-            else "Scores from Attune's empathy engine; each turn's explanation lists its signals.",
-        },
-        "intents": [
-            {
-                "turn": n,
-                "intent": str(((e.get("parse_data") or {}).get("intent") or {}).get("name") or "unknown"),
-                "confidence": round(
-                    float(((e.get("parse_data") or {}).get("intent") or {}).get("confidence") or 0), 4
-                ),
-            }
-            for n, e in enumerate(user_events, 1)
-        ],
+        "trigger": _trigger(trigger, decision_turn),
+        "emotion_processing": _emotion_processing(opted_out),
+        "intents": [_intent(n, e) for n, e in enumerate(user_events, 1)],
         "failed_attempts": [_attempt(a) for a in attempts],
         "slots": {
             "order_id": tracker.get_slot(c.SLOT_ORDER_ID),
@@ -171,37 +155,107 @@ def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPaylo
         },
         "summary": summary(tracker, user_events, attempts, history, opted_out),
         "recommended_approach": approach(tracker, trigger, attempts, history, opted_out),
-        "transcript": [
-            {
-                "speaker": "customer" if e["event"] == "user" else "bot",
-                "text": str(e.get("text") or ""),
-                "at": _iso(e.get("timestamp")),
-            }
-            for e in tracker.events
-            if e.get("event") in ("user", "bot") and (e.get("text") or e["event"] == "user")
-        ],
+        "transcript": _transcript(tracker),
         "callback": {
             "requested": bool(trigger and trigger.get("decision") == "offer_callback"),
             "phone_masked": None,
         },
     }
     if not opted_out:
-        payload["trajectory"] = [
-            {
-                "turn": int(x.get("turn", n)),
-                "frustration": float((x.get("frustration") or {}).get("score", 0.0)),
-                "distress": float((x.get("distress") or {}).get("score", 0.0)),
-                "top_signals": _top_signals(x),
-            }
-            for n, x in enumerate(history, 1)
-            if not x.get("opted_out")
-        ]
-        payload["tone"] = str(tracker.get_slot(c.SLOT_TONE) or "neutral")
-        readings = (_reading(n, e) for n, e in enumerate(user_events, 1))
-        payload["emotions"] = [r for r in readings if r is not None]
-        if trigger:
-            payload["explanation"] = trigger["_explanation"]
+        _add_emotional_data(payload, tracker, history, trigger, user_events)
     return payload
+
+
+def _failed_attempts(tracker: Tracker) -> list[dict[str, Any]]:
+    """The self-service log's failed attempts, oldest first."""
+    log = tracker.get_slot(c.SLOT_SELF_SERVICE_LOG) or []
+    return [a for a in log if isinstance(a, dict) and a.get("failed")]
+
+
+def _idempotency_key(conversation_id: str, decision_turn: int, trigger: dict[str, Any] | None) -> str:
+    """The same decision in the same conversation always gets the same key."""
+    source = f"{conversation_id}|{decision_turn}|{trigger.get('decision') if trigger else 'handoff'}"
+    return hashlib.sha256(source.encode()).hexdigest()[:40]
+
+
+def _customer(tracker: Tracker, latest: dict[str, Any]) -> dict[str, str | None]:
+    email = tracker.get_slot(c.SLOT_EMAIL)
+    return {
+        "pseudonym": customer_pseudonym(tracker, latest),
+        "email_masked": mask_email(str(email)) if email else None,
+    }
+
+
+def _trigger(trigger: dict[str, Any] | None, decision_turn: int) -> Trigger:
+    """The decision this handoff answers; with none recorded, the customer accepted a person."""
+    if not trigger:
+        return {"decision": "handoff", "reasons": ["the customer accepted a person"], "turn": decision_turn}
+    return {
+        "decision": str(trigger.get("decision")),
+        "reasons": [str(r) for r in trigger.get("reasons", [])],
+        "turn": decision_turn,
+    }
+
+
+def _emotion_processing(opted_out: bool) -> EmotionProcessing:
+    if opted_out:
+        return {
+            "enabled": False,
+            "note": "The customer opted out of emotion analysis: no emotional data is included.",
+        }
+    return {
+        "enabled": True,
+        "note": "Scores from Attune's empathy engine; each turn's explanation lists its signals.",
+    }
+
+
+def _intent(turn: int, event: dict[str, Any]) -> IntentTurn:
+    intent = (event.get("parse_data") or {}).get("intent") or {}
+    return {
+        "turn": turn,
+        "intent": str(intent.get("name") or "unknown"),
+        "confidence": round(float(intent.get("confidence") or 0), 4),
+    }
+
+
+def _transcript(tracker: Tracker) -> list[TranscriptLine]:
+    """What the customer and the bot said, in order (the bot's events without text left out)."""
+    return [
+        {
+            "speaker": "customer" if e["event"] == "user" else "bot",
+            "text": str(e.get("text") or ""),
+            "at": _iso(e.get("timestamp")),
+        }
+        for e in tracker.events
+        if e.get("event") in ("user", "bot") and (e.get("text") or e["event"] == "user")
+    ]
+
+
+def _trajectory_point(turn: int, explanation: dict[str, Any]) -> TrajectoryPoint:
+    return {
+        "turn": int(explanation.get("turn", turn)),
+        "frustration": float((explanation.get("frustration") or {}).get("score", 0.0)),
+        "distress": float((explanation.get("distress") or {}).get("score", 0.0)),
+        "top_signals": _top_signals(explanation),
+    }
+
+
+def _add_emotional_data(
+    payload: HandoffPayload,
+    tracker: Tracker,
+    history: list[dict[str, Any]],
+    trigger: dict[str, Any] | None,
+    user_events: list[dict[str, Any]],
+) -> None:
+    """Scores, tone, emotion readings and the decision's explanation (never for a customer who opted out)."""
+    payload["trajectory"] = [
+        _trajectory_point(n, x) for n, x in enumerate(history, 1) if not x.get("opted_out")
+    ]
+    payload["tone"] = str(tracker.get_slot(c.SLOT_TONE) or "neutral")
+    readings = (_reading(n, e) for n, e in enumerate(user_events, 1))
+    payload["emotions"] = [r for r in readings if r is not None]
+    if trigger:
+        payload["explanation"] = trigger["_explanation"]
 
 
 def _feeling(history: list[dict[str, Any]]) -> str:

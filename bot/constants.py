@@ -78,7 +78,7 @@ SLOT_AGENT_MESSAGE: Final = "agent_message"
 SLOT_AGENT_NAME: Final = "agent_name"
 SLOT_QUEUE_POSITION: Final = "queue_position"
 SLOT_REQUESTED: Final = "requested_slot"
-# The call-back form (actions/callbacks.py): the number to call (E.164), the chosen option, the
+# The call-back form (actions/callback_form.py): the number to call (E.164), the chosen option, the
 # time the customer agreed (ISO 8601), the options offered, and how the request went.
 SLOT_CALLBACK_PHONE: Final = "callback_phone"
 SLOT_CALLBACK_TIME: Final = "callback_time"

@@ -301,43 +301,66 @@ def record_status(
     on_outcome: OnOutcome | None = None,
 ) -> CallState:
     """Stores the status Twilio reported (from a verified status callback) and decides what is next."""
-    if not is_id(call_status, 24):
-        raise InvalidRequest("CallStatus is missing or malformed")
-    if call_sid and not is_id(call_sid, MAX_SID_CHARS):
-        raise InvalidRequest("CallSid is malformed")
+    _check_report(call_status, call_sid)
     moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
         row = session.get(CallJob, job_id)
         if row is None:
             raise NotFound(f"no call job {job_id!r}")
-        if call_sid and row.twilio_sid and call_sid != row.twilio_sid:
-            # A late report about an earlier attempt: kept in the trail, the current attempt unchanged.
-            _move(row, row.status, moment, f"earlier call {call_sid} reported {call_status}")
-            return _state(row)
-        if row.status in FINAL_STATUSES or row.status in NOT_PLACED:
-            # Twilio may deliver callbacks out of order; a final status is never overwritten.
-            return _state(row)
-        if call_sid and not row.twilio_sid:
-            row.twilio_sid = call_sid
-        retry_at = moment + policy.retry_after
-        window_end = as_utc(row.window_end) if row.window_end else None
-        if (
-            call_status in RETRY_STATUSES
-            and row.attempts < MAX_ATTEMPTS
-            and (window_end is None or retry_at <= window_end)
-        ):
-            row.next_attempt_at, row.twilio_sid = retry_at, None
-            _move(row, "pending", moment, f"{call_status}; trying once more at {retry_at.isoformat()}")
-        else:
-            _move(row, call_status, moment, f"Twilio reported {call_status}")
-            if call_status in ("busy", "no-answer", "failed", "canceled"):
-                row.notice = "missed"
+        moved_on = _apply_report(row, call_status, call_sid, policy, moment)
         reported = _state(row)
+    if moved_on:
+        _announce_report(engine, job_id, reported, on_outcome)
+    return reported
+
+
+def _check_report(call_status: str, call_sid: str | None) -> None:
+    if not is_id(call_status, 24):
+        raise InvalidRequest("CallStatus is missing or malformed")
+    if call_sid and not is_id(call_sid, MAX_SID_CHARS):
+        raise InvalidRequest("CallSid is malformed")
+
+
+def _apply_report(
+    row: CallJob, call_status: str, call_sid: str | None, policy: CallPolicy, moment: datetime
+) -> bool:
+    """Moves the job on by Twilio's report; False when the report must leave the job as it is."""
+    if call_sid and row.twilio_sid and call_sid != row.twilio_sid:
+        # A late report about an earlier attempt: kept in the trail, the current attempt unchanged.
+        _move(row, row.status, moment, f"earlier call {call_sid} reported {call_status}")
+        return False
+    if row.status in FINAL_STATUSES or row.status in NOT_PLACED:
+        # Twilio may deliver callbacks out of order; a final status is never overwritten.
+        return False
+    if call_sid and not row.twilio_sid:
+        row.twilio_sid = call_sid
+    retry_at = moment + policy.retry_after
+    if _may_retry(row, call_status, retry_at):
+        row.next_attempt_at, row.twilio_sid = retry_at, None
+        _move(row, "pending", moment, f"{call_status}; trying once more at {retry_at.isoformat()}")
+    else:
+        _move(row, call_status, moment, f"Twilio reported {call_status}")
+        if call_status in ("busy", "no-answer", "failed", "canceled"):
+            row.notice = "missed"
+    return True
+
+
+def _may_retry(row: CallJob, call_status: str, retry_at: datetime) -> bool:
+    """Busy or no answer, an attempt left, and the retry still inside the customer's window."""
+    window_end = as_utc(row.window_end) if row.window_end else None
+    return (
+        call_status in RETRY_STATUSES
+        and row.attempts < MAX_ATTEMPTS
+        and (window_end is None or retry_at <= window_end)
+    )
+
+
+def _announce_report(engine: Engine, job_id: str, reported: CallState, on_outcome: OnOutcome | None) -> None:
+    """Counts a final status and audits a decided retry or a finished call-back."""
     if on_outcome is not None and reported.status in FINAL_STATUSES:
         on_outcome(reported.status)
     if reported.status == "pending" or reported.status in FINAL_STATUSES:
         audit_events.call_reported(engine, job_id)  # a retry decided, or the call-back is over
-    return reported
 
 
 def pending_notices(engine: Engine) -> list[tuple[str, str, str, int]]:

@@ -51,6 +51,24 @@ class EmotionExample:
 
 def parse_emotion_data(document: Any, source: str = "data/emotions.yml") -> list[EmotionExample]:
     """Validated examples from the parsed YAML document of an emotion data file."""
+    examples: list[EmotionExample] = []
+    seen: dict[str, str] = {}  # each example's normalised text -> its emotion, across blocks
+    for number, block in enumerate(_blocks(document, source), 1):
+        where = f"{source}: emotions block {number}"
+        emotion, lines = _block(block, where)
+        for text in _example_texts(lines, f"{where} ({emotion})"):
+            key = " ".join(text.lower().split())
+            if key in seen and seen[key] != emotion:
+                raise EmotionDataError(
+                    f"{where}: {text!r} is labelled both {seen[key]!r} and {emotion!r}; keep one"
+                )
+            seen[key] = emotion
+            examples.append(EmotionExample(text, emotion))
+    return examples
+
+
+def _blocks(document: Any, source: str) -> list[Any]:
+    """The document's list of blocks, once its shape and version are right."""
     if not isinstance(document, Mapping):
         raise EmotionDataError(f"{source}: expected a mapping with 'version' and 'emotions' at the top level")
     version = str(document.get("version", ""))
@@ -61,36 +79,35 @@ def parse_emotion_data(document: Any, source: str = "data/emotions.yml") -> list
     blocks = document.get("emotions")
     if not isinstance(blocks, list) or not blocks:
         raise EmotionDataError(f"{source}: 'emotions' must be a non-empty list of blocks")
-    examples: list[EmotionExample] = []
-    seen: dict[str, str] = {}
-    for number, block in enumerate(blocks, 1):
-        where = f"{source}: emotions block {number}"
-        if not isinstance(block, Mapping):
-            raise EmotionDataError(f"{where}: expected a mapping with 'emotion' and 'examples'")
-        emotion = block.get("emotion")
-        if emotion not in EMOTIONS:
-            raise EmotionDataError(f"{where}: unknown emotion {emotion!r}; use one of: {', '.join(EMOTIONS)}")
-        text_block = block.get("examples")
-        if not isinstance(text_block, str):
-            raise EmotionDataError(f"{where} ({emotion}): 'examples' must be a literal block ('examples: |')")
-        for line in text_block.splitlines():
-            if not line.strip():
-                continue
-            if not line.lstrip().startswith("- "):
-                raise EmotionDataError(
-                    f"{where} ({emotion}): every example line starts with '- ', got {line!r}"
-                )
-            text = line.lstrip()[2:].strip()
-            if not text:
-                raise EmotionDataError(f"{where} ({emotion}): an example line has no text after '- '")
-            key = " ".join(text.lower().split())
-            if key in seen and seen[key] != emotion:
-                raise EmotionDataError(
-                    f"{where}: {text!r} is labelled both {seen[key]!r} and {emotion!r}; keep one"
-                )
-            seen[key] = emotion
-            examples.append(EmotionExample(text, emotion))
-    return examples
+    return blocks
+
+
+def _block(block: Any, where: str) -> tuple[str, str]:
+    """A block's emotion and its literal block of example lines."""
+    if not isinstance(block, Mapping):
+        raise EmotionDataError(f"{where}: expected a mapping with 'emotion' and 'examples'")
+    emotion = block.get("emotion")
+    if emotion not in EMOTIONS:
+        raise EmotionDataError(f"{where}: unknown emotion {emotion!r}; use one of: {', '.join(EMOTIONS)}")
+    lines = block.get("examples")
+    if not isinstance(lines, str):
+        raise EmotionDataError(f"{where} ({emotion}): 'examples' must be a literal block ('examples: |')")
+    return str(emotion), lines
+
+
+def _example_texts(lines: str, where: str) -> list[str]:
+    """The texts of a block's ``- example`` lines (blank lines skipped)."""
+    texts = []
+    for line in lines.splitlines():
+        if not line.strip():
+            continue
+        if not line.lstrip().startswith("- "):
+            raise EmotionDataError(f"{where}: every example line starts with '- ', got {line!r}")
+        text = line.lstrip()[2:].strip()
+        if not text:
+            raise EmotionDataError(f"{where}: an example line has no text after '- '")
+        texts.append(text)
+    return texts
 
 
 def check_coverage(examples: list[EmotionExample], sources: str) -> None:

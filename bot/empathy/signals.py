@@ -62,6 +62,24 @@ def _ramp(value: float, low: float, high: float) -> float:
     return min(1.0, max(0.0, (value - low) / (high - low)))
 
 
+@dataclass
+class _Found:
+    """What the readers below found so far, in the order they found it."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    distress: dict[str, float] = field(default_factory=dict)
+    unavailable: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def signals(self) -> TurnSignals:
+        return TurnSignals(
+            self.values,
+            self.distress,
+            tuple(dict.fromkeys(self.unavailable)),
+            tuple(dict.fromkeys(self.sources)),
+        )
+
+
 def compute_signals(
     current: TurnObservation, previous: TurnObservation | None, use_emotion: bool = True
 ) -> TurnSignals:
@@ -70,83 +88,118 @@ def compute_signals(
     With ``use_emotion`` False (the customer opted out) nothing is read from the emotion model or
     the wording of the message; only what happened in the conversation counts.
     """
-    values: dict[str, float] = {}
-    distress: dict[str, float] = {}
-    unavailable: list[str] = []
-    sources: list[str] = []
-
+    found = _Found()
     if use_emotion:
-        cues = current.cues or extract_cues(current.text)
-        sources.append("message cues")
-        if current.emotion:
-            e = current.emotion
-            values["negative_emotion"] = min(
-                1.0, e.get(ANGER, 0) + e.get(FRUSTRATION, 0) + e.get(DISGUST, 0) + 0.5 * e.get(SADNESS, 0)
-            )
-            distress["fear"] = e.get(FEAR, 0.0)
-            distress["sadness"] = e.get(SADNESS, 0.0)
-            sources.append("emotion model")
-        else:
-            unavailable.append("emotion model")
-        values["shouting"] = _ramp(cues.caps_ratio, 0.3, 0.8)
-        values["punctuation"] = max(
-            cues.punctuation_burst, cues.exclamations if cues.exclamations > 0.5 else 0.0
-        )
-        values["profanity"] = cues.profanity
-        values["repetition_words"] = cues.repetition
-        values["sarcasm"] = cues.sarcasm
-        values["correction"] = cues.correction
-        values["human_request"] = cues.human_request
-        distress["distress_words"] = cues.distress_words
+        _read_wording(found, current)
     else:
-        unavailable.append("emotion and wording (customer opted out)")
-
-    if current.intent == "request_human":
-        values["human_request"] = 1.0
-    if current.intent is not None:
-        values["nlu_fallback"] = 1.0 if current.intent == "nlu_fallback" else 0.0
-        sources.append("intent")
-        if previous is not None and previous.intent is not None:
-            same = current.intent == previous.intent and current.intent not in NON_REQUEST_INTENTS
-            values["repeated_intent"] = 1.0 if same else 0.0
-    else:
-        unavailable.append("intent")
-
-    if current.failed_attempts is not None:
-        values["failed_self_service"] = min(max(current.failed_attempts, 0), 3) / 3
-        sources.append("self-service outcomes")
-    else:
-        unavailable.append("self-service outcomes")
-
+        found.unavailable.append("emotion and wording (customer opted out)")
+    _read_intent(found, current, previous)
+    _read_failed_attempts(found, current)
     if previous is not None:
-        similarity = (
-            _cosine(current.embedding, previous.embedding)
-            if current.embedding is not None and previous.embedding is not None
-            else None
-        )
-        if similarity is not None:
-            values["rephrase"] = _ramp(similarity, REPHRASE_LOW, REPHRASE_HIGH)
-            sources.append("message embeddings")
-        else:
-            unavailable.append("message embeddings")
-        if use_emotion and len(previous.text) >= 10:
-            values["longer_message"] = _ramp(len(current.text) / len(previous.text), 2.0, 5.0)
+        _read_rephrase(found, current, previous)
+        if use_emotion:
+            _read_length(found, current, previous)
+    _read_reply_speed(found, current, previous)
+    _read_channel_return(found, current)
+    return found.signals()
 
-    latency = current.reply_seconds
-    if latency is None and previous is not None and None not in (current.timestamp, previous.timestamp):
-        latency = float(current.timestamp) - float(previous.timestamp)  # type: ignore[arg-type]
+
+def _read_wording(found: _Found, current: TurnObservation) -> None:
+    """The emotion model's reading and the cues in the message's wording."""
+    cues = current.cues or extract_cues(current.text)
+    found.sources.append("message cues")
+    _read_emotion(found, current.emotion)
+    _read_cues(found, cues)
+
+
+def _read_emotion(found: _Found, emotion: Mapping[str, float] | None) -> None:
+    if not emotion:
+        found.unavailable.append("emotion model")
+        return
+    negative = emotion.get(ANGER, 0) + emotion.get(FRUSTRATION, 0) + emotion.get(DISGUST, 0)
+    found.values["negative_emotion"] = min(1.0, negative + 0.5 * emotion.get(SADNESS, 0))
+    found.distress["fear"] = emotion.get(FEAR, 0.0)
+    found.distress["sadness"] = emotion.get(SADNESS, 0.0)
+    found.sources.append("emotion model")
+
+
+def _read_cues(found: _Found, cues: Cues) -> None:
+    found.values["shouting"] = _ramp(cues.caps_ratio, 0.3, 0.8)
+    found.values["punctuation"] = max(
+        cues.punctuation_burst, cues.exclamations if cues.exclamations > 0.5 else 0.0
+    )
+    found.values["profanity"] = cues.profanity
+    found.values["repetition_words"] = cues.repetition
+    found.values["sarcasm"] = cues.sarcasm
+    found.values["correction"] = cues.correction
+    found.values["human_request"] = cues.human_request
+    found.distress["distress_words"] = cues.distress_words
+
+
+def _read_intent(found: _Found, current: TurnObservation, previous: TurnObservation | None) -> None:
+    if current.intent == "request_human":
+        found.values["human_request"] = 1.0
+    if current.intent is None:
+        found.unavailable.append("intent")
+        return
+    found.values["nlu_fallback"] = 1.0 if current.intent == "nlu_fallback" else 0.0
+    found.sources.append("intent")
+    if previous is not None and previous.intent is not None:
+        same = current.intent == previous.intent and current.intent not in NON_REQUEST_INTENTS
+        found.values["repeated_intent"] = 1.0 if same else 0.0
+
+
+def _read_failed_attempts(found: _Found, current: TurnObservation) -> None:
+    if current.failed_attempts is None:
+        found.unavailable.append("self-service outcomes")
+        return
+    found.values["failed_self_service"] = min(max(current.failed_attempts, 0), 3) / 3
+    found.sources.append("self-service outcomes")
+
+
+def _read_rephrase(found: _Found, current: TurnObservation, previous: TurnObservation) -> None:
+    similarity = (
+        _cosine(current.embedding, previous.embedding)
+        if current.embedding is not None and previous.embedding is not None
+        else None
+    )
+    if similarity is None:
+        found.unavailable.append("message embeddings")
+        return
+    found.values["rephrase"] = _ramp(similarity, REPHRASE_LOW, REPHRASE_HIGH)
+    found.sources.append("message embeddings")
+
+
+def _read_length(found: _Found, current: TurnObservation, previous: TurnObservation) -> None:
+    """A message much longer than the previous one (part of the wording: off when opted out)."""
+    if len(previous.text) >= 10:
+        found.values["longer_message"] = _ramp(len(current.text) / len(previous.text), 2.0, 5.0)
+
+
+def _reply_latency(current: TurnObservation, previous: TurnObservation | None) -> float | None:
+    """Seconds the customer took to reply: measured from the bot's message, else between their turns."""
+    if current.reply_seconds is not None:
+        return current.reply_seconds
+    if previous is None or current.timestamp is None or previous.timestamp is None:
+        return None
+    return float(current.timestamp) - float(previous.timestamp)
+
+
+def _read_reply_speed(found: _Found, current: TurnObservation, previous: TurnObservation | None) -> None:
+    latency = _reply_latency(current, previous)
     if latency is not None and latency >= 0:
-        values["fast_reply"] = (
+        found.values["fast_reply"] = (
             _ramp(FAST_REPLY_SECONDS - latency, 0.0, FAST_REPLY_SECONDS) if current.text else 0.0
         )
-        sources.append("timestamps")
+        found.sources.append("timestamps")
     elif previous is not None:
-        unavailable.append("timestamps")
+        found.unavailable.append("timestamps")
 
-    if current.returned_after_minutes is not None:
-        values["channel_return"] = _ramp(
-            RETURN_WINDOW_MINUTES - current.returned_after_minutes, 0, RETURN_WINDOW_MINUTES
-        )
-        sources.append("contact history")
 
-    return TurnSignals(values, distress, tuple(dict.fromkeys(unavailable)), tuple(dict.fromkeys(sources)))
+def _read_channel_return(found: _Found, current: TurnObservation) -> None:
+    if current.returned_after_minutes is None:
+        return
+    found.values["channel_return"] = _ramp(
+        RETURN_WINDOW_MINUTES - current.returned_after_minutes, 0, RETURN_WINDOW_MINUTES
+    )
+    found.sources.append("contact history")

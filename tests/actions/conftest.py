@@ -1,14 +1,10 @@
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-from rasa_sdk import Tracker
 
 from actions.store.gateway import DemoStore, open_store
-
-TODAY = date(2026, 3, 10)
+from tests.support.demo_store import TODAY
 
 
 @pytest.fixture(autouse=True)
@@ -44,35 +40,3 @@ def store(tmp_path: Path) -> Iterator[DemoStore]:
     demo.prepare(TODAY)
     yield demo
     demo.close()
-
-
-def user_event(
-    intent: str,
-    text: str = "",
-    entities: list[dict[str, Any]] | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    event = {
-        "event": "user",
-        "text": text,
-        "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": entities or []},
-    }
-    return event | {"metadata": metadata} if metadata is not None else event
-
-
-def tracker(slots: dict[str, Any], events: list[dict[str, Any]], sender: str = "test-customer") -> Tracker:
-    """A tracker as the action server would receive it, built inline."""
-    # As Rasa sends it: the latest user message's parse data, including its text.
-    latest = next(
-        (e["parse_data"] | {"text": e["text"]} for e in reversed(events) if e["event"] == "user"), {}
-    )
-    return Tracker(
-        sender_id=sender,
-        slots=slots,
-        latest_message=latest,
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
-    )

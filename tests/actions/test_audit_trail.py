@@ -3,7 +3,6 @@ handoff service on loopback, also when it was down at the time."""
 
 import asyncio
 import json
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,10 @@ from handoff import audit
 from handoff.app import create_app
 from handoff.db import create_engine_for
 from handoff.settings import Settings
-from tests.actions.conftest import tracker
-from tests.actions.test_empathy_tracking import message
+from tests.support.ports import free_port
+from tests.support.trackers import message, tracker
 
 TOKEN = "audit-trail-test-token-0000"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def turn(slots: dict[str, Any], events: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:

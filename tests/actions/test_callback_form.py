@@ -27,37 +27,12 @@ from handoff.app import create_app
 from handoff.keys import ENGINE
 from handoff.models import Handoff
 from handoff.settings import Settings
-from tests.actions.test_handoff_payload import BASE_SLOTS, conversation
 from tests.support.ports import free_port
+from tests.support.trackers import BASE_SLOTS, callback_form_answer, conversation
 
 TOKEN = "callback-test-token-000"
 OPEN = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)  # a Wednesday afternoon in London
 NIGHT = datetime(2026, 11, 25, 23, 0, tzinfo=timezone.utc)
-
-
-def customer(
-    text: str,
-    intent: str,
-    channel: str = "socketio",
-    sender: str = "web-1",
-    slots: dict[str, Any] | None = None,
-) -> Tracker:
-    event = {
-        "event": "user",
-        "text": text,
-        "input_channel": channel,
-        "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": [], "text": text},
-    }
-    return Tracker(
-        sender,
-        slots or {},
-        event["parse_data"],
-        [event],
-        False,
-        None,
-        {"name": "callback_form"},
-        "action_listen",
-    )
 
 
 async def validate(slot: str, tracker: Tracker) -> tuple[dict[str, Any], list[str]]:
@@ -68,24 +43,24 @@ async def validate(slot: str, tracker: Tracker) -> tuple[dict[str, Any], list[st
 
 
 async def test_a_typed_number_is_checked_and_kept_in_e164() -> None:
-    assert await validate("callback_phone", customer("it's 07911 123456", "inform")) == (
+    assert await validate("callback_phone", callback_form_answer("it's 07911 123456", "inform")) == (
         {"callback_phone": "+447911123456"},
         [],
     )
-    assert await validate("callback_phone", customer("+1 202 555 0123 please", "inform")) == (
+    assert await validate("callback_phone", callback_form_answer("+1 202 555 0123 please", "inform")) == (
         {"callback_phone": "+12025550123"},
         [],
     )
-    assert await validate("callback_phone", customer("123", "inform")) == (
+    assert await validate("callback_phone", callback_form_answer("123", "inform")) == (
         {"callback_phone": None},
         ["utter_callback_bad_number"],
     )
 
 
 async def test_on_sms_yes_means_the_number_the_customer_is_writing_from() -> None:
-    sms = customer("yes", "affirm", channel="twilio", sender="sms:+447911123456")
-    whatsapp = customer("yes", "affirm", channel="twilio", sender="whatsapp:+447911123457")
-    on_web = customer("yes", "affirm", sender="web:0123456789abcdef0123456789abcdef")
+    sms = callback_form_answer("yes", "affirm", channel="twilio", sender="sms:+447911123456")
+    whatsapp = callback_form_answer("yes", "affirm", channel="twilio", sender="whatsapp:+447911123457")
+    on_web = callback_form_answer("yes", "affirm", sender="web:0123456789abcdef0123456789abcdef")
 
     assert (await validate("callback_phone", sms))[0] == {"callback_phone": "+447911123456"}
     assert (await validate("callback_phone", whatsapp))[0] == {"callback_phone": "+447911123457"}
@@ -111,25 +86,25 @@ async def test_a_client_named_after_a_phone_number_is_not_offered_a_call_to_it(
 ) -> None:
     dispatcher = CollectingDispatcher()
     await ActionAskCallbackPhone().run(
-        dispatcher, customer("call me", "request_callback", channel, sender), {}
+        dispatcher, callback_form_answer("call me", "request_callback", channel, sender), {}
     )
 
     assert [m["response"] for m in dispatcher.messages] == ["utter_callback_ask_number"]
-    assert await validate("callback_phone", customer("yes", "affirm", channel, sender)) == (
+    assert await validate("callback_phone", callback_form_answer("yes", "affirm", channel, sender)) == (
         {"callback_phone": None},
         ["utter_callback_bad_number"],
     )
     # The number typed in is taken: then it is the customer's own statement, confirmed with consent.
-    assert (await validate("callback_phone", customer("+447911123456", "inform", channel, sender)))[0] == {
-        "callback_phone": "+447911123456"
-    }
+    assert (
+        await validate("callback_phone", callback_form_answer("+447911123456", "inform", channel, sender))
+    )[0] == {"callback_phone": "+447911123456"}
 
 
 @pytest.mark.parametrize("slot", ["callback_phone", "callback_time", "callback_consent"])
 async def test_declining_at_any_question_ends_the_form_without_a_call(slot: str) -> None:
     declined = {"callback_phone": "declined", "callback_time": "declined", "callback_consent": "declined"}
-    assert (await validate(slot, customer("no", "deny")))[0] == declined
-    assert (await validate(slot, customer("oh forget it", "inform")))[0] == declined
+    assert (await validate(slot, callback_form_answer("no", "deny")))[0] == declined
+    assert (await validate(slot, callback_form_answer("oh forget it", "inform")))[0] == declined
 
 
 async def test_the_number_question_depends_on_the_channel() -> None:
@@ -138,8 +113,10 @@ async def test_the_number_question_depends_on_the_channel() -> None:
         await ActionAskCallbackPhone().run(dispatcher, tracker, {})
         return dispatcher.messages
 
-    sms = await ask(customer("call me", "request_callback", channel="twilio", sender="sms:+447911123456"))
-    web = await ask(customer("call me", "request_callback"))
+    sms = await ask(
+        callback_form_answer("call me", "request_callback", channel="twilio", sender="sms:+447911123456")
+    )
+    web = await ask(callback_form_answer("call me", "request_callback"))
 
     assert [(m["response"], m.get("number")) for m in sms] == [
         ("utter_callback_confirm_own_number", "••••456")
@@ -150,7 +127,7 @@ async def test_the_number_question_depends_on_the_channel() -> None:
 async def test_times_offered_follow_business_and_quiet_hours_and_the_answer_picks_one() -> None:
     async def ask(now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         dispatcher = CollectingDispatcher()
-        tracker = customer("07911 123456", "inform", slots={"callback_phone": "+447911123456"})
+        tracker = callback_form_answer("07911 123456", "inform", slots={"callback_phone": "+447911123456"})
         events = await ActionAskCallbackTime(clock=lambda: now).run(dispatcher, tracker, {})
         return events, dispatcher.messages
 
@@ -170,9 +147,11 @@ async def test_times_offered_follow_business_and_quiet_hours_and_the_answer_pick
         "Friday 08:00-10:00 GMT",
     ]
 
-    answer = customer("2", "inform", slots={"callback_options": offered})
+    answer = callback_form_answer("2", "inform", slots={"callback_options": offered})
     chosen, said = await validate("callback_time", answer)
-    unclear, unclear_said = await validate("callback_time", customer("purple", "inform", slots=answer.slots))
+    unclear, unclear_said = await validate(
+        "callback_time", callback_form_answer("purple", "inform", slots=answer.slots)
+    )
     assert chosen["callback_time"]["start"] == "2026-11-25T16:00:00+00:00" and said == []
     assert unclear == {"callback_time": None} and unclear_said == ["utter_callback_pick_again"]
 
@@ -186,10 +165,10 @@ async def test_consent_is_a_yes_to_that_number_and_time_and_is_recorded_with_its
         "when": "today between 16:00 and 18:00",
     }
     slots = {"callback_phone": "+447911123456", "callback_time": window}
-    await ActionAskCallbackConsent().run(dispatcher, customer("2", "inform", slots=slots), {})
+    await ActionAskCallbackConsent().run(dispatcher, callback_form_answer("2", "inform", slots=slots), {})
 
-    yes, _ = await validate("callback_consent", customer("yes", "affirm"))
-    unclear, unclear_said = await validate("callback_consent", customer("hmm", "inform"))
+    yes, _ = await validate("callback_consent", callback_form_answer("yes", "affirm"))
+    unclear, unclear_said = await validate("callback_consent", callback_form_answer("hmm", "inform"))
 
     assert dispatcher.messages[0]["response"] == "utter_callback_confirm"
     assert (dispatcher.messages[0]["number"], dispatcher.messages[0]["when"]) == ("••••456", window["when"])

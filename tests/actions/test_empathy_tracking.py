@@ -4,35 +4,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.empathy_tracking import ActionTrackEmpathy
-from bot.empathy.emotions import EMOTIONS
-from tests.actions.conftest import tracker
-
-EMBEDDING_A = [1.0, 0.0, 0.0]
-EMBEDDING_B = [0.0, 1.0, 0.0]
-
-
-def message(
-    text: str,
-    intent: str,
-    emotion: str = "neutral",
-    timestamp: float = 0.0,
-    embedding: list[float] | None = None,
-) -> dict[str, Any]:
-    probabilities = {e: (0.92 if e == emotion else 0.01) for e in EMOTIONS}
-    return {
-        "event": "user",
-        "text": text,
-        "timestamp": timestamp,
-        "parse_data": {
-            "intent": {"name": intent, "confidence": 0.9},
-            "entities": [],
-            "emotion": {
-                "probabilities": probabilities,
-                "top": emotion,
-                "embedding": embedding or EMBEDDING_A,
-            },
-        },
-    }
+from tests.support.trackers import EMBEDDING_A, message, tracker
 
 
 def gate(customer: str | None, verified: str | None = None) -> dict[str, Any]:

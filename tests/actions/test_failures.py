@@ -20,10 +20,14 @@ from actions.escalation import ActionHandoff
 from actions.outbox import Outbox
 from actions.self_service import ActionLookup
 from actions.store.gateway import DemoStore
-from tests.actions.conftest import tracker, user_event
-from tests.actions.test_callback_form import customer
-from tests.actions.test_handoff_payload import BASE_SLOTS, conversation
 from tests.support.ports import free_port
+from tests.support.trackers import (
+    BASE_SLOTS,
+    callback_form_answer,
+    conversation,
+    tracker,
+    user_event,
+)
 
 TOKEN = "failure-test-token-0000"
 
@@ -93,7 +97,7 @@ async def test_a_call_back_that_cannot_be_built_is_told_plainly_and_the_form_is_
     dispatcher = CollectingDispatcher()
 
     events = await ActionRequestCallback(client=nowhere).run(
-        dispatcher, customer("yes", "affirm", slots=slots), {}
+        dispatcher, callback_form_answer("yes", "affirm", slots=slots), {}
     )
 
     assert responses(dispatcher) == ["utter_callback_failed"]
@@ -126,7 +130,7 @@ async def test_a_call_back_answer_that_cannot_be_checked_is_asked_for_again(
 
     monkeypatch.setattr(resources, "callback_hours", no_hours)
     dispatcher = CollectingDispatcher()
-    answer = customer("07911 123456", "inform", slots={"requested_slot": "callback_phone"})
+    answer = callback_form_answer("07911 123456", "inform", slots={"requested_slot": "callback_phone"})
     # As Rasa sends it: the slot candidate it extracted, after the customer's message.
     answer.events.append({"event": "slot", "name": "callback_phone", "value": "07911 123456"})
     answer.slots["callback_phone"] = "07911 123456"

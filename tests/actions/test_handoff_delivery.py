@@ -20,8 +20,8 @@ from handoff.app import create_app
 from handoff.models import Handoff
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
-from tests.actions.test_handoff_payload import BASE_SLOTS, conversation
 from tests.support.ports import free_port
+from tests.support.trackers import BASE_SLOTS, conversation
 
 TOKEN = "delivery-test-token-000"
 

@@ -3,91 +3,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from rasa_sdk import Tracker
 
 from actions.handoff_payload import build_payload, pseudonym
 from handoff.contract import ContractError, validate_payload
+from tests.support.trackers import BASE_SLOTS, conversation
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
-
-
-def explanation(
-    turn: int, frustration: float, decision: str = "none", reasons: list[str] | None = None
-) -> dict[str, Any]:
-    return {
-        "event": "slot",
-        "name": "empathy_explanation",
-        "value": {
-            "turn": turn,
-            "opted_out": False,
-            "frustration": {
-                "score": frustration,
-                "contributions": {
-                    "failed_self_service": {"value": 0.67, "weight": 0.3, "contribution": 0.2},
-                    "shouting": {"value": 0.0, "weight": 0.2, "contribution": 0.0},
-                    "negative_emotion": {"value": 0.5, "weight": 0.6, "contribution": 0.3},
-                },
-            },
-            "distress": {"score": 0.05, "contributions": {}},
-            "decision": {"decision": decision, "priority": "normal", "reasons": reasons or [], "turn": turn},
-        },
-    }
-
-
-def user(text: str, intent: str, at: float, emotion: str = "neutral") -> dict[str, Any]:
-    probabilities = {
-        e: 0.8 if e == emotion else 0.025 for e in ("anger", "frustration", "joy", "neutral", "fear")
-    }
-    return {
-        "event": "user",
-        "text": text,
-        "timestamp": at,
-        "input_channel": "socketio",
-        "parse_data": {
-            "intent": {"name": intent, "confidence": 0.91},
-            "entities": [],
-            "emotion": {"top": emotion, "probabilities": probabilities, "embedding": [0.1, 0.2]},
-        },
-    }
-
-
-FAILED = {
-    "asked": "where is 55555",
-    "topic": "order_status",
-    "tried": "action_lookup with order 55555",
-    "outcome": "order_not_found",
-    "failed": True,
-    "why": "no order with that number exists",
-}
-
-
-def conversation(slots: dict[str, Any], metadata: dict[str, Any] | None = None) -> Tracker:
-    """A conversation whose customer accepted a person; ``metadata`` on its latest message."""
-    events = [
-        user("where is 55555", "order_status", 1000.0),
-        explanation(1, 0.1),
-        {"event": "bot", "text": "I couldn't find an order 55555.", "timestamp": 1001.0},
-        user("it's 55556!! still nothing", "inform", 1010.0, emotion="frustration"),
-        explanation(
-            2, 0.65, "offer_human", ["frustration 0.65 >= 0.6", "2 failed self-service attempts >= 2"]
-        ),
-        {"event": "bot", "text": "Shall I bring in a person?", "timestamp": 1011.0},
-        user("yes", "affirm", 1015.0) | ({"metadata": metadata} if metadata else {}),
-        explanation(3, 0.5),
-    ]
-    return Tracker("conv-42", slots, events[-2]["parse_data"], events, False, None, {}, "action_listen")
-
-
-BASE_SLOTS = {
-    "order_id": "55556",
-    "email": "ada@example.com",
-    "topic": "order_status",
-    "tone": "apologetic",
-    "self_service_log": [
-        FAILED,
-        {**FAILED, "asked": "it's 55556", "tried": "action_lookup with order 55556"},
-    ],
-}
 
 
 def test_a_payload_after_an_accepted_offer_carries_the_whole_context_and_follows_the_contract() -> None:

@@ -19,10 +19,8 @@ from actions.outbox import Outbox
 from actions.settings import ActionSettings, ConfigError
 from handoff.app import create_app
 from handoff.settings import Settings
-from tests.actions.conftest import tracker
-from tests.actions.test_empathy_tracking import message
-from tests.actions.test_handoff_payload import BASE_SLOTS, conversation
-from tests.support.ports import free_port
+from tests.support.ports import bound_socket, free_port, port_of
+from tests.support.trackers import BASE_SLOTS, conversation, message, tracker
 
 TOKEN = "metrics-test-token-0000"
 
@@ -162,13 +160,10 @@ async def test_the_process_serves_its_metrics_on_the_configured_loopback_port(
 
 
 def test_a_port_that_is_taken_is_logged_and_the_metrics_still_count(caplog: pytest.LogCaptureFixture) -> None:
-    import socket
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+    with bound_socket() as taken:
         taken.listen()
         recorded = metrics.create(CollectorRegistry())
-        assert metrics.serve(recorded.registry, taken.getsockname()[1]) is None
+        assert metrics.serve(recorded.registry, port_of(taken)) is None
 
     assert "metrics not served" in caplog.text
 

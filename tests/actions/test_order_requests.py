@@ -1,6 +1,6 @@
 from actions import order_requests
 from actions.store.gateway import DemoStore
-from tests.actions.conftest import TODAY
+from tests.support.demo_store import TODAY
 
 
 def handle(store: DemoStore, topic: str, order_id: str, problem: str | None = None, may_change: bool = True):

@@ -9,7 +9,7 @@ from handoff import customers
 from handoff.app import create_app
 from handoff.keys import ENGINE
 from handoff.settings import Settings
-from tests.actions.conftest import tracker, user_event
+from tests.support.trackers import tracker, user_event
 
 TOKEN = "privacy-test-token-0000"
 

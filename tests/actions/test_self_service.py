@@ -3,7 +3,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.self_service import ActionConfirmCancellation, ActionLookup, latest_topic
 from actions.store.gateway import DemoStore
-from tests.actions.conftest import TODAY, tracker, user_event
+from tests.support.demo_store import TODAY
+from tests.support.trackers import tracker, user_event
 
 # Who the Rasa server verified (bot/components/verified_identity.py): Ada, by a site-signed token.
 ADA = {"attune": {"verified": {"id": "C-1002"}}}

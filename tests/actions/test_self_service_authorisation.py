@@ -23,7 +23,8 @@ from actions.self_service import (
 from actions.settings import SelfServiceLimits
 from actions.store.gateway import DemoStore, open_store
 from actions.store.models import PasswordReset, VerificationCode
-from tests.actions.conftest import TODAY, tracker, user_event
+from tests.support.demo_store import TODAY
+from tests.support.trackers import tracker, user_event
 
 NOW = datetime(2026, 3, 10, 12, 0, 0)
 DANA = {"attune": {"verified": {"id": "C-1001", "phone": "+447700900001", "email": "dana@example.com"}}}

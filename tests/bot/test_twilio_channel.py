@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from bot.components.twilio_channel import (
     signature_ok,
     webhook_form,
 )
+from tests.support.ports import bound_socket, port_of
 from tests.support.sanic_server import mount_channels, serve_channels
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
 
@@ -452,9 +452,8 @@ async def test_a_twilio_error_is_logged_and_not_retried(
 async def test_an_unreachable_twilio_is_logged_and_the_conversation_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, never listening: refused
+    with bound_socket() as sock:
+        closed = f"http://127.0.0.1:{port_of(sock)}"  # bound, never listening: refused
 
         with caplog.at_level(logging.ERROR, logger="bot.components.twilio_channel"):
             await output_for(closed).send_text_message(CUSTOMER, "Hi")

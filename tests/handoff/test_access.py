@@ -27,8 +27,8 @@ from handoff.keys import ENGINE, SETTINGS
 from handoff.models import Agent
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import ConfigError, Settings
-from tests.handoff.test_console import PASSWORD, FakeRasa
-from tests.support.console import log_in
+from tests.support.console import PASSWORD, log_in
+from tests.support.fake_rasa import FakeRasa
 
 API_TOKEN = "api-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}

@@ -26,9 +26,8 @@ from handoff.migrate import upgrade_to_head
 from handoff.models import AuditEntry
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
-from tests.handoff.conftest import add_handoff_row
-from tests.handoff.test_console import PASSWORD
-from tests.support.console import csrf, log_in
+from tests.support.console import PASSWORD, csrf, log_in
+from tests.support.handoffs import add_handoff_row
 
 TOKEN = "audit-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -23,8 +23,8 @@ from handoff.migrate import upgrade_to_head
 from handoff.rasa_client import RasaClient
 from handoff.schema_file import EXAMPLE_FILE
 from handoff.twilio_http import TwilioHttp
-from tests.handoff.conftest import add_handoff_row
-from tests.handoff.test_console import FakeRasa
+from tests.support.fake_rasa import FakeRasa
+from tests.support.handoffs import add_handoff_row
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
 
 ACCOUNT = TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, "+15005550006", "https://attune.example")

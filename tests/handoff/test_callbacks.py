@@ -12,7 +12,7 @@ from handoff.callbacks import TwilioAccount
 from handoff.db import create_engine_for
 from handoff.errors import InvalidRequest
 from handoff.migrate import upgrade_to_head
-from tests.handoff.conftest import add_handoff_row
+from tests.support.handoffs import add_handoff_row
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
 
 REAL = TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, "+15005550006", "https://attune.example")

@@ -1,66 +1,18 @@
 """The agent console against a local stand-in for Rasa's HTTP API (it records what it is asked)."""
 
-import copy
 import dataclasses
 import json
-from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from handoff.app import create_app
-from handoff.schema_file import EXAMPLE_FILE
 from handoff.settings import Settings
-from tests.support.console import csrf, log_in
+from tests.support.console import PASSWORD, csrf, log_in, new_client
+from tests.support.fake_rasa import FakeRasa
+from tests.support.handoffs import add_handoff
 
-PASSWORD = "demo-password-123"
 LISTEN = {"event": "action", "name": "action_listen"}
-
-
-class FakeRasa:
-    """Speaks the part of Rasa's HTTP API the console uses: tracker events, execute, tracker."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, Any]] = []
-        self.down = False
-        # /execute answers 500 while events are accepted (a response the output channel cannot send).
-        self.execute_fails = False
-        self.events: list[dict[str, Any]] = [
-            {"event": "user", "text": "my email is ada@example.com, where is 55556?", "timestamp": 1.0},
-            {"event": "bot", "text": "I couldn't find that order.", "timestamp": 2.0},
-        ]
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/conversations/{cid}/tracker/events", self.append)
-        app.router.add_post("/conversations/{cid}/execute", self.execute)
-        app.router.add_get("/conversations/{cid}/tracker", self.tracker)
-        return app
-
-    async def append(self, request: web.Request) -> web.Response:
-        if self.down:
-            return web.Response(status=503)
-        assert request.query["token"] == "rasa-token"
-        self.calls.append(("events", request.match_info["cid"], await request.json()))
-        return web.json_response({})
-
-    async def execute(self, request: web.Request) -> web.Response:
-        if self.down:
-            return web.Response(status=503)
-        body = await request.json()
-        self.calls.append(
-            ("execute", request.match_info["cid"], {**body, "channel": request.query["output_channel"]})
-        )
-        if self.execute_fails:
-            return web.json_response({"message": "TypeError"}, status=500)
-        self.events.append(
-            {"event": "bot", "text": f"[{body['name']}]", "metadata": {"utter_action": body["name"]}}
-        )
-        return web.json_response({})
-
-    async def tracker(self, request: web.Request) -> web.Response:
-        return web.json_response({"events": self.events})
 
 
 @pytest.fixture
@@ -78,18 +30,6 @@ def console_settings(settings: Settings, rasa: tuple[FakeRasa, str]) -> Settings
 @pytest.fixture
 async def service(aiohttp_client, console_settings: Settings) -> TestClient:
     return await aiohttp_client(create_app(console_settings))
-
-
-async def new_client(aiohttp_client, service: TestClient) -> TestClient:
-    """A second browser on the same service (its own cookies)."""
-    return await aiohttp_client(service.server)
-
-
-async def add_handoff(client: TestClient, **changes: Any) -> str:
-    payload = {**copy.deepcopy(json.loads(EXAMPLE_FILE.read_text())), **changes}
-    payload["transcript"][0]["text"] = "my email is ada@example.com, where is 55556?"
-    response = await client.post("/api/v1/handoffs", json=payload)
-    return str((await response.json())["id"])
 
 
 async def test_the_queue_needs_a_login(service: TestClient) -> None:

@@ -13,9 +13,8 @@ from handoff.app import create_app
 from handoff.contract import EMOTION_LABELS
 from handoff.keys import ENGINE
 from handoff.settings import Settings
-from tests.handoff.conftest import add_handoff_row
-from tests.handoff.test_console import PASSWORD, add_handoff, new_client
-from tests.support.console import log_in
+from tests.support.console import PASSWORD, log_in, new_client
+from tests.support.handoffs import add_handoff, add_handoff_row
 
 
 def test_the_contract_names_the_same_emotions_as_the_model() -> None:

@@ -11,7 +11,6 @@ against tests/twilio_fake.py instead; this file checks the shape of what Attune 
 import http.client
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 
 from handoff.callbacks import CallState, TwilioAccount, call_request
 from handoff.twilio_http import twilio_client
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -75,12 +75,6 @@ def adjusted_spec(source: Path, target: Path) -> Path:
     form["encoding"] = {"StatusCallbackEvent": {"style": "form", "explode": True}}
     target.write_text(json.dumps(spec))
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def answers(port: int) -> bool:

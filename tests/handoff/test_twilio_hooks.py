@@ -12,7 +12,7 @@ from handoff import callbacks
 from handoff.app import create_app
 from handoff.keys import ENGINE
 from handoff.settings import Settings
-from tests.handoff.conftest import add_handoff_row
+from tests.support.handoffs import add_handoff_row
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
 
 TOKEN = "twilio-auth-token-0000"

@@ -1,7 +1,8 @@
 """Call-backs end to end: the conversation books it, the handoff service places it with the real
 twilio client against the loopback fake, and Twilio's signed status callbacks reach the console.
 
-The stack's Twilio is tests/twilio_fake.py (see conftest.py); call-back hours are "always open".
+The stack's Twilio is tests/support/twilio_fake.py (the twilio fixture in conftest.py); call-back hours
+are "always open".
 """
 
 import asyncio

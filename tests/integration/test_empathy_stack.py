@@ -7,7 +7,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from tests.integration.test_stack import rest, texts
+from tests.support.rest_chat import rest, texts
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration

@@ -535,53 +535,54 @@ async def send_raw(stack: RunningStack, frame: RawFrame) -> str:
 
 
 @pytest.mark.fuzz
+async def socket_conversation(stack: RunningStack, case: SocketCase) -> tuple[str, Any]:
+    """The server's answer to the session request, or else to the message ("silence" for /restart)."""
+    async with web_chat(stack) as chat:
+        await chat.client.emit("session_request", case.session_request)
+        event, data = await chat.next_event()
+        if not case.session_ok():
+            return event, data
+        assert event == "session_confirm", (event, data, case)
+        await chat.client.emit("user_uttered", case.sent(str(data)))
+        if case.message_ok() and not case.frame_too_large() and answered_in_silence(case.message["message"]):
+            return "silence", None
+        try:
+            return await chat.next_event()
+        except AssertionError as silence:
+            raise AssertionError(f"{silence} to {str(case)[:2000]}") from None
+
+
+def socket_outcome(case: SocketCase, event: str, data: Any) -> str:
+    """What the answer to ``case`` was, for the tally, after checking it is the right one."""
+    if not case.session_ok():
+        assert event == INPUT_ERROR, (event, data, case)
+        return "session refused"
+    if event == "silence":
+        return "answered in silence (/restart)"
+    if case.frame_too_large():
+        assert event in ("disconnect", INPUT_ERROR), (event, str(case.message)[:300])
+        return "frame too large: connection closed"
+    if case.message_ok():
+        assert event == "bot_uttered", (event, data, case)
+        return "answered"
+    assert event == INPUT_ERROR, (event, data, case)
+    return "message refused"
+
+
 def test_fuzz_socketio(stack: RunningStack, watch: Watch) -> None:
     tally = Tally("socket.io")
-
-    async def converse(case: SocketCase) -> tuple[str, Any]:
-        """The server's answer to the session request, or else to the message."""
-        async with web_chat(stack) as chat:
-            await chat.client.emit("session_request", case.session_request)
-            event, data = await chat.next_event()
-            if not case.session_ok():
-                return event, data
-            assert event == "session_confirm", (event, data, case)
-            await chat.client.emit("user_uttered", case.sent(str(data)))
-            if (
-                case.message_ok()
-                and not case.frame_too_large()
-                and answered_in_silence(case.message["message"])
-            ):
-                return "silence", None
-            try:
-                return await chat.next_event()
-            except AssertionError as silence:
-                raise AssertionError(f"{silence} to {str(case)[:2000]}") from None
 
     async def send(case: SocketCase | RawFrame) -> None:
         if isinstance(case, RawFrame):
             tally.counts[f"raw frame, connection {await send_raw(stack, case)}"] += 1
             return
-        event, data = await converse(case)
+        event, data = await socket_conversation(stack, case)
         if event == "disconnect" and case.session_ok() and case.message_ok() and not case.frame_too_large():
             # A valid message on a connection that went away (a ping missed while the machine was
             # busy): a client reconnects and sends it again; a second drop is the server's doing.
             tally.counts["reconnected and sent again"] += 1
-            event, data = await converse(case)
-        if not case.session_ok():
-            assert event == INPUT_ERROR, (event, data, case)
-            tally.counts["session refused"] += 1
-        elif event == "silence":
-            tally.counts["answered in silence (/restart)"] += 1
-        elif case.frame_too_large():
-            assert event in ("disconnect", INPUT_ERROR), (event, str(case.message)[:300])
-            tally.counts["frame too large: connection closed"] += 1
-        elif case.message_ok():
-            assert event == "bot_uttered", (event, data, case)
-            tally.counts["answered"] += 1
-        else:
-            assert event == INPUT_ERROR, (event, data, case)
-            tally.counts["message refused"] += 1
+            event, data = await socket_conversation(stack, case)
+        tally.counts[socket_outcome(case, event, data)] += 1
 
     @FUZZ
     @given(cases=st.lists(SOCKET_OR_RAW, min_size=BATCH, max_size=BATCH))

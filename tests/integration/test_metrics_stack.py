@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.test_stack import rest
+from tests.support.rest_chat import rest
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration

@@ -9,28 +9,10 @@ import pytest
 import socketio
 
 from tests.support.demo_customers import signed_in, token_for
+from tests.support.rest_chat import rest, texts
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
-
-
-async def rest(
-    stack: RunningStack, message: Any, sender: str | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{stack.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender or uuid.uuid4().hex, "message": message},
-            headers=headers or {},
-            timeout=aiohttp.ClientTimeout(total=60),
-        ) as response,
-    ):
-        return response.status, await response.json(content_type=None)
-
-
-def texts(replies: list[dict[str, Any]]) -> str:
-    return " ".join(reply.get("text", "") for reply in replies)
 
 
 async def test_all_three_processes_answer_health_checks(stack: RunningStack) -> None:

@@ -19,7 +19,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from actions.contact_history import ContactHistory
 from actions.outbox import Outbox
 from bot.conversation_id_migration import migrate_conversation_ids
-from tests.scale.datastores import Postgres, postgres, postgres_bin
+from tests.support.datastores import Postgres, postgres, postgres_bin
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from handoff import customers
 from handoff.conversation_ids import rest_conversation, web_conversation
 from handoff.db import create_engine_for
 from handoff.migrate import upgrade_to_head
-from tests.scale.datastores import postgres, require_servers
+from tests.support.datastores import postgres, require_servers
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration

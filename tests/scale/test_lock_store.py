@@ -17,7 +17,7 @@ import pytest
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.components.lock_store import AtomicRedisLockStore
-from tests.scale.datastores import redis_server, require_servers
+from tests.support.datastores import redis_server, require_servers
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration

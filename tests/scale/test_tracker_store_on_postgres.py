@@ -20,7 +20,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.components import tracker_store
 from bot.components.tracker_store import TrackerStoreFailure
-from tests.scale.datastores import postgres, postgres_bin
+from tests.support.datastores import postgres, postgres_bin
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration

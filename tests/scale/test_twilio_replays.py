@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.scale.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.twilio_fake import FakeTwilio
 
 pytestmark = pytest.mark.integration

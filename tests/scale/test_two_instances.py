@@ -26,7 +26,7 @@ import pytest
 import redis.asyncio
 
 from handoff.conversation_ids import rest_conversation
-from tests.scale.conftest import LOCK_KEY_PREFIX, Cluster
+from tests.support.cluster import LOCK_KEY_PREFIX, Cluster
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,10 @@
 import re
 from typing import Any
 
+from aiohttp.test_utils import TestClient
+
+# The demo accounts' password in the tests' service settings (demo_password).
+PASSWORD = "demo-password-123"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -22,3 +26,9 @@ async def log_in(client: Any, username: str, password: str, base: str = "") -> s
     )
     assert response.status == 200, await response.text()
     return csrf(await response.text())
+
+
+async def new_client(aiohttp_client: Any, service: TestClient) -> TestClient:
+    """A second browser on the same service (its own cookies)."""
+    second: TestClient = await aiohttp_client(service.server)
+    return second

@@ -11,12 +11,13 @@ Sanic rewrites its HTTP handlers when a server starts; a module that starts more
 """
 
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
+
+from tests.support.ports import bound_socket, port_of
 
 Prepare = Callable[[Sanic, str], None]
 
@@ -32,9 +33,8 @@ def mount_channels(
 @contextlib.asynccontextmanager
 async def serve_app(app: Sanic, prepare: Prepare | None = None) -> AsyncIterator[str]:
     """Serves ``app`` on a free loopback port until the block ends; yields the base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with bound_socket() as sock:
+        base_url = f"http://127.0.0.1:{port_of(sock)}"
         if prepare is not None:
             prepare(app, base_url)
         server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
