@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered
-from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.audit_queue import AuditQueue
 from actions.contact_history import ContactHistory
@@ -23,6 +21,7 @@ from bot.conversation_id_migration import (
     migrate_tracker_store,
     namespaced,
 )
+from tests.support.stored_conversations import save, texts
 
 HEX_SESSION = "0123456789abcdef0123456789abcdef"
 # Old id → (the channels its customer messages came through, the id it must get).
@@ -43,22 +42,6 @@ LEGACY = {
 
 def store_on(db: Path) -> SQLTrackerStore:
     return SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(db))
-
-
-async def save(store: SQLTrackerStore, sender: str, channels: list[str | None]) -> None:
-    tracker = DialogueStateTracker(sender, slots=[])
-    tracker.update(SessionStarted())
-    for number, channel in enumerate(channels):
-        tracker.update(UserUttered(f"{sender} message {number}", input_channel=channel))
-        tracker.update(BotUttered(f"answer {number}"))
-    await store.save(tracker)
-
-
-async def texts(store: SQLTrackerStore, sender: str) -> list[str] | None:
-    tracker = await store.retrieve_full_tracker(sender)
-    if tracker is None or not tracker.events:
-        return None
-    return [str(getattr(e, "text", "")) for e in tracker.events if isinstance(e, (UserUttered, BotUttered))]
 
 
 def rows(db: Path, query: str) -> list[tuple[object, ...]]:

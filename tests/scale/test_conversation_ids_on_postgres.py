@@ -13,14 +13,13 @@ import psycopg2
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered
-from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.contact_history import ContactHistory
 from actions.outbox import Outbox
 from bot.conversation_id_migration import migrate_conversation_ids
 from tests.support.datastores import Postgres, postgres, postgres_bin
 from tests.support.ports import free_port
+from tests.support.stored_conversations import save, texts
 
 pytestmark = pytest.mark.integration
 
@@ -51,22 +50,6 @@ def tracker_store(pg: Postgres) -> SQLTrackerStore:
     return SQLTrackerStore(
         Domain.empty(), dialect="postgresql", host=pg.host, port=pg.port, db="tracker", username=pg.user
     )
-
-
-async def save(store: SQLTrackerStore, sender: str, channels: list[str]) -> None:
-    tracker = DialogueStateTracker(sender, slots=[])
-    tracker.update(SessionStarted())
-    for number, channel in enumerate(channels):
-        tracker.update(UserUttered(f"{sender} message {number}", input_channel=channel))
-        tracker.update(BotUttered(f"answer {number}"))
-    await store.save(tracker)
-
-
-async def texts(store: SQLTrackerStore, sender: str) -> list[str] | None:
-    tracker = await store.retrieve_full_tracker(sender)
-    if tracker is None or not tracker.events:
-        return None
-    return [str(getattr(e, "text", "")) for e in tracker.events if isinstance(e, (UserUttered, BotUttered))]
 
 
 def query(pg: Postgres, database: str, sql: str) -> list[tuple[Any, ...]]:
