@@ -248,22 +248,22 @@ def _renamed_payload(text: str, renamed: Mapping[str, str]) -> str | None:
     return None if new == old else json.dumps({**payload, "conversation_id": new}, ensure_ascii=False)
 
 
+# The action server's queues: each row's JSON names the conversation it is about.
+QUEUES = (
+    (outbox, outbox.c.idempotency_key, outbox.c.payload),
+    (audit_queue, audit_queue.c.id, audit_queue.c.entry),
+)
+
+
 def _rename_queued(connection: Connection, renamed: Mapping[str, str]) -> int:
     changed = 0
-    if _has_tables(connection, "handoff_outbox"):
-        _lock(connection, "handoff_outbox")
-        rows = connection.execute(select(outbox.c.idempotency_key, outbox.c.payload)).all()
-        for key, payload in rows:
-            new = _renamed_payload(payload, renamed)
+    for queue, key, document in QUEUES:
+        if not _has_tables(connection, queue.name):
+            continue
+        _lock(connection, queue.name)
+        for row_key, old in connection.execute(select(key, document)).all():
+            new = _renamed_payload(old, renamed)
             if new is not None:
-                connection.execute(update(outbox).where(outbox.c.idempotency_key == key).values(payload=new))
-                changed += 1
-    if _has_tables(connection, "audit_queue"):
-        _lock(connection, "audit_queue")
-        rows = connection.execute(select(audit_queue.c.id, audit_queue.c.entry)).all()
-        for number, entry in rows:
-            new = _renamed_payload(entry, renamed)
-            if new is not None:
-                connection.execute(update(audit_queue).where(audit_queue.c.id == number).values(entry=new))
+                connection.execute(update(queue).where(key == row_key).values({document.name: new}))
                 changed += 1
     return changed
