@@ -39,8 +39,10 @@ setup: $(VENV)/.installed ## Create .venv (Python 3.10) and install everything i
 seed: setup ## Create and seed the demo store (var/store.db) if empty
 	$(PY) -m actions.store seed
 
+# Rasa reads data/ recursively (nlu/, stories/, rules/) and skips files without its keys; the emotion
+# component reads data/emotions/ itself.  policy/ is read at run time and never needs a retrain.
 train: setup ## Train the model if data/, config.yml or domain.yml changed (Rasa skips it otherwise)
-	$(RASA) train --fixed-model-name attune --out models
+	$(RASA) train --data data --fixed-model-name attune --out models
 
 run: setup seed train ## Set up, then run Rasa + action server + handoff service on 127.0.0.1
 	$(PY) -m bot.launcher --model models/attune.tar.gz

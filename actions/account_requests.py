@@ -9,13 +9,13 @@ from datetime import date, datetime
 
 from actions.outcomes import Outcome, day, mask_email, money
 from actions.store.gateway import CustomerRecord, DemoStore
-from bot import constants as c
+from bot.constants import CANCEL_SUBSCRIPTION, SLOT_PENDING_CANCELLATION
 
 RESET_SUBJECT = "Reset your Parcelpine password"
 
 
 def handle(topic: str, customer: CustomerRecord, store: DemoStore, now: datetime) -> Outcome:
-    if topic == c.CANCEL_SUBSCRIPTION:
+    if topic == CANCEL_SUBSCRIPTION:
         return _propose_cancellation(customer)
     store.request_password_reset(customer.id)
     store.mailbox.send(
@@ -39,7 +39,7 @@ def _propose_cancellation(customer: CustomerRecord) -> Outcome:
             "cancellation_proposed",
             "utter_confirm_cancellation",
             variables={"plan": sub.plan, "price": money(sub.price_cents), "renews_on": day(sub.renews_on)},
-            slots={c.SLOT_PENDING_CANCELLATION: True},
+            slots={SLOT_PENDING_CANCELLATION: True},
         )
     if customer.subscriptions:
         latest = customer.subscriptions[-1]
@@ -62,5 +62,5 @@ def confirm_cancellation(customer: CustomerRecord, store: DemoStore, today: date
         "subscription_cancelled",
         "utter_subscription_cancelled",
         variables={"plan": active[0].plan},
-        slots={c.SLOT_PENDING_CANCELLATION: False},
+        slots={SLOT_PENDING_CANCELLATION: False},
     )

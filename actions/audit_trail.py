@@ -1,4 +1,5 @@
-"""Turns one turn's decisions by the empathy engine into audit entries (handoff/audit.py stores them).
+"""Turns one turn's decisions by the empathy engine into audit entries
+(handoff/audit/audit_log.py stores them).
 
 ``action_track_empathy`` sets the tone and the escalation decision each turn, with the
 explanation in the ``empathy_explanation`` slot.  From the slots it returns, this records:
@@ -26,7 +27,13 @@ from rasa_sdk import Tracker
 from actions import resources
 from actions.consent import latest_user_event
 from actions.handoff_payload import customer_pseudonym
-from bot import constants as c
+from bot.constants import (
+    REQUEST_HUMAN,
+    SLOT_EMPATHY_EXPLANATION,
+    SLOT_EMPATHY_STATE,
+    SLOT_FAILED_ATTEMPTS,
+    SLOT_TONE,
+)
 from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN
 from bot.empathy.tone import NEUTRAL
 
@@ -111,11 +118,11 @@ def entries_for_turn(
 ) -> list[dict[str, Any]]:
     """The audit entries for the slots ``action_track_empathy`` returned this turn (often none)."""
     slots = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
-    explanation = slots.get(c.SLOT_EMPATHY_EXPLANATION)
+    explanation = slots.get(SLOT_EMPATHY_EXPLANATION)
     if not isinstance(explanation, dict):
         return []
     turn = _read_turn(tracker, slots, explanation, now)
-    entries = (_tone_change_entry(turn, slots.get(c.SLOT_TONE)), _decision_entry(turn))
+    entries = (_tone_change_entry(turn, slots.get(SLOT_TONE)), _decision_entry(turn))
     return [entry for entry in entries if entry is not None]
 
 
@@ -124,7 +131,7 @@ def _read_turn(
 ) -> _Turn:
     """What every entry about this turn shares: who, when, the non-emotional facts and the sources."""
     opted_out = bool(explanation.get("opted_out"))
-    state = slots.get(c.SLOT_EMPATHY_STATE) or {}
+    state = slots.get(SLOT_EMPATHY_STATE) or {}
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     base = {
         "conversation_id": tracker.sender_id,
@@ -137,8 +144,8 @@ def _read_turn(
     facts = {
         "turn": int(explanation.get("turn") or 0),
         "intent": intent,
-        "explicit_request": intent == c.REQUEST_HUMAN,
-        "failed_attempts": int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0),
+        "explicit_request": intent == REQUEST_HUMAN,
+        "failed_attempts": int(tracker.get_slot(SLOT_FAILED_ATTEMPTS) or 0),
         "emotion_processing": "off" if opted_out else "on",
     }
     sources = list(OPTED_OUT_SOURCES) if opted_out else [str(s) for s in explanation.get("sources", [])]
@@ -154,7 +161,7 @@ def _read_turn(
 
 def _tone_change_entry(turn: _Turn, after: object) -> dict[str, Any] | None:
     """A ``tone_change`` entry when this turn's tone differs from the last one."""
-    before = turn.tracker.get_slot(c.SLOT_TONE) or NEUTRAL
+    before = turn.tracker.get_slot(SLOT_TONE) or NEUTRAL
     if not isinstance(after, str) or after == before:
         return None
     if turn.opted_out:

@@ -6,11 +6,11 @@ one.  It asks three things, each of which the customer may decline (then no call
 1. the number: in an SMS/WhatsApp conversation (``sms:``/``whatsapp:``, a number Twilio verified)
    the one they are writing from, confirmed; otherwise typed and checked (phonenumbers, E.164);
 2. when: "now" if the team is open and it is not quiet hours where the customer is, or one of the
-   next windows (actions/callback_hours.py, configured in data/callbacks.yml);
+   next windows (actions/callback_hours.py, configured in policy/business_hours.yml);
 3. consent to be called on that number about this conversation, recorded with its time.
 
 ``action_request_callback`` then sends the handoff with the call-back attached (priority at least
-high); the handoff service stores the call job and places the call (handoff/callbacks.py).
+high); the handoff service stores the call job and places the call (handoff/callbacks/call_jobs.py).
 """
 
 import hashlib
@@ -27,23 +27,35 @@ from rasa_sdk.types import DomainDict
 
 from actions import resources
 from actions.base import EventList, SafeAction, start_over
-from actions.callback_hours import Option, choose, customer_zone, options, phone_number
+from actions.callback_hours import Option, choose, customer_zone, options
 from actions.escalation import HandoffSender
 from actions.handoff_delivery import DELIVERED, FAILED, QUEUED
 from actions.handoff_payload import build_payload
-from bot import constants as c
-from handoff.conversation_ids import twilio_address
+from bot.constants import (
+    AFFIRM,
+    DECLINED,
+    DENY,
+    SLOT_CALLBACK_CONSENT,
+    SLOT_CALLBACK_OPTIONS,
+    SLOT_CALLBACK_PHONE,
+    SLOT_CALLBACK_STATUS,
+    SLOT_CALLBACK_TIME,
+    SLOT_HANDOFF_STATUS,
+    SLOT_REQUESTED,
+)
+from handoff.shared.conversation_ids import twilio_address
+from handoff.shared.phone_numbers import find_phone_number, mask_phone
 
 logger = logging.getLogger(__name__)
 
-FORM_SLOTS = (c.SLOT_CALLBACK_PHONE, c.SLOT_CALLBACK_TIME, c.SLOT_CALLBACK_CONSENT)
+FORM_SLOTS = (SLOT_CALLBACK_PHONE, SLOT_CALLBACK_TIME, SLOT_CALLBACK_CONSENT)
 DECLINE_WORDS = ("never mind", "nevermind", "forget it", "don't call", "do not call", "no call")
 
 
 def channel_number(tracker: Tracker) -> str | None:
     """The customer's own number when the conversation is an SMS/WhatsApp one, else None.
 
-    Only the conversation id says so (handoff/conversation_ids.py): ``sms:``/``whatsapp:`` ids are
+    Only the conversation id says so (handoff/shared/conversation_ids.py): ``sms:``/``whatsapp:`` ids are
     made by the Twilio channel from the number Twilio verified.  A REST client may name itself
     ``+44…`` (its conversation is ``rest:+44…``) or write "twilio" as its channel: neither is a
     number anyone proved to own, so it is never offered a call to it.
@@ -51,11 +63,7 @@ def channel_number(tracker: Tracker) -> str | None:
     address = twilio_address(tracker.sender_id)
     if address is None:
         return None
-    return phone_number(address, resources.callback_hours().default_region)
-
-
-def masked(number: str) -> str:
-    return "••••" + number[-3:]
+    return find_phone_number(address, resources.callback_hours().default_region)
 
 
 def _intent(tracker: Tracker) -> str | None:
@@ -63,15 +71,15 @@ def _intent(tracker: Tracker) -> str | None:
 
 
 def _declines(tracker: Tracker, text: str) -> bool:
-    return _intent(tracker) == c.DENY or any(word in text.lower() for word in DECLINE_WORDS)
+    return _intent(tracker) == DENY or any(word in text.lower() for word in DECLINE_WORDS)
 
 
 def _decline_all() -> dict[str, Any]:
-    return {slot: c.DECLINED for slot in FORM_SLOTS}
+    return {slot: DECLINED for slot in FORM_SLOTS}
 
 
 def chosen_option(tracker: Tracker) -> Option | None:
-    value = tracker.get_slot(c.SLOT_CALLBACK_TIME)
+    value = tracker.get_slot(SLOT_CALLBACK_TIME)
     return Option.from_slot(value) if isinstance(value, dict) else None
 
 
@@ -88,47 +96,47 @@ class ValidateCallbackForm(FormValidationAction):
         start_over(dispatcher)
         dispatcher.utter_message(response="utter_something_went_wrong")
         # The unchecked text Rasa extracted for the requested slot must not stand as an answer.
-        requested = tracker.get_slot(c.SLOT_REQUESTED)
+        requested = tracker.get_slot(SLOT_REQUESTED)
         return [SlotSet(requested, None)] if requested in FORM_SLOTS else []
 
     async def validate_callback_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "")
-        number = phone_number(text, resources.callback_hours().default_region)
+        number = find_phone_number(text, resources.callback_hours().default_region)
         if number:
-            return {c.SLOT_CALLBACK_PHONE: number}
+            return {SLOT_CALLBACK_PHONE: number}
         own = channel_number(tracker)
-        if own and _intent(tracker) == c.AFFIRM:
-            return {c.SLOT_CALLBACK_PHONE: own}
+        if own and _intent(tracker) == AFFIRM:
+            return {SLOT_CALLBACK_PHONE: own}
         if _declines(tracker, text):
             return _decline_all()
         dispatcher.utter_message(response="utter_callback_bad_number")
-        return {c.SLOT_CALLBACK_PHONE: None}
+        return {SLOT_CALLBACK_PHONE: None}
 
     async def validate_callback_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "")
-        offered = [Option.from_slot(o) for o in tracker.get_slot(c.SLOT_CALLBACK_OPTIONS) or []]
+        offered = [Option.from_slot(o) for o in tracker.get_slot(SLOT_CALLBACK_OPTIONS) or []]
         option = choose(offered, text)
         if option is not None:
-            return {c.SLOT_CALLBACK_TIME: option.as_slot()}
+            return {SLOT_CALLBACK_TIME: option.as_slot()}
         if _declines(tracker, text):
             return _decline_all()
         dispatcher.utter_message(response="utter_callback_pick_again")
-        return {c.SLOT_CALLBACK_TIME: None}
+        return {SLOT_CALLBACK_TIME: None}
 
     async def validate_callback_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if _intent(tracker) == c.AFFIRM:
+        if _intent(tracker) == AFFIRM:
             # Consent is the time the customer said yes to this number and this time.
-            return {c.SLOT_CALLBACK_CONSENT: datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            return {SLOT_CALLBACK_CONSENT: datetime.now(timezone.utc).isoformat(timespec="seconds")}
         if _declines(tracker, str(value or "")):
             return _decline_all()
         dispatcher.utter_message(response="utter_callback_yes_or_no")
-        return {c.SLOT_CALLBACK_CONSENT: None}
+        return {SLOT_CALLBACK_CONSENT: None}
 
 
 class ActionAskCallbackPhone(SafeAction):
@@ -140,7 +148,7 @@ class ActionAskCallbackPhone(SafeAction):
     ) -> EventList:
         own = channel_number(tracker)
         if own:
-            dispatcher.utter_message(response="utter_callback_confirm_own_number", number=masked(own))
+            dispatcher.utter_message(response="utter_callback_confirm_own_number", number=mask_phone(own))
         else:
             dispatcher.utter_message(response="utter_callback_ask_number")
         return []
@@ -157,18 +165,18 @@ class ActionAskCallbackTime(SafeAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         hours = resources.callback_hours()
-        number = str(tracker.get_slot(c.SLOT_CALLBACK_PHONE) or "")
+        number = str(tracker.get_slot(SLOT_CALLBACK_PHONE) or "")
         offered = options(hours, customer_zone(number, hours.timezone), self._clock())
         if not offered:
             dispatcher.utter_message(response="utter_callback_no_times")
-            return [SlotSet(slot, c.DECLINED) for slot in FORM_SLOTS]
+            return [SlotSet(slot, DECLINED) for slot in FORM_SLOTS]
         buttons = [{"title": o.label, "payload": o.label} for o in offered]
         now_offered = offered[0].start is None
         dispatcher.utter_message(
             response="utter_callback_ask_time" if now_offered else "utter_callback_ask_time_later",
             buttons=buttons,
         )
-        return [SlotSet(c.SLOT_CALLBACK_OPTIONS, [o.as_slot() for o in offered])]
+        return [SlotSet(SLOT_CALLBACK_OPTIONS, [o.as_slot() for o in offered])]
 
 
 class ActionAskCallbackConsent(SafeAction):
@@ -181,7 +189,7 @@ class ActionAskCallbackConsent(SafeAction):
         option = chosen_option(tracker)
         dispatcher.utter_message(
             response="utter_callback_confirm",
-            number=masked(str(tracker.get_slot(c.SLOT_CALLBACK_PHONE) or "")),
+            number=mask_phone(str(tracker.get_slot(SLOT_CALLBACK_PHONE) or "")),
             when=option.when if option else Option.when,
             buttons=[{"title": "Yes, call me", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
         )
@@ -191,8 +199,8 @@ class ActionAskCallbackConsent(SafeAction):
 def callback_payload(tracker: Tracker) -> dict[str, Any]:
     """The handoff payload with the agreed call-back attached (number, consent time, window)."""
     payload: dict[str, Any] = dict(build_payload(tracker))
-    phone = str(tracker.get_slot(c.SLOT_CALLBACK_PHONE))
-    consent_at = str(tracker.get_slot(c.SLOT_CALLBACK_CONSENT))
+    phone = str(tracker.get_slot(SLOT_CALLBACK_PHONE))
+    consent_at = str(tracker.get_slot(SLOT_CALLBACK_CONSENT))
     option = chosen_option(tracker)
     hours = resources.callback_hours()
     window = (
@@ -202,7 +210,7 @@ def callback_payload(tracker: Tracker) -> dict[str, Any]:
     )
     payload["callback"] = {
         "requested": True,
-        "phone_masked": masked(phone),
+        "phone_masked": mask_phone(phone),
         "phone": phone,
         "consent_at": consent_at,
         "window": window,
@@ -218,7 +226,7 @@ def callback_payload(tracker: Tracker) -> dict[str, Any]:
 
 def _reset() -> EventList:
     """The form's answers, cleared once the request is made (or declined, or failed)."""
-    return [SlotSet(slot, None) for slot in (*FORM_SLOTS, c.SLOT_CALLBACK_OPTIONS)]
+    return [SlotSet(slot, None) for slot in (*FORM_SLOTS, SLOT_CALLBACK_OPTIONS)]
 
 
 class ActionRequestCallback(HandoffSender):
@@ -231,15 +239,15 @@ class ActionRequestCallback(HandoffSender):
         # What can raise comes before sending (the hours file, building the request); sending never
         # raises and what follows it only picks the reply: so nothing was saved or sent.
         dispatcher.utter_message(response="utter_callback_failed")
-        return [*_reset(), SlotSet(c.SLOT_HANDOFF_STATUS, FAILED), SlotSet(c.SLOT_CALLBACK_STATUS, FAILED)]
+        return [*_reset(), SlotSet(SLOT_HANDOFF_STATUS, FAILED), SlotSet(SLOT_CALLBACK_STATUS, FAILED)]
 
     async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         reset = _reset()
-        if any(tracker.get_slot(slot) == c.DECLINED for slot in FORM_SLOTS):
+        if any(tracker.get_slot(slot) == DECLINED for slot in FORM_SLOTS):
             dispatcher.utter_message(response="utter_callback_declined")
-            return [*reset, SlotSet(c.SLOT_CALLBACK_STATUS, c.DECLINED)]
+            return [*reset, SlotSet(SLOT_CALLBACK_STATUS, DECLINED)]
         payload = callback_payload(tracker)
         result = await self.send("callback", payload)
         status = result.callback_status or result.status
@@ -258,6 +266,6 @@ class ActionRequestCallback(HandoffSender):
             dispatcher.utter_message(response="utter_callback_failed")
         return [
             *reset,
-            SlotSet(c.SLOT_HANDOFF_STATUS, result.status),
-            SlotSet(c.SLOT_CALLBACK_STATUS, status),
+            SlotSet(SLOT_HANDOFF_STATUS, result.status),
+            SlotSet(SLOT_CALLBACK_STATUS, status),
         ]

@@ -1,6 +1,6 @@
 """When a call-back may ring: business hours, the customer's quiet hours, and the windows to offer.
 
-Pure (stdlib + phonenumbers): data/callbacks.yml in, a list of ``Option``s out.  "Now" is offered
+Pure (stdlib + phonenumbers): policy/business_hours.yml in, a list of ``Option``s out.  "Now" is offered
 only when the team is open and it is not quiet hours where the customer is (their time zone comes
 from their phone number); the later windows each fit wholly inside both.  Times shown to the
 customer are in their own time zone.
@@ -26,7 +26,7 @@ NOW_WORDS = ("now", "asap", "right away", "straight away", "immediately", "as so
 
 
 class CallbackHoursError(ValueError):
-    """data/callbacks.yml is malformed; the message names the key."""
+    """policy/business_hours.yml is malformed; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -126,15 +126,6 @@ def load_hours(path: str | Path) -> CallbackHours:
         return parse_hours(document)
     except CallbackHoursError as error:
         raise CallbackHoursError(f"{path}: {error}") from error
-
-
-def phone_number(text: str, region: str) -> str | None:
-    """The first valid phone number in ``text``, in E.164; None when there is none."""
-    candidate = text.strip().removeprefix("whatsapp:")
-    for match in phonenumbers.PhoneNumberMatcher(candidate, region):
-        if phonenumbers.is_valid_number(match.number):
-            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-    return None
 
 
 def customer_zone(number: str, fallback: ZoneInfo) -> ZoneInfo:

@@ -15,7 +15,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from bot import constants as c
+from bot.constants import SLOT_EMAIL, SLOT_EMOTION_OPT_OUT
 
 METADATA_KEY = "attune"
 
@@ -58,7 +58,7 @@ def known_customer(tracker: Tracker, event: dict[str, Any]) -> str | None:
     given in the conversation, as before.
     """
     answer = gate_answer(event)
-    email = tracker.get_slot(c.SLOT_EMAIL)
+    email = tracker.get_slot(SLOT_EMAIL)
     return answer.customer or answer.verified_id or (str(email) if email else None)
 
 
@@ -67,4 +67,4 @@ def opted_out(tracker: Tracker, event: dict[str, Any]) -> bool:
     answer = gate_answer(event).emotion_processing
     if answer in ("on", "off"):
         return answer == "off"
-    return bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))
+    return bool(tracker.get_slot(SLOT_EMOTION_OPT_OUT))

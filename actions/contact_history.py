@@ -5,7 +5,7 @@ A customer who gives up on web chat and tries SMS ten minutes later is telling u
 The customer is the one the Rasa server verified (``metadata.attune``: the handoff service's
 customer id, or a signed identity token's) or, once given, the e-mail slot (actions/consent.py
 ``known_customer``); never an id a client put in the metadata.  ``sender_id`` is the conversation
-id, namespaced by channel (handoff/conversation_ids.py).  Kept in its own table next to the demo
+id, namespaced by channel (handoff/shared/conversation_ids.py).  Kept in its own table next to the demo
 store (ATTUNE_STORE_DATABASE_URL); the consent and retention work will move it under the governed
 storage of the handoff service.
 """

@@ -21,8 +21,20 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import audit_trail, consent, resources
 from actions.contact_history import ContactHistory
-from actions.metrics import ActionMetrics, record
-from bot import constants as c
+from actions.metrics import ActionServerMetrics, record
+from bot.constants import (
+    PARSE_EMOTION,
+    REQUEST_HUMAN,
+    SLOT_DISTRESS,
+    SLOT_EMOTION_OPT_OUT,
+    SLOT_EMPATHY_EXPLANATION,
+    SLOT_EMPATHY_STATE,
+    SLOT_ESCALATION,
+    SLOT_FAILED_ATTEMPTS,
+    SLOT_FRUSTRATION,
+    SLOT_TONE,
+    SLOT_TRAJECTORY,
+)
 from bot.empathy.cues import Cues
 from bot.empathy.escalation import Decision, EscalationHistory, decide
 from bot.empathy.policy import EmpathyPolicy
@@ -42,7 +54,7 @@ def _observation(
     returned_after_minutes: float | None = None,
 ) -> TurnObservation:
     parse = event.get("parse_data") or {}
-    emotion = parse.get(c.PARSE_EMOTION) or {}
+    emotion = parse.get(PARSE_EMOTION) or {}
     cues = emotion.get("cues")
     return TurnObservation(
         text=str(event.get("text") or ""),
@@ -106,8 +118,8 @@ class _Turn:
         return cls(
             number=int(state.get("turn", 0)) + 1,
             scored=scored,
-            failures=int(tracker.get_slot(c.SLOT_FAILED_ATTEMPTS) or 0),
-            explicit=intent == c.REQUEST_HUMAN,
+            failures=int(tracker.get_slot(SLOT_FAILED_ATTEMPTS) or 0),
+            explicit=intent == REQUEST_HUMAN,
             history=EscalationHistory.from_dict(state.get("history")),
             state=state,
         )
@@ -136,13 +148,13 @@ class _TurnSlots:
 
     def events(self) -> list[dict[str, Any]]:
         return [
-            SlotSet(c.SLOT_FRUSTRATION, self.frustration),
-            SlotSet(c.SLOT_DISTRESS, self.distress),
-            SlotSet(c.SLOT_TRAJECTORY, self.trajectory),
-            SlotSet(c.SLOT_TONE, self.tone),
-            SlotSet(c.SLOT_ESCALATION, self.escalation),
-            SlotSet(c.SLOT_EMPATHY_STATE, self.state),
-            SlotSet(c.SLOT_EMPATHY_EXPLANATION, self.explanation),
+            SlotSet(SLOT_FRUSTRATION, self.frustration),
+            SlotSet(SLOT_DISTRESS, self.distress),
+            SlotSet(SLOT_TRAJECTORY, self.trajectory),
+            SlotSet(SLOT_TONE, self.tone),
+            SlotSet(SLOT_ESCALATION, self.escalation),
+            SlotSet(SLOT_EMPATHY_STATE, self.state),
+            SlotSet(SLOT_EMPATHY_EXPLANATION, self.explanation),
         ]
 
 
@@ -165,9 +177,9 @@ def _unscored(turn: _Turn, policy: EmpathyPolicy) -> _TurnSlots:
 
 def _opt_out_sync(tracker: Tracker, opted_out: bool) -> list[dict[str, Any]]:
     """Sets the opt-out slot when the customer's choice (from any channel) differs from it."""
-    if opted_out == bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT)):
+    if opted_out == bool(tracker.get_slot(SLOT_EMOTION_OPT_OUT)):
         return []
-    return [SlotSet(c.SLOT_EMOTION_OPT_OUT, opted_out)]
+    return [SlotSet(SLOT_EMOTION_OPT_OUT, opted_out)]
 
 
 class ActionTrackEmpathy(Action):
@@ -175,7 +187,7 @@ class ActionTrackEmpathy(Action):
         self,
         contacts: ContactHistory | None = None,
         clock: Callable[[], float] = time.time,
-        metrics: Callable[[], ActionMetrics] = resources.metrics,
+        metrics: Callable[[], ActionServerMetrics] = resources.metrics,
     ) -> None:
         self._contacts = contacts
         self._clock = clock
@@ -209,7 +221,7 @@ class ActionTrackEmpathy(Action):
         # Tone changes and escalation decisions go to the audit log: queued on disk, sent in the
         # background (actions/audit_trail.py); this never raises.
         await audit_trail.record_turn(tracker, events)
-        previous_tone = tracker.get_slot(c.SLOT_TONE)
+        previous_tone = tracker.get_slot(SLOT_TONE)
         # Latency, tone change and decision into the metrics (actions/metrics.py); never raises.
         record(
             self._metrics, lambda metrics: metrics.turn(time.perf_counter() - started, previous_tone, events)
@@ -222,7 +234,7 @@ class ActionTrackEmpathy(Action):
         latest, previous, reply_seconds = latest_turns(tracker)
         if latest is None:
             return []
-        state = tracker.get_slot(c.SLOT_EMPATHY_STATE) or {}
+        state = tracker.get_slot(SLOT_EMPATHY_STATE) or {}
         # Rasa runs slot extraction again when a form activates in the same turn: score each
         # message once, or the trajectory would count it twice and undo its own decision.
         scored = message_key(latest)
@@ -252,19 +264,19 @@ class ActionTrackEmpathy(Action):
         before = _observation(previous, None, None) if previous else None
         score = score_turn(
             compute_signals(current, before),
-            float(tracker.get_slot(c.SLOT_FRUSTRATION) or 0.0),
-            float(tracker.get_slot(c.SLOT_DISTRESS) or 0.0),
+            float(tracker.get_slot(SLOT_FRUSTRATION) or 0.0),
+            float(tracker.get_slot(SLOT_DISTRESS) or 0.0),
             policy,
         )
         tone = choose_tone(
             score.frustration.value,
             score.distress.value,
-            tracker.get_slot(c.SLOT_TONE),
+            tracker.get_slot(SLOT_TONE),
             int(turn.state.get("tone_turns", 0)),
             policy.tone,
         )
         decision = decide(turn.number, score, turn.explicit, turn.failures, turn.history, policy.escalation)
-        trajectory = [*(tracker.get_slot(c.SLOT_TRAJECTORY) or []), round(score.frustration.value, 3)]
+        trajectory = [*(tracker.get_slot(SLOT_TRAJECTORY) or []), round(score.frustration.value, 3)]
         return _TurnSlots(
             frustration=round(score.frustration.value, 4),
             distress=round(score.distress.value, 4),

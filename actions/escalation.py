@@ -24,15 +24,15 @@ from actions.base import EventList, SafeAction
 from actions.clients.handoff import HandoffClient
 from actions.handoff_delivery import DELIVERED, FAILED, QUEUED, DeliveryResult, deliver, settle
 from actions.handoff_payload import build_payload
-from actions.metrics import ActionMetrics, record
+from actions.metrics import ActionServerMetrics, record
 from actions.outbox import Outbox
-from bot import constants as c
+from bot.constants import FORM_CALLBACK, SLOT_EMPATHY_EXPLANATION, SLOT_HANDOFF_STATUS, SLOT_REQUESTED
 
 logger = logging.getLogger(__name__)
 
 
 def _log_decision(tracker: Tracker, action: str) -> None:
-    explanation = tracker.get_slot(c.SLOT_EMPATHY_EXPLANATION) or {}
+    explanation = tracker.get_slot(SLOT_EMPATHY_EXPLANATION) or {}
     logger.info(
         "escalation %s for conversation %s: %s",
         action,
@@ -72,7 +72,7 @@ class HandoffSender(SafeAction, abc.ABC):
         self,
         outbox: Callable[[], Outbox] = resources.outbox,
         client: Callable[[], HandoffClient] = resources.handoff_client,
-        metrics: Callable[[], ActionMetrics] = resources.metrics,
+        metrics: Callable[[], ActionServerMetrics] = resources.metrics,
     ) -> None:
         self._outbox = outbox
         self._client = client
@@ -114,13 +114,13 @@ class ActionHandoff(HandoffSender):
         # What can raise comes before sending (building the payload); sending never raises and what
         # follows it only picks the reply: so nothing was saved or sent.
         dispatcher.utter_message(response="utter_handoff_failed")
-        return [SlotSet(c.SLOT_HANDOFF_STATUS, FAILED)]
+        return [SlotSet(SLOT_HANDOFF_STATUS, FAILED)]
 
     async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         _log_decision(tracker, self.name())
-        if tracker.get_slot(c.SLOT_HANDOFF_STATUS) in (DELIVERED, QUEUED):
+        if tracker.get_slot(SLOT_HANDOFF_STATUS) in (DELIVERED, QUEUED):
             # Asking again while the team already has it must not queue the customer twice.
             dispatcher.utter_message(response="utter_handoff_already")
             return []
@@ -138,8 +138,8 @@ class ActionHandoff(HandoffSender):
             dispatcher.utter_message(response="utter_handoff_delayed")
         else:  # rejected, or not even saved: the customer needs another way to reach the team
             dispatcher.utter_message(response="utter_handoff_failed")
-        events: EventList = [SlotSet(c.SLOT_HANDOFF_STATUS, result.status)]
-        if (tracker.active_loop or {}).get("name") == c.FORM_CALLBACK:
+        events: EventList = [SlotSet(SLOT_HANDOFF_STATUS, result.status)]
+        if (tracker.active_loop or {}).get("name") == FORM_CALLBACK:
             # "Just get me a person" in the middle of booking a call-back: the booking stops here.
-            events += [ActiveLoop(None), SlotSet(c.SLOT_REQUESTED, None)]
+            events += [ActiveLoop(None), SlotSet(SLOT_REQUESTED, None)]
         return events

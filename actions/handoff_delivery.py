@@ -2,9 +2,10 @@
 
 ``deliver`` writes the payload to the durable outbox, then tries the handoff service a few times
 quickly (the customer is waiting for a reply).  If the service stays unavailable the handoff
-remains pending and the ``OutboxFlusher`` keeps retrying with backoff until it is confirmed; the
-action server starts the flusher with itself (actions/server.py), so a saved handoff goes out
-when the service answers again even if no customer writes.
+remains pending and the outbox's flusher (actions/queue_flusher.py) keeps retrying with backoff
+until it is confirmed; the action server starts the flusher with itself (actions/server.py), so a
+saved handoff goes out when the service answers again even if no customer writes.  What counts as
+unavailable, rejected or misconfigured is actions/clients/http.py's rule.
 
 What is sent is always the body stored in the outbox: a handoff built again under the same
 idempotency key (the customer asks again after a restart, Rasa re-runs the action) differs at
@@ -13,20 +14,30 @@ least in ``created_at``, and the service refuses a key reused with another body 
 
 import asyncio
 import logging
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from actions import outbox as stored
-from actions.background import Repeating
-from actions.clients.handoff import HandoffClient, HandoffConflict, HandoffRejected, HandoffUnavailable
-from actions.outbox import Outbox, OutboxItem
+from actions import durable_queue as stored
+from actions.clients.handoff import Delivered, HandoffClient, HandoffConflict
+from actions.durable_queue import QueueItem
+from actions.outbox import Outbox
+from actions.queue_flusher import (
+    FLUSH_INTERVAL_SECONDS,
+    LATER,
+    REFUSED,
+    Attempt,
+    QueueFlusher,
+    SendOne,
+    attempt,
+)
+from actions.queue_flusher import flush_once as flush_queue
 
 logger = logging.getLogger(__name__)
 
 QUICK_ATTEMPTS = 3
 QUICK_PAUSE_SECONDS = 0.3
-FLUSH_INTERVAL_SECONDS = 1.0
+WHAT = "handoff"
 
 # delivered: the service has it; queued: safe in the outbox, retried in the background;
 # rejected: the service refused it; failed: not even stored (the customer must use another way).
@@ -48,31 +59,48 @@ class DeliveryResult:
     callback_status: str | None = None
 
 
-async def _attempt(outbox: Outbox, client: HandoffClient, item: OutboxItem) -> DeliveryResult | None:
-    """Sends the stored payload once; None when the service is unavailable (still pending)."""
-    key = item.key
-    try:
-        delivered = await client.send(item.payload)
-    except HandoffConflict as error:
-        # Another outbox (a second action server) delivered this handoff first: the team has it.
-        await asyncio.to_thread(outbox.delivered, key)
-        logger.warning("handoff %s is already held by the service with another body: %s", key, error)
-        return DeliveryResult(DELIVERED, None, str(error))
-    except HandoffRejected as error:
-        await asyncio.to_thread(outbox.rejected, key, str(error))
-        logger.error("handoff %s rejected by the service: %s", key, error)
-        return DeliveryResult(REJECTED, None, str(error))
-    except HandoffUnavailable as error:
-        await asyncio.to_thread(outbox.failed, key, str(error))
-        logger.warning("handoff %s not delivered yet: %s", key, error)
+@dataclass(frozen=True)
+class AlreadyHeld:
+    """409: the service holds this key with another body (a second action server sent it first)."""
+
+    detail: str
+
+
+HandoffAnswer = Delivered | AlreadyHeld
+
+
+def _send(client: HandoffClient) -> Callable[[dict[str, Any]], Awaitable[HandoffAnswer]]:
+    async def send(payload: dict[str, Any]) -> HandoffAnswer:
+        try:
+            return await client.send(payload)
+        except HandoffConflict as error:
+            # Another outbox delivered this handoff first: the team has it, so it counts as delivered.
+            logger.warning(
+                "handoff %s is already held by the service with another body: %s",
+                payload.get("idempotency_key"),
+                error,
+            )
+            return AlreadyHeld(str(error))
+
+    return send
+
+
+async def _attempt(outbox: Outbox, client: HandoffClient, item: QueueItem) -> DeliveryResult | None:
+    """Sends the stored payload once; None when the service cannot take it yet (still pending)."""
+    tried = await attempt(outbox, item, _send(client), WHAT)
+    if tried.outcome == LATER:
         return None
-    await asyncio.to_thread(outbox.delivered, key)
+    if tried.outcome == REFUSED:
+        return DeliveryResult(REJECTED, None, tried.detail)
+    answer = tried.answer
+    if not isinstance(answer, Delivered):  # already held by the service: the team has it
+        return DeliveryResult(DELIVERED, None, answer.detail if answer else "")
     return DeliveryResult(
         DELIVERED,
-        delivered.handoff_id,
-        queue_position=delivered.queue_position,
-        agents_online=delivered.agents_online,
-        callback_status=delivered.callback_status,
+        answer.handoff_id,
+        queue_position=answer.queue_position,
+        agents_online=answer.agents_online,
+        callback_status=answer.callback_status,
     )
 
 
@@ -91,12 +119,12 @@ async def deliver(
     item = await asyncio.to_thread(outbox.put, payload)
     if item.status != stored.PENDING:
         return _concluded(item)
-    for attempt in range(attempts):
+    for tried in range(attempts):
         result = await _attempt(outbox, client, item)
         if result is not None:
             return result
-        if attempt + 1 < attempts:
-            await asyncio.sleep(pause * (attempt + 1))
+        if tried + 1 < attempts:
+            await asyncio.sleep(pause * (tried + 1))
     return DeliveryResult(QUEUED, None, "kept in the outbox; retried in the background")
 
 
@@ -117,45 +145,30 @@ async def settle(outbox: Outbox, key: str) -> DeliveryResult:
     return DeliveryResult(QUEUED, None, "kept in the outbox; retried in the background")
 
 
-def _concluded(item: OutboxItem) -> DeliveryResult:
+def _concluded(item: QueueItem) -> DeliveryResult:
     """A handoff the outbox already has an answer for (it is not sent again)."""
     if item.status == stored.DELIVERED:
         return DeliveryResult(DELIVERED, None, "already delivered")
     return DeliveryResult(REJECTED, None, item.last_error or "rejected by the service")
 
 
+def _sender(outbox: Outbox, client: HandoffClient) -> SendOne:
+    send = _send(client)
+
+    async def send_one(item: QueueItem) -> Attempt[HandoffAnswer]:
+        return await attempt(outbox, item, send, WHAT)
+
+    return send_one
+
+
 async def flush_once(outbox: Outbox, client: HandoffClient, now: float | None = None) -> int:
-    """One pass over due handoffs, oldest first; returns how many were delivered.
-
-    The pass stops at the first one the service cannot take: while it is down, one call per pass
-    finds out (and each handoff still backs off on its own), instead of a timeout per handoff.
-    """
-    delivered = 0
-    for item in await asyncio.to_thread(outbox.due, time.time() if now is None else now):
-        result = await _attempt(outbox, client, item)
-        if result is None:
-            break
-        if result.status == DELIVERED:
-            logger.info(
-                "handoff %s delivered from the outbox after %d failed attempts", item.key, item.attempts
-            )
-            delivered += 1
-    return delivered
+    """One pass over due handoffs, oldest first, stopping at the first the service cannot take;
+    returns how many were delivered (actions/queue_flusher.py)."""
+    return await flush_queue(outbox, _sender(outbox, client), now)
 
 
-class OutboxFlusher(Repeating):
+def outbox_flusher(
+    outbox: Outbox, client: HandoffClient, interval: float = FLUSH_INTERVAL_SECONDS
+) -> QueueFlusher:
     """Retries pending handoffs every ``interval`` seconds, from the action server's start to its stop."""
-
-    def __init__(
-        self, outbox: Outbox, client: HandoffClient, interval: float = FLUSH_INTERVAL_SECONDS
-    ) -> None:
-        super().__init__(interval)
-        self._outbox = outbox
-        self._client = client
-
-    @property
-    def name(self) -> str:
-        return "handoff outbox flusher"
-
-    async def tick(self) -> None:
-        await flush_once(self._outbox, self._client)
+    return QueueFlusher("handoff outbox flusher", outbox, _sender(outbox, client), interval)

@@ -1,4 +1,4 @@
-"""Builds the handoff payload (handoff/contract.py) from a conversation's tracker.
+"""Builds the handoff payload (handoff/shared/payload_contract.py) from a conversation's tracker.
 
 Everything comes from what the conversation recorded: the empathy engine's explanation events
 (one per customer turn), the self-service log, intents from the parse data and the transcript.
@@ -16,8 +16,18 @@ from rasa_sdk import Tracker
 
 from actions.consent import gate_answer, known_customer
 from actions.outcomes import mask_email
-from bot import constants as c
-from handoff.contract import (
+from bot.constants import (
+    PARSE_EMOTION,
+    SLOT_EMAIL,
+    SLOT_EMOTION_OPT_OUT,
+    SLOT_EMPATHY_EXPLANATION,
+    SLOT_ORDER_ID,
+    SLOT_PROBLEM,
+    SLOT_SELF_SERVICE_LOG,
+    SLOT_TONE,
+    SLOT_TOPIC,
+)
+from handoff.shared.payload_contract import (
     SCHEMA_VERSION,
     Attempt,
     EmotionProcessing,
@@ -56,7 +66,7 @@ def pseudonym(key: str) -> str:
 def customer_pseudonym(tracker: Tracker, event: dict[str, Any]) -> str:
     """Who the handoff and the audit log say the customer is.
 
-    The handoff service's customer id when the consent gate resolved one (handoff/customers.py),
+    The handoff service's customer id when the consent gate resolved one (handoff/privacy/customers.py),
     else a pseudonym of the verified or given customer, or of this conversation.  Never of a
     ``customer_id`` a client put in the metadata: that would file this conversation under
     somebody else's record.
@@ -71,7 +81,7 @@ def explanations(tracker: Tracker) -> list[dict[str, Any]]:
         e["value"]
         for e in tracker.events
         if e.get("event") == "slot"
-        and e.get("name") == c.SLOT_EMPATHY_EXPLANATION
+        and e.get("name") == SLOT_EMPATHY_EXPLANATION
         and isinstance(e.get("value"), dict)
     ]
 
@@ -104,7 +114,7 @@ def _attempt(entry: dict[str, Any]) -> Attempt:
 
 def _reading(turn: int, event: dict[str, Any]) -> EmotionReading | None:
     """The emotion model's reading of one customer message, as the payload carries it."""
-    reading = (event.get("parse_data") or {}).get(c.PARSE_EMOTION)
+    reading = (event.get("parse_data") or {}).get(PARSE_EMOTION)
     if not isinstance(reading, dict) or not reading.get("top"):
         return None
     probabilities = reading.get("probabilities") or {}
@@ -127,7 +137,7 @@ def _reason(trigger: dict[str, Any] | None) -> str:
 
 def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPayload:
     """The handoff payload for this conversation, answering its latest escalation decision."""
-    opted_out = bool(tracker.get_slot(c.SLOT_EMOTION_OPT_OUT))
+    opted_out = bool(tracker.get_slot(SLOT_EMOTION_OPT_OUT))
     history = explanations(tracker)
     trigger = trigger_of(history)
     user_events = [e for e in tracker.events if e.get("event") == "user"]
@@ -149,9 +159,9 @@ def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPaylo
         "intents": [_intent(n, e) for n, e in enumerate(user_events, 1)],
         "failed_attempts": [_attempt(a) for a in attempts],
         "slots": {
-            "order_id": tracker.get_slot(c.SLOT_ORDER_ID),
-            "topic": tracker.get_slot(c.SLOT_TOPIC),
-            "problem": tracker.get_slot(c.SLOT_PROBLEM),
+            "order_id": tracker.get_slot(SLOT_ORDER_ID),
+            "topic": tracker.get_slot(SLOT_TOPIC),
+            "problem": tracker.get_slot(SLOT_PROBLEM),
         },
         "summary": summary(tracker, user_events, attempts, history, opted_out),
         "recommended_approach": approach(tracker, trigger, attempts, history, opted_out),
@@ -168,7 +178,7 @@ def build_payload(tracker: Tracker, now: datetime | None = None) -> HandoffPaylo
 
 def _failed_attempts(tracker: Tracker) -> list[dict[str, Any]]:
     """The self-service log's failed attempts, oldest first."""
-    log = tracker.get_slot(c.SLOT_SELF_SERVICE_LOG) or []
+    log = tracker.get_slot(SLOT_SELF_SERVICE_LOG) or []
     return [a for a in log if isinstance(a, dict) and a.get("failed")]
 
 
@@ -179,7 +189,7 @@ def _idempotency_key(conversation_id: str, decision_turn: int, trigger: dict[str
 
 
 def _customer(tracker: Tracker, latest: dict[str, Any]) -> dict[str, str | None]:
-    email = tracker.get_slot(c.SLOT_EMAIL)
+    email = tracker.get_slot(SLOT_EMAIL)
     return {
         "pseudonym": customer_pseudonym(tracker, latest),
         "email_masked": mask_email(str(email)) if email else None,
@@ -251,7 +261,7 @@ def _add_emotional_data(
     payload["trajectory"] = [
         _trajectory_point(n, x) for n, x in enumerate(history, 1) if not x.get("opted_out")
     ]
-    payload["tone"] = str(tracker.get_slot(c.SLOT_TONE) or "neutral")
+    payload["tone"] = str(tracker.get_slot(SLOT_TONE) or "neutral")
     readings = (_reading(n, e) for n, e in enumerate(user_events, 1))
     payload["emotions"] = [r for r in readings if r is not None]
     if trigger:
@@ -280,12 +290,12 @@ def summary(
     history: list[dict[str, Any]],
     opted_out: bool,
 ) -> str:
-    topic = tracker.get_slot(c.SLOT_TOPIC)
+    topic = tracker.get_slot(SLOT_TOPIC)
     first = next((str(e.get("text")) for e in user_events if e.get("text")), "")
     parts = [f"Customer wants help with {TOPIC_WORDS.get(str(topic), 'their request')}."]
     if first:
         parts.append(f"First message: \u201c{first[:200]}\u201d.")
-    order_id = tracker.get_slot(c.SLOT_ORDER_ID)
+    order_id = tracker.get_slot(SLOT_ORDER_ID)
     if order_id:
         parts.append(f"Order {order_id}.")
     if attempts:
@@ -306,10 +316,10 @@ def approach(
     steps = []
     if attempts:
         steps.append(f"Apologise for the repeated failure ({attempts[-1].get('why')}).")
-    order_id = tracker.get_slot(c.SLOT_ORDER_ID)
+    order_id = tracker.get_slot(SLOT_ORDER_ID)
     if order_id:
         steps.append(f"Don't ask for the order number again: it is {order_id}.")
-    elif tracker.get_slot(c.SLOT_EMAIL):
+    elif tracker.get_slot(SLOT_EMAIL):
         steps.append("Don't ask for the e-mail address again: it is in the conversation.")
     if trigger and trigger.get("decision") == "handoff":
         steps.append("They asked for a person: introduce yourself by name.")

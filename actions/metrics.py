@@ -2,9 +2,9 @@
 escalation decisions, handoffs sent, and what still waits in the outbox and the audit queue.
 
 rasa-sdk runs a Sanic app of its own and offers no hook for another route, so ``serve`` starts
-prometheus_client's own HTTP server on 127.0.0.1; actions/resources.py builds one ``ActionMetrics``
-per process on the first action and serves it on ATTUNE_ACTIONS_METRICS_PORT.  Each
-``ActionMetrics`` has its own registry (not prometheus_client's global one), so tests build theirs.
+prometheus_client's own HTTP server on 127.0.0.1; the composition root (actions/bootstrap.py) builds
+one ``ActionServerMetrics`` per process and serves it on ATTUNE_ACTIONS_METRICS_PORT.  Each
+``ActionServerMetrics`` has its own registry (not prometheus_client's global one), so tests build theirs.
 
 Labels only ever hold values from small fixed sets (tones, decisions, reasons, delivery statuses):
 never a conversation id, phone number or customer, and anything unexpected becomes "other".
@@ -20,10 +20,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from actions.handoff_delivery import STATUSES
-from bot import constants as c
+from bot.constants import SLOT_EMPATHY_EXPLANATION, SLOT_ESCALATION, SLOT_TONE
 from bot.empathy.escalation import DECISIONS
 from bot.empathy.tone import NEUTRAL, TONES
-from handoff.contract import REASONS
+from handoff.shared.payload_contract import REASONS
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ OTHER = "other"
 TURN_OUTCOMES = ("scored", "opted_out", "unchanged", "error")
 DELIVERY_STATUSES = STATUSES  # delivered, queued (in the outbox), rejected, failed (not even saved)
 SENT_KINDS = ("handoff", "callback")
+# The handoff service's APIs the action server calls, and the answers that mean "misconfigured"
+# (actions/clients/http.py).
+APIS = ("handoffs", "audit", "customers")
+MISCONFIGURED_STATUSES = ("401", "403", "404", "405")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -67,19 +71,20 @@ class QueueDepths(Collector):
 
 
 @dataclass(frozen=True)
-class ActionMetrics:
+class ActionServerMetrics:
     registry: CollectorRegistry
     turn_seconds: Histogram
     tone_changes: Counter
     decisions: Counter
     handoffs_sent: Counter
+    misconfigured: Counter
     # The HTTP server ``serve`` started for this registry, if any (tests shut it down).
     server: Any = None
 
     def turn(self, seconds: float, previous_tone: object, events: list[dict[str, Any]]) -> None:
         """One run of action_track_empathy, from the slots it set (an empty list: nothing to do)."""
         slots = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
-        explanation = slots.get(c.SLOT_EMPATHY_EXPLANATION)
+        explanation = slots.get(SLOT_EMPATHY_EXPLANATION)
         if not slots:
             outcome = "unchanged"
         elif isinstance(explanation, dict) and explanation.get("opted_out"):
@@ -87,12 +92,12 @@ class ActionMetrics:
         else:
             outcome = "scored"
         self.turn_seconds.labels(outcome).observe(seconds)
-        if c.SLOT_TONE in slots:
-            before, after = bounded(previous_tone or NEUTRAL, TONES), bounded(slots[c.SLOT_TONE], TONES)
+        if SLOT_TONE in slots:
+            before, after = bounded(previous_tone or NEUTRAL, TONES), bounded(slots[SLOT_TONE], TONES)
             if before != after:
                 self.tone_changes.labels(before, after).inc()
-        if c.SLOT_ESCALATION in slots:
-            self.decisions.labels(bounded(slots[c.SLOT_ESCALATION], DECISIONS)).inc()
+        if SLOT_ESCALATION in slots:
+            self.decisions.labels(bounded(slots[SLOT_ESCALATION], DECISIONS)).inc()
 
     def turn_failed(self, seconds: float) -> None:
         self.turn_seconds.labels("error").observe(seconds)
@@ -103,13 +108,17 @@ class ActionMetrics:
             bounded(kind, SENT_KINDS), bounded(reason, REASONS), bounded(status, DELIVERY_STATUSES)
         ).inc()
 
+    def service_misconfigured(self, api: str, status: int) -> None:
+        """The handoff service refused the action server itself, or has no such route (retried)."""
+        self.misconfigured.labels(bounded(api, APIS), bounded(status, MISCONFIGURED_STATUSES)).inc()
+
 
 def create(
     registry: CollectorRegistry, depths: Callable[[], Mapping[str, int]] | None = None
-) -> ActionMetrics:
+) -> ActionServerMetrics:
     if depths is not None:
         registry.register(QueueDepths(depths))
-    return ActionMetrics(
+    return ActionServerMetrics(
         registry=registry,
         turn_seconds=Histogram(
             "attune_empathy_turn_seconds",
@@ -139,10 +148,18 @@ def create(
             ["kind", "reason", "status"],
             registry=registry,
         ),
+        misconfigured=Counter(
+            "attune_service_misconfigured",
+            "Calls to the handoff service refused as a misconfiguration (401/403: the API token; "
+            "404/405: ATTUNE_HANDOFF_URL or an older service), by API and status.  What they carried "
+            "stays queued and is retried; anything above zero needs someone to fix a setting.",
+            ["api", "status"],
+            registry=registry,
+        ),
     )
 
 
-def record(metrics: Callable[[], ActionMetrics], update: Callable[[ActionMetrics], None]) -> None:
+def record(metrics: Callable[[], ActionServerMetrics], update: Callable[[ActionServerMetrics], None]) -> None:
     """Applies ``update`` to the process's metrics; never raises: a metric must not cost a reply."""
     try:
         update(metrics())

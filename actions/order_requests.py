@@ -11,7 +11,15 @@ from typing import Final
 
 from actions.outcomes import Outcome, day, money
 from actions.store.gateway import DemoStore, OrderRecord, RefundRecord
-from bot import constants as c
+from bot.constants import (
+    BILLING_ISSUE,
+    DELIVERY_PROBLEM,
+    PROBLEM_DAMAGED,
+    PROBLEM_MISSING,
+    REFUND_STATUS,
+    RETURN_OR_REFUND,
+    SLOT_ORDER_ID,
+)
 
 RETURN_WINDOW_DAYS = 30
 # The request would open a refund and the customer has not proved the order is theirs yet.
@@ -28,7 +36,7 @@ def not_found(order_id: str) -> Outcome:
         "utter_order_not_found",
         failed=True,
         variables={"order_id": order_id},
-        slots={c.SLOT_ORDER_ID: None},
+        slots={SLOT_ORDER_ID: None},
     )
 
 
@@ -38,13 +46,13 @@ def handle(
     """The outcome of ``topic`` (an order intent) for ``order``, which the customer may see."""
     gate = _Refunds(store, today, may_change)
     try:
-        if topic == c.DELIVERY_PROBLEM:
+        if topic == DELIVERY_PROBLEM:
             return _delivery_problem(order, problem, gate)
-        if topic == c.RETURN_OR_REFUND:
+        if topic == RETURN_OR_REFUND:
             return _return(order, gate)
-        if topic == c.REFUND_STATUS:
+        if topic == REFUND_STATUS:
             return _refund_status(order)
-        if topic == c.BILLING_ISSUE:
+        if topic == BILLING_ISSUE:
             return _billing(order, gate)
         return _status(order, gate)
     except _ChangeNotAllowed:
@@ -110,11 +118,11 @@ def _delivery_problem(order: OrderRecord, problem: str | None, refunds: _Refunds
     if status == "delayed":
         return Outcome("delivery_delayed", "utter_order_delayed", failed=True, variables=v)
     if status == "delivered":
-        if problem == c.PROBLEM_DAMAGED:
+        if problem == PROBLEM_DAMAGED:
             refund = refunds.open(order, "damaged", order.total_cents)
             v = {**v, "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
             return Outcome("damaged_refund_opened", "utter_damaged_refund_opened", variables=v)
-        if problem == c.PROBLEM_MISSING:
+        if problem == PROBLEM_MISSING:
             # The carrier says delivered, the customer says not: only a person can sort that out.
             return Outcome(
                 "marked_delivered_but_missing", "utter_delivered_but_missing", failed=True, variables=v

@@ -13,7 +13,13 @@ from actions.base import EventList, SafeAction
 from actions.clients.customers import ConsentNotRecorded, CustomerClient
 from actions.consent import gate_answer, latest_user_event
 from actions.outcomes import mask_email
-from bot import constants as c
+from bot.constants import (
+    SLOT_EMAIL,
+    SLOT_EMOTION_OPT_OUT,
+    SLOT_ORDER_ID,
+    SLOT_POSTCODE,
+    SLOT_VERIFIED_BY_CODE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +52,7 @@ class ActionOptOutEmotion(SafeAction):
     ) -> EventList:
         recorded = await record_choice(tracker, "off", self._client())
         dispatcher.utter_message(response="utter_opted_out" if recorded else "utter_opted_out_here_only")
-        return [SlotSet(c.SLOT_EMOTION_OPT_OUT, True)]
+        return [SlotSet(SLOT_EMOTION_OPT_OUT, True)]
 
 
 class ActionOptInEmotion(SafeAction):
@@ -61,7 +67,7 @@ class ActionOptInEmotion(SafeAction):
     ) -> EventList:
         recorded = await record_choice(tracker, "on", self._client())
         dispatcher.utter_message(response="utter_opted_in" if recorded else "utter_opted_in_here_only")
-        return [SlotSet(c.SLOT_EMOTION_OPT_OUT, False)]
+        return [SlotSet(SLOT_EMOTION_OPT_OUT, False)]
 
 
 class ActionExplainPrivacy(SafeAction):
@@ -74,19 +80,17 @@ class ActionExplainPrivacy(SafeAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         known = []
-        if tracker.get_slot(c.SLOT_ORDER_ID):
-            known.append(f"the order number you gave ({tracker.get_slot(c.SLOT_ORDER_ID)})")
-        if tracker.get_slot(c.SLOT_EMAIL):
-            known.append(f"your e-mail address ({mask_email(str(tracker.get_slot(c.SLOT_EMAIL)))})")
-        if tracker.get_slot(c.SLOT_POSTCODE):
+        if tracker.get_slot(SLOT_ORDER_ID):
+            known.append(f"the order number you gave ({tracker.get_slot(SLOT_ORDER_ID)})")
+        if tracker.get_slot(SLOT_EMAIL):
+            known.append(f"your e-mail address ({mask_email(str(tracker.get_slot(SLOT_EMAIL)))})")
+        if tracker.get_slot(SLOT_POSTCODE):
             known.append("the postcode you gave for an order")
-        if tracker.get_slot(c.SLOT_VERIFIED_BY_CODE):
+        if tracker.get_slot(SLOT_VERIFIED_BY_CODE):
             known.append("that you confirmed your account with a code we e-mailed you")
         facts = "; ".join(known) if known else "nothing beyond the messages of this conversation"
         response = (
-            "utter_privacy_opted_out"
-            if tracker.get_slot(c.SLOT_EMOTION_OPT_OUT)
-            else "utter_privacy_opted_in"
+            "utter_privacy_opted_out" if tracker.get_slot(SLOT_EMOTION_OPT_OUT) else "utter_privacy_opted_in"
         )
         dispatcher.utter_message(response=response, facts=facts)
         return []

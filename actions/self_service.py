@@ -39,14 +39,28 @@ from actions.verification import (
     send_code,
     typed_code,
 )
-from bot import constants as c
+from bot.constants import (
+    ACCOUNT_TOPICS,
+    ORDER_TOPICS,
+    SLOT_EMAIL,
+    SLOT_FAILED_ATTEMPTS,
+    SLOT_LAST_OUTCOME,
+    SLOT_ORDER_ID,
+    SLOT_PENDING_CANCELLATION,
+    SLOT_POSTCODE,
+    SLOT_PROBLEM,
+    SLOT_SELF_SERVICE_LOG,
+    SLOT_TOPIC,
+    SLOT_VERIFICATION_PENDING,
+    SLOT_VERIFIED_BY_CODE,
+)
 
 logger = logging.getLogger(__name__)
 
 StoreProvider = Callable[[], DemoStore]
 LimitsProvider = Callable[[], SelfServiceLimits]
 Clock = Callable[[], datetime]
-TOPICS = (*c.ORDER_TOPICS, *c.ACCOUNT_TOPICS)
+TOPICS = (*ORDER_TOPICS, *ACCOUNT_TOPICS)
 FAILURES_BEFORE_HINT = 2
 # Attempts kept in the self_service_log slot (the handoff payload lists them).
 LOG_LENGTH = 20
@@ -74,7 +88,7 @@ def latest_topic(tracker: Tracker) -> str | None:
 
 
 def _failed_attempts(tracker: Tracker) -> int:
-    value = tracker.get_slot(c.SLOT_FAILED_ATTEMPTS)
+    value = tracker.get_slot(SLOT_FAILED_ATTEMPTS)
     return int(value) if isinstance(value, (int, float)) else 0
 
 
@@ -100,17 +114,17 @@ class Request:
         return cls(
             topic=topic,
             who=requester(tracker, now),
-            order_id=_text_slot(tracker, c.SLOT_ORDER_ID),
-            email=_text_slot(tracker, c.SLOT_EMAIL),
-            postcode=_text_slot(tracker, c.SLOT_POSTCODE),
-            problem=_text_slot(tracker, c.SLOT_PROBLEM),
+            order_id=_text_slot(tracker, SLOT_ORDER_ID),
+            email=_text_slot(tracker, SLOT_EMAIL),
+            postcode=_text_slot(tracker, SLOT_POSTCODE),
+            problem=_text_slot(tracker, SLOT_PROBLEM),
             code=typed_code(tracker),
         )
 
 
 def _waiting(outcome: Outcome, pending: bool) -> Outcome:
     """``outcome``, saying whether the bot now waits for proof (``verification_pending``)."""
-    return dataclasses.replace(outcome, slots={c.SLOT_VERIFICATION_PENDING: pending, **outcome.slots})
+    return dataclasses.replace(outcome, slots={SLOT_VERIFICATION_PENDING: pending, **outcome.slots})
 
 
 def serve(
@@ -140,7 +154,7 @@ def _redeem(
     return dataclasses.replace(
         outcome,
         before=("utter_code_confirmed", *outcome.before),
-        slots={**outcome.slots, c.SLOT_VERIFIED_BY_CODE: proved_slot(customer, now)},
+        slots={**outcome.slots, SLOT_VERIFIED_BY_CODE: proved_slot(customer, now)},
     )
 
 
@@ -152,7 +166,7 @@ def _answer(
     today: date,
     now: datetime,
 ) -> Outcome:
-    if request.topic in c.ACCOUNT_TOPICS:
+    if request.topic in ACCOUNT_TOPICS:
         return _account(request, customer, store, limits, now)
     return _order(request, customer, store, limits, today, now)
 
@@ -211,7 +225,7 @@ def _order(
                 "utter_order_proof_mismatch",
                 failed=True,
                 variables={"order_id": order.id},
-                slots={c.SLOT_EMAIL: None, c.SLOT_POSTCODE: None},
+                slots={SLOT_EMAIL: None, SLOT_POSTCODE: None},
             )
             return _waiting(mismatch, True)
     outcome = order_requests.handle(request.topic, order, request.problem, store, today, may_change=owner)
@@ -260,19 +274,19 @@ class StoreAction(SafeAction):
             "topic": latest_topic(tracker),
             "tried": f"{self.name()} with "
             + (
-                f"order {tracker.get_slot(c.SLOT_ORDER_ID)}"
-                if tracker.get_slot(c.SLOT_ORDER_ID)
+                f"order {tracker.get_slot(SLOT_ORDER_ID)}"
+                if tracker.get_slot(SLOT_ORDER_ID)
                 else "the account e-mail"
             ),
             "outcome": outcome.code,
             "failed": outcome.failed,
             "why": failure_reason(outcome.code) if outcome.failed else "",
         }
-        log = [*(tracker.get_slot(c.SLOT_SELF_SERVICE_LOG) or []), attempt][-LOG_LENGTH:]
+        log = [*(tracker.get_slot(SLOT_SELF_SERVICE_LOG) or []), attempt][-LOG_LENGTH:]
         events: EventList = [
-            SlotSet(c.SLOT_LAST_OUTCOME, outcome.code),
-            SlotSet(c.SLOT_FAILED_ATTEMPTS, float(failures)),
-            SlotSet(c.SLOT_SELF_SERVICE_LOG, log),
+            SlotSet(SLOT_LAST_OUTCOME, outcome.code),
+            SlotSet(SLOT_FAILED_ATTEMPTS, float(failures)),
+            SlotSet(SLOT_SELF_SERVICE_LOG, log),
             *extra,
         ]
         if outcome.failed and failures >= FAILURES_BEFORE_HINT:
@@ -294,14 +308,14 @@ class ActionLookup(StoreAction):
             # A bare order number or e-mail with no request before it: ask what it is for.
             dispatcher.utter_message(
                 response="utter_ask_what_for",
-                order_id=tracker.get_slot(c.SLOT_ORDER_ID) or "",
-                email=tracker.get_slot(c.SLOT_EMAIL) or "",
+                order_id=tracker.get_slot(SLOT_ORDER_ID) or "",
+                email=tracker.get_slot(SLOT_EMAIL) or "",
             )
             return []
         now = self._now()
         request = Request.of(tracker, topic, now)
         outcome = await asyncio.to_thread(serve, request, self._store(), self._limits(), self._today(), now)
-        return [SlotSet(c.SLOT_TOPIC, topic), *self._tell(dispatcher, tracker, outcome)]
+        return [SlotSet(SLOT_TOPIC, topic), *self._tell(dispatcher, tracker, outcome)]
 
 
 class ActionConfirmCancellation(StoreAction):
@@ -315,7 +329,7 @@ class ActionConfirmCancellation(StoreAction):
     ) -> EventList:
         who, email, store, today = (
             requester(tracker, self._now()),
-            _text_slot(tracker, c.SLOT_EMAIL),
+            _text_slot(tracker, SLOT_EMAIL),
             self._store(),
             self._today(),
         )
@@ -327,7 +341,7 @@ class ActionConfirmCancellation(StoreAction):
             return account_requests.confirm_cancellation(customer, store, today)
 
         outcome = await asyncio.to_thread(confirm)
-        return [SlotSet(c.SLOT_PENDING_CANCELLATION, False), *self._tell(dispatcher, tracker, outcome)]
+        return [SlotSet(SLOT_PENDING_CANCELLATION, False), *self._tell(dispatcher, tracker, outcome)]
 
 
 class ActionKeepSubscription(SafeAction):
@@ -340,7 +354,7 @@ class ActionKeepSubscription(SafeAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         dispatcher.utter_message(response="utter_cancellation_kept")
-        return [SlotSet(c.SLOT_PENDING_CANCELLATION, False)]
+        return [SlotSet(SLOT_PENDING_CANCELLATION, False)]
 
 
 class ActionStopVerification(StoreAction):
@@ -354,9 +368,9 @@ class ActionStopVerification(StoreAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         await asyncio.to_thread(self._store().codes.withdraw, tracker.sender_id)
-        forget = {c.SLOT_EMAIL: None, c.SLOT_POSTCODE: None, c.SLOT_VERIFICATION_PENDING: False}
+        forget = {SLOT_EMAIL: None, SLOT_POSTCODE: None, SLOT_VERIFICATION_PENDING: False}
         stopped = Outcome("verification_abandoned", "utter_verification_stopped", failed=True, slots=forget)
-        if not tracker.get_slot(c.SLOT_VERIFICATION_PENDING):
+        if not tracker.get_slot(SLOT_VERIFICATION_PENDING):
             stopped = dataclasses.replace(stopped, question=True)  # nothing was asked of them yet
         return self._tell(dispatcher, tracker, stopped)
 

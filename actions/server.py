@@ -24,7 +24,7 @@ from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
 from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic
 
-from actions import resources, settings
+from actions import bootstrap, resources, settings
 from actions.background import Repeating
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"this server runs the {ACTIONS_PACKAGE!r} package; drop --actions {args.actions}")
     _configure_logging(args)
     try:
-        settings.current()  # a malformed setting stops the start, naming the variable
+        bootstrap.bootstrap()  # the composition root; a malformed setting stops the start, naming it
     except settings.ConfigError as error:
         parser.exit(2, f"error: {error}\n")
     app = create_app(args.cors, args.auto_reload)

@@ -54,21 +54,21 @@ class SelfServiceLimits:
 
 
 @dataclass(frozen=True)
-class ActionSettings:
+class ActionServerSettings:
     store_database_url: str = "sqlite:///var/store.db"
-    empathy_policy_file: str = "data/empathy.yml"
+    empathy_policy_file: str = "policy/empathy.yml"
     handoff_url: str = "http://127.0.0.1:5056"
     handoff_token: str | None = None
     # Handoffs the service has not confirmed yet wait here, on disk, until it does.
     outbox_database_url: str = "sqlite:///var/outbox.db"
     # When call-backs may ring (business hours, quiet hours, windows): actions/callback_hours.py.
-    callback_hours_file: str = "data/callbacks.yml"
+    callback_hours_file: str = "policy/business_hours.yml"
     # Prometheus metrics on 127.0.0.1:<port>/metrics (actions/metrics.py); None: not served.
     metrics_port: int | None = None
     self_service_limits: SelfServiceLimits = field(default_factory=SelfServiceLimits)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "ActionSettings":
+    def from_env(cls, environ: Mapping[str, str]) -> "ActionServerSettings":
         policy = environ.get("ATTUNE_EMPATHY_POLICY", cls.empathy_policy_file).strip()
         if not policy:
             raise ConfigError(
@@ -117,5 +117,5 @@ def _sql_url(environ: Mapping[str, str], name: str, default: str) -> str:
     return url
 
 
-def current() -> ActionSettings:
-    return ActionSettings.from_env(os.environ)
+def current() -> ActionServerSettings:
+    return ActionServerSettings.from_env(os.environ)

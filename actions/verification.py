@@ -6,7 +6,7 @@ theirs.  A conversation proves a customer by:
 - a verified identity token: the Rasa server wrote its claims into ``metadata.attune.verified``
   (bot/components/verified_identity.py); a client cannot write there.  Its id is the customer's
   ``ref`` in the store; else its verified e-mail or phone;
-- the number of an SMS/WhatsApp conversation (Twilio signed it: handoff/conversation_ids.py) when it
+- the number of an SMS/WhatsApp conversation (Twilio signed it: handoff/shared/conversation_ids.py) when it
   is the phone on file: the same proof a code sent by text would give;
 - a one-time code sent to the e-mail address on file and typed back here (``verified_by_code``,
   valid ``VERIFIED_FOR``).
@@ -28,8 +28,8 @@ from actions.outcomes import Outcome, mask_email
 from actions.settings import SelfServiceLimits
 from actions.store.attempts import FAILED_CHECK, Kind
 from actions.store.gateway import CustomerRecord, DemoStore, OrderRecord, same_postcode
-from bot import constants as c
-from handoff.conversation_ids import twilio_address
+from bot.constants import ENTITY_VERIFICATION_CODE, SLOT_VERIFIED_BY_CODE
+from handoff.shared.conversation_ids import twilio_address
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def epoch(now: datetime) -> float:
 def requester(tracker: Tracker, now: datetime) -> Requester:
     attune = _mapping(_mapping(latest_user_event(tracker).get("metadata")).get(METADATA_KEY))
     verified = _mapping(attune.get("verified"))
-    proved = _mapping(tracker.get_slot(c.SLOT_VERIFIED_BY_CODE))
+    proved = _mapping(tracker.get_slot(SLOT_VERIFIED_BY_CODE))
     until = proved.get("until")
     holds = isinstance(until, (int, float)) and until > epoch(now)
     code_customer = _text(proved.get("customer")) if holds else None
@@ -189,7 +189,7 @@ def send_code(
 def typed_code(tracker: Tracker) -> str | None:
     """The one-time code in the latest message, if it has one (never kept in a slot)."""
     for entity in tracker.latest_message.get("entities") or []:
-        if isinstance(entity, dict) and entity.get("entity") == c.ENTITY_VERIFICATION_CODE:
+        if isinstance(entity, dict) and entity.get("entity") == ENTITY_VERIFICATION_CODE:
             value = str(entity.get("value") or "").strip()
             if value.isdigit() and len(value) <= MAX_CODE_LENGTH:
                 return value

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def messages(n: int) -> list[str]:
-    nlu = yaml.safe_load((ROOT / "data" / "nlu.yml").read_text())
+    nlu = yaml.safe_load((ROOT / "data" / "nlu" / "nlu.yml").read_text())
     texts = [
         line[2:].strip()
         for block in nlu["nlu"]

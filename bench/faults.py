@@ -36,7 +36,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from handoff.conversation_ids import rest_conversation
+from handoff.shared.conversation_ids import rest_conversation
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGE = "I want to talk to a human"
@@ -172,7 +172,7 @@ async def run_burst(
     With ``health_url`` (the killed process's), the time until it answers again is measured.
     """
     book, prefix = ReplyBook(), f"fault-{killed}-{uuid.uuid4().hex[:8]}-"
-    # The REST channel files each sender's conversation under ``rest:`` (handoff/conversation_ids.py).
+    # The REST channel files each sender's conversation under ``rest:`` (handoff/shared/conversation_ids.py).
     conversations_prefix = rest_conversation(prefix)
     deadline = time.monotonic() + deadline_seconds
     connector = aiohttp.TCPConnector(limit=conversations + 5)

@@ -29,9 +29,9 @@ from actions.handoff_delivery import deliver, flush_once
 from actions.outbox import Outbox
 from bench.stats import summary
 from handoff.app import create_app
-from handoff.conversation_ids import rest_conversation
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import Settings
+from handoff.core.settings import Settings
+from handoff.shared.conversation_ids import rest_conversation
+from handoff.shared.schema_file import EXAMPLE_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"

@@ -21,7 +21,7 @@ import aiohttp
 from bench.conversations import DEMO_CUSTOMER, pick
 from bench.stacks import BENCH_IDENTITY_KEY
 from bench.stats import percentile
-from handoff.identity_tokens import sign_identity_token
+from handoff.shared.identity_tokens import sign_identity_token
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 

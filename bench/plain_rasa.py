@@ -122,12 +122,12 @@ def project_files() -> dict[str, str]:
     """The plain project as ``{relative path: YAML text}``."""
     dump = lambda data: yaml.safe_dump(data, sort_keys=False, allow_unicode=True)  # noqa: E731
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
-    stories = yaml.safe_load((ROOT / "data" / "stories.yml").read_text())
-    rules = yaml.safe_load((ROOT / "data" / "rules.yml").read_text())
+    stories = yaml.safe_load((ROOT / "data" / "stories" / "stories.yml").read_text())
+    rules = yaml.safe_load((ROOT / "data" / "rules" / "rules.yml").read_text())
     return {
         "config.yml": dump(plain_config()),
         "domain.yml": dump(plain_domain(domain)),
-        "data/nlu.yml": (ROOT / "data" / "nlu.yml").read_text(),
+        "data/nlu.yml": (ROOT / "data" / "nlu" / "nlu.yml").read_text(),
         "data/stories.yml": dump(plain_flows(stories, "stories")),
         "data/rules.yml": dump(plain_flows(rules, "rules")),
     }

@@ -2,7 +2,7 @@
 
 Rasa keys a conversation by its sender id.  Before, every channel used the client's own id, so a
 REST client whose ``sender`` was an SMS customer's phone number joined that customer's
-conversation.  Now each channel writes under its own prefix (handoff/conversation_ids.py:
+conversation.  Now each channel writes under its own prefix (handoff/shared/conversation_ids.py:
 ``rest:``, ``web:``, ``sms:``, ``whatsapp:``), and this renames what was stored under the old ids,
 so a returning SMS customer finds their conversation again and nobody else can:
 
@@ -26,7 +26,7 @@ transaction, with the tables locked against writers.  Two stored conversations t
 the same id (an older Rasa wrote ``+44…`` after a newer one wrote ``sms:+44…``) become one, in
 the order their events were written.  An id that would not fit the 255-character column once
 prefixed is left as it is: no channel produces it any more, so nobody reaches it again, and
-retention removes it (handoff/privacy.py).
+retention removes it (handoff/privacy/personal_data.py).
 """
 
 import json
@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from sqlalchemy import column, create_engine, delete, event, inspect, select, table, update
 from sqlalchemy.engine import Connection, Engine
 
-from handoff.conversation_ids import channel_of, legacy_conversation
+from handoff.shared.conversation_ids import channel_of, legacy_conversation
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -6,7 +6,7 @@ child that dies while the others keep serving (bot/supervisor.py), and on Ctrl-C
 Each child's pid is kept in ``<var-dir>/run/<name>.pid``.  No Rasa here (import-linter checks it):
 this module must not drag Rasa into the launcher process.
 
-Secrets and origins every child must agree on (handoff/identity_tokens.py), exported to all three:
+Secrets and origins every child must agree on (handoff/shared/identity_tokens.py), exported to all three:
 
 - ATTUNE_SESSION_KEY signs web chat session ids; when unset, a random one is created once in
   ``<var-dir>/session.key`` (mode 0600) and reused, so sessions survive a restart.
@@ -40,7 +40,7 @@ import yaml
 
 from bot.conversation_id_migration import migrate_conversation_ids
 from bot.supervisor import CrashLoop, Supervisor
-from handoff.identity_tokens import sign_identity_token
+from handoff.shared.identity_tokens import sign_identity_token
 
 # The demo customer the banner prints a token for (and the web chat page signs in as).
 DEMO_CUSTOMER: Final = {"id": "C-1001", "phone": "+447700900001", "email": "dana@example.com"}

@@ -13,7 +13,7 @@ Only the standard library, like the launcher: it must not drag Rasa into the lau
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -43,7 +43,9 @@ class ChildProcess(Protocol):
 class Children(Protocol):
     """What the supervisor needs of bot.launcher.Stack."""
 
-    processes: dict[str, ChildProcess]
+    # Read-only here (the supervisor only looks children up), so a Stack's dict of Popen objects fits.
+    @property
+    def processes(self) -> Mapping[str, ChildProcess]: ...
 
     def restart(self, name: str) -> None: ...
 

@@ -1,5 +1,5 @@
 """``python -m handoff`` serves the handoff service; ``migrate`` only migrates; ``schema`` writes the
-published JSON Schema of the handoff payload (handoff/schema/handoff-payload.v1.json) and the
+published JSON Schema of the handoff payload (handoff/shared/schema/handoff-payload.v1.json) and the
 OpenAPI description of the HTTP API (handoff/openapi.json)."""
 
 import argparse
@@ -9,10 +9,10 @@ import sys
 
 from aiohttp import web
 
-from handoff import logging_setup
 from handoff.app import create_app
-from handoff.migrate import upgrade_to_head
-from handoff.settings import ConfigError, Settings
+from handoff.core import logging_setup
+from handoff.core.migrate import upgrade_to_head
+from handoff.core.settings import ConfigError, Settings
 
 logger = logging.getLogger("handoff")
 
@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id", help="replay-webhooks: only this delivery id")
     args = parser.parse_args(argv)
     if args.command == "schema":
-        from handoff.contract import SCHEMA
-        from handoff.schema_file import OPENAPI_FILE, SCHEMA_FILE, render
-        from handoff.views.openapi import document
+        from handoff.openapi import OPENAPI_FILE, document
+        from handoff.shared.payload_contract import SCHEMA
+        from handoff.shared.schema_file import SCHEMA_FILE, render
 
         SCHEMA_FILE.write_text(render(SCHEMA))
         OPENAPI_FILE.write_text(render(document()))
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("dead-letters", "replay-webhooks"):
         import json
 
-        from handoff import webhooks
-        from handoff.db import create_engine_for
+        from handoff.core.db import create_engine_for
+        from handoff.queue import webhooks
 
         upgrade_to_head(settings.database_url)
         engine = create_engine_for(settings.database_url)

@@ -2,29 +2,24 @@
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from handoff import (
-    access,
-    accounts,
-    call_runner,
-    callbacks,
-    login_forms,
-    metrics,
-    privacy_worker,
-    waits,
-    webhooks,
-)
-from handoff.db import create_engine_for
-from handoff.handoffs import queue_depth
-from handoff.keys import (
+from handoff import openapi
+from handoff.audit import routes as audit_routes
+from handoff.callbacks import call_jobs, call_runner
+from handoff.callbacks import routes as callback_routes
+from handoff.console import login_forms
+from handoff.console import routes as console_routes
+from handoff.core import access, accounts, metrics
+from handoff.core import routes as core_routes
+from handoff.core.app_keys import (
     ACCESS,
     CALLS_WAKE,
     CHAT_LIMITER,
@@ -36,16 +31,18 @@ from handoff.keys import (
     SETTINGS,
     TEMPLATES,
 )
-from handoff.middleware import error_middleware, metrics_middleware, security_headers
-from handoff.migrate import upgrade_to_head
-from handoff.rasa_client import RasaClient
-from handoff.rate_limit import RateLimiter
-from handoff.settings import Settings
-from handoff.views import audit as audit_views
-from handoff.views import console, customers, handoffs, health, login, openapi, twilio_hooks
-from handoff.views import metrics as metrics_views
-
-STATIC = Path(__file__).resolve().parent / "static"
+from handoff.core.db import create_engine_for
+from handoff.core.middleware import error_middleware, metrics_middleware, security_headers
+from handoff.core.migrate import upgrade_to_head
+from handoff.core.rasa_client import RasaClient
+from handoff.core.rate_limit import RateLimiter
+from handoff.core.settings import Settings
+from handoff.privacy import purge_worker
+from handoff.privacy import routes as privacy_routes
+from handoff.privacy import views as privacy_views
+from handoff.queue import routes as queue_routes
+from handoff.queue import wait_watcher, webhooks
+from handoff.queue.handoffs import queue_depth
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -63,14 +60,14 @@ async def _rasa(app: web.Application) -> AsyncIterator[None]:
         app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token)
         workers = [
             asyncio.create_task(
-                waits.run_watcher(app[ENGINE], app[RASA], timedelta(seconds=settings.max_wait_seconds))
+                wait_watcher.run_watcher(app[ENGINE], app[RASA], timedelta(seconds=settings.max_wait_seconds))
             ),
             asyncio.create_task(
                 call_runner.run_worker(
                     app[ENGINE],
                     app[RASA],
-                    callbacks.account_from(settings),
-                    callbacks.policy_from(settings),
+                    call_jobs.account_from(settings),
+                    call_jobs.policy_from(settings),
                     app[CALLS_WAKE],
                     on_outcome=app[METRICS].callback_outcome,
                 )
@@ -115,7 +112,7 @@ async def _webhook_worker(app: web.Application) -> AsyncIterator[None]:
 async def _retention(app: web.Application) -> AsyncIterator[None]:
     """Applies the retention periods at start-up and then every ATTUNE_PURGE_INTERVAL_SECONDS."""
     settings = app[SETTINGS]
-    task = asyncio.create_task(privacy_worker.run_purges(app[ENGINE], settings))
+    task = asyncio.create_task(purge_worker.run_purges(app[ENGINE], settings))
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -123,7 +120,7 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    # Bodies are capped before they are read (a 413 in the error shape); handoff/views/openapi.py says so.
+    # Bodies are capped before they are read (a 413 in the error shape); handoff/openapi.py says so.
     app = web.Application(
         middlewares=[metrics_middleware, error_middleware], client_max_size=openapi.MAX_BODY_BYTES
     )
@@ -137,47 +134,44 @@ def create_app(settings: Settings) -> web.Application:
     # Read and checked here, so a mistake in the access policy stops the service before it serves.
     app[ACCESS] = access.load(settings.access_policy_file)
     app[CALLS_WAKE] = asyncio.Event()
-    # The web chat's switch is open to browsers: rate-limited per address (handoff/rate_limit.py).
-    app[CHAT_LIMITER] = RateLimiter(per_minute=customers.CHAT_PER_MINUTE, burst=customers.CHAT_PER_MINUTE)
+    # The web chat's switch is open to browsers: rate-limited per address (handoff/core/rate_limit.py).
+    app[CHAT_LIMITER] = RateLimiter(
+        per_minute=privacy_views.CHAT_PER_MINUTE, burst=privacy_views.CHAT_PER_MINUTE
+    )
     app[OPENAPI] = openapi.document()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_webhook_worker)
     app.cleanup_ctx.append(_rasa)
     app.cleanup_ctx.append(_demo_accounts)
     app.cleanup_ctx.append(_retention)
-    app[TEMPLATES] = jinja2.Environment(
-        loader=jinja2.PackageLoader("handoff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
-    )
-    app.router.add_get("/console", console.queue)
-    app.router.add_get("/console/login", login.login_page)
-    app.router.add_post("/console/login", login.login)
-    app.router.add_post("/console/logout", login.logout)
-    app.router.add_get("/console/handoffs/{handoff_id}", console.handoff_page)
-    app.router.add_get("/console/handoffs/{handoff_id}/messages", console.messages)
-    app.router.add_get("/console/handoffs/{handoff_id}/calls", console.calls)
-    app.router.add_post("/console/handoffs/{handoff_id}/claim", console.claim)
-    app.router.add_post("/console/handoffs/{handoff_id}/reply", console.reply)
-    app.router.add_post("/console/handoffs/{handoff_id}/resolve", console.resolve)
-    app.router.add_static("/console/static", STATIC)
-    app.router.add_get("/chat", console.chat_page)
-    app.router.add_post("/console/handoffs/{handoff_id}/flags", console.flag_reading)
-    app.router.add_get("/console/flags", console.flags_page)
-    app.router.add_get("/console/audit", audit_views.audit_page)
-    app.router.add_post("/console/flags/{flag_id}", console.review_flag)
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/metrics", metrics_views.metrics)
-    app.router.add_get(openapi.PATH, openapi.openapi_json)
-    app.router.add_post("/twilio/twiml/{job_id}", twilio_hooks.twiml)
-    app.router.add_post("/twilio/status/{job_id}", twilio_hooks.status)
-    app.router.add_post("/api/v1/audit", audit_views.append_entry)
-    app.router.add_post("/api/v1/handoffs", handoffs.create_handoff)
-    app.router.add_get("/api/v1/handoffs", handoffs.list_handoffs)
-    app.router.add_get("/api/v1/handoffs/{handoff_id}", handoffs.get_handoff)
-    app.router.add_post("/api/v1/handoffs/{handoff_id}/callbacks", handoffs.request_callback)
-    app.router.add_post("/api/v1/customers/resolve", customers.resolve)
-    app.router.add_post("/api/v1/customers/consent", customers.set_consent)
-    app.router.add_get("/api/v1/customers/{customer_id}/consent", customers.consent_of)
-    app.router.add_post("/api/v1/customers/merges/{merge_id}/undo", customers.undo_merge)
-    app.router.add_get("/chat/consent", customers.chat_consent)
-    app.router.add_post("/chat/consent", customers.chat_consent)
+    app[TEMPLATES] = _templates(app)
+    # Each feature registers its own named routes; pages and views build URLs from the names.
+    for setup_routes in (
+        core_routes.setup_routes,
+        openapi.setup_routes,
+        queue_routes.setup_routes,
+        console_routes.setup_routes,
+        callback_routes.setup_routes,
+        privacy_routes.setup_routes,
+        audit_routes.setup_routes,
+    ):
+        setup_routes(app)
     return app
+
+
+def _templates(app: web.Application) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("handoff.console", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.globals["url"] = functools.partial(url_for, app)
+    return environment
+
+
+def url_for(app: web.Application, name: str, **parts: object) -> str:
+    """The path of the route called ``name``, its ``{parts}`` filled in and percent-encoded."""
+    route = app.router[name]
+    if "filename" in parts:  # a static file
+        return str(route.url_for(filename=str(parts["filename"])))
+    return str(route.url_for(**{key: str(value) for key, value in parts.items()}))

@@ -1,23 +1,32 @@
-"""The handoff service's customer API, as the action server calls it: recording an opt-out or opt-in."""
+"""The handoff service's customer API, as the action server calls it: recording an opt-out or opt-in.
+
+The customer is waiting for the reply, so there is no queue behind it: a few quick tries while the
+service is unavailable (or misconfigured, which is also reported), none when it rejects the change
+(the failure rule: actions/clients/http.py), then ``ConsentNotRecorded``.
+"""
 
 import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+from actions.clients.http import Reporter, ServiceRejected, ServiceUnavailable, post_json
 
 TIMEOUT_SECONDS = 2.0
 ATTEMPTS = 3
+PAUSE_SECONDS = 0.2
+API = "customers"
 
 
 class ConsentNotRecorded(Exception):
-    """The service did not confirm the change (down, timed out, or refused it)."""
+    """The service did not confirm the change (down, timed out, misconfigured, or refused it)."""
 
 
 @dataclass(frozen=True)
 class CustomerClient:
     base_url: str
     token: str | None = None
+    timeout: float = TIMEOUT_SECONDS
+    report: Reporter | None = None
 
     async def set_emotion_processing(
         self, identities: list[dict[str, str]], choice: str, channel: str
@@ -29,23 +38,29 @@ class CustomerClient:
             "channel": channel,
             "source": "conversation",
         }
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         last = ""
         for attempt in range(ATTEMPTS):
             try:
-                async with (
-                    aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as session,
-                    session.post(
-                        f"{self.base_url}/api/v1/customers/consent", json=body, headers=headers
-                    ) as response,
-                ):
-                    answer = await response.json(content_type=None)
-                    if response.status == 200 and isinstance(answer, dict):
-                        return answer
-                    last = f"{response.status}: {answer}"
-                    if response.status < 500:
-                        break  # refused: trying again will not help
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-                last = f"{type(error).__name__}: {error}"
-            await asyncio.sleep(0.2 * (attempt + 1))
+                answer = await self._post(body)
+            except ServiceRejected as error:
+                raise ConsentNotRecorded(str(error)) from error  # trying again will not help
+            except ServiceUnavailable as error:
+                last = str(error)
+            else:
+                return answer
+            if attempt + 1 < ATTEMPTS:
+                await asyncio.sleep(PAUSE_SECONDS * (attempt + 1))
         raise ConsentNotRecorded(last)
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        answer = await post_json(
+            f"{self.base_url}/api/v1/customers/consent",
+            body,
+            api=API,
+            timeout=self.timeout,
+            token=self.token,
+            report=self.report,
+        )
+        if not isinstance(answer, dict):
+            raise ServiceUnavailable(f"an answer that is not the API's: {answer!r}"[:200])
+        return answer

@@ -1,23 +1,15 @@
-"""The handoff service's API, as the action server calls it (timeouts and failure kinds explicit)."""
+"""The handoff API, as the action server calls it (failure rule: actions/clients/http.py)."""
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+from actions.clients.http import Reporter, ServiceRejected, ServiceUnavailable, post_json
 
 TIMEOUT_SECONDS = 3.0
+API = "handoffs"
 
 
-class HandoffUnavailable(Exception):
-    """The service did not answer, timed out or failed on its side (5xx): try again later."""
-
-
-class HandoffRejected(Exception):
-    """The service refused the payload (4xx): retrying the same payload will not help."""
-
-
-class HandoffConflict(HandoffRejected):
+class HandoffConflict(ServiceRejected):
     """409: the service already holds a handoff under this idempotency key, with another body (sent
     by another outbox, e.g. a second action server): the team has the conversation."""
 
@@ -37,45 +29,38 @@ class HandoffClient:
     base_url: str
     token: str | None = None
     timeout: float = TIMEOUT_SECONDS
+    report: Reporter | None = None
 
     async def send(self, payload: dict[str, Any]) -> Delivered:
-        headers = {"Idempotency-Key": str(payload["idempotency_key"])}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        """Delivers one handoff; raises as actions/clients/http.py says (409 as ``HandoffConflict``)."""
         try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
-                session.post(f"{self.base_url}/api/v1/handoffs", json=payload, headers=headers) as response,
-            ):
-                body = await response.json(content_type=None)
-                if response.status >= 500:
-                    raise HandoffUnavailable(f"handoff service answered {response.status}: {body}")
-                if response.status == 409:
-                    raise HandoffConflict(f"409: {_detail(body)}")
-                if response.status >= 400:
-                    raise HandoffRejected(f"{response.status}: {_detail(body)}")
-                position, online = body.get("queue_position"), body.get("agents_online")
-                callback = body.get("callback")
-                return Delivered(
-                    str(body["id"]),
-                    bool(body.get("duplicate")),
-                    position if isinstance(position, int) else None,
-                    online if isinstance(online, int) else None,
-                    str(callback["status"])
-                    if isinstance(callback, dict) and callback.get("status")
-                    else None,
-                )
-        except (
-            aiohttp.ClientError,
-            asyncio.TimeoutError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-        ) as error:
-            # No answer, or one that is not the API's (a proxy's error page): try again later.
-            raise HandoffUnavailable(f"{type(error).__name__}: {error}") from error
+            body = await post_json(
+                f"{self.base_url}/api/v1/handoffs",
+                payload,
+                api=API,
+                timeout=self.timeout,
+                token=self.token,
+                headers={"Idempotency-Key": str(payload["idempotency_key"])},
+                report=self.report,
+            )
+        except ServiceRejected as error:
+            if error.status == 409:
+                raise HandoffConflict(error.status, str(error).removeprefix("409: ")) from error
+            raise
+        try:
+            return _delivered(body)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            # A 2xx that is not the API's answer (a proxy's page): the service has not spoken yet.
+            raise ServiceUnavailable(f"{type(error).__name__}: {error}") from error
 
 
-def _detail(body: Any) -> Any:
-    return body.get("detail") if isinstance(body, dict) else body
+def _delivered(body: Any) -> Delivered:
+    position, online = body.get("queue_position"), body.get("agents_online")
+    callback = body.get("callback")
+    return Delivered(
+        str(body["id"]),
+        bool(body.get("duplicate")),
+        position if isinstance(position, int) else None,
+        online if isinstance(online, int) else None,
+        str(callback["status"]) if isinstance(callback, dict) and callback.get("status") else None,
+    )

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -62,9 +63,9 @@ class BlendedIntentClassifier(IntentClassifier, GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._origins: list[str] = []
-        self._idf: dict[str, np.ndarray] = {}
-        self._weights: np.ndarray | None = None
-        self._bias: np.ndarray | None = None
+        self._idf: dict[str, npt.NDArray[np.float64]] = {}
+        self._weights: npt.NDArray[np.float64] | None = None
+        self._bias: npt.NDArray[np.float64] | None = None
         self._intents: list[str] = []
         self._dense_dims = 0
 
@@ -95,9 +96,11 @@ class BlendedIntentClassifier(IntentClassifier, GraphComponent):
 
     # --- features --------------------------------------------------------------------------
     @staticmethod
-    def _sentence_features(message: Message) -> tuple[dict[str, scipy.sparse.spmatrix], np.ndarray | None]:
+    def _sentence_features(
+        message: Message,
+    ) -> tuple[dict[str, scipy.sparse.spmatrix], npt.NDArray[np.float64] | None]:
         sparse: dict[str, scipy.sparse.spmatrix] = {}
-        dense: list[np.ndarray] = []
+        dense: list[npt.NDArray[np.float64]] = []
         for feature in message.features:
             if feature.attribute != TEXT or feature.type != FEATURE_TYPE_SENTENCE:
                 continue
@@ -107,7 +110,7 @@ class BlendedIntentClassifier(IntentClassifier, GraphComponent):
                 dense.append(np.asarray(feature.features, dtype=np.float64).reshape(-1))
         return sparse, (np.concatenate(dense) if dense else None)
 
-    def _matrix(self, messages: list[Message]) -> np.ndarray:
+    def _matrix(self, messages: list[Message]) -> npt.NDArray[np.float64]:
         blocks: dict[str, list[scipy.sparse.spmatrix]] = {origin: [] for origin in self._origins}
         dense_rows = []
         dense_size = self._dense_dims

@@ -5,13 +5,13 @@ optionally, ``Authorization: Bearer <identity token>`` (bot/components/verified_
 
 - Every malformed request is a 400 that says what is wrong (the rules: bot/components/input_checks.py);
   the stock channel answered a JSON list with a 500 and a non-string message with an empty 200.
-- The conversation is ``rest:<sender>`` (handoff/conversation_ids.py): a REST client whose sender
+- The conversation is ``rest:<sender>`` (handoff/shared/conversation_ids.py): a REST client whose sender
   is an SMS customer's number gets a conversation of its own, not theirs.  The replies still carry
   ``recipient_id`` = the sender the client sent (clients match on it).
 - The channel is what the server saw, never the body's ``input_channel``; the client's metadata
   loses ``attune``/``customer``/``identity_token`` and gains the verified token's claims and the
   client's address (``attune.client_address``: the TCP peer, or the client a proxy in
-  ATTUNE_TRUSTED_PROXIES forwarded for; handoff/client_addresses.py).
+  ATTUNE_TRUSTED_PROXIES forwarded for; handoff/shared/client_addresses.py).
 - REST cannot push: what was sent to the conversation out of turn since the customer's previous
   reply (an agent's messages and the handoff's notices, through ``/execute``) comes first in the
   response to their next message (``out_of_turn``).  Rasa's ``?stream=true`` is refused, since
@@ -44,8 +44,8 @@ from bot.components.verified_identity import (
     server_metadata,
     verified_customer,
 )
-from handoff.client_addresses import FORWARDED_FOR_HEADER, NO_TRUSTED_PROXIES, TrustedProxies
-from handoff.conversation_ids import rest_conversation
+from handoff.shared.client_addresses import FORWARDED_FOR_HEADER, NO_TRUSTED_PROXIES, TrustedProxies
+from handoff.shared.conversation_ids import rest_conversation
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def out_of_turn(events: Sequence[Event], message_id: str | None) -> list[BotUtte
     """What the bot said between the customer's previous turn and their message ``message_id``.
 
     A turn the bot finishes ends with ``action_listen``; anything it utters after that and before
-    the customer's next message was sent out of turn (handoff/rasa_client.py ends those with
+    the customer's next message was sent out of turn (handoff/core/rasa_client.py ends those with
     ``action_listen`` too).  Nothing when the message is not in ``events`` (it was not stored).
     """
     found = list(events)
@@ -91,7 +91,7 @@ def out_of_turn(events: Sequence[Event], message_id: str | None) -> list[BotUtte
 def as_reply(event: BotUttered, recipient_id: str) -> dict[str, Any]:
     """A bot event as the REST channel answers it (CollectingOutputChannel's shape)."""
     data = event.data or {}
-    return CollectingOutputChannel._message(
+    reply: dict[str, Any] = CollectingOutputChannel._message(
         recipient_id,
         text=event.text,
         image=data.get("image"),
@@ -99,6 +99,7 @@ def as_reply(event: BotUttered, recipient_id: str) -> dict[str, Any]:
         attachment=data.get("attachment"),
         custom=data.get("custom"),
     )
+    return reply
 
 
 class RestReplies(CollectingOutputChannel):

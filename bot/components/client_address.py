@@ -1,4 +1,5 @@
-"""The Rasa server's trusted proxies, from ATTUNE_TRUSTED_PROXIES (the rule: handoff/client_addresses.py).
+"""The Rasa server's trusted proxies, from ATTUNE_TRUSTED_PROXIES
+(the rule: handoff/shared/client_addresses.py).
 
 A mistake in the setting stops the server at start-up with a message naming the variable (a
 RasaException, which Rasa prints without a traceback).
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 
 from rasa.shared.exceptions import RasaException
 
-from handoff.client_addresses import TrustedProxies, TrustedProxiesError
+from handoff.shared.client_addresses import TrustedProxies, TrustedProxiesError
 
 
 class TrustedProxiesSettingError(RasaException):

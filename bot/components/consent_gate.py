@@ -13,7 +13,7 @@ server verified, never from what a client claims (issue 13: a client naming ``{"
   linked to a verified customer.
 
 It asks the handoff service which customer that is and whether their emotions may be processed
-(``POST /api/v1/customers/resolve``, an authenticated server-to-server call, handoff/customers.py)
+(``POST /api/v1/customers/resolve``, an authenticated server-to-server call, handoff/privacy/customers.py)
 and writes the answer into the message metadata under ``attune`` (``emotion_processing``,
 ``customer``, ``identities``, ``verified``, and the channel's ``client_address`` kept), replacing
 anything a client sent there.
@@ -23,7 +23,6 @@ logs or an export.  If the service cannot be reached the answer is "unknown" and
 computed either: privacy first; the conversation goes on without emotion awareness.
 """
 
-import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -39,8 +38,8 @@ from bot.components.verified_identity import (
     client_address_of,
     verified_of,
 )
-from handoff.conversation_ids import REST, WEB, channel_of, twilio_address
-from handoff.identity_tokens import VerifiedCustomer
+from handoff.shared.conversation_ids import REST, WEB, channel_of, twilio_address
+from handoff.shared.identity_tokens import VerifiedCustomer
 
 logger = logging.getLogger(__name__)
 
@@ -106,23 +105,12 @@ async def consent_for(
     return {**found, "identities": identities, **proven}
 
 
-@functools.lru_cache(maxsize=1)
-def mask_logs() -> None:
-    """Masks personal data in the Rasa server's log lines (phone numbers are SMS sender ids), once."""
-    from handoff.masking import MaskingFilter
-
-    masking = MaskingFilter()
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(masking)
-
-
 def gated(
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
 ) -> Callable[[UserMessage], Awaitable[None]]:
     """``on_new_message`` with the customer's consent written into each message's metadata first."""
 
     async def handle(message: UserMessage) -> None:
-        mask_logs()
         metadata = dict(message.metadata) if isinstance(message.metadata, dict) else {}
         # The channel built the metadata with verified_identity.server_metadata: what is under
         # "attune" now is the server's (a client's "attune" was dropped there).

@@ -4,7 +4,7 @@ Rasa 3.6 (Sanic 21.12) matches ``/conversations/<conversation_id:path>/...`` aga
 and hands the route the id still percent-encoded.  A caller that wrote an id into the path as it
 is let the id choose the route: the sender ``victim/tracker?x=`` made ``.../tracker`` read the
 victim's conversation (issue 13).  Callers now encode every path segment with
-``urllib.parse.quote(id, safe="")`` (handoff/rasa_client.py), and this request middleware decodes
+``urllib.parse.quote(id, safe="")`` (handoff/core/rasa_client.py), and this request middleware decodes
 the ``conversation_id`` route parameter, so ``/``, ``?``, ``#``, ``%``, spaces and non-ASCII
 round-trip exactly.  An id that does not decode to text (invalid UTF-8 after decoding) is a 400.
 """

@@ -2,7 +2,7 @@
 
 Reads the MiniLM sentence feature the MiniLMFeaturizer already computed (no second encoder
 pass), adds cue features (bot/empathy/cues.py) and applies the emotion model trained, during
-`rasa train`, from the designer-written examples in ``data/emotions*.yml``.  The result is set
+`rasa train`, from the designer-written examples in ``data/emotions/*.yml``.  The result is set
 on the message as ``emotion`` with ``add_to_output=True`` so actions read it from
 ``tracker.latest_message``.  It also carries the message embedding (3 decimals) so the action
 server can spot a rephrase without loading a model.  A failure here never breaks a turn: the
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -77,7 +78,7 @@ class EmotionClassifier(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {
             # Glob of the designer-written emotion data (relative to where `rasa train` runs).
-            DATA_FILES: "data/emotions*.yml",
+            DATA_FILES: "data/emotions/*.yml",
             # Used only when no MiniLM sentence feature is on the message; None = packaged model.
             MODEL_PATH: None,
             # Bump when bot/empathy's emotion model changes: Rasa's cache fingerprints only this file.
@@ -97,7 +98,7 @@ class EmotionClassifier(GraphComponent):
     def validate_config(cls, config: dict[str, Any]) -> None:
         if not isinstance(config.get(DATA_FILES), str) or not config[DATA_FILES].strip():
             raise InvalidConfigException(
-                f"EmotionClassifier: '{DATA_FILES}' must be a file glob, e.g. data/emotions*.yml"
+                f"EmotionClassifier: '{DATA_FILES}' must be a file glob, e.g. data/emotions/*.yml"
             )
 
     def __init__(
@@ -125,8 +126,8 @@ class EmotionClassifier(GraphComponent):
     def _encoder(self) -> Any:
         return sentence_encoder.load_encoder(sentence_encoder.resolve_model_path(self._config[MODEL_PATH]))
 
-    def _embeddings(self, messages: list[Message]) -> np.ndarray:
-        rows: list[np.ndarray | None] = []
+    def _embeddings(self, messages: list[Message]) -> npt.NDArray[np.float32]:
+        rows: list[npt.NDArray[np.float32] | None] = []
         for message in messages:
             _, sentence = message.get_dense_features(TEXT)
             vector = None if sentence is None else np.asarray(sentence.features, dtype=np.float32).reshape(-1)

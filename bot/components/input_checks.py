@@ -6,7 +6,7 @@ turns ``InvalidInput`` into its own refusal: a 400 saying why on REST and Twilio
 on socket.io.  The limits, and why:
 
 - **Conversation ids** (REST ``sender``, socket.io ``session_id``, Twilio ``From``; each channel
-  stores its conversations under its own prefix, handoff/conversation_ids.py): 1 to
+  stores its conversations under its own prefix, handoff/shared/conversation_ids.py): 1 to
   ``MAX_ID_CHARS`` (128) characters, every one printable (``str.isprintable``): no NUL or other
   control character, no lone surrogate, no invisible format character (RTL mark, zero-width
   space), not blank.  The id is the key of the conversation in the tracker store (Rasa's

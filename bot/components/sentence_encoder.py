@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 _LOAD_LOCK = threading.Lock()
 
@@ -58,7 +59,7 @@ def load_encoder(path: Path) -> Any:
         return _load(str(path.resolve()))
 
 
-def encode(encoder: Any, texts: list[str], batch_size: int, max_chars: int) -> np.ndarray:
+def encode(encoder: Any, texts: list[str], batch_size: int, max_chars: int) -> npt.NDArray[np.float32]:
     """L2-normalised embeddings, one row per text, as float32.
 
     Texts are cut to ``max_chars`` first: the model reads at most 256 word pieces anyway, and

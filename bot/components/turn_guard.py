@@ -10,7 +10,8 @@
   stored, so sending it again is safe.
 
 ``guard_server(blueprint)`` is called by each channel while Rasa builds its server (before the
-model is loaded): it installs the process-wide fixes, once, caps request bodies at
+model is loaded): it installs the Rasa patches, once (bot/components/rasa_patches.py
+``install_rasa_patches``, the one start-up hook), caps request bodies at
 ``input_checks.MAX_BODY_BYTES`` through Sanic's REQUEST_MAX_SIZE, which Sanic checks against the
 Content-Length of each request before reading its body (413 otherwise), and percent-decodes the
 conversation ids in the HTTP API's paths (bot/components/conversation_paths.py).  ``rasa run`` with
@@ -24,8 +25,9 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Blueprint, Sanic
 
-from bot.components import action_retry, conversation_paths, rasa_speedups, tracker_store
+from bot.components import action_retry, conversation_paths, tracker_store
 from bot.components.input_checks import MAX_BODY_BYTES, clean_text
+from bot.components.rasa_patches import install_rasa_patches
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +82,8 @@ async def _guard_app(app: Sanic, _: object) -> None:
 
 
 def guard_server(blueprint: Blueprint) -> Blueprint:
-    """The process-wide fixes (installed once), the body-size cap and the path decoding, with a
+    """The Rasa patches (installed once), the body-size cap and the path decoding, with a
     channel's blueprint."""
-    rasa_speedups.install()
-    tracker_store.install()
-    action_retry.install()
+    install_rasa_patches()
     blueprint.listener("before_server_start")(_guard_app)
     return blueprint

@@ -10,15 +10,17 @@ name, ``twilio``, and:
   403 otherwise;
 - answers 400 when ``From`` or ``Body`` is missing (a WhatsApp location has Latitude/Longitude instead),
   or when ``From`` is not a usable conversation id or ``Body`` is too long (bot/components/input_checks.py);
-- keeps the conversation under the number Twilio verified, namespaced (handoff/conversation_ids.py):
+- keeps the conversation under the number Twilio verified, namespaced (handoff/shared/conversation_ids.py):
   ``sms:+E164`` for SMS, ``whatsapp:+E164`` for WhatsApp, so no other channel's client can name it;
   replies (and the agent's messages, sent with ``output_channel=twilio``) go to ``twilio_address``
   of the conversation: the number again;
-- handles each message once: the ``MessageSid`` is recorded first in the tracker store's database
-  (bot/components/message_receipts.py), and a webhook whose sid was seen before (a captured request
-  replayed, or Twilio retrying) gets 200 with empty TwiML and is not handled again, across restarts
-  and across Rasa servers; a webhook without a sid is a 400, and 503 when the database is down;
-- sends each reply once, off the event loop, through handoff.twilio_http.TwilioHttp (the same Twilio
+- handles each message once: the ``MessageSid`` is claimed first in the tracker store's database
+  and marked handled when the turn is over (bot/components/message_receipts.py), and a webhook whose
+  sid was handled or is being handled (a captured request replayed, or Twilio retrying) gets 200
+  with empty TwiML and is not handled again, across restarts and across Rasa servers; only a sid
+  whose turn died with its process, and long enough ago, is handled again; a webhook without a sid
+  is a 400, and 503 when the database is down;
+- sends each reply once, off the event loop, through handoff.shared.twilio_http.TwilioHttp (the same Twilio
   as the handoff service, ATTUNE_TWILIO_API_BASE, no retries), and logs a failure instead of raising
   it, so an ``/execute`` to an SMS conversation (an agent joining, writing, leaving) never fails;
 - sends of a response's ``custom`` payload only what Twilio's Messages API takes (``body``,
@@ -49,10 +51,16 @@ from twilio.rest import Client
 
 from bot.components.consent_gate import gated
 from bot.components.input_checks import InvalidInput, check_id, check_text
-from bot.components.message_receipts import MessageReceipts, ReceiptsUnavailable
+from bot.components.message_receipts import (
+    IN_FLIGHT,
+    TAKEN_OVER,
+    TO_HANDLE,
+    MessageReceipts,
+    ReceiptsUnavailable,
+)
 from bot.components.turn_guard import guard_server, protected
-from handoff.conversation_ids import twilio_address, twilio_conversation
-from handoff.twilio_http import TwilioHttp
+from handoff.shared.conversation_ids import twilio_address, twilio_conversation
+from handoff.shared.twilio_http import TwilioHttp
 
 logger = logging.getLogger(__name__)
 
@@ -248,18 +256,31 @@ class CheckedTwilioInput(TwilioInput):
         self.settings = settings
         self.receipts = receipts
 
-    async def _answer_if_repeated(self, form: Mapping[str, str]) -> HTTPResponse | None:
-        """The answer to a message received before (or that cannot be recorded); None when it is new,
-        and now recorded."""
-        sid = message_sid(form)
+    async def _answer_if_repeated(self, sid: str) -> HTTPResponse | None:
+        """The answer to a message received before (or that cannot be recorded); None when it is to be
+        handled now: new, or taken over from a turn that died, and claimed."""
         try:
-            if await self.receipts.first_delivery(sid):
-                return None
+            claim = await self.receipts.claim(sid)
         except ReceiptsUnavailable as error:
             logger.error("refused a Twilio webhook: cannot tell whether %s is new: %s", sid, error)
             return _refuse(503, "unavailable", "the message could not be recorded; it was not handled")
-        logger.warning("ignored a Twilio webhook for message %s, which was received before (a replay?)", sid)
+        if claim == TAKEN_OVER:
+            logger.warning("handling message %s again: its first turn never finished (Rasa stopped?)", sid)
+        if claim in TO_HANDLE:
+            return None
+        if claim == IN_FLIGHT:
+            logger.warning("ignored a Twilio webhook for message %s, which is being handled now", sid)
+        else:
+            logger.warning(
+                "ignored a Twilio webhook for message %s, which was received before (a replay?)", sid
+            )
         return response.text(EMPTY_TWIML, content_type="text/xml")
+
+    async def _mark_handled(self, sid: str) -> None:
+        try:
+            await self.receipts.mark_handled(sid)
+        except ReceiptsUnavailable as error:
+            logger.error("message %s was handled but not marked so; it may be handled again: %s", sid, error)
 
     def _refusal(self, request: Request, form: Mapping[str, str]) -> HTTPResponse | None:
         missing = self.settings.missing()
@@ -296,20 +317,27 @@ class CheckedTwilioInput(TwilioInput):
                 return refusal
             try:
                 sender, text = inbound_message(form)
-                repeated = await self._answer_if_repeated(form)
+                sid = message_sid(form)
             except BadTwilioRequest as error:
                 logger.warning("refused a Twilio webhook: %s", error)
                 return _refuse(400, "bad_request", str(error))
+            repeated = await self._answer_if_repeated(sid)
             if repeated is not None:
                 return repeated
-            message = UserMessage(
-                text,
-                self.get_output_channel(),
-                twilio_conversation(sender),
-                input_channel=self.name(),
-                metadata=self.get_metadata(request),
-            )
-            await on_new_message(message)  # a failure is logged and answered there, never a 500
+            try:
+                message = UserMessage(
+                    text,
+                    self.get_output_channel(),
+                    twilio_conversation(sender),
+                    input_channel=self.name(),
+                    metadata=self.get_metadata(request),
+                )
+                await on_new_message(message)  # a failure is logged and answered there, never a 500
+            finally:
+                # Handled even when it failed (the customer was told to send it again) or Twilio hung
+                # up and Sanic cancelled the turn: only a process that dies leaves it unhandled.
+                # Shielded: a second cancellation must not stop the mark.
+                await asyncio.shield(self._mark_handled(sid))
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return webhook

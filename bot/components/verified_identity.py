@@ -6,10 +6,10 @@ A channel hands the bot a message's metadata through ``server_metadata``, which
   the verified identity), ``customer`` (the old, unverified "this is customer C-9001" claim: anyone
   could send it and be linked into that customer's record) and ``identity_token`` (a credential:
   it must not be stored with every message in the tracker store);
-- writes the claims of a valid identity token (handoff/identity_tokens.py) as
+- writes the claims of a valid identity token (handoff/shared/identity_tokens.py) as
   ``attune.verified = {"id", "phone"?, "email"?}``;
 - writes where the request came from as ``attune.client_address`` (REST and socket.io: the TCP
-  peer, or the client a trusted proxy forwarded for; handoff/client_addresses.py), which the
+  peer, or the client a trusted proxy forwarded for; handoff/shared/client_addresses.py), which the
   action server's rate limits count by.
 
 The consent gate (bot/components/consent_gate.py) reads ``attune.verified`` back with
@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from rasa.shared.exceptions import RasaException
 
-from handoff.identity_tokens import VerifiedCustomer, WeakKey, check_key, verify_identity_token
+from handoff.shared.identity_tokens import VerifiedCustomer, WeakKey, check_key, verify_identity_token
 
 METADATA_KEY: Final = "attune"
 VERIFIED_KEY: Final = "verified"

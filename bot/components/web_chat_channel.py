@@ -7,7 +7,7 @@ what this one does instead (issue 13):
 - **Sessions.**  Rasa confirmed any ``session_id`` a client named and put the socket in that room,
   so a client could read another customer's chat.  Here ``session_request {"session_id"?}``
   re-joins a session only when the id is one this server signed (``<32 hex>.<signature>``,
-  handoff/identity_tokens.py, key ATTUNE_SESSION_KEY); anything else gets a new signed id.  It is
+  handoff/shared/identity_tokens.py, key ATTUNE_SESSION_KEY); anything else gets a new signed id.  It is
   answered ``session_confirm`` with the signed id (a string, as Rasa does; rasa-webchat stores it
   and sends it back).  The conversation is ``web:<session>`` and so is the room.
 - **Messages.**  ``user_uttered`` is handled in the conversation the socket was confirmed in,
@@ -19,7 +19,7 @@ what this one does instead (issue 13):
   Its claims become ``attune.verified`` (bot/components/verified_identity.py); an invalid token is
   anonymous, not an error.
 - **Address.**  Every message carries ``attune.client_address``: the socket's TCP peer at CONNECT,
-  or the client a proxy in ATTUNE_TRUSTED_PROXIES forwarded for (handoff/client_addresses.py).
+  or the client a proxy in ATTUNE_TRUSTED_PROXIES forwarded for (handoff/shared/client_addresses.py).
 - **Origins.**  A browser page from an origin outside ATTUNE_CORS_ORIGINS (default: the handoff
   service's web chat page) cannot connect; clients that send no ``Origin`` (not a browser) can.
 - **Input.**  Ids, text and metadata are checked first (bot/components/input_checks.py); a refusal
@@ -52,9 +52,9 @@ from bot.components.verified_identity import (
     token_in,
     verified_customer,
 )
-from handoff.client_addresses import NO_TRUSTED_PROXIES, TrustedProxies
-from handoff.conversation_ids import web_conversation
-from handoff.identity_tokens import issue_session_id, verified_session
+from handoff.shared.client_addresses import NO_TRUSTED_PROXIES, TrustedProxies
+from handoff.shared.conversation_ids import web_conversation
+from handoff.shared.identity_tokens import issue_session_id, verified_session
 
 logger = logging.getLogger(__name__)
 

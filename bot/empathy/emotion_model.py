@@ -1,6 +1,6 @@
 """The emotion model: MiniLM embedding + message cues -> probability of each of the nine emotions.
 
-Trained from the designer-written examples in ``data/emotions*.yml`` (never from evaluation
+Trained from the designer-written examples in ``data/emotions/*.yml`` (never from evaluation
 data).  The Rasa component and the eval command both call ``train_emotion_model`` and
 ``EmotionModel.read``, so the numbers the eval prints are the shipped model's.
 """

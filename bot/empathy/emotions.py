@@ -1,6 +1,6 @@
 """The emotions Attune recognises, how they group, and the designer-written training data format.
 
-``data/emotions.yml`` holds one block per emotion with one example message per ``- `` line (the
+``data/emotions/emotions.yml`` holds one block per emotion with one example message per ``- `` line (the
 same shape as Rasa's NLU data).  This module validates the parsed YAML and names the problem
 precisely, so a bot designer who mistypes a label learns which block and which label.
 """
@@ -40,7 +40,7 @@ SUPPORTED_VERSIONS: Final = ("1",)
 
 
 class EmotionDataError(ValueError):
-    """``data/emotions.yml`` is malformed; the message says where and how to fix it."""
+    """``data/emotions/*.yml`` is malformed; the message says where and how to fix it."""
 
 
 @dataclass(frozen=True)

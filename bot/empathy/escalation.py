@@ -1,6 +1,6 @@
 """Where escalation is decided: hand off, offer a human, or offer a call-back — all in one place.
 
-The rules, in order (thresholds from ``data/empathy.yml``):
+The rules, in order (thresholds from ``policy/empathy.yml``):
 1. The customer explicitly asks for a human -> hand off (high priority when distressed).
 2. Distress over its threshold -> offer a phone call-back, urgent priority.
 3. Frustration over its threshold, or N failed self-service attempts in a row -> offer a human.

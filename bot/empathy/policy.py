@@ -1,4 +1,4 @@
-"""The empathy policy: every weight and threshold the engine uses, from ``data/empathy.yml``.
+"""The empathy policy: every weight and threshold the engine uses, from ``policy/empathy.yml``.
 
 Bot designers tune how quickly Attune notices frustration, when the tone changes and when a
 human is offered by editing that one file.  ``EmpathyPolicy.from_mapping`` validates it and

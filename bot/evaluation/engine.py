@@ -1,5 +1,5 @@
 """The shipped empathy engine, run over transcripts: the emotion model trained from data/, the
-policy from data/empathy.yml, and the same signal/score code the action server runs.
+policy from policy/empathy.yml, and the same signal/score code the action server runs.
 
 A transcript has no intents, timestamps or recorded self-service outcomes; the engine uses what
 a transcript does have (text, the bot's replies, embeddings of earlier turns) and each score's
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 
 from bot.components import sentence_encoder
@@ -25,8 +26,8 @@ from bot.empathy.signals import TurnObservation, compute_signals
 from bot.empathy.transcripts import bot_reply_failed
 
 ROOT = Path(__file__).resolve().parents[2]
-EMOTION_DATA = "data/emotions*.yml"
-POLICY_FILE = "data/empathy.yml"
+EMOTION_DATA = "data/emotions/*.yml"
+POLICY_FILE = "policy/empathy.yml"
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ def load_emotion_examples(root: Path = ROOT) -> list[EmotionExample]:
     return examples
 
 
-class Engine:
+class EmpathyEngine:
+    """The emotion model, the policy and the scoring code together, scoring whole transcripts."""
+
     def __init__(self, policy: EmpathyPolicy, batch_size: int = 64) -> None:
         self.policy = policy
         self._encoder = sentence_encoder.load_encoder(sentence_encoder.default_model_path())
@@ -64,17 +67,17 @@ class Engine:
         self._emotion: EmotionModel | None = None
 
     @classmethod
-    def shipped(cls) -> "Engine":
+    def shipped(cls) -> "EmpathyEngine":
         engine = cls(load_policy())
         examples = load_emotion_examples()
         texts = [without_quotes(e.text) for e in examples]
         engine._emotion = train_emotion_model(engine.embed(texts), examples)
         return engine
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return sentence_encoder.encode(self._encoder, list(texts), self._batch_size, 2000)
 
-    def read_emotions(self, texts: Sequence[str]) -> tuple[np.ndarray, list[EmotionReading]]:
+    def read_emotions(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], list[EmotionReading]]:
         assert self._emotion is not None
         # As the Rasa component does: quoted speech is someone else's emotion.
         embeddings = self.embed([without_quotes(t) for t in texts])
@@ -111,6 +114,6 @@ def turns_of(record: dict[str, Any]) -> list[Turn]:
 
 
 @functools.lru_cache(maxsize=1)
-def shipped_engine() -> Engine:
+def shipped_engine() -> EmpathyEngine:
     """The shipped engine, built once per process (training the emotion model takes seconds)."""
-    return Engine.shipped()
+    return EmpathyEngine.shipped()

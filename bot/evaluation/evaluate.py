@@ -2,7 +2,7 @@
 
 Definitions (../shared/data/README.md): a USS user turn is dissatisfied when satisfaction <= 2;
 a TWCS customer turn is positive when frustration >= 3 (Spearman against the 0-4 rating).  F1 is
-taken at the threshold Attune ships (data/empathy.yml: frustration.threshold), never tuned here.
+taken at the threshold Attune ships (policy/empathy.yml: frustration.threshold), never tuned here.
 """
 
 import json
@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from bot.empathy.emotions import EKMAN, EMOTIONS, TO_EKMAN
 from bot.evaluation import metrics
-from bot.evaluation.engine import Engine, ScoredTurn, turns_of
+from bot.evaluation.engine import EmpathyEngine, ScoredTurn, turns_of
 
 # A second Ekman label is predicted when its probability reaches this (GoEmotions is multi-label).
 EKMAN_SECOND_LABEL = 0.25
@@ -53,7 +53,7 @@ def label_of(turn: dict[str, Any]) -> tuple[bool, float] | None:
     return None
 
 
-def evaluate_dialogues(path: Path, engine: Engine, keep_examples: int = 4) -> dict[str, Any]:
+def evaluate_dialogues(path: Path, engine: EmpathyEngine, keep_examples: int = 4) -> dict[str, Any]:
     records = list(read_jsonl(path, ("turns",)))
     scores: list[float] = []
     positives: list[bool] = []
@@ -108,7 +108,7 @@ def _point(item: ScoredTurn, label: tuple[bool, float] | None) -> dict[str, Any]
     }
 
 
-def evaluate_emotions(path: Path, engine: Engine) -> dict[str, Any]:
+def evaluate_emotions(path: Path, engine: EmpathyEngine) -> dict[str, Any]:
     records = list(read_jsonl(path, ("text", "labels_ekman")))
     texts = [str(r["text"]) for r in records]
     predicted: list[set[str]] = []

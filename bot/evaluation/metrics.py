@@ -3,9 +3,10 @@
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 
-def _ranks(values: Sequence[float]) -> np.ndarray:
+def _ranks(values: Sequence[float]) -> npt.NDArray[np.float64]:
     """Average ranks (1-based), ties sharing their mean rank."""
     array = np.asarray(values, dtype=float)
     order = np.argsort(array, kind="mergesort")

@@ -10,28 +10,15 @@ from tests.support.demo_store import TODAY
 @pytest.fixture(autouse=True)
 def isolated_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Actions that reach for process-wide resources get throwaway databases, never var/."""
-    from actions import resources
+    from actions import bootstrap
 
     monkeypatch.setenv("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     monkeypatch.setenv("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{tmp_path / 'outbox.db'}")
     monkeypatch.setenv("ATTUNE_HANDOFF_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.delenv("ATTUNE_ACTIONS_METRICS_PORT", raising=False)  # no metrics server unless a test asks
-    caches = (
-        resources._store,
-        resources._contacts,
-        resources._outbox,
-        resources._flusher,
-        resources.resume_pending_handoffs,
-        resources._audit_queue,
-        resources._audit_flusher,
-        resources.resume_audit_flusher,
-        resources._metrics,
-    )
-    for cache in caches:
-        cache.cache_clear()
+    bootstrap.reset()  # the next use builds the container from these settings
     yield
-    for cache in caches:
-        cache.cache_clear()
+    bootstrap.reset()
 
 
 @pytest.fixture

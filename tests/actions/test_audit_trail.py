@@ -16,10 +16,10 @@ from actions.audit_trail import entries_for_turn
 from actions.clients.audit import AuditClient
 from actions.empathy_tracking import ActionTrackEmpathy
 from actions.handoff_payload import pseudonym
-from handoff import audit
 from handoff.app import create_app
-from handoff.db import create_engine_for
-from handoff.settings import Settings
+from handoff.audit import audit_log
+from handoff.core.db import create_engine_for
+from handoff.core.settings import Settings
 from tests.support.ports import free_port
 from tests.support.trackers import message, tracker
 
@@ -136,9 +136,9 @@ async def test_entries_wait_on_disk_while_the_service_is_down_and_arrive_once_it
         await asyncio.sleep(0.1)
 
     engine = create_engine_for(service.database_url)
-    stored = audit.for_conversation(engine, "test-customer")
+    stored = audit_log.for_conversation(engine, "test-customer")
     assert [r.entry.kind for r in stored] == ["tone_change", "offer_human"]
-    assert all(r.intact for r in stored) and audit.verify(engine).ok
+    assert all(r.intact for r in stored) and audit_log.verify(engine).ok
 
 
 async def test_a_retried_entry_is_stored_once_and_a_malformed_one_is_kept_with_the_reason(
@@ -162,7 +162,7 @@ async def test_a_retried_entry_is_stored_once_and_a_malformed_one_is_kept_with_t
     assert await flush_once(second, client) == 2
 
     engine = create_engine_for(service.database_url)
-    assert audit.verify(engine).count == 2
+    assert audit_log.verify(engine).count == 2
     rejected = first.get("engine-bad")
     assert rejected is not None and rejected.status == "rejected"
     assert rejected.last_error is not None and "kind must be one of" in rejected.last_error

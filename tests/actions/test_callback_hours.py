@@ -14,15 +14,15 @@ from actions.callback_hours import (
     load_hours,
     options,
     parse_hours,
-    phone_number,
 )
+from handoff.shared.phone_numbers import find_phone_number as phone_number
 
 ROOT = Path(__file__).resolve().parents[2]
 LONDON = ZoneInfo("Europe/London")
 
 
 def shipped() -> dict:
-    return dict(yaml.safe_load((ROOT / "data" / "callbacks.yml").read_text()))
+    return dict(yaml.safe_load((ROOT / "policy" / "business_hours.yml").read_text()))
 
 
 def at(text: str) -> datetime:
@@ -34,7 +34,7 @@ def labels(now: datetime, zone: ZoneInfo = LONDON) -> list[str]:
 
 
 def test_the_shipped_file_loads() -> None:
-    assert load_hours(ROOT / "data" / "callbacks.yml").default_region == "GB"
+    assert load_hours(ROOT / "policy" / "business_hours.yml").default_region == "GB"
 
 
 def test_open_hours_offer_now_then_a_later_window_and_another_day() -> None:

@@ -110,18 +110,13 @@ async def test_a_message_without_emotion_data_is_scored_from_behaviour_and_says_
 async def test_a_broken_policy_file_leaves_the_slots_alone(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    from actions import resources
+    from actions import bootstrap
 
     broken = tmp_path / "empathy.yml"
     broken.write_text("version: '1'\nfrustration: {}\n")
     monkeypatch.setenv("ATTUNE_EMPATHY_POLICY", str(broken))
-    resources._policy.cache_clear()
-    try:
-        result = await ActionTrackEmpathy().run(
-            CollectingDispatcher(), tracker({}, [message("hi", "greet")]), {}
-        )
-    finally:
-        resources._policy.cache_clear()
+    bootstrap.reset()
+    result = await ActionTrackEmpathy().run(CollectingDispatcher(), tracker({}, [message("hi", "greet")]), {})
     assert result == []
 
 

@@ -28,8 +28,8 @@ def steps_after_request_human(path: Path, section: str) -> list[tuple[str, Any]]
 
 def test_a_request_for_a_person_is_handed_off_by_every_rule_and_story() -> None:
     answers = [
-        *steps_after_request_human(ROOT / "data" / "rules.yml", "rules"),
-        *steps_after_request_human(ROOT / "data" / "stories.yml", "stories"),
+        *steps_after_request_human(ROOT / "data" / "rules" / "rules.yml", "rules"),
+        *steps_after_request_human(ROOT / "data" / "stories" / "stories.yml", "stories"),
     ]
 
     assert answers  # the rules do answer it

@@ -90,7 +90,7 @@ async def test_a_call_back_that_cannot_be_built_is_told_plainly_and_the_form_is_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def no_hours() -> Any:
-        raise ValueError("data/callbacks.yml: business_hours missing")
+        raise ValueError("policy/business_hours.yml: business_hours missing")
 
     monkeypatch.setattr(resources, "callback_hours", no_hours)
     slots = {"callback_phone": "+447911123456", "callback_consent": "2026-11-25T14:00:00+00:00"}
@@ -126,7 +126,7 @@ async def test_a_call_back_answer_that_cannot_be_checked_is_asked_for_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def no_hours() -> Any:
-        raise ValueError("data/callbacks.yml: business_hours missing")
+        raise ValueError("policy/business_hours.yml: business_hours missing")
 
     monkeypatch.setattr(resources, "callback_hours", no_hours)
     dispatcher = CollectingDispatcher()

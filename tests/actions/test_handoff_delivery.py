@@ -13,13 +13,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import create_engine, func, select
 
 from actions.clients.handoff import HandoffClient
+from actions.durable_queue import FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS
 from actions.escalation import ActionHandoff
-from actions.handoff_delivery import OutboxFlusher, deliver, flush_once
-from actions.outbox import Outbox, backoff
+from actions.handoff_delivery import deliver, flush_once, outbox_flusher
+from actions.outbox import Outbox
 from handoff.app import create_app
-from handoff.models import Handoff
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import Settings
+from handoff.core.models import Handoff
+from handoff.core.settings import Settings
+from handoff.shared.backoff import backoff
+from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.ports import free_port
 from tests.support.trackers import BASE_SLOTS, conversation
 
@@ -96,20 +98,41 @@ async def test_a_payload_the_service_rejects_is_kept_as_rejected_not_retried(
     assert outbox.due(now=time.time() + 3600) == []
 
 
-async def test_a_wrong_token_is_a_rejection(
-    aiohttp_server, tmp_path: Path, service_settings: Settings
+async def test_a_wrong_token_keeps_the_handoff_for_when_the_token_is_fixed_and_reports_it(
+    aiohttp_server, tmp_path: Path, service_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # A 401 is a misconfiguration of the action server, not a fault of the handoff
+    # (actions/clients/http.py): the handoff waits on disk, loudly, instead of being dropped.
     server = await aiohttp_server(create_app(service_settings))
-    client = HandoffClient(str(server.make_url("")).rstrip("/"), "not-the-token-0000")
+    url = str(server.make_url("")).rstrip("/")
+    reported: list[int] = []
+    client = HandoffClient(url, "not-the-token-0000", report=lambda error: reported.append(error.status))
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'o.db'}")
 
-    result = await deliver(example(), Outbox.open(f"sqlite:///{tmp_path / 'o.db'}"), client)
+    result = await deliver(example(), outbox, client, attempts=2, pause=0.01)
 
-    assert result.status == "rejected" and "401" in result.detail
+    assert result.status == "queued"
+    item = outbox.get(example()["idempotency_key"])
+    assert item is not None and item.status == "pending" and "401" in (item.last_error or "")
+    assert reported == [401, 401]
+    assert "ATTUNE_HANDOFF_API_TOKEN" in caplog.text
+    assert any(r.levelname == "ERROR" and "401" in r.getMessage() for r in caplog.records)
+    assert stored_handoffs(service_settings) == 0
+
+    fixed = HandoffClient(url, TOKEN)
+    assert await flush_once(outbox, fixed, now=time.time() + 3600) == 1
+    assert stored_handoffs(service_settings) == 1
 
 
-def test_backoff_doubles_and_is_capped_low_enough_for_a_prompt_retry() -> None:
+def test_backoff_doubles_and_is_capped_low_enough_for_a_prompt_retry(tmp_path: Path) -> None:
     # Issue 12: a saved handoff reaches the service within 30 s of its return; a 60 s cap could not.
-    assert [backoff(n) for n in (1, 2, 3, 4, 10)] == [2.0, 4.0, 8.0, 10.0, 10.0]
+    delays = [backoff(n, FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS) for n in (1, 2, 3, 4, 10)]
+    assert delays == [2.0, 4.0, 8.0, 10.0, 10.0]
+    outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
+    outbox.put(example(), now=0.0)
+    for _ in range(4):
+        outbox.failed(example()["idempotency_key"], "down", now=0.0)
+    assert outbox.due(now=9.9) == [] and len(outbox.due(now=10.0)) == 1  # the fourth failure waits the cap
 
 
 def stored_payloads(settings: Settings) -> list[dict[str, Any]]:
@@ -179,7 +202,7 @@ async def test_the_flusher_keeps_its_own_timer_and_sends_what_is_saved_later(
 ) -> None:
     port = free_port()
     outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
-    flusher = OutboxFlusher(
+    flusher = outbox_flusher(
         outbox, HandoffClient(f"http://127.0.0.1:{port}", TOKEN, timeout=0.5), interval=0.05
     )
     flusher.ensure_running()  # as actions/server.py does at start-up, with nothing pending yet
@@ -202,8 +225,8 @@ async def test_the_flusher_keeps_its_own_timer_and_sends_what_is_saved_later(
 async def test_action_handoff_tells_the_customer_honestly_what_happened(
     aiohttp_server, tmp_path: Path, service_settings: Settings
 ) -> None:
-    from handoff import accounts
-    from handoff.keys import ENGINE
+    from handoff.core import accounts
+    from handoff.core.app_keys import ENGINE
 
     app = create_app(service_settings)
     server = await aiohttp_server(app)

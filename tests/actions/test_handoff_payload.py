@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from actions.handoff_payload import build_payload, pseudonym
-from handoff.contract import ContractError, validate_payload
+from handoff.shared.payload_contract import ContractError, validate_payload
 from tests.support.trackers import BASE_SLOTS, conversation
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)

@@ -10,15 +10,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import metrics, resources
+from actions import bootstrap, metrics, resources
 from actions.clients.handoff import HandoffClient
 from actions.empathy_tracking import ActionTrackEmpathy
 from actions.escalation import ActionHandoff
-from actions.metrics import ActionMetrics
+from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox
-from actions.settings import ActionSettings, ConfigError
+from actions.settings import ActionServerSettings, ConfigError
 from handoff.app import create_app
-from handoff.settings import Settings
+from handoff.core.settings import Settings
 from tests.support.ports import bound_socket, free_port, port_of
 from tests.support.trackers import BASE_SLOTS, conversation, message, tracker
 
@@ -34,17 +34,17 @@ def value(exposition: str, sample: str, **labels: str) -> float:
     return 0.0
 
 
-def text(recorded: ActionMetrics) -> str:
+def text(recorded: ActionServerMetrics) -> str:
     return generate_latest(recorded.registry).decode()
 
 
 @pytest.fixture
-def recorded() -> ActionMetrics:
+def recorded() -> ActionServerMetrics:
     return metrics.create(CollectorRegistry())
 
 
 async def track(
-    recorded: ActionMetrics, slots: dict[str, Any], events: list[dict[str, Any]]
+    recorded: ActionServerMetrics, slots: dict[str, Any], events: list[dict[str, Any]]
 ) -> dict[str, Any]:
     action = ActionTrackEmpathy(metrics=lambda: recorded)
     result = await action.run(CollectingDispatcher(), tracker(slots, events), {})
@@ -52,7 +52,7 @@ async def track(
 
 
 async def test_each_message_is_timed_and_tone_changes_and_decisions_are_counted(
-    recorded: ActionMetrics,
+    recorded: ActionServerMetrics,
 ) -> None:
     calm = await track(recorded, {"tone": "neutral"}, [message("where is order 10002", "order_status")])
     angry = await track(
@@ -75,7 +75,7 @@ async def test_each_message_is_timed_and_tone_changes_and_decisions_are_counted(
 
 
 async def test_a_message_scored_already_an_opted_out_turn_and_a_failure_are_told_apart(
-    recorded: ActionMetrics, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    recorded: ActionServerMetrics, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     first = message("where is order 10002", "order_status", timestamp=5.0)
     scored = await track(recorded, {}, [first])
@@ -87,6 +87,7 @@ async def test_a_message_scored_already_an_opted_out_turn_and_a_failure_are_told
     }
     assert (await track(recorded, {"tone": "warm"}, [opted_out]))["tone"] == "neutral"
     monkeypatch.setenv("ATTUNE_EMPATHY_POLICY", str(tmp_path / "missing.yml"))
+    bootstrap.reset()  # settings are read once per container: this one reads the missing policy
     assert await track(recorded, {}, [message("hello", "greet")]) == {}
 
     exposition = text(recorded)
@@ -103,7 +104,7 @@ async def test_a_message_scored_already_an_opted_out_turn_and_a_failure_are_told
 
 
 async def test_a_broken_metrics_registry_never_costs_the_customer_a_reply() -> None:
-    def broken() -> ActionMetrics:
+    def broken() -> ActionServerMetrics:
         raise RuntimeError("no metrics today")
 
     action = ActionTrackEmpathy(metrics=broken)
@@ -113,7 +114,7 @@ async def test_a_broken_metrics_registry_never_costs_the_customer_a_reply() -> N
 
 
 async def test_handoffs_sent_are_counted_by_reason_and_delivery_status(
-    aiohttp_server, tmp_path: Path, recorded: ActionMetrics
+    aiohttp_server, tmp_path: Path, recorded: ActionServerMetrics
 ) -> None:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'handoff.db'}", log_format="text", api_token=TOKEN
@@ -169,9 +170,9 @@ def test_a_port_that_is_taken_is_logged_and_the_metrics_still_count(caplog: pyte
 
 
 def test_the_port_comes_from_the_environment() -> None:
-    assert ActionSettings.from_env({}).metrics_port is None
-    assert ActionSettings.from_env({"ATTUNE_ACTIONS_METRICS_PORT": ""}).metrics_port is None
-    assert ActionSettings.from_env({"ATTUNE_ACTIONS_METRICS_PORT": "9105"}).metrics_port == 9105
+    assert ActionServerSettings.from_env({}).metrics_port is None
+    assert ActionServerSettings.from_env({"ATTUNE_ACTIONS_METRICS_PORT": ""}).metrics_port is None
+    assert ActionServerSettings.from_env({"ATTUNE_ACTIONS_METRICS_PORT": "9105"}).metrics_port == 9105
     for wrong in ("ninety", "0", "70000"):
         with pytest.raises(ConfigError, match="ATTUNE_ACTIONS_METRICS_PORT"):
-            ActionSettings.from_env({"ATTUNE_ACTIONS_METRICS_PORT": wrong})
+            ActionServerSettings.from_env({"ATTUNE_ACTIONS_METRICS_PORT": wrong})

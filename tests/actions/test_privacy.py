@@ -5,10 +5,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.customers import CustomerClient
 from actions.privacy import ActionExplainPrivacy, ActionOptInEmotion, ActionOptOutEmotion
-from handoff import customers
 from handoff.app import create_app
-from handoff.keys import ENGINE
-from handoff.settings import Settings
+from handoff.core.app_keys import ENGINE
+from handoff.core.settings import Settings
+from handoff.privacy import customers
 from tests.support.trackers import tracker, user_event
 
 TOKEN = "privacy-test-token-0000"

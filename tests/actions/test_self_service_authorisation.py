@@ -415,14 +415,14 @@ def test_a_store_from_before_verification_is_seeded_afresh(tmp_path: Any) -> Non
 
 
 def test_the_limits_come_from_the_environment_and_fail_fast() -> None:
-    from actions.settings import ActionSettings, ConfigError
+    from actions.settings import ActionServerSettings, ConfigError
 
     env = {"ATTUNE_SELF_SERVICE_LOOKUPS_PER_ADDRESS": "100000", "ATTUNE_SELF_SERVICE_WINDOW_SECONDS": "60"}
-    limits = ActionSettings.from_env(env).self_service_limits
+    limits = ActionServerSettings.from_env(env).self_service_limits
     assert (limits.lookups_per_address, limits.window_seconds, limits.lookups_per_conversation) == (
         100000,
         60,
         20,
     )
     with pytest.raises(ConfigError, match="ATTUNE_SELF_SERVICE_CODES_PER_WINDOW"):
-        ActionSettings.from_env({"ATTUNE_SELF_SERVICE_CODES_PER_WINDOW": "0"})
+        ActionServerSettings.from_env({"ATTUNE_SELF_SERVICE_CODES_PER_WINDOW": "0"})

@@ -1,10 +1,12 @@
 """Each test in tests/bot starts from Rasa as shipped.
 
-Building a channel's blueprint installs process-wide fixes into Rasa's classes, once per process
-(bot/components/turn_guard.py ``guard_server``), as the Rasa server should.  In one pytest process
-that would leak from test to test, so what they replace is put back after every test.
+Building a channel's blueprint installs the Rasa patches into Rasa's classes and the root logger's
+handlers, once per process (bot/components/rasa_patches.py ``install_rasa_patches``), as the Rasa
+server should.  In one pytest process that would leak from test to test, so what they replace is
+put back after every test.
 """
 
+import logging
 import sys
 from collections.abc import Iterator
 
@@ -20,7 +22,8 @@ def rasa_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from rasa.core.processor import MessageProcessor
     from rasa.core.tracker_store import FailSafeTrackerStore
 
-    from bot.components import action_retry, rasa_speedups, tracker_store
+    from bot.components import action_retry, rasa_patches, tracker_store
+    from handoff.shared.masking import MaskingFilter
 
     for owner, name in (
         (RemoteAction, "run"),
@@ -30,6 +33,17 @@ def rasa_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         (FailSafeTrackerStore, "on_tracker_store_retrieve_error"),
     ):
         monkeypatch.setattr(owner, name, vars(owner)[name])
+    filters = {handler: list(handler.filters) for handler in logging.getLogger().handlers}
     yield
-    for install in (rasa_speedups.install, tracker_store.install, action_retry.install):
+    for handler in logging.getLogger().handlers:
+        kept = filters.get(handler)
+        handler.filters = (
+            kept if kept is not None else [f for f in handler.filters if not isinstance(f, MaskingFilter)]
+        )
+    for install in (
+        rasa_patches.install_reply_check,
+        rasa_patches.mask_logs,
+        tracker_store.install,
+        action_retry.install,
+    ):
         install.cache_clear()

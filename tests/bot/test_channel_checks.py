@@ -27,7 +27,7 @@ from bot.components.input_checks import (
     MAX_TEXT_CHARS,
 )
 from bot.components.web_chat_channel import INPUT_ERROR_EVENT, WebChatInput
-from handoff.identity_tokens import verified_session
+from handoff.shared.identity_tokens import verified_session
 from tests.support.ports import free_port
 from tests.support.sanic_server import serve_channels
 

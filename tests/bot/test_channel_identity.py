@@ -21,7 +21,7 @@ from sanic import Sanic
 
 from bot.components.checked_rest_channel import CheckedRestInput
 from bot.components.web_chat_channel import INPUT_ERROR_EVENT, WebChatInput, allowed_origins
-from handoff.identity_tokens import issue_session_id, sign_identity_token, verified_session
+from handoff.shared.identity_tokens import issue_session_id, sign_identity_token, verified_session
 from tests.support.ports import free_port
 from tests.support.sanic_server import serve_channels
 

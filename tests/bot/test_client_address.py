@@ -1,6 +1,6 @@
 """Where a customer connects from: ``attune.client_address``, which the action server's rate limits count by.
 
-The rules first (handoff/client_addresses.py), then REST and socket.io served by Sanic on
+The rules first (handoff/shared/client_addresses.py), then REST and socket.io served by Sanic on
 loopback with a recording bot: the peer, a trusted proxy's X-Forwarded-For, and a client that tries
 to choose its own address.
 """
@@ -20,7 +20,7 @@ from sanic import Sanic
 from bot.components.checked_rest_channel import CheckedRestInput
 from bot.components.client_address import TrustedProxiesSettingError, configured_trusted_proxies
 from bot.components.web_chat_channel import WebChatInput
-from handoff.client_addresses import TrustedProxies
+from handoff.shared.client_addresses import TrustedProxies
 from tests.support.ports import free_port
 from tests.support.sanic_server import serve_channels
 

@@ -2,7 +2,7 @@
 
 The agent is a stand-in that answers the tracker of whatever conversation id the route receives,
 so the test sees exactly the id Rasa's route handler got.  Checked: an id encoded with
-``quote(id, safe="")`` (handoff/rasa_client.py) reaches the route decoded, hostile ones included;
+``quote(id, safe="")`` (handoff/core/rasa_client.py) reaches the route decoded, hostile ones included;
 and CORS answers only the origins the launcher passes (bot/launcher.py), never any origin.
 """
 

@@ -89,7 +89,7 @@ def test_editing_the_data_changes_the_fingerprint_so_rasa_retrains(tmp_path: Pat
 
 
 def test_an_untrained_component_marks_messages_instead_of_failing(tmp_path: Path) -> None:
-    classifier, _, _ = component(tmp_path, "data/emotions*.yml")
+    classifier, _, _ = component(tmp_path, "data/emotions/*.yml")
     message = Message({TEXT: "hello"})
 
     classifier.process([message])

@@ -4,7 +4,7 @@ import stat
 from pathlib import Path
 
 from bot import launcher
-from handoff.identity_tokens import MIN_KEY_CHARS, verify_identity_token
+from handoff.shared.identity_tokens import MIN_KEY_CHARS, verify_identity_token
 
 PORTS = launcher.Ports(5005, 5055, 5056)
 

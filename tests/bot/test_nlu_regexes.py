@@ -1,4 +1,4 @@
-"""The NLU regexes of data/*.yml run on every message, on the Rasa server's event loop
+"""The NLU regexes of data/**/*.yml run on every message, on the Rasa server's event loop
 (RegexFeaturizer, RegexEntityExtractor): each must take time linear in the message's length.
 
 A repetition without an upper bound (``+``, ``*``, ``{2,}``) next to a class that overlaps what
@@ -22,7 +22,7 @@ UNBOUNDED = re.compile(r"[*+]|\{\d*,\}")
 
 def nlu_regexes() -> list[tuple[str, str]]:
     found = []
-    for path in sorted((ROOT / "data").glob("*.yml")):
+    for path in sorted((ROOT / "data").rglob("*.yml")):
         document = yaml.safe_load(path.read_text()) or {}
         for item in document.get("nlu") or []:
             if isinstance(item, dict) and "regex" in item:

@@ -3,7 +3,7 @@
 ``out_of_turn`` on trackers built inline, then the channel served by Sanic with a real in-memory
 tracker store on ``app.ctx.agent``, where Rasa keeps its agent: the recording bot stores its turn
 as Rasa does (user event, replies, ``action_listen``), and an agent's message is stored between two
-turns as ``/execute`` stores it (handoff/rasa_client.py ends it with ``action_listen``).
+turns as ``/execute`` stores it (handoff/core/rasa_client.py ends it with ``action_listen``).
 """
 
 from collections.abc import AsyncIterator

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from handoff.settings import Settings
+from handoff.core.settings import Settings
 
 # What the Rasa server would sign web chat session ids with (tests sign their own with it).
 SESSION_KEY = "test-session-key-0123456789abcdef"

@@ -1,5 +1,5 @@
 """Role-based access: every route of the handoff service, for every principal, against the default policy
-(handoff/access.yml).
+(policy/access.yml).
 
 ``EXPECTED`` holds one row per route registered in handoff/app.py: the status each principal gets and,
 for responses that carry handoff data, which sensitive things the body shows (distress indicators,
@@ -20,13 +20,16 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handoff import access, callbacks, feedback, handoffs
 from handoff.app import create_app
-from handoff.identity_tokens import issue_session_id
-from handoff.keys import ENGINE, SETTINGS
-from handoff.models import Agent
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import ConfigError, Settings
+from handoff.callbacks import call_jobs
+from handoff.console import feedback
+from handoff.core.app_keys import ENGINE, SETTINGS
+from handoff.core.models import Agent
+from handoff.core.settings import ConfigError, Settings
+from handoff.core import access
+from handoff.queue import handoffs
+from handoff.shared.identity_tokens import issue_session_id
+from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.console import PASSWORD, log_in
 from tests.support.fake_rasa import FakeRasa
 
@@ -280,7 +283,7 @@ async def new_case(aiohttp_client, service: TestClient, principal: str) -> Case:
     created = await service.post("/api/v1/handoffs", json=payload(), headers=AUTH)
     handoff_id = str((await created.json())["id"])
     flag = feedback.flag_reading(engine, handoff_id, 3, "anger", agent_id(service, "agent"))
-    job = callbacks.request_call(engine, handoff_id, CALLBACK_NUMBER, f"call-{handoff_id}")
+    job = call_jobs.request_call(engine, handoff_id, CALLBACK_NUMBER, f"call-{handoff_id}")
     client = await aiohttp_client(service.server)
     if principal == TOKEN:
         client.session.headers.update(AUTH)  # on every request, and no console session

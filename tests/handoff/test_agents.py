@@ -8,10 +8,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.cli import main
-from handoff import audit
 from handoff.app import create_app
-from handoff.db import create_engine_for
-from handoff.settings import Settings
+from handoff.audit import audit_log
+from handoff.core.db import create_engine_for
+from handoff.core.settings import Settings
 from tests.support.console import csrf, log_in
 
 KIM_PASSWORD = "kim-chose-this-one"
@@ -25,7 +25,9 @@ def attune(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str, stdi
 def entries(settings: Settings, username: str) -> list[tuple[str, str]]:
     engine = create_engine_for(settings.database_url)
     try:
-        return [(r.entry.kind, r.entry.actor) for r in audit.for_conversation(engine, f"agent:{username}")]
+        return [
+            (r.entry.kind, r.entry.actor) for r in audit_log.for_conversation(engine, f"agent:{username}")
+        ]
     finally:
         engine.dispose()
 
@@ -55,7 +57,7 @@ def test_an_account_is_added_with_a_password_from_stdin_and_audited(
 def test_a_generated_password_is_printed_once_and_works(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from handoff import accounts
+    from handoff.core import accounts
 
     attune(settings, monkeypatch, "add", "sam", "--name", "Sam", "--role", "supervisor")
     password = capsys.readouterr().out.split("password: ", 1)[1].strip()

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import create_engine, inspect
 
 from handoff.app import create_app
-from handoff.keys import ENGINE
-from handoff.settings import Settings
+from handoff.core.app_keys import ENGINE
+from handoff.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

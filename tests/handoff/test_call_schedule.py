@@ -15,14 +15,15 @@ import pytest
 from sqlalchemy.engine import Engine
 from twilio.rest import Client
 
-from handoff import call_runner, callbacks, handoffs
-from handoff.callbacks import CallPolicy, TwilioAccount
-from handoff.db import create_engine_for
-from handoff.errors import InvalidRequest
-from handoff.migrate import upgrade_to_head
-from handoff.rasa_client import RasaClient
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.twilio_http import TwilioHttp
+from handoff.callbacks import call_jobs, call_runner
+from handoff.callbacks.call_jobs import CallPolicy, TwilioAccount
+from handoff.core.db import create_engine_for
+from handoff.core.migrate import upgrade_to_head
+from handoff.queue import handoffs
+from handoff.core.rasa_client import RasaClient
+from handoff.shared.errors import InvalidRequest
+from handoff.shared.schema_file import EXAMPLE_FILE
+from handoff.shared.twilio_http import TwilioHttp
 from tests.support.fake_rasa import FakeRasa
 from tests.support.handoffs import add_handoff_row
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
@@ -50,24 +51,24 @@ async def twilio(aiohttp_server) -> tuple[FakeTwilio, Any]:
     return fake, lambda: Client(ACCOUNT_SID, AUTH_TOKEN, http_client=LoopbackHttpClient(base))
 
 
-def place(engine: Engine, job_id: str, make_client: Any, now: datetime) -> callbacks.CallState:
-    return callbacks.place_call(engine, job_id, ACCOUNT, make_client, POLICY, now=now)
+def place(engine: Engine, job_id: str, make_client: Any, now: datetime) -> call_jobs.CallState:
+    return call_jobs.place_call(engine, job_id, ACCOUNT, make_client, POLICY, now=now)
 
 
-def report(engine: Engine, job: callbacks.CallState, status: str, now: datetime) -> callbacks.CallState:
-    return callbacks.record_status(engine, job.id, status, job.twilio_sid, POLICY, now=now)
+def report(engine: Engine, job: call_jobs.CallState, status: str, now: datetime) -> call_jobs.CallState:
+    return call_jobs.record_status(engine, job.id, status, job.twilio_sid, POLICY, now=now)
 
 
 async def test_no_answer_is_retried_exactly_once_then_the_customer_is_owed_a_notice(
     engine: Engine, twilio: tuple[FakeTwilio, Any]
 ) -> None:
     fake, make_client = twilio
-    job = callbacks.request_call(engine, "h1", NUMBER, key="cb", policy=POLICY, now=T0)
+    job = call_jobs.request_call(engine, "h1", NUMBER, key="cb", policy=POLICY, now=T0)
 
     first = await asyncio.to_thread(place, engine, job.id, make_client, T0)
     after_first = report(engine, first, "no-answer", T0 + timedelta(seconds=40))
-    early = callbacks.due_jobs(engine, T0 + timedelta(minutes=2))
-    due = callbacks.due_jobs(engine, T0 + timedelta(minutes=6))
+    early = call_jobs.due_jobs(engine, T0 + timedelta(minutes=2))
+    due = call_jobs.due_jobs(engine, T0 + timedelta(minutes=6))
     second = await asyncio.to_thread(place, engine, job.id, make_client, T0 + timedelta(minutes=6))
     final = report(engine, second, "no-answer", T0 + timedelta(minutes=7))
 
@@ -75,18 +76,18 @@ async def test_no_answer_is_retried_exactly_once_then_the_customer_is_owed_a_not
     assert early == [] and due == [job.id]
     assert len(fake.calls) == 2
     assert (final.status, final.attempts, final.notice) == ("no-answer", 2, "missed")
-    assert callbacks.due_jobs(engine, T0 + timedelta(days=1)) == []
+    assert call_jobs.due_jobs(engine, T0 + timedelta(days=1)) == []
 
 
 async def test_no_retry_falls_outside_the_window_the_customer_chose(
     engine: Engine, twilio: tuple[FakeTwilio, Any]
 ) -> None:
     _, make_client = twilio
-    with callbacks.Session(engine) as session, session.begin():
-        callbacks.new_job(
+    with call_jobs.Session(engine) as session, session.begin():
+        call_jobs.new_job(
             session, "h1", NUMBER, "cb-window", POLICY, window_end=T0 + timedelta(minutes=3), now=T0
         )
-    job_id = callbacks.due_jobs(engine, T0)[0]
+    job_id = call_jobs.due_jobs(engine, T0)[0]
 
     placed = await asyncio.to_thread(place, engine, job_id, make_client, T0)
     final = report(engine, placed, "busy", T0 + timedelta(minutes=1))
@@ -96,23 +97,23 @@ async def test_no_retry_falls_outside_the_window_the_customer_chose(
 
 async def test_a_window_in_the_future_is_not_due_until_it_starts(engine: Engine) -> None:
     start = T0 + timedelta(hours=3)
-    with callbacks.Session(engine) as session, session.begin():
-        callbacks.new_job(session, "h1", NUMBER, "cb-later", POLICY, not_before=start, now=T0)
+    with call_jobs.Session(engine) as session, session.begin():
+        call_jobs.new_job(session, "h1", NUMBER, "cb-later", POLICY, not_before=start, now=T0)
 
-    assert callbacks.due_jobs(engine, T0 + timedelta(hours=2)) == []
-    assert len(callbacks.due_jobs(engine, start)) == 1
+    assert call_jobs.due_jobs(engine, T0 + timedelta(hours=2)) == []
+    assert len(call_jobs.due_jobs(engine, start)) == 1
 
 
 async def test_statuses_out_of_order_or_from_an_earlier_call_do_not_move_the_job_back(
     engine: Engine, twilio: tuple[FakeTwilio, Any]
 ) -> None:
     _, make_client = twilio
-    job = callbacks.request_call(engine, "h1", NUMBER, key="cb", policy=POLICY, now=T0)
+    job = call_jobs.request_call(engine, "h1", NUMBER, key="cb", policy=POLICY, now=T0)
     placed = await asyncio.to_thread(place, engine, job.id, make_client, T0)
 
     report(engine, placed, "completed", T0 + timedelta(minutes=3))
     late = report(engine, placed, "ringing", T0 + timedelta(minutes=4))
-    other = callbacks.record_status(engine, job.id, "busy", "CA" + "f" * 32, POLICY, now=T0)
+    other = call_jobs.record_status(engine, job.id, "busy", "CA" + "f" * 32, POLICY, now=T0)
 
     assert late.status == "completed" and other.status == "completed" and other.notice is None
     assert "earlier call" in other.trail[-1]["detail"]
@@ -123,7 +124,7 @@ async def test_too_many_requests_is_tried_once_more_later_and_other_errors_are_o
 ) -> None:
     fake, make_client = twilio
     fake.scripted.extend([429, 429])
-    job = callbacks.request_call(engine, "h1", NUMBER, key="cb", policy=POLICY, now=T0)
+    job = call_jobs.request_call(engine, "h1", NUMBER, key="cb", policy=POLICY, now=T0)
 
     first = await asyncio.to_thread(place, engine, job.id, make_client, T0)
     second = await asyncio.to_thread(place, engine, job.id, make_client, T0 + timedelta(minutes=5))
@@ -135,9 +136,9 @@ async def test_too_many_requests_is_tried_once_more_later_and_other_errors_are_o
 
 def test_the_daily_limit_counts_per_customer_and_per_number(engine: Engine) -> None:
     def job(key: str, number: str, customer: str, now: datetime) -> str:
-        with callbacks.Session(engine) as session, session.begin():
+        with call_jobs.Session(engine) as session, session.begin():
             return str(
-                callbacks.new_job(session, "h1", number, key, POLICY, customer=customer, now=now).status
+                call_jobs.new_job(session, "h1", number, key, POLICY, customer=customer, now=now).status
             )
 
     yesterday = T0 - timedelta(hours=25)
@@ -148,28 +149,28 @@ def test_the_daily_limit_counts_per_customer_and_per_number(engine: Engine) -> N
     assert job("k5", NUMBER, "c2", T0) == "rate_limited"  # same number, other customer
     assert job("k6", "+447911123457", "c2", T0) == "pending"
     assert all(  # rate-limited jobs are never due
-        callbacks.get_job(engine, j).status != "rate_limited" for j in callbacks.due_jobs(engine, T0)
+        call_jobs.get_job(engine, j).status != "rate_limited" for j in call_jobs.due_jobs(engine, T0)
     )
 
 
 def test_a_job_left_placing_by_a_stop_is_marked_unknown_and_never_placed_again(engine: Engine) -> None:
-    job = callbacks.request_call(engine, "h1", NUMBER, key="cb", policy=POLICY, now=T0)
-    with callbacks.Session(engine) as session, session.begin():
-        row = session.get(callbacks.CallJob, job.id)
+    job = call_jobs.request_call(engine, "h1", NUMBER, key="cb", policy=POLICY, now=T0)
+    with call_jobs.Session(engine) as session, session.begin():
+        row = session.get(call_jobs.CallJob, job.id)
         row.status = "placing"
 
-    assert callbacks.interrupt_stale(engine, timedelta(minutes=2), now=datetime.now(timezone.utc)) == 0
+    assert call_jobs.interrupt_stale(engine, timedelta(minutes=2), now=datetime.now(timezone.utc)) == 0
     later = datetime.now(timezone.utc) + timedelta(minutes=3)
-    assert callbacks.interrupt_stale(engine, timedelta(minutes=2), now=later) == 1
-    assert callbacks.get_job(engine, job.id).status == "unknown"
-    assert callbacks.due_jobs(engine, later) == []
+    assert call_jobs.interrupt_stale(engine, timedelta(minutes=2), now=later) == 1
+    assert call_jobs.get_job(engine, job.id).status == "unknown"
+    assert call_jobs.due_jobs(engine, later) == []
 
 
 def payload_with_callback(phone: str, window: dict[str, str] | None) -> dict[str, Any]:
     payload = copy.deepcopy(json.loads(EXAMPLE_FILE.read_text()))
     payload["callback"] = {
         "requested": True,
-        "phone_masked": "••••" + phone[-3:],
+        "phone_masked": "••••" + phone[-2:],
         "phone": phone,
         "consent_at": T0.isoformat(),
         "window": window,
@@ -184,7 +185,7 @@ def test_a_handoff_with_a_call_back_stores_the_job_but_not_the_number(engine: En
     stored, created = handoffs.accept_handoff(engine, payload_with_callback(NUMBER, window))
     again, created_again = handoffs.accept_handoff(engine, payload_with_callback(NUMBER, window))
 
-    jobs = callbacks.jobs_for(engine, stored.id)
+    jobs = call_jobs.jobs_for(engine, stored.id)
     assert created and not created_again and again.id == stored.id
     assert len(jobs) == 1 and jobs[0].to_number == NUMBER and jobs[0].status == "pending"
     assert jobs[0].next_attempt_at == datetime(2036, 11, 25, 14, tzinfo=timezone.utc)
@@ -212,9 +213,9 @@ async def test_the_runner_places_due_calls_and_tells_customers_through_rasa(
     fake_twilio, make_client = twilio
     fake_rasa = FakeRasa()
     server = await aiohttp_server(fake_rasa.app())
-    now_job = callbacks.request_call(engine, "h1", NUMBER, key="cb-now", policy=POLICY)
-    with callbacks.Session(engine) as session, session.begin():
-        callbacks.new_job(
+    now_job = call_jobs.request_call(engine, "h1", NUMBER, key="cb-now", policy=POLICY)
+    with call_jobs.Session(engine) as session, session.begin():
+        call_jobs.new_job(
             session, "h1", "+447911123457", "cb-later", POLICY, not_before=T0 + timedelta(days=400)
         )
     fake_twilio.scripted.append(500)
@@ -229,7 +230,7 @@ async def test_the_runner_places_due_calls_and_tells_customers_through_rasa(
         told_again = await call_runner.send_notices(engine, rasa)
 
     assert placed == 1 and len(fake_twilio.calls) == 1
-    assert callbacks.get_job(engine, now_job.id).status == "error"
+    assert call_jobs.get_job(engine, now_job.id).status == "error"
     assert (told_while_down, told, told_again) == (0, 1, 0)
     executed = [call for call in fake_rasa.calls if call[0] == "execute"]
     assert executed == [
@@ -245,7 +246,7 @@ async def test_a_timeout_is_recorded_never_re_sent_and_the_customer_is_owed_a_no
     impatient = Client(
         ACCOUNT_SID, AUTH_TOKEN, http_client=TwilioHttp(str(server.make_url("")).rstrip("/"), timeout=0.3)
     )
-    job = callbacks.request_call(engine, "h1", NUMBER, key="cb-slow", policy=POLICY)
+    job = call_jobs.request_call(engine, "h1", NUMBER, key="cb-slow", policy=POLICY)
 
     placed = await asyncio.to_thread(place, engine, job.id, lambda: impatient, T0)
     again = await asyncio.to_thread(place, engine, job.id, lambda: impatient, T0 + timedelta(hours=1))

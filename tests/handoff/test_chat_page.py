@@ -5,8 +5,8 @@ import html
 import re
 
 from handoff.app import create_app
-from handoff.identity_tokens import VerifiedCustomer, verify_identity_token
-from handoff.settings import Settings
+from handoff.core.settings import Settings
+from handoff.shared.identity_tokens import VerifiedCustomer, verify_identity_token
 
 IDENTITY_KEY = "chat-page-identity-key-0123456789abcdef"
 TOKEN_ATTRIBUTE = re.compile(r'data-identity-token="([^"]*)"')

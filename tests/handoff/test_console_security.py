@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from handoff import accounts, audit, login_forms, login_throttle
 from handoff.app import create_app
-from handoff.keys import ENGINE
-from handoff.login_throttle import LoginPolicy
-from handoff.settings import Settings
+from handoff.audit import audit_log
+from handoff.console import login_forms, login_throttle
+from handoff.core import accounts
+from handoff.console.login_throttle import LoginPolicy
+from handoff.core.app_keys import ENGINE
+from handoff.core.settings import Settings
 from tests.support.console import csrf, log_in
 
 PASSWORD = "demo-password-123"
@@ -87,8 +89,8 @@ async def test_unknown_usernames_are_locked_exactly_like_real_ones(service: Test
 
 
 def test_each_failure_past_the_limit_doubles_the_lock_up_to_the_cap(settings: Settings) -> None:
-    from handoff.db import create_engine_for
-    from handoff.migrate import upgrade_to_head
+    from handoff.core.db import create_engine_for
+    from handoff.core.migrate import upgrade_to_head
 
     upgrade_to_head(settings.database_url)
     engine = create_engine_for(settings.database_url)
@@ -120,14 +122,14 @@ async def test_failed_logins_are_in_the_audit_log_without_unknown_usernames(serv
     await try_login(service, "hunter2-typed-as-username", "wrong")
     engine = service.app[ENGINE]
 
-    entries = audit.for_conversation(engine, "agent:agent")
-    unknown = audit.for_conversation(engine, "agent:(no such account)")
+    entries = audit_log.for_conversation(engine, "agent:agent")
+    unknown = audit_log.for_conversation(engine, "agent:(no such account)")
 
     assert [r.entry.kind for r in entries] == ["console_login_failed"] * 5
     assert entries[-1].entry.inputs["locked_until"] is not None  # the fifth started the lock
     assert entries[0].entry.inputs["address"] == "127.0.0.1"
     assert len(unknown) == 1 and "hunter2" not in str(unknown[0].to_dict())
-    assert audit.verify(engine).ok
+    assert audit_log.verify(engine).ok
 
 
 async def test_a_successful_login_forgives_the_accounts_earlier_failures(service: TestClient) -> None:
@@ -143,8 +145,8 @@ async def test_a_successful_login_forgives_the_accounts_earlier_failures(service
 def test_an_unknown_username_costs_the_same_scrypt_as_a_known_one(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from handoff.db import create_engine_for
-    from handoff.migrate import upgrade_to_head
+    from handoff.core.db import create_engine_for
+    from handoff.core.migrate import upgrade_to_head
 
     upgrade_to_head(settings.database_url)
     engine = create_engine_for(settings.database_url)
@@ -310,7 +312,7 @@ async def test_text_in_the_query_is_never_shown_on_a_page(service: TestClient) -
 def _payload() -> dict[str, Any]:
     import json
 
-    from handoff.schema_file import EXAMPLE_FILE
+    from handoff.shared.schema_file import EXAMPLE_FILE
 
     return dict(json.loads(EXAMPLE_FILE.read_text()))
 
@@ -348,7 +350,7 @@ async def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(
 
 
 def test_trusted_proxies_must_be_ip_addresses() -> None:
-    from handoff.settings import ConfigError
+    from handoff.core.settings import ConfigError
 
     environ = {"ATTUNE_SESSION_KEY": "s" * 32, "ATTUNE_TRUSTED_PROXIES": "10.0.0.0/8, ::1 192.0.2.7"}
     assert [str(n) for n in Settings.from_env(environ).trusted_proxies] == [

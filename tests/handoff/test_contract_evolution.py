@@ -1,4 +1,5 @@
-"""The evolution rule of the handoff payload (handoff/contract.py): within v1 fields are only added,
+"""The evolution rule of the handoff payload (handoff/shared/payload_contract.py): within v1 fields
+are only added,
 and only as optional fields, so every payload an older action server could have queued is still
 accepted, stored and shown.  Each shape below is one the action server has sent."""
 
@@ -18,9 +19,9 @@ from bot.empathy.scoring import score_turn
 from bot.empathy.signals import TurnObservation, compute_signals
 from bot.empathy.tone import choose_tone
 from handoff.app import create_app
-from handoff.contract import EMOTIONAL_FIELDS, VOLATILE_FIELDS, fingerprint, validate_payload
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import Settings
+from handoff.core.settings import Settings
+from handoff.shared.payload_contract import EMOTIONAL_FIELDS, VOLATILE_FIELDS, fingerprint, validate_payload
+from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.console import log_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ def without(payload: dict[str, Any], *fields: str) -> dict[str, Any]:
 
 def engine_explanation() -> dict[str, Any]:
     """An explanation exactly as actions/empathy_tracking.py builds it today, from the real engine."""
-    policy = EmpathyPolicy.from_mapping(yaml.safe_load((ROOT / "data" / "empathy.yml").read_text()))
+    policy = EmpathyPolicy.from_mapping(yaml.safe_load((ROOT / "policy" / "empathy.yml").read_text()))
     before = TurnObservation(text="where is my order", intent="order_status")
     now = TurnObservation(
         text="THIRD TIME!!! still nothing, useless",

@@ -2,8 +2,8 @@
 
 import json
 
-from handoff.contract import SCHEMA, validate_payload
-from handoff.schema_file import EXAMPLE_FILE, SCHEMA_FILE, render
+from handoff.shared.payload_contract import SCHEMA, validate_payload
+from handoff.shared.schema_file import EXAMPLE_FILE, SCHEMA_FILE, render
 
 
 def test_the_published_schema_is_the_one_in_code() -> None:

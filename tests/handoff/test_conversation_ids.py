@@ -2,7 +2,7 @@
 
 import pytest
 
-from handoff.conversation_ids import (
+from handoff.shared.conversation_ids import (
     channel_of,
     legacy_conversation,
     rest_conversation,

@@ -11,16 +11,17 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from handoff import audit, customer_merges, customers
 from handoff.app import create_app
-from handoff.db import create_engine_for
-from handoff.errors import Conflict, InvalidRequest, NotFound, TooManyRequests
-from handoff.identity_tokens import issue_session_id
-from handoff.keys import CHAT_LIMITER, ENGINE
-from handoff.migrate import upgrade_to_head
-from handoff.models import ConsentEvent, Customer, CustomerIdentity
-from handoff.rate_limit import RateLimiter
-from handoff.settings import Settings
+from handoff.audit import audit_log
+from handoff.core.app_keys import CHAT_LIMITER, ENGINE
+from handoff.core.db import create_engine_for
+from handoff.core.migrate import upgrade_to_head
+from handoff.core.models import ConsentEvent, Customer, CustomerIdentity
+from handoff.core.rate_limit import RateLimiter
+from handoff.core.settings import Settings
+from handoff.privacy import customer_merges, customers
+from handoff.shared.errors import Conflict, InvalidRequest, NotFound, TooManyRequests
+from handoff.shared.identity_tokens import issue_session_id
 
 T0 = datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
 TOKEN = "customers-test-token-000"
@@ -242,13 +243,13 @@ async def test_a_merge_through_the_api_is_audited_and_undone(service: TestClient
     assert again.status == 409 and unknown.status == 404
     logged = [
         (r.entry.kind, r.entry.customer, r.entry.inputs["id"])
-        for r in audit.for_conversation(engine, f"customer:{first}")
+        for r in audit_log.for_conversation(engine, f"customer:{first}")
     ]
     assert logged == [("customer_merge", first, merge["id"]), ("customer_merge_undone", first, merge["id"])]
     assert "+447911123456" not in str(
-        [r.to_dict() for r in audit.for_conversation(engine, f"customer:{first}")]
+        [r.to_dict() for r in audit_log.for_conversation(engine, f"customer:{first}")]
     )
-    assert audit.verify(engine).ok
+    assert audit_log.verify(engine).ok
 
 
 async def test_without_an_api_token_identities_asserted_together_merge_nobody(

@@ -8,11 +8,11 @@ from aiohttp.test_utils import TestClient
 
 from bot.cli import main as attune
 from bot.empathy.emotions import EMOTIONS, parse_emotion_data
-from handoff import feedback
 from handoff.app import create_app
-from handoff.contract import EMOTION_LABELS
-from handoff.keys import ENGINE
-from handoff.settings import Settings
+from handoff.console import feedback
+from handoff.core.app_keys import ENGINE
+from handoff.core.settings import Settings
+from handoff.shared.payload_contract import EMOTION_LABELS
 from tests.support.console import PASSWORD, log_in, new_client
 from tests.support.handoffs import add_handoff, add_handoff_row
 
@@ -74,9 +74,9 @@ async def test_flags_that_make_no_sense_are_refused(aiohttp_client, settings: Se
 
 
 def test_masked_export_and_the_command(tmp_path: Path, settings: Settings) -> None:
-    from handoff.db import create_engine_for
-    from handoff.migrate import upgrade_to_head
-    from handoff.models import EmotionFlag
+    from handoff.core.db import create_engine_for
+    from handoff.core.migrate import upgrade_to_head
+    from handoff.core.models import EmotionFlag
 
     upgrade_to_head(settings.database_url)
     engine = create_engine_for(settings.database_url)
@@ -87,7 +87,7 @@ def test_masked_export_and_the_command(tmp_path: Path, settings: Settings) -> No
 
     from sqlalchemy.orm import Session
 
-    from handoff.accounts import create_agent
+    from handoff.core.accounts import create_agent
 
     reviewer = create_agent(engine, "rev", "Rev", "rev-password-1", "supervisor")
     add_handoff_row(engine, status="resolved")

@@ -34,12 +34,12 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from twilio.request_validator import RequestValidator
 
-from handoff import json_body
 from handoff.app import create_app
-from handoff.identity_tokens import issue_session_id
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import Settings
-from handoff.views.openapi import document
+from handoff.core import json_body
+from handoff.openapi import document
+from handoff.core.settings import Settings
+from handoff.shared.identity_tokens import issue_session_id
+from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.console import csrf
 from tests.support.handoff_server import ServerThread
 from tests.support.ports import free_port

@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handoff.app import create_app
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import Settings
+from handoff.core.settings import Settings
+from handoff.shared.schema_file import EXAMPLE_FILE
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

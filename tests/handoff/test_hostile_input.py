@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from yarl import URL
 
 from handoff.app import create_app
-from handoff.contract import ContractError, validate_payload
-from handoff.errors import HandoffError
-from handoff.json_body import parse
-from handoff.keys import ENGINE
-from handoff.models import Handoff
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import Settings
+from handoff.core.app_keys import ENGINE
+from handoff.core.json_body import parse
+from handoff.core.models import Handoff
+from handoff.core.settings import Settings
+from handoff.shared.errors import HandoffError
+from handoff.shared.payload_contract import ContractError, validate_payload
+from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.console import log_in
 
 TOKEN = "test-token-0123456789"

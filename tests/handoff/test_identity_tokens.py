@@ -5,7 +5,7 @@ import time
 import jwt
 import pytest
 
-from handoff.identity_tokens import (
+from handoff.shared.identity_tokens import (
     MAX_TOKEN_LIFETIME,
     VerifiedCustomer,
     WeakKey,

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from handoff import logging_setup
-from handoff.masking import (
+from handoff.core import logging_setup
+from handoff.shared.masking import (
     CARD,
     EMAIL,
     PHONE,

@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from twilio.request_validator import RequestValidator
 
-from handoff import metrics
 from handoff.app import create_app
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import Settings
+from handoff.core import metrics
+from handoff.core.settings import Settings
+from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
 
 TOKEN = "metrics-token-0123456789"

@@ -7,7 +7,7 @@ from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
-from handoff.migrate import alembic_config, upgrade_to_head
+from handoff.core.migrate import alembic_config, upgrade_to_head
 
 OLD_WEB = "0123456789abcdef0123456789abcdef"
 T = "2026-11-30 10:00:00"

@@ -8,10 +8,10 @@ from aiohttp.test_utils import TestClient
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from handoff.app import create_app
-from handoff.contract import SCHEMA
-from handoff.schema_file import OPENAPI_FILE, render
-from handoff.settings import Settings
-from handoff.views.openapi import PATH, document
+from handoff.openapi import OPENAPI_FILE, PATH, document
+from handoff.core.settings import Settings
+from handoff.shared.payload_contract import SCHEMA
+from handoff.shared.schema_file import render
 
 # aiohttp answers HEAD for every GET route; the description lists the GET.
 IMPLIED = {"HEAD"}
@@ -37,7 +37,7 @@ def described() -> set[tuple[str, str]]:
 def test_every_route_is_described_and_every_description_is_routed(settings: Settings) -> None:
     app = create_app(settings)
 
-    assert sorted(routed(app) - described()) == [], "routes missing from handoff/views/openapi.py"
+    assert sorted(routed(app) - described()) == [], "routes missing from handoff/openapi.py"
     assert sorted(described() - routed(app)) == [], "described operations the app does not route"
 
 

@@ -9,14 +9,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from handoff import audit, customers, privacy
-from handoff.audit_entry import NewEntry
-from handoff.db import create_engine_for
-from handoff.migrate import upgrade_to_head
-from handoff.models import Handoff
+from handoff.audit import audit_log
+from handoff.core.db import create_engine_for
+from handoff.core.migrate import upgrade_to_head
+from handoff.core.models import Handoff
+from handoff.privacy import customers, personal_data
+from handoff.shared.audit_entry import NewEntry
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
-RETENTION = privacy.Retention(emotion_days=30, transcript_days=180, audit_days=730)
+RETENTION = personal_data.Retention(emotion_days=30, transcript_days=180, audit_days=730)
 # The columns of Rasa 3.6's SQLTrackerStore table.
 EVENTS = (
     "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL,"
@@ -26,13 +27,13 @@ EVENTS = (
 
 
 @pytest.fixture
-def stores(tmp_path: Path) -> privacy.Stores:
+def stores(tmp_path: Path) -> personal_data.Stores:
     handoff_url = f"sqlite:///{tmp_path / 'handoff.db'}"
     upgrade_to_head(handoff_url)
     tracker = create_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
     with tracker.begin() as connection:
         connection.execute(text(EVENTS))
-    return privacy.Stores(create_engine_for(handoff_url), tracker)
+    return personal_data.Stores(create_engine_for(handoff_url), tracker)
 
 
 def add_events(tracker: Engine, sender: str, age: timedelta) -> None:
@@ -87,7 +88,7 @@ def tracker_rows(tracker: Engine) -> dict[str, list[dict]]:
 
 
 def test_purge_scrubs_emotion_after_its_period_and_removes_what_is_past_the_transcript_period(
-    stores: privacy.Stores,
+    stores: personal_data.Stores,
 ) -> None:
     assert stores.tracker is not None
     add_events(stores.tracker, "recent", timedelta(days=29))
@@ -96,8 +97,8 @@ def test_purge_scrubs_emotion_after_its_period_and_removes_what_is_past_the_tran
     for name, days in (("h-recent", 29), ("h-month", 31), ("h-ancient", 181)):
         add_handoff(stores.handoff, name, timedelta(days=days))
 
-    counts = privacy.purge(stores, RETENTION, now=NOW)
-    again = privacy.purge(stores, RETENTION, now=NOW)
+    counts = personal_data.purge(stores, RETENTION, now=NOW)
+    again = personal_data.purge(stores, RETENTION, now=NOW)
 
     rows = tracker_rows(stores.tracker)
     assert set(rows) == {"recent", "month-old"}
@@ -116,10 +117,10 @@ def test_purge_scrubs_emotion_after_its_period_and_removes_what_is_past_the_tran
 
 
 def test_retention_settings_are_checked() -> None:
-    assert privacy.retention_from({}) == privacy.Retention()
-    assert privacy.retention_from({"ATTUNE_RETENTION_EMOTION_DAYS": "7"}).emotion_days == 7
+    assert personal_data.retention_from({}) == personal_data.Retention()
+    assert personal_data.retention_from({"ATTUNE_RETENTION_EMOTION_DAYS": "7"}).emotion_days == 7
     with pytest.raises(ValueError, match="ATTUNE_RETENTION_AUDIT_DAYS"):
-        privacy.retention_from({"ATTUNE_RETENTION_AUDIT_DAYS": "0"})
+        personal_data.retention_from({"ATTUNE_RETENTION_AUDIT_DAYS": "0"})
 
 
 # --- finding a customer's conversations by their identities -----------------------------------------
@@ -144,7 +145,7 @@ def audit_entry(conversation: str) -> NewEntry:
 
 
 @pytest.fixture
-def known_customer(stores: privacy.Stores) -> str:
+def known_customer(stores: personal_data.Stores) -> str:
     verified = customers.Linking(may_merge=True)
     identities = [customers.normalise("phone", PHONE), customers.normalise("session", SESSION)]
     found = customers.resolve(stores.handoff, identities, verified)
@@ -154,36 +155,36 @@ def known_customer(stores: privacy.Stores) -> str:
     for sender in (f"sms:{PHONE}", f"whatsapp:{PHONE}", SESSION, PHONE, f"rest:{PHONE}", f"rest:{SESSION}"):
         add_events(stores.tracker, sender, timedelta(days=1))
     for conversation in (f"sms:{PHONE}", PHONE, "b" * 32, f"rest:{PHONE}"):
-        audit.append(stores.handoff, audit_entry(conversation))
+        audit_log.append(stores.handoff, audit_entry(conversation))
     return str(found.customer)
 
 
 def test_a_customers_conversations_are_found_by_their_identities(known_customer: str) -> None:
     identities = [customers.Identity("phone", PHONE), customers.Identity("session", SESSION)]
 
-    assert privacy.conversations_of(identities) == {f"sms:{PHONE}", f"whatsapp:{PHONE}", PHONE, SESSION}
+    assert personal_data.conversations_of(identities) == {f"sms:{PHONE}", f"whatsapp:{PHONE}", PHONE, SESSION}
 
 
 def test_export_and_erase_reach_the_customers_conversations_and_nobody_elses(
-    stores: privacy.Stores, known_customer: str
+    stores: personal_data.Stores, known_customer: str
 ) -> None:
     assert stores.tracker is not None
-    exported = privacy.export(stores, f"phone:{PHONE}", now=NOW)
+    exported = personal_data.export(stores, f"phone:{PHONE}", now=NOW)
 
     assert set(exported["conversations"]) == {f"sms:{PHONE}", f"whatsapp:{PHONE}", SESSION, PHONE}
     assert sorted(a["conversation_id"] for a in exported["audit"]) == sorted(
         [f"sms:{PHONE}", PHONE, "b" * 32]
     )
 
-    privacy.erase(stores, known_customer, now=NOW)
+    personal_data.erase(stores, known_customer, now=NOW)
 
     assert set(tracker_rows(stores.tracker)) == {f"rest:{PHONE}", f"rest:{SESSION}"}
-    untouched = [r.entry.summary for r in audit.for_conversation(stores.handoff, f"rest:{PHONE}")]
+    untouched = [r.entry.summary for r in audit_log.for_conversation(stores.handoff, f"rest:{PHONE}")]
     assert untouched == [f"about rest:{PHONE}"]
 
 
 def test_erasure_drops_what_the_action_server_has_not_yet_delivered_about_the_customer(
-    stores: privacy.Stores, known_customer: str, tmp_path: Path
+    stores: personal_data.Stores, known_customer: str, tmp_path: Path
 ) -> None:
     """Queued entries delivered after the erasure would bring the customer back (found end to end)."""
     from actions.audit_queue import AuditQueue
@@ -196,8 +197,8 @@ def test_erasure_drops_what_the_action_server_has_not_yet_delivered_about_the_cu
             [{"key": f"entry:{conversation}", "conversation_id": conversation, "summary": "queued"}]
         )
         handoffs.put({"idempotency_key": f"handoff:{conversation}", "conversation_id": conversation})
-    erased = privacy.erase(
-        privacy.Stores(stores.handoff, stores.tracker, outbox=handoffs.engine), known_customer
+    erased = personal_data.erase(
+        personal_data.Stores(stores.handoff, stores.tracker, outbox=handoffs.engine), known_customer
     )
 
     with handoffs.engine.connect() as connection:
@@ -206,14 +207,14 @@ def test_erasure_drops_what_the_action_server_has_not_yet_delivered_about_the_cu
                 json.loads(row[0])["conversation_id"]
                 for row in connection.execute(text(f"SELECT {column} FROM {table}"))
             ]
-            for table, _, column in privacy.QUEUES
+            for table, _, column in personal_data.QUEUES
         }
     assert left == {"handoff_outbox": [f"rest:{PHONE}"], "audit_queue": [f"rest:{PHONE}"]}
     assert erased["queued_handoff_outbox"] == erased["queued_audit_queue"] == 1
 
 
 def test_erasure_drops_the_customers_one_time_codes_limit_counters_and_mailbox(
-    stores: privacy.Stores, tmp_path: Path
+    stores: personal_data.Stores, tmp_path: Path
 ) -> None:
     from actions.store.models import Base, OutboundMessage, SelfServiceEvent, VerificationCode
 
@@ -248,8 +249,8 @@ def test_erasure_drops_the_customers_one_time_codes_limit_counters_and_mailbox(
                 )
             )
 
-    privacy.erase(
-        privacy.Stores(stores.handoff, stores.tracker, contacts=store), str(found.customer), now=NOW
+    personal_data.erase(
+        personal_data.Stores(stores.handoff, stores.tracker, contacts=store), str(found.customer), now=NOW
     )
 
     with store.connect() as connection:

@@ -1,4 +1,4 @@
-"""handoff/rasa_client.py against a stand-in for Rasa that records the raw request paths it gets.
+"""handoff/core/rasa_client.py against a stand-in for Rasa that records the raw request paths it gets.
 
 Rasa reads ``/conversations/{id}/...`` undecoded (its middleware decodes the id), so what matters is
 the exact bytes of the path: each id must stay one percent-encoded segment, whatever it holds.
@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from handoff.rasa_client import RasaClient, Undeliverable
+from handoff.core.rasa_client import RasaClient, Undeliverable
 
 
 class RecordingRasa:

@@ -1,6 +1,6 @@
 import pytest
 
-from handoff.settings import ConfigError, Settings
+from handoff.core.settings import ConfigError, Settings
 
 KEY = "k" * 32
 REQUIRED = {"ATTUNE_SESSION_KEY": KEY}

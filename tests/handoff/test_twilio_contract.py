@@ -2,7 +2,7 @@
 
 Stoplight Prism (`make prism` installs it from npm into .cache/prism) serves
 ../shared/twilio/twilio_api_v2010.json as a validating mock on loopback, and the official client,
-built the way Attune builds it (handoff.twilio_http), sends Attune's requests to it.  Prism answers
+built the way Attune builds it (handoff.shared.twilio_http), sends Attune's requests to it.  Prism answers
 201 only to a request the published contract allows and 422 to one it does not.  It checks neither
 credentials nor Twilio's error codes, so behaviour (errors, retries, status callbacks) is tested
 against tests/twilio_fake.py instead; this file checks the shape of what Attune sends.
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from handoff.callbacks import CallState, TwilioAccount, call_request
-from handoff.twilio_http import twilio_client
+from handoff.callbacks.call_jobs import CallState, TwilioAccount, call_request
+from handoff.shared.twilio_http import twilio_client
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from handoff import callbacks
 from handoff.app import create_app
-from handoff.keys import ENGINE
-from handoff.settings import Settings
+from handoff.callbacks import call_jobs
+from handoff.core.app_keys import ENGINE
+from handoff.core.settings import Settings
 from tests.support.handoffs import add_handoff_row
 from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, LoopbackHttpClient
 
@@ -30,21 +30,21 @@ async def service(aiohttp_client, settings: Settings) -> TestClient:
 def job_in(service: TestClient) -> str:
     engine = service.app[ENGINE]
     add_handoff_row(engine)
-    return callbacks.request_call(engine, "h1", "+447911123456", key="cb-1").id
+    return call_jobs.request_call(engine, "h1", "+447911123456", key="cb-1").id
 
 
 def signed(path: str, params: dict[str, str]) -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(PUBLIC + path, params)}
 
 
-async def placed_job_in(service: TestClient, aiohttp_server) -> callbacks.CallState:
+async def placed_job_in(service: TestClient, aiohttp_server) -> call_jobs.CallState:
     """A job whose call the (fake) Twilio accepted, as status callbacks only come for placed calls."""
     fake = FakeTwilio()
     server = await aiohttp_server(fake.app())
-    account = callbacks.TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, "+15005550006", PUBLIC)
+    account = call_jobs.TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, "+15005550006", PUBLIC)
     engine = service.app[ENGINE]
     return await asyncio.to_thread(
-        callbacks.place_call,
+        call_jobs.place_call,
         engine,
         job_in(service),
         account,
@@ -60,7 +60,7 @@ async def test_a_signed_status_callback_updates_the_call(service: TestClient, ai
     response = await service.post(path, data=params, headers=signed(path, params))
 
     assert response.status == 204
-    state = callbacks.get_job(service.app[ENGINE], job.id)
+    state = call_jobs.get_job(service.app[ENGINE], job.id)
     assert (state.status, state.twilio_sid) == ("completed", job.twilio_sid)
     assert [step["status"] for step in state.trail] == ["pending", "placing", "queued", "completed"]
 
@@ -73,7 +73,7 @@ async def test_a_status_for_a_call_never_placed_changes_nothing(service: TestCli
     response = await service.post(path, data=params, headers=signed(path, params))
 
     assert response.status == 204
-    assert callbacks.get_job(service.app[ENGINE], job_id).status == "pending"
+    assert call_jobs.get_job(service.app[ENGINE], job_id).status == "pending"
 
 
 async def test_the_twiml_greets_and_connects_to_the_agent_line(service: TestClient) -> None:
@@ -97,7 +97,7 @@ async def test_unsigned_or_forged_callbacks_are_refused(service: TestClient, hea
     )
 
     assert response.status == 403
-    assert callbacks.get_job(service.app[ENGINE], job_id).status == "pending"
+    assert call_jobs.get_job(service.app[ENGINE], job_id).status == "pending"
 
 
 async def test_a_signature_for_other_parameters_is_refused(service: TestClient) -> None:

@@ -12,11 +12,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from handoff import webhooks
 from handoff.app import create_app
-from handoff.keys import ENGINE
-from handoff.schema_file import EXAMPLE_FILE
-from handoff.settings import ConfigError, Settings
+from handoff.core.app_keys import ENGINE
+from handoff.core.settings import ConfigError, Settings
+from handoff.queue import webhooks
+from handoff.shared.schema_file import EXAMPLE_FILE
 
 SECRET = "webhook-secret-0123456789"
 

@@ -3,9 +3,10 @@
 Found by trying it in the web chat: after a wait notice (sent through Rasa's ``/execute``, which
 leaves the conversation mid-turn) "stop analysing my emotions" got two fallback replies, was rewound
 and never recorded, and ``handoff_status`` was reset while the handoff was still queued.  Here a
-customer's handoff is queued, the service tells them about the wait exactly as handoff/waits.py does
+customer's handoff is queued, the service tells them about the wait exactly as
+handoff/queue/wait_watcher.py does
 (``RasaClient.say``), the customer opts out, and the opt-out must hold.  The REST customer's
-conversation is ``rest:<sender>`` (handoff/conversation_ids.py).
+conversation is ``rest:<sender>`` (handoff/shared/conversation_ids.py).
 """
 
 import sqlite3
@@ -16,7 +17,7 @@ import aiohttp
 import pytest
 import yarl
 
-from handoff.rasa_client import RasaClient, conversation_segment
+from handoff.core.rasa_client import RasaClient, conversation_segment
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,7 @@ async def tracker(stack: RunningStack, conversation: str) -> dict[str, Any]:
 
 
 async def notice(stack: RunningStack, conversation: str) -> None:
-    """What handoff/waits.py sends a customer who has waited too long."""
+    """What handoff/queue/wait_watcher.py sends a customer who has waited too long."""
     async with aiohttp.ClientSession() as session:
         await RasaClient(session, stack.rasa_url, stack.token).say(
             conversation, "utter_wait_too_long", {"queue_position": "1"}

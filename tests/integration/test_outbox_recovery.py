@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from actions.outbox import Outbox
-from handoff.schema_file import EXAMPLE_FILE
+from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration

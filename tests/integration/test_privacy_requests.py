@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from handoff.identity_tokens import sign_identity_token
+from handoff.shared.identity_tokens import sign_identity_token
 from tests.support.stack import ROOT, RunningStack
 from tests.support.web_chat import ChatCustomer
 

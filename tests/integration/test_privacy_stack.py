@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import socketio
 
-from handoff.identity_tokens import sign_identity_token
+from handoff.shared.identity_tokens import sign_identity_token
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration

@@ -31,7 +31,7 @@ import aiohttp
 import pytest
 import yarl
 
-from handoff.identity_tokens import sign_identity_token
+from handoff.shared.identity_tokens import sign_identity_token
 from tests.support.console import csrf, log_in
 from tests.support.ports import free_port
 from tests.support.stack import DEMO_PASSWORD, ROOT, RunningStack, start_stack
@@ -45,7 +45,7 @@ PAGE = Path(__file__).resolve().parent / "webchat"
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 TIMEOUT_MS = 30_000
 DEADLINE = 60.0
-# This stack's own keys (at least 32 characters, handoff/identity_tokens.py): the test signs the
+# This stack's own keys (at least 32 characters, handoff/shared/identity_tokens.py): the test signs the
 # site's identity tokens with the same key the Rasa server verifies them with.
 SESSION_KEY = "rasa-webchat-test-session-key-" + "s" * 16
 IDENTITY_KEY = "rasa-webchat-test-identity-key-" + "i" * 16

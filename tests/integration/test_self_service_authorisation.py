@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from actions.store.gateway import DemoStore, open_store
-from handoff.identity_tokens import sign_identity_token
+from handoff.shared.identity_tokens import sign_identity_token
 from tests.support.mailbox import latest_code
 from tests.support.stack import RunningStack
 

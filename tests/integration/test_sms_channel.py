@@ -38,13 +38,13 @@ async def replies_to(stack: RunningStack, number: str, containing: str = "") -> 
 
 
 def conversation_url(stack: RunningStack, conversation: str, path: str) -> yarl.URL:
-    # Every character encoded, as handoff/rasa_client.py sends ids; the Rasa server decodes them
+    # Every character encoded, as handoff/core/rasa_client.py sends ids; the Rasa server decodes them
     # (bot/components/conversation_paths.py).
     return yarl.URL(f"{stack.rasa_url}/conversations/{quote(conversation, safe='')}/{path}", encoded=True)
 
 
 def conversation_of(number: str) -> str:
-    """The conversation of a Twilio ``From``: sms:+E164, or whatsapp:+E164 (handoff/conversation_ids.py)."""
+    """The conversation of a Twilio ``From``: sms:+E164, or whatsapp:+E164 (shared/conversation_ids.py)."""
     return number if number.startswith("whatsapp:") else f"sms:{number}"
 
 
@@ -118,7 +118,7 @@ async def test_a_whatsapp_message_is_answered_on_whatsapp(stack: RunningStack) -
 
 
 async def test_an_agents_message_during_a_handoff_reaches_the_customer_by_sms(stack: RunningStack) -> None:
-    """What the handoff service does to relay an agent's message (handoff/rasa_client.py: say)."""
+    """What the handoff service does to relay an agent's message (handoff/core/rasa_client.py: say)."""
     customer = "+447700900460"
     assert await stack.twilio.fake.send_sms(webhook(stack), customer, "hello") == 200
     text = "I'm looking at your order now."
@@ -132,7 +132,7 @@ async def test_an_agents_message_during_a_handoff_reaches_the_customer_by_sms(st
         events_url = conversation_url(stack, conversation, "tracker/events").with_query(token=stack.token)
         async with session.post(events_url, json=slots) as response:
             assert response.status == 200, await response.text()
-        # The conversation's own channel, as handoff/rasa_client.py asks (never "latest").
+        # The conversation's own channel, as handoff/core/rasa_client.py asks (never "latest").
         execute = conversation_url(stack, conversation, "execute").with_query(
             token=stack.token, output_channel="twilio"
         )

@@ -21,15 +21,15 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 
-from handoff.conversation_ids import twilio_conversation
-from handoff.rasa_client import RasaClient
+from handoff.core.rasa_client import RasaClient
+from handoff.shared.conversation_ids import twilio_conversation
 from tests.support.console import csrf, log_in
 from tests.support.stack import DEMO_PASSWORD, RunningStack
 
 pytestmark = pytest.mark.integration
 
 DEADLINE = 60.0
-AGENT = "agent"  # a demo account (handoff/accounts.py), shown to customers as "Alex Agent"
+AGENT = "agent"  # a demo account (handoff/core/accounts.py), shown to customers as "Alex Agent"
 T = TypeVar("T")
 
 
@@ -153,7 +153,7 @@ async def test_an_agent_claims_talks_with_and_hands_back_a_customer_by_sms(
 
 
 async def test_a_handoff_notice_to_an_sms_conversation_never_fails_rasas_execute(stack: RunningStack) -> None:
-    """What the handoff service calls for a claim (handoff/rasa_client.py ``say``), straight to Rasa."""
+    """What the handoff service calls for a claim (handoff/core/rasa_client.py ``say``), straight to Rasa."""
     customer = f"+44770095{uuid.uuid4().int % 10_000:04d}"
     await text(stack, customer, "hello")
     async with aiohttp.ClientSession() as session:

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from handoff.identity_tokens import issue_session_id, sign_identity_token
-from handoff.rasa_client import RasaClient
+from handoff.core.rasa_client import RasaClient
+from handoff.shared.identity_tokens import issue_session_id, sign_identity_token
 from tests.support.stack import RunningStack
 from tests.support.web_chat import INPUT_ERROR, web_chat
 

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy.engine import Engine
 
-from handoff import customers
-from handoff.conversation_ids import rest_conversation, web_conversation
-from handoff.db import create_engine_for
-from handoff.migrate import upgrade_to_head
+from handoff.core.db import create_engine_for
+from handoff.core.migrate import upgrade_to_head
+from handoff.privacy import customers
+from handoff.shared.conversation_ids import rest_conversation, web_conversation
 from tests.support.datastores import postgres, require_servers
 from tests.support.ports import free_port
 

@@ -25,7 +25,7 @@ import aiohttp
 import pytest
 import redis.asyncio
 
-from handoff.conversation_ids import rest_conversation
+from handoff.shared.conversation_ids import rest_conversation
 from tests.support.cluster import LOCK_KEY_PREFIX, Cluster
 
 pytestmark = pytest.mark.integration

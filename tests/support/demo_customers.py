@@ -4,7 +4,7 @@ Since issue 14 an order is shown only to its verified owner (or against its e-ma
 a test that just wants an order's status signs in as the customer who owns it.
 """
 
-from handoff.identity_tokens import sign_identity_token
+from handoff.shared.identity_tokens import sign_identity_token
 from tests.support.stack import RunningStack
 
 ADA = "C-1002"  # orders 10001-10010 (the README's cheat sheet), ada@example.com, postcode PP1 4TR

@@ -8,8 +8,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from handoff.models import Handoff
-from handoff.schema_file import EXAMPLE_FILE
+from handoff.core.models import Handoff
+from handoff.shared.schema_file import EXAMPLE_FILE
 
 
 async def add_handoff(client: TestClient, **changes: Any) -> str:

@@ -51,7 +51,7 @@ class RunningStack:
     actions_metrics_url: str
     # The launcher itself (the supervisor of the three children).
     launcher: "subprocess.Popen[str]"
-    # ATTUNE_IDENTITY_KEY: what a site signs identity tokens with (handoff.identity_tokens).
+    # ATTUNE_IDENTITY_KEY: what a site signs identity tokens with (handoff.shared.identity_tokens).
     identity_key: str = IDENTITY_KEY
     # ATTUNE_SESSION_KEY: what the Rasa server signs web chat session ids with.
     session_key: str = SESSION_KEY

@@ -6,7 +6,7 @@ and codes, realistic 201 bodies, and scripted failures.  Like Twilio it also cal
 status callbacks and TwiML fetches for the calls it created (``send_status``, ``fetch_twiml``) and
 signed incoming-SMS/WhatsApp webhooks (``send_sms``), each of which it can send again byte for byte,
 as an attacker who captured it would (``replay``).  ``FakeTwilioThread`` runs it for synchronous
-fixtures.  The client side is the production one: ``handoff.twilio_http.TwilioHttp(base_url)``.
+fixtures.  The client side is the production one: ``handoff.shared.twilio_http.TwilioHttp(base_url)``.
 """
 
 import asyncio
@@ -23,7 +23,7 @@ import yarl
 from aiohttp import BasicAuth, web
 from twilio.request_validator import RequestValidator
 
-from handoff.twilio_http import TwilioHttp
+from handoff.shared.twilio_http import TwilioHttp
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token"

@@ -82,8 +82,8 @@ def test_one_file_may_cover_some_emotions_but_all_files_together_must_cover_ever
     examples = parse_emotion_data(document)  # e.g. exported feedback with a few corrections
 
     with pytest.raises(EmotionDataError, match="no examples for joy"):
-        check_coverage(examples, "data/emotions*.yml")
-    check_coverage(parse_emotion_data(valid_document()), "data/emotions*.yml")
+        check_coverage(examples, "data/emotions/*.yml")
+    check_coverage(parse_emotion_data(valid_document()), "data/emotions/*.yml")
 
 
 def test_examples_must_be_a_literal_block() -> None:
@@ -112,8 +112,8 @@ def test_empty_example_line_is_rejected() -> None:
 
 @pytest.mark.parametrize("name", ["emotions.yml", "emotions_everyday.yml"])
 def test_shipped_emotion_file_parses(name: str) -> None:
-    with (REPO_ROOT / "data" / name).open(encoding="utf-8") as handle:
-        examples = parse_emotion_data(yaml.safe_load(handle), source=f"data/{name}")
+    with (REPO_ROOT / "data" / "emotions" / name).open(encoding="utf-8") as handle:
+        examples = parse_emotion_data(yaml.safe_load(handle), source=f"data/emotions/{name}")
     assert len(examples) > 100
     assert {e.emotion for e in examples} == set(EMOTIONS)
 

@@ -90,7 +90,7 @@ def report() -> Iterator[None]:
 
 
 def policy() -> EmpathyPolicy:
-    return EmpathyPolicy.from_mapping(yaml.safe_load((ROOT / "data" / "empathy.yml").read_text()))
+    return EmpathyPolicy.from_mapping(yaml.safe_load((ROOT / "policy" / "empathy.yml").read_text()))
 
 
 def in_unit(value: float) -> bool:

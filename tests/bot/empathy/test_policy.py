@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def shipped_document() -> dict[str, Any]:
-    with (REPO_ROOT / "data" / "empathy.yml").open(encoding="utf-8") as handle:
+    with (REPO_ROOT / "policy" / "empathy.yml").open(encoding="utf-8") as handle:
         document: dict[str, Any] = yaml.safe_load(handle)
     return document
 

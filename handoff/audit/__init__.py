@@ -1,0 +1,1 @@
+"""The audit log of automated decisions: a hash chain, its events and its console page."""

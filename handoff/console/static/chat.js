@@ -1,0 +1,146 @@
+// Attune web chat: a small Socket.IO (Engine.IO v4, WebSocket only) client for Rasa's socketio channel,
+// so the page needs no third-party script.  Protocol: "0" open, "40{auth}" connect, "2"/"3" ping/pong,
+// "42[event, data]" events.
+// The session id is the server's: session_request carries the signed id stored from an earlier
+// session_confirm (or none), and the server answers with the id to use (a new one if it did not issue
+// the one sent).  That signed id is also the proof the emotion switch (/chat/consent) needs.  A page a
+// site signed in (data-identity-token) sends its token in the CONNECT packet; it keeps its own session,
+// so an anonymous visit in the same browser is never the signed-in customer.
+(function () {
+  const root = document.getElementById("chat");
+  const list = document.getElementById("messages");
+  const status = document.getElementById("status");
+  const input = document.getElementById("message");
+  const emotion = document.getElementById("emotion-switch");
+  const token = root.dataset.identityToken || "";
+  const key = token ? "attune-signed-session:signed-in" : "attune-signed-session";
+  let sessionId = localStorage.getItem(key);
+  let socket = null;
+  let ready = false;
+  const pending = [];
+
+  function show(text, speaker, buttons) {
+    const item = document.createElement("li");
+    item.className = speaker;
+    item.textContent = text;
+    if (buttons && buttons.length) {
+      const row = document.createElement("div");
+      row.className = "buttons";
+      for (const b of buttons) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = b.title;
+        button.addEventListener("click", () => send(b.payload, b.title));
+        row.append(button);
+      }
+      item.append(row);
+    }
+    list.append(item);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function emit(event, data) {
+    const packet = "42" + JSON.stringify([event, data]);
+    if (ready) socket.send(packet); else pending.push(packet);
+  }
+
+  function send(message, shownAs) {
+    if (shownAs !== null) show(shownAs || message, "customer");
+    emit("user_uttered", { message: message, session_id: sessionId });
+  }
+
+  function confirmed(payload) {
+    const signed = typeof payload === "string" ? payload : payload && payload.session_id;
+    if (typeof signed !== "string" || !signed) return;
+    const fresh = signed !== sessionId;
+    sessionId = signed;
+    localStorage.setItem(key, signed);
+    // Messages queued for an old session belong to that conversation no more; send them in this one.
+    for (let i = 0; i < pending.length; i++) {
+      const [event, data] = JSON.parse(pending[i].slice(2));
+      if (data && "session_id" in data) data.session_id = sessionId;
+      pending[i] = "42" + JSON.stringify([event, data]);
+    }
+    ready = true;
+    status.textContent = "Connected";
+    while (pending.length) socket.send(pending.shift());
+    if (fresh || emotion.disabled) loadConsent();
+  }
+
+  function onBot(data) {
+    if (data && data.notice === "agent_joined") { show((data.agent || "A person") + " from the team has joined the chat.", "notice"); return; }
+    if (data && data.notice === "agent_left") { show("The person has left; you're back with Pip.", "notice"); return; }
+    if (data && data.text) show(data.text, "bot", data.quick_replies || data.buttons);
+  }
+
+  function connect() {
+    const base = root.dataset.socketUrl.replace(/^http/, "ws").replace(/\/$/, "");
+    socket = new WebSocket(base + "/socket.io/?EIO=4&transport=websocket");
+    socket.onmessage = (message) => {
+      const data = String(message.data);
+      if (data[0] === "0") { socket.send("40" + (token ? JSON.stringify({ token: token }) : "")); return; }
+      if (data === "2") { socket.send("3"); return; }
+      if (data.startsWith("40")) {
+        socket.send("42" + JSON.stringify(["session_request", sessionId ? { session_id: sessionId } : {}]));
+        return;
+      }
+      if (data.startsWith("44")) { status.textContent = "The chat refused this page's connection."; return; }
+      if (data.startsWith("42")) {
+        const [event, payload] = JSON.parse(data.slice(2));
+        if (event === "session_confirm") {
+          confirmed(payload);
+        } else if (event === "bot_uttered") {
+          onBot(payload);
+        } else if (event === "input_error") {
+          show("Sorry, that message could not be sent. Please reload the page.", "notice");
+        }
+      }
+    };
+    socket.onclose = () => {
+      ready = false;
+      status.textContent = "Reconnecting…";
+      setTimeout(connect, 1500);
+    };
+  }
+
+  document.getElementById("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    send(text);
+    input.value = "";
+  });
+  // The switch records the customer's choice with the service (GET shows it, POST changes it); it
+  // applies from the next message, on every channel linked to this customer.  It needs the signed
+  // session id, so it is enabled once the server has confirmed one.
+  function loadConsent() {
+    const consentUrl = root.dataset.consentUrl + "?session_id=" + encodeURIComponent(sessionId);
+    fetch(consentUrl, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => {
+        if (data) emotion.checked = data.emotion_processing === "on";
+        emotion.disabled = false;
+      })
+      .catch(() => { emotion.disabled = false; });
+  }
+  emotion.addEventListener("change", async () => {
+    const choice = emotion.checked ? "on" : "off";
+    try {
+      const response = await fetch(root.dataset.consentUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ session_id: sessionId, emotion_processing: choice }),
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      show(choice === "on"
+        ? "Emotion-aware replies are on: Pip adapts to how the conversation is going."
+        : "Emotion-aware replies are off: from your next message nothing about your mood is analysed or stored.",
+        "notice");
+    } catch (error) {
+      emotion.checked = !emotion.checked;
+      show("Sorry, that setting could not be saved just now. Please try again.", "notice");
+    }
+  });
+  connect();
+})();

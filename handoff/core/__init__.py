@@ -1,0 +1,1 @@
+"""The service core: app keys, database, models, settings, errors, middleware, metrics, OpenAPI."""

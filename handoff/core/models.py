@@ -1,0 +1,288 @@
+"""Tables of the handoff service.  Schema changes go through an Alembic migration in migrations/versions/."""
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import declarative_base
+
+Base: Any = declarative_base()
+
+HANDOFF_STATUSES = ("queued", "claimed", "resolved")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Handoff(Base):
+    """One conversation handed to people: the payload as sent, and where it is in the queue."""
+
+    __tablename__ = "handoffs"
+
+    id = Column(String(36), primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    # The sender's key for this handoff: a retried delivery with the same key is the same handoff.
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    # contract.fingerprint of the body as sent: the same key with another body is refused (None: stored
+    # before migration 0011; then the stored payload is compared).
+    body_hash = Column(String(64), nullable=True)
+    status = Column(String(16), nullable=False, default="queued")
+    priority = Column(Integer, nullable=False, default=0)
+    reason = Column(String(64), nullable=False)
+    payload = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=_now, onupdate=_now)
+    # Who holds it, and when their console last checked in (a silent console loses the claim).
+    claimed_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    agent_seen_at = Column(DateTime(timezone=True), nullable=True)
+    resolved_at = Column(DateTime(timezone=True), nullable=True)
+    # Set when the customer was told the wait is longer than ATTUNE_MAX_WAIT_SECONDS (told once).
+    wait_notice_at = Column(DateTime(timezone=True), nullable=True)
+
+
+WEBHOOK_STATUSES = ("pending", "delivered", "dead")
+
+
+class WebhookDelivery(Base):
+    """One handoff event to send to one external desk; ``dead`` after the last retry (the dead letters)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id = Column(String(36), primary_key=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False)
+    url = Column(String(2000), nullable=False)
+    event = Column(String(64), nullable=False)
+    status = Column(String(16), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    delivered_at = Column(DateTime(timezone=True), nullable=True)
+
+
+ROLES = ("agent", "supervisor", "admin")
+
+
+class Agent(Base):
+    """A person who works handoffs in the console.  Supervisors and admins may see unmasked data."""
+
+    __tablename__ = "agents"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(80), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(16), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    # Set by `attune agents disable`: the account cannot log in and its sessions are gone.
+    disabled_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed console login (handoff/console/login_throttle.py counts them per account and per address).
+
+    ``username`` is what was typed (an account that may not exist), ``address`` the client's.  Rows
+    older than the throttle's window are deleted as new ones come in.
+    """
+
+    __tablename__ = "login_failures"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, index=True)
+    address = Column(String(64), nullable=False, index=True)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+
+
+class ConsoleSession(Base):
+    """A logged-in browser: the cookie holds a random token, only its hash is stored."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+    # Every console request refreshes this: an agent seen in the last minutes counts as online.
+    last_seen_at = Column(DateTime(timezone=True), nullable=True)
+
+
+FLAG_STATUSES = ("pending", "accepted", "rejected")
+
+
+class EmotionFlag(Base):
+    """An agent saying "this message was not <predicted>, it was <corrected>"; a supervisor reviews it."""
+
+    __tablename__ = "emotion_flags"
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False)
+    turn = Column(Integer, nullable=False)
+    text = Column(Text, nullable=False)
+    predicted = Column(String(32), nullable=False)
+    corrected = Column(String(32), nullable=False)
+    flagged_by = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    status = Column(String(16), nullable=False, default="pending")
+    reviewed_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+# A call-back job ends in one of Twilio's final call statuses, or is only simulated (no Twilio account).
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+SIMULATED = "simulated"
+
+
+class CallJob(Base):
+    """One call-back request (handoff/callbacks/call_jobs.py has the life cycle).
+
+    Its status moves pending -> placing -> Twilio's statuses (or simulated / error / rate_limited);
+    ``placing`` is written before each request, so a crash or a retry can never ring twice for one
+    attempt.  A busy or unanswered call goes back to ``pending`` once, with a later ``next_attempt_at``.
+    """
+
+    __tablename__ = "call_jobs"
+
+    id = Column(String(36), primary_key=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False)
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    to_number = Column(String(32), nullable=False)
+    status = Column(String(24), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    twilio_sid = Column(String(64), nullable=True)
+    request_json = Column(Text, nullable=True)
+    last_error = Column(Text, nullable=True)
+    # The customer's pseudonym (the daily limit counts per customer and per number).
+    customer = Column(String(64), nullable=True, index=True)
+    # When the next attempt is due, and the end of the window the customer agreed to (None: any time).
+    next_attempt_at = Column(DateTime(timezone=True), nullable=True)
+    window_end = Column(DateTime(timezone=True), nullable=True)
+    # What the customer still has to be told in their conversation ("missed", "error", ...).
+    notice = Column(String(32), nullable=True)
+    notified_at = Column(DateTime(timezone=True), nullable=True)
+    # Every status with its time, oldest first (JSON list), shown to agents.
+    trail_json = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=_now, onupdate=_now)
+
+
+EMOTION_PROCESSING = ("on", "off")
+
+
+class Customer(Base):
+    """One customer across channels (handoff/privacy/customers.py links their identities).
+
+    ``id`` is pseudonymous ("cust-…"); ``emotion_processing`` is their current choice, and every
+    change is in ``consent_events``.
+    """
+
+    __tablename__ = "customers"
+
+    id = Column(String(40), primary_key=True)
+    emotion_processing = Column(String(8), nullable=False, default="on")
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+IDENTITY_KINDS = ("id", "phone", "email", "session")
+
+
+class CustomerIdentity(Base):
+    """A way a customer reaches us: a site login id, a phone number, an e-mail, a web session."""
+
+    __tablename__ = "customer_identities"
+
+    kind = Column(String(16), primary_key=True)
+    value = Column(String(255), primary_key=True)
+    customer_id = Column(String(40), ForeignKey("customers.id"), nullable=False, index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class ConsentEvent(Base):
+    """Append-only: every opt-out and opt-in of emotion processing, with when, where and how."""
+
+    __tablename__ = "consent_events"
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(40), ForeignKey("customers.id"), nullable=False, index=True)
+    emotion_processing = Column(String(8), nullable=False)
+    channel = Column(String(40), nullable=False)
+    source = Column(String(40), nullable=False)  # conversation | web_switch | api
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class CustomerMerge(Base):
+    """Two customers made one (handoff/privacy/customer_merges.py): what moved, so it can be undone.
+
+    Written only when an authenticated caller presented verified identities of both together.  The
+    removed customer's row is gone; what it was (id, creation, choice) and what moved from it
+    (identities, consent events) are kept here until the merge is undone or the customer erased.
+    """
+
+    __tablename__ = "customer_merges"
+
+    id = Column(String(36), primary_key=True)
+    kept_id = Column(String(40), nullable=False, index=True)
+    removed_id = Column(String(40), nullable=False, index=True)
+    removed_created_at = Column(DateTime(timezone=True), nullable=False)
+    removed_choice = Column(String(8), nullable=False)
+    kept_choice_before = Column(String(8), nullable=False)
+    choice_after = Column(String(8), nullable=False)
+    # [{"kind", "value"}, ...] moved from the removed customer, and the ids of its consent events.
+    identities_json = Column(Text, nullable=False)
+    consent_events_json = Column(Text, nullable=False)
+    # Which API asserted the identities together ("resolve" or "consent").
+    source = Column(String(16), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    undone_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEntry(Base):
+    """One automated decision with its explanation (handoff/audit/audit_log.py): append-only, hash-chained.
+
+    ``entry_hash`` is sha256(``prev_hash`` + canonical JSON of the entry's record, ``seq`` and
+    ``body_hash`` included); ``body_hash`` is sha256(``salt`` + canonical JSON of what it says about
+    the customer: conversation, pseudonym, summary, explanation, inputs, sources).  The first entry
+    chains from ``audit.GENESIS``; ``seq`` is unique, so two appends cannot both extend one head.
+    An erasure or the retention period may empty the body (``redacted``): its place and hashes stay.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id = Column(Integer, primary_key=True)
+    seq = Column(Integer, nullable=False, unique=True)
+    # The writer's key for this decision: a retried delivery of the same entry is stored once.
+    key = Column(String(128), nullable=False, unique=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    customer = Column(String(64), nullable=True, index=True)
+    kind = Column(String(32), nullable=False)
+    actor = Column(String(32), nullable=False)
+    summary = Column(Text, nullable=False)
+    explanation_json = Column(Text, nullable=False)
+    inputs_json = Column(Text, nullable=False)
+    sources_json = Column(Text, nullable=False)
+    # The customer had opted out of emotion analysis: the entry holds no emotional data.
+    opted_out = Column(Boolean, nullable=False, default=False)
+    # When the decision was made, and when it reached the log (later if the writer had to queue it).
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    recorded_at = Column(DateTime(timezone=True), nullable=False)
+    # A random salt of the body's hash, erased with the body (then its hash reveals nothing).
+    salt = Column(String(32), nullable=True)
+    body_hash = Column(String(64), nullable=False)
+    prev_hash = Column(String(64), nullable=False)
+    entry_hash = Column(String(64), nullable=False)
+    # Why and when the body was emptied ("erasure", "retention"); None while it is intact.
+    redacted = Column(String(16), nullable=True)
+    redacted_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class AuditHead(Base):
+    """The audit chain's newest entry (one row).  Every append updates it first, which serialises
+    appends (SQLite's write lock, Postgres's row lock); verify checks it against the last entry, so
+    entries removed from the end are found too."""
+
+    __tablename__ = "audit_head"
+
+    id = Column(Integer, primary_key=True)
+    seq = Column(Integer, nullable=False)
+    entry_hash = Column(String(64), nullable=False)

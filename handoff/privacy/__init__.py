@@ -1,0 +1,1 @@
+"""Customers and their data: linked identities, consent, who sees what, export, erasure, retention."""

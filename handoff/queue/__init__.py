@@ -1,0 +1,1 @@
+"""The handoff queue: handoffs in from the action server, waits, webhooks out, and the Rasa client."""
