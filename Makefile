@@ -54,7 +54,7 @@ lint: setup ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: setup ## mypy (strict) on bot/empathy, actions and handoff
+typecheck: setup ## mypy (strict) on bot, actions and handoff
 	$(VENV)/bin/mypy
 
 imports: setup ## import-linter: the one-way import contracts in pyproject.toml

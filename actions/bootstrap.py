@@ -13,7 +13,6 @@ Tests build the container with fakes, ``bootstrap(outbox=..., handoff_client=...
 """
 
 import dataclasses
-import logging
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -39,6 +38,7 @@ from actions.queue_flusher import QueueFlusher
 from actions.settings import ActionServerSettings
 from actions.store.gateway import DemoStore, open_store
 from bot.empathy.policy import EmpathyPolicy
+from handoff.shared.masking import mask_root_log_handlers
 
 T = TypeVar("T")
 
@@ -177,11 +177,7 @@ class Services:
 
 
 def _install_log_masking() -> bool:
-    from handoff.shared.masking import MaskingFilter
-
-    masking = MaskingFilter()
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(masking)
+    mask_root_log_handlers()
     return True
 
 

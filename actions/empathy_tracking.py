@@ -212,7 +212,7 @@ class ActionTrackEmpathy(Action):
             events = self.track(tracker)
         except Exception:
             # The turn goes on without a decision: the rules still hand off a customer who asks
-            # for a person (data/rules.yml), so nobody is told that no one can be reached.
+            # for a person (data/rules/rules.yml), so nobody is told that no one can be reached.
             logger.exception(
                 "empathy tracking failed for conversation %s; slots left unchanged", tracker.sender_id
             )

@@ -5,7 +5,7 @@ the durable outbox (actions/handoff_delivery.py): the customer hears honestly wh
 has it already or will get it as soon as the handoff service is reachable.  A call-back the
 customer agreed to goes the same way, with the call attached (actions/callback_form.py).
 
-``action_handoff`` is also what the ``request_human`` rule runs (data/rules.yml) when the empathy
+``action_handoff`` is also what the ``request_human`` rule runs (data/rules/rules.yml) when the empathy
 engine made no decision this turn (action_track_empathy failed or could not run): a customer who
 asks for a person is handed off, or told plainly why not, never told that nobody can be reached.
 """

@@ -72,7 +72,7 @@ class ActionServerSettings:
         policy = environ.get("ATTUNE_EMPATHY_POLICY", cls.empathy_policy_file).strip()
         if not policy:
             raise ConfigError(
-                "ATTUNE_EMPATHY_POLICY must name the empathy policy YAML file (default data/empathy.yml)"
+                "ATTUNE_EMPATHY_POLICY must name the empathy policy YAML file (default policy/empathy.yml)"
             )
         handoff_url = environ.get("ATTUNE_HANDOFF_URL", cls.handoff_url).strip().rstrip("/")
         if not handoff_url.startswith(("http://", "https://")):

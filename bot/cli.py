@@ -15,14 +15,23 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from handoff.audit import cli as audit_cli
 from handoff.console import agents_cli, feedback_cli
 from handoff.privacy import cli as privacy_cli
 
-# The handoff service's own commands: each module adds its parser and runs it (imports inside ``run``).
-SERVICE_COMMANDS: Final[dict[str, Any]] = {
+
+class ServiceCommand(Protocol):
+    """A service-side command module: adds its parser, runs it (its imports happen inside ``run``)."""
+
+    def add_parser(self, commands: Any) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# The handoff service's own commands live with the service; this entry point only wires them.
+SERVICE_COMMANDS: Final[dict[str, ServiceCommand]] = {
     "feedback": feedback_cli,
     "privacy": privacy_cli,
     "audit": audit_cli,

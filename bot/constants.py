@@ -44,7 +44,7 @@ ENTITY_POSTCODE: Final = "postcode"
 # A one-time code the customer was sent; read from the latest message only, never kept in a slot.
 ENTITY_VERIFICATION_CODE: Final = "verification_code"
 
-# Canonical values of the ``problem`` entity (synonyms in data/nlu.yml map onto these).
+# Canonical values of the ``problem`` entity (synonyms in data/nlu/nlu.yml map onto these).
 PROBLEM_LATE: Final = "late"
 PROBLEM_MISSING: Final = "missing"
 PROBLEM_DAMAGED: Final = "damaged"

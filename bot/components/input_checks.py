@@ -16,7 +16,7 @@ on socket.io.  The limits, and why:
 - **Message text**: at most ``MAX_TEXT_CHARS`` (20 000) characters, refused above that: a long
   pasted e-mail, and the handoff service's limit for text.  Rasa parses a message on its event
   loop, so its length is how long every other customer waits: 200 000 characters took 1.5 s, and
-  a regex that backtracks (the e-mail pattern in data/nlu.yml, quadratic on "a.a.a...") minutes.
+  a regex that backtracks (the e-mail pattern in data/nlu/nlu.yml, quadratic on "a.a.a...") minutes.
   Lone surrogates, NUL and the other control characters but tab and newlines become U+FFFD
   (``clean_text``): the sentence encoder cannot encode a lone surrogate, and nothing downstream
   wants NUL or terminal escapes.  The message is still answered.

@@ -24,7 +24,6 @@ Two fixes to the Rasa server's hot path that profiling showed (bench/README.md, 
 """
 
 import functools
-import logging
 import os
 from typing import Any
 
@@ -75,11 +74,9 @@ def install_reply_check() -> bool:
 @functools.lru_cache(maxsize=1)
 def mask_logs() -> None:
     """Masks personal data in the Rasa server's log lines (phone numbers are SMS sender ids), once."""
-    from handoff.shared.masking import MaskingFilter
+    from handoff.shared.masking import mask_root_log_handlers
 
-    masking = MaskingFilter()
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(masking)
+    mask_root_log_handlers()
 
 
 def install_rasa_patches() -> None:

@@ -49,7 +49,7 @@ class EmotionExample:
     emotion: str
 
 
-def parse_emotion_data(document: Any, source: str = "data/emotions.yml") -> list[EmotionExample]:
+def parse_emotion_data(document: Any, source: str = "data/emotions/emotions.yml") -> list[EmotionExample]:
     """Validated examples from the parsed YAML document of an emotion data file."""
     examples: list[EmotionExample] = []
     seen: dict[str, str] = {}  # each example's normalised text -> its emotion, across blocks

@@ -66,7 +66,7 @@ class EmpathyPolicy:
     version: str = "1"
 
     @classmethod
-    def from_mapping(cls, document: Any, source: str = "data/empathy.yml") -> "EmpathyPolicy":
+    def from_mapping(cls, document: Any, source: str = "policy/empathy.yml") -> "EmpathyPolicy":
         if not isinstance(document, Mapping):
             raise PolicyError(f"{source}: expected a mapping at the top level")
         _known(document, {"version", "frustration", "distress", "tone", "escalation"}, source)

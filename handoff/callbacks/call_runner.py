@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from handoff.callbacks import call_jobs
+from handoff.core.models import SIMULATED
 from handoff.core.rasa_client import RasaClient, RasaUnavailable, Undeliverable
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ STALE_AFTER = timedelta(minutes=2)
 NOTICE_RESPONSES = {
     "missed": "utter_callback_missed",
     "error": "utter_callback_error",
-    call_jobs.SIMULATED: "utter_callback_simulated",
+    SIMULATED: "utter_callback_simulated",
 }
 
 

@@ -182,3 +182,14 @@ class MaskingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
         return True
+
+
+def mask_root_log_handlers() -> None:
+    """Puts a MaskingFilter on every handler of the root logger that has none yet.
+
+    Both the Rasa server and the action server call it at start-up; it is safe to call again (a
+    handler added since gets its filter, none gets a second one).
+    """
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(existing, MaskingFilter) for existing in handler.filters):
+            handler.addFilter(MaskingFilter())

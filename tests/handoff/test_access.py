@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from handoff.app import create_app
 from handoff.callbacks import call_jobs
 from handoff.console import feedback
+from handoff.core import access
 from handoff.core.app_keys import ENGINE, SETTINGS
 from handoff.core.models import Agent
 from handoff.core.settings import ConfigError, Settings
-from handoff.core import access
 from handoff.queue import handoffs
 from handoff.shared.identity_tokens import issue_session_id
 from handoff.shared.schema_file import EXAMPLE_FILE

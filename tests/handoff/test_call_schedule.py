@@ -19,8 +19,8 @@ from handoff.callbacks import call_jobs, call_runner
 from handoff.callbacks.call_jobs import CallPolicy, TwilioAccount
 from handoff.core.db import create_engine_for
 from handoff.core.migrate import upgrade_to_head
-from handoff.queue import handoffs
 from handoff.core.rasa_client import RasaClient
+from handoff.queue import handoffs
 from handoff.shared.errors import InvalidRequest
 from handoff.shared.schema_file import EXAMPLE_FILE
 from handoff.shared.twilio_http import TwilioHttp

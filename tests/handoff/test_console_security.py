@@ -19,8 +19,8 @@ from aiohttp.test_utils import TestClient
 from handoff.app import create_app
 from handoff.audit import audit_log
 from handoff.console import login_forms, login_throttle
-from handoff.core import accounts
 from handoff.console.login_throttle import LoginPolicy
+from handoff.core import accounts
 from handoff.core.app_keys import ENGINE
 from handoff.core.settings import Settings
 from tests.support.console import csrf, log_in

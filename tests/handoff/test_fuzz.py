@@ -36,8 +36,8 @@ from twilio.request_validator import RequestValidator
 
 from handoff.app import create_app
 from handoff.core import json_body
-from handoff.openapi import document
 from handoff.core.settings import Settings
+from handoff.openapi import document
 from handoff.shared.identity_tokens import issue_session_id
 from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.console import csrf

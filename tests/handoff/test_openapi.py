@@ -8,8 +8,8 @@ from aiohttp.test_utils import TestClient
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from handoff.app import create_app
-from handoff.openapi import OPENAPI_FILE, PATH, document
 from handoff.core.settings import Settings
+from handoff.openapi import OPENAPI_FILE, PATH, document
 from handoff.shared.payload_contract import SCHEMA
 from handoff.shared.schema_file import render
 

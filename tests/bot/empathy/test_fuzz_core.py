@@ -232,6 +232,6 @@ def test_emotion_data_of_any_text_parses_or_says_why(document: dict[str, Any]) -
     try:
         examples = parse_emotion_data(document)
     except EmotionDataError as error:
-        assert str(error).startswith("data/emotions.yml: ")
+        assert str(error).startswith("data/emotions/emotions.yml: ")
         return
     assert all(example.emotion in EMOTIONS and example.text.strip() for example in examples)
