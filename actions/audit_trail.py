@@ -36,10 +36,10 @@ from bot.constants import (
 )
 from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN
 from bot.empathy.tone import NEUTRAL
+from handoff.shared.audit_entry import ENGINE_ACTOR, NewEntry
 
 logger = logging.getLogger(__name__)
 
-ACTOR = "empathy engine"
 DECISIONS = (OFFER_HUMAN, OFFER_CALLBACK, HANDOFF)
 SUMMARIES = {
     OFFER_HUMAN: "Offered a person",
@@ -102,15 +102,16 @@ class _Turn:
         return int(self.explanation.get("turn") or 0)
 
     def entry(self, kind: str, summary: str, why: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-        return {
+        """One entry in the audit API's shape, built by the shared contract (shared/audit_entry.py)."""
+        return NewEntry(
+            key=_key(self.tracker, self.scored, self.number, kind),
+            kind=kind,
+            summary=summary,
+            explanation=why,
+            inputs=inputs,
+            sources=tuple(self.sources),
             **self.base,
-            "key": _key(self.tracker, self.scored, self.number, kind),
-            "kind": kind,
-            "summary": summary,
-            "explanation": why,
-            "inputs": inputs,
-            "sources": self.sources,
-        }
+        ).to_document()
 
 
 def entries_for_turn(
@@ -137,9 +138,9 @@ def _read_turn(
         "conversation_id": tracker.sender_id,
         # The same customer the handoff payload names (actions/handoff_payload.py).
         "customer": customer_pseudonym(tracker, latest_user_event(tracker)),
-        "actor": ACTOR,
+        "actor": ENGINE_ACTOR,
         "opted_out": opted_out,
-        "created_at": (now or datetime.now(timezone.utc)).isoformat(),
+        "created_at": now or datetime.now(timezone.utc),
     }
     facts = {
         "turn": int(explanation.get("turn") or 0),

@@ -16,7 +16,8 @@ EventList = list[dict[str, Any]]
 
 def start_over(dispatcher: CollectingDispatcher) -> None:
     """Drops what a failed step had queued to say: none of it has reached the customer yet, and
-    half an answer next to an apology could say something untrue."""
+    half an answer next to an apology could say something untrue.
+    """
     dispatcher.messages.clear()
 
 

@@ -140,7 +140,8 @@ class Services:
 
     def metrics(self) -> ActionServerMetrics:
         """This process's Prometheus metrics, served on 127.0.0.1:ATTUNE_ACTIONS_METRICS_PORT (when set);
-        the queue depths are read when scraped."""
+        the queue depths are read when scraped.
+        """
         return self._once("metrics", self._create_metrics)
 
     def mask_logs(self) -> None:

@@ -174,7 +174,7 @@ def _window(start: datetime, end: datetime, customer: ZoneInfo, now: datetime) -
 
 
 def options(hours: CallbackHours, customer: ZoneInfo, now: datetime) -> list[Option]:
-    """ "Now" when allowed, then up to ``windows_offered`` windows, each on a later day than the last."""
+    """Offers "Now" when allowed, then up to ``windows_offered`` windows, each a later day."""
     now = now.astimezone(timezone.utc)
     offered: list[Option] = []
     if hours.allowed(now, customer) and hours.allowed(now + CHECK, customer):

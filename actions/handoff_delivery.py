@@ -163,7 +163,8 @@ def _sender(outbox: Outbox, client: HandoffClient) -> SendOne:
 
 async def flush_once(outbox: Outbox, client: HandoffClient, now: float | None = None) -> int:
     """One pass over due handoffs, oldest first, stopping at the first the service cannot take;
-    returns how many were delivered (actions/queue_flusher.py)."""
+    returns how many were delivered (actions/queue_flusher.py).
+    """
     return await flush_queue(outbox, _sender(outbox, client), now)
 
 

@@ -47,7 +47,8 @@ def bounded(value: object, allowed: Iterable[str]) -> str:
 
 class QueueDepths(Collector):
     """``attune_outbox_depth``: handoffs and audit entries the handoff service has not confirmed yet,
-    read from the outbox database when scraped."""
+    read from the outbox database when scraped.
+    """
 
     NAME = "attune_outbox_depth"
     HELP = "Items waiting on disk for the handoff service to confirm them, by queue (handoffs, audit)."
@@ -169,7 +170,8 @@ def record(metrics: Callable[[], ActionServerMetrics], update: Callable[[ActionS
 
 def serve(registry: CollectorRegistry, port: int, addr: str = "127.0.0.1") -> Any:
     """Serves ``registry`` at http://addr:port/metrics from a daemon thread; returns the server (or None
-    when the port cannot be bound: logged, and the action server carries on without it)."""
+    when the port cannot be bound: logged, and the action server carries on without it).
+    """
     try:
         server, _thread = start_http_server(port, addr=addr, registry=registry)
     except OSError as error:

@@ -60,7 +60,8 @@ def outbox_flusher() -> QueueFlusher:
 
 def resume_pending_handoffs() -> None:
     """Makes sure the outbox flusher runs in this event loop (a fallback for a server started
-    without actions/server.py, which starts it at start-up; idempotent, so cheap to call each turn)."""
+    without actions/server.py, which starts it at start-up; idempotent, so cheap to call each turn).
+    """
     outbox_flusher().ensure_running()
 
 
@@ -86,7 +87,8 @@ def background_tasks() -> list[Repeating]:
 
 def metrics() -> ActionServerMetrics:
     """This process's Prometheus metrics (served from start-up by actions/server.py, else from the
-    first action); the queue depths are read when scraped."""
+    first action); the queue depths are read when scraped.
+    """
     return services().metrics()
 
 

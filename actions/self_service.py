@@ -179,7 +179,8 @@ def _account(
     now: datetime,
 ) -> Outcome:
     """The proved customer's own account; any other address named gets a code, and the same reply
-    whether or not it has an account."""
+    whether or not it has an account.
+    """
     if request.email and (customer is None or customer.email != request.email.lower()):
         if not send_code(store, request.who, store.find_customer(request.email), request.topic, limits, now):
             return limited_outcome(limits)
@@ -203,7 +204,8 @@ def _order(
     """An order its owner, or whoever gave its e-mail or postcode, may see; changed only by its owner.
 
     Order numbers are sequential, so whether one exists is no secret: an unknown number is said so at
-    once.  What is on an order is."""
+    once.  What is on an order is.
+    """
     if not request.order_id:
         return Outcome("asked_order_id", "utter_ask_order_id", question=True)
     order = store.find_order(request.order_id)
@@ -255,7 +257,8 @@ class StoreAction(SafeAction):
 
     def failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
         """A lookup that broke is, for the customer, a failed attempt: counted like any other, so the
-        empathy engine (which reads ``failed_attempts``) sees it and can offer a person."""
+        empathy engine (which reads ``failed_attempts``) sees it and can offer a person.
+        """
         return self._tell(
             dispatcher, tracker, Outcome(LOOKUP_ERROR, "utter_something_went_wrong", failed=True)
         )
@@ -358,8 +361,9 @@ class ActionKeepSubscription(SafeAction):
 
 
 class ActionStopVerification(StoreAction):
-    """ "Never mind" while the bot waited for proof: nothing is looked up or changed, the code in play
-    is withdrawn, and (if proof was asked for) it counts as a failed attempt, honestly."""
+    """Handles "Never mind" while the bot waited for proof: nothing is looked up or changed, the code in play
+    is withdrawn, and (if proof was asked for) it counts as a failed attempt, honestly.
+    """
 
     def name(self) -> str:
         return "action_stop_verification"

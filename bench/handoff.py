@@ -1,4 +1,4 @@
-"""Handoff service figures, measured in one run on SQLite:
+"""Handoff service figures, measured in one run on SQLite.
 
     python -m bench.handoff [--accept 2000] [--stored 10000] [--outbox 200]
 

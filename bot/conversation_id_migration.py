@@ -197,7 +197,8 @@ def _rename_conversations(connection: Connection) -> dict[str, str]:
 
 def _new_id(old: str, channel: str | None, renamed: Mapping[str, str]) -> str:
     """A row's new conversation id: the tracker store's rename, else from the channel the row
-    recorded; unchanged when it already has a prefix or its channel is not known."""
+    recorded; unchanged when it already has a prefix or its channel is not known.
+    """
     if old in renamed:
         return renamed[old]
     if channel is None or channel_of(old) is not None:

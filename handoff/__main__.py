@@ -1,6 +1,7 @@
 """``python -m handoff`` serves the handoff service; ``migrate`` only migrates; ``schema`` writes the
 published JSON Schema of the handoff payload (handoff/shared/schema/handoff-payload.v1.json) and the
-OpenAPI description of the HTTP API (handoff/openapi.json)."""
+OpenAPI description of the HTTP API (handoff/openapi.json).
+"""
 
 import argparse
 import logging

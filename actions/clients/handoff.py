@@ -11,7 +11,8 @@ API = "handoffs"
 
 class HandoffConflict(ServiceRejected):
     """409: the service already holds a handoff under this idempotency key, with another body (sent
-    by another outbox, e.g. a second action server): the team has the conversation."""
+    by another outbox, e.g. a second action server): the team has the conversation.
+    """
 
 
 @dataclass(frozen=True)

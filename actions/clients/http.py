@@ -54,7 +54,8 @@ class ServiceUnavailable(Exception):
 
 class ServiceMisconfigured(ServiceUnavailable):
     """The service refused the action server itself (401, 403) or has no such route (404, 405):
-    retried like any unavailability, and reported loudly."""
+    retried like any unavailability, and reported loudly.
+    """
 
     def __init__(self, api: str, status: int, detail: str) -> None:
         super().__init__(f"{status}: {detail} ({_remedy(status)})")

@@ -73,7 +73,8 @@ class VerificationCodes:
 
     def redeem(self, conversation: str, code: str, now: datetime) -> Redeemed | None:
         """The code in play for ``conversation`` if ``code`` is it (used up now); None otherwise,
-        counting a wrong try (the last allowed one spends the code)."""
+        counting a wrong try (the last allowed one spends the code).
+        """
         with self._sessions() as session:
             row = session.execute(
                 select(VerificationCode)

@@ -117,7 +117,8 @@ class DemoStore:
         """Creates the tables and seeds them on first run; returns whether it seeded.
 
         A store made by an older version (its tables lack a column these models have) is demo data:
-        its tables are dropped and seeded afresh rather than migrated."""
+        its tables are dropped and seeded afresh rather than migrated.
+        """
         if self._outdated():
             logger.warning("the demo store's tables are from an older version: seeding them afresh")
             Base.metadata.drop_all(self._engine)

@@ -1,4 +1,4 @@
-"""What the Rasa server accepts from a customer channel, checked where it enters, before any store.
+r"""What the Rasa server accepts from a customer channel, checked where it enters, before any store.
 
 One set of rules for REST (bot/components/checked_rest_channel.py), socket.io
 (bot/components/web_chat_channel.py) and SMS/WhatsApp (bot/components/twilio_channel.py).  A channel

@@ -119,7 +119,8 @@ class MessageReceipts:
 
     async def claim(self, message_sid: str) -> Claim:
         """Claims ``message_sid`` for this turn: NEW or TAKEN_OVER to handle it, HANDLED or IN_FLIGHT to
-        refuse it (see the module docstring).  ReceiptsUnavailable when the database fails."""
+        refuse it (see the module docstring).  ReceiptsUnavailable when the database fails.
+        """
         try:
             return await asyncio.to_thread(self._claim, message_sid)
         except SQLAlchemyError as error:

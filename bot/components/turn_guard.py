@@ -83,7 +83,8 @@ async def _guard_app(app: Sanic, _: object) -> None:
 
 def guard_server(blueprint: Blueprint) -> Blueprint:
     """The Rasa patches (installed once), the body-size cap and the path decoding, with a
-    channel's blueprint."""
+    channel's blueprint.
+    """
     install_rasa_patches()
     blueprint.listener("before_server_start")(_guard_app)
     return blueprint

@@ -258,7 +258,8 @@ class CheckedTwilioInput(TwilioInput):
 
     async def _answer_if_repeated(self, sid: str) -> HTTPResponse | None:
         """The answer to a message received before (or that cannot be recorded); None when it is to be
-        handled now: new, or taken over from a turn that died, and claimed."""
+        handled now: new, or taken over from a turn that died, and claimed.
+        """
         try:
             claim = await self.receipts.claim(sid)
         except ReceiptsUnavailable as error:

@@ -151,7 +151,8 @@ class WebChatInput(SocketIOInput):
 
     def client_address(self, environ: Mapping[str, Any]) -> str | None:
         """The address of the client behind a CONNECT (engine.io's environ holds Sanic's request:
-        its REMOTE_ADDR is always 127.0.0.1)."""
+        its REMOTE_ADDR is always 127.0.0.1).
+        """
         request = environ.get("sanic.request")
         forwarded = environ.get("HTTP_X_FORWARDED_FOR")  # engine.io joins repeated headers with ","
         return self.trusted_proxies.client_address(

@@ -105,7 +105,8 @@ def key_digest(key: str) -> str:
 
 def body_hash(entry: NewEntry, salt: str) -> str:
     """The body's digest.  The random salt is erased with the body, so an erased entry's digest
-    cannot be used to confirm a guess of what it said."""
+    cannot be used to confirm a guess of what it said.
+    """
     return hashlib.sha256((salt + canonical(entry.body())).encode("utf-8")).hexdigest()
 
 

@@ -68,7 +68,8 @@ def _lock(
     besides: int | None = None,
 ) -> datetime | None:
     """The lock of one account or address: its failures in the window (but attempt ``besides``),
-    timed from the last."""
+    timed from the last.
+    """
     conditions = [column == value, LoginFailure.at > now - policy.window]
     if besides is not None:
         conditions.append(LoginFailure.id != besides)
@@ -132,7 +133,8 @@ def failed(engine: Engine, policy: LoginPolicy, username: str, address: str, now
 
 def clear(engine: Engine, username: str) -> None:
     """A successful login (its own attempt included) or a password reset: the account's failures
-    are forgiven."""
+    are forgiven.
+    """
     with Session(engine) as session, session.begin():
         session.execute(delete(LoginFailure).where(LoginFailure.username == username[:MAX_USERNAME_CHARS]))
 

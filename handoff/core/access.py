@@ -127,7 +127,8 @@ def visible_payload(payload: Mapping[str, Any], grants: Collection[str]) -> dict
 
 def visible_handoff(data: Mapping[str, Any], grants: Collection[str]) -> dict[str, Any]:
     """A stored handoff as the API shows it (``StoredHandoff.to_dict``): its payload and its
-    conversation id (a phone number on SMS) masked as ``grants`` require."""
+    conversation id (a phone number on SMS) masked as ``grants`` require.
+    """
     visible = dict(data)
     kinds = mask_kinds(grants)
     if isinstance(visible.get("conversation_id"), str):
@@ -147,5 +148,6 @@ def visible_transcript(lines: Iterable[Mapping[str, Any]], grants: Collection[st
 
 def visible_call(call: Mapping[str, Any], grants: Collection[str]) -> dict[str, Any]:
     """A call-back (``CallState.to_dict(cleared=PHONE_NUMBERS in grants)``) with numbers masked
-    anywhere else they appear (Twilio's error messages quote them)."""
+    anywhere else they appear (Twilio's error messages quote them).
+    """
     return dict(mask_payload(dict(call), set() if PHONE_NUMBERS in grants else {PHONE}))

@@ -91,7 +91,8 @@ def whole_number(text: str | None) -> int | None:
 
 def client_address(request: web.Request) -> str:
     """Who is asking, as far as it can be known: what rate limits and the audit log count by (the
-    rule, X-Forwarded-For believed only from ATTUNE_TRUSTED_PROXIES: handoff/shared/client_addresses.py)."""
+    rule, X-Forwarded-For believed only from ATTUNE_TRUSTED_PROXIES: handoff/shared/client_addresses.py).
+    """
     trusted = TrustedProxies(request.app[SETTINGS].trusted_proxies)
     forwarded = request.headers.getall(FORWARDED_FOR_HEADER, [])
     return trusted.client_address(request.remote, forwarded) or "unknown"

@@ -1,4 +1,4 @@
-"""The one JSON reader of the handoff service: every view that takes a JSON body parses it here.
+r"""The one JSON reader of the handoff service: every view that takes a JSON body parses it here.
 
 JSON bodies are hostile until checked (RFC 8259 and STYLE.md), so parsing refuses, with an
 ``InvalidJson`` or ``InvalidEncoding`` (handoff/shared/errors.py) naming the problem, and the field where
@@ -50,7 +50,8 @@ def parse(raw: bytes) -> Any:
 
 def loads(text: str, *, allow_constants: bool = False) -> Any:
     """``json.loads`` with the depth and number limits; ``allow_constants`` reads NaN and Infinity
-    (for data stored before they were refused: the contract's schema then rejects them by field)."""
+    (for data stored before they were refused: the contract's schema then rejects them by field).
+    """
     check_depth(text)
     try:
         return json.loads(
@@ -76,7 +77,8 @@ def check_depth(text: str) -> None:
 
 def surrogate_at(value: Any, path: str = "") -> str | None:
     """The path of the first string or key holding a lone surrogate, or None.  Recursion is bounded:
-    values come from ``loads``, at most ``MAX_DEPTH`` deep."""
+    values come from ``loads``, at most ``MAX_DEPTH`` deep.
+    """
     if isinstance(value, str):
         return path if _SURROGATE.search(value) else None
     if isinstance(value, list):

@@ -76,7 +76,8 @@ def security_headers(https: bool) -> ResponseHook:
     """An ``on_response_prepare`` hook: every response leaves with nosniff, no Referer, a CSP (unless
     the view set one), no framing, and over https HSTS.  A hook rather than a middleware, so it also
     reaches what no middleware returns: static files, redirects raised as exceptions, aiohttp's
-    own errors."""
+    own errors.
+    """
 
     async def add(_request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers

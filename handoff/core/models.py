@@ -279,7 +279,8 @@ class AuditEntry(Base):
 class AuditHead(Base):
     """The audit chain's newest entry (one row).  Every append updates it first, which serialises
     appends (SQLite's write lock, Postgres's row lock); verify checks it against the last entry, so
-    entries removed from the end are found too."""
+    entries removed from the end are found too.
+    """
 
     __tablename__ = "audit_head"
 

@@ -43,7 +43,8 @@ class RasaUnavailable(Exception):
 
 class Undeliverable(RasaUnavailable):
     """The conversation id names no channel (stored before ids were namespaced): a message to it
-    could only go to "the latest channel", which is how replies reached the wrong client."""
+    could only go to "the latest channel", which is how replies reached the wrong client.
+    """
 
 
 def deliverable(conversation_id: str) -> Channel:

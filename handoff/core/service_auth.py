@@ -12,7 +12,8 @@ BEARER = "bearer"
 
 def presented_token(header: str) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (the scheme in any case, RFC 7235);
-    None for anything else, a bare token included."""
+    None for anything else, a bare token included.
+    """
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != BEARER or not token:
@@ -22,7 +23,8 @@ def presented_token(header: str) -> str | None:
 
 def authorise(request: web.Request) -> bool:
     """Unauthorized unless the bearer token matches; True when it did, False when the API is open
-    (no token configured: a caller is then nobody in particular, e.g. it may not merge customers)."""
+    (no token configured: a caller is then nobody in particular, e.g. it may not merge customers).
+    """
     token = request.app[SETTINGS].api_token
     if token is None:
         return False

@@ -98,7 +98,8 @@ class Settings:
     @property
     def https(self) -> bool:
         """Served over https (ATTUNE_PUBLIC_URL starts with https://): cookies are ``Secure`` and
-        every response carries HSTS.  Plain http is for loopback and tests only."""
+        every response carries HSTS.  Plain http is for loopback and tests only.
+        """
         return self.public_url.startswith("https://")
 
     @classmethod

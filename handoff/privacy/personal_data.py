@@ -253,7 +253,6 @@ def _delete_handoffs(session: Session, handoff_ids: list[str]) -> int:
 
 def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, int]:
     """Deletes everything about one customer everywhere; one pseudonymous audit entry remains."""
-
     customer_id = find_customer(stores.handoff, who)
     emails = {i.value for i in customers.identities_of(stores.handoff, customer_id) if i.kind == "email"}
     counts: dict[str, int] = {}
@@ -353,7 +352,8 @@ QUEUES = (("handoff_outbox", "idempotency_key", "payload"), ("audit_queue", "key
 
 def _erase_queued(outbox: Engine, senders: set[str]) -> dict[str, int]:
     """Drops the customer's handoffs and audit entries still waiting in the outbox: delivered after
-    the erasure, they would bring the customer back."""
+    the erasure, they would bring the customer back.
+    """
     counts = {}
     for table, key, column in QUEUES:
         if not _has_table(outbox, table):

@@ -1,5 +1,6 @@
 """The handoff service's retention schedule: personal_data.py's ``purge``, a minute after start-up
-and then every ATTUNE_PURGE_INTERVAL_SECONDS."""
+and then every ATTUNE_PURGE_INTERVAL_SECONDS.
+"""
 
 import asyncio
 import logging

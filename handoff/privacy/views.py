@@ -1,6 +1,7 @@
 """Customers' choice about emotion processing: the API the Rasa server and action server use, the
 undo of a merge, and the web chat's switch (thin views over handoff/privacy/customers.py and
-handoff/privacy/customer_merges.py)."""
+handoff/privacy/customer_merges.py).
+"""
 
 import asyncio
 
@@ -95,7 +96,8 @@ def _session(request: web.Request, value: object) -> customers.Identity:
 async def chat_consent(request: web.Request) -> web.Response:
     """The web chat's switch: GET shows the session's setting (creating nothing), POST changes it
     (from the customer's next message, on every channel linked to them).  Open to browsers, so it
-    is rate-limited per client address before anything is read."""
+    is rate-limited per client address before anything is read.
+    """
     request.app[CHAT_LIMITER].take(inputs.client_address(request))
     engine = request.app[ENGINE]
     if request.method == "GET":

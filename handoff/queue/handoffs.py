@@ -76,7 +76,8 @@ def stored_payload(text: str) -> tuple[dict[str, Any], str | None]:
 
 def _stored(row: Any, checked: bool = True) -> StoredHandoff:
     """The row as a StoredHandoff; ``checked=False`` (queue listings, which show only the summary)
-    skips the contract check of the payload."""
+    skips the contract check of the payload.
+    """
     if checked:
         payload, problem = stored_payload(row.payload)
     else:
@@ -264,7 +265,8 @@ def claim(
 
 def unclaim(engine: Engine, handoff_id: str, agent_id: int) -> bool:
     """Undoes ``agent_id``'s claim (Rasa could not be paused): back to the queue.  Nobody else's claim
-    is touched, and a handoff the agent no longer holds stays as it is."""
+    is touched, and a handoff the agent no longer holds stays as it is.
+    """
     with Session(engine) as session, session.begin():
         return bool(
             session.execute(

@@ -75,6 +75,22 @@ class NewEntry:
     opted_out: bool
     created_at: datetime
 
+    def to_document(self) -> dict[str, Any]:
+        """The entry as ``POST /api/v1/audit`` takes it: ``parse_entry`` reads it back unchanged."""
+        return {
+            "key": self.key,
+            "conversation_id": self.conversation_id,
+            "customer": self.customer,
+            "kind": self.kind,
+            "actor": self.actor,
+            "summary": self.summary,
+            "explanation": self.explanation,
+            "inputs": self.inputs,
+            "sources": list(self.sources),
+            "opted_out": self.opted_out,
+            "created_at": self.created_at.isoformat(),
+        }
+
     def body(self) -> dict[str, Any]:
         """What the entry says about the customer: hashed on its own, so it can be erased."""
         return {
@@ -94,7 +110,8 @@ def canonical(value: Any) -> str:
 
 def strip_emotional(entry: NewEntry, opted_out: bool = True) -> NewEntry:
     """The entry without emotional data: for customers who opted out of emotion analysis (and, with
-    ``opted_out=False``, as shown to a role that may not see distress indicators)."""
+    ``opted_out=False``, as shown to a role that may not see distress indicators).
+    """
     note = WITHHELD if opted_out else WITHHELD_FOR_ROLE
     summary = entry.summary
     if _SCORE_TEXT.search(summary):

@@ -81,7 +81,8 @@ class TrustedProxies:
     def client_address(self, peer: str | None, forwarded_for: Iterable[str] = ()) -> str | None:
         """The client's address: ``peer`` (the TCP peer), or the first untrusted hop of
         ``forwarded_for`` (every ``X-Forwarded-For`` header of the request, in order) when the peer
-        is a trusted proxy.  None when the peer is unknown."""
+        is a trusted proxy.  None when the peer is unknown.
+        """
         current = _address(peer or "")
         if current is None:
             return None

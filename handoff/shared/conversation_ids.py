@@ -56,7 +56,8 @@ def twilio_address(conversation_id: str) -> str | None:
 
 def legacy_conversation(sender_id: str, input_channel: str | None) -> str:
     """The namespaced id of a conversation stored before namespacing, from the channel of its
-    messages (REST when unknown).  Idempotent: an id already under its channel's prefix is kept."""
+    messages (REST when unknown).  Idempotent: an id already under its channel's prefix is kept.
+    """
     channel: Channel = (
         "twilio" if input_channel == "twilio" else "socketio" if input_channel == "socketio" else "rest"
     )

@@ -490,7 +490,8 @@ def is_id(value: object, max_length: int) -> bool:
 
 def fingerprint(payload: Mapping[str, Any]) -> str:
     """sha256 of the payload's canonical JSON without ``VOLATILE_FIELDS``: two deliveries of one
-    handoff have the same fingerprint, a different handoff under the same key does not."""
+    handoff have the same fingerprint, a different handoff under the same key does not.
+    """
     stable = {name: value for name, value in payload.items() if name not in VOLATILE_FIELDS}
     text = json.dumps(stable, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,5 +1,6 @@
 """Where the published JSON Schema of the handoff payload lives, and how it and the OpenAPI
-description are written (``python -m handoff schema``)."""
+description are written (``python -m handoff schema``).
+"""
 
 import json
 from pathlib import Path

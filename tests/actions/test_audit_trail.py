@@ -1,5 +1,6 @@
 """The empathy engine's decisions become audit entries, queued on disk and delivered to the real
-handoff service on loopback, also when it was down at the time."""
+handoff service on loopback, also when it was down at the time.
+"""
 
 import asyncio
 import json

@@ -1,5 +1,6 @@
 """The action server's metrics: action_track_empathy's latency, tone changes and decisions, handoffs sent,
-and the outbox depth, served on a loopback port of their own."""
+and the outbox depth, served on a loopback port of their own.
+"""
 
 import urllib.request
 from pathlib import Path

@@ -127,7 +127,8 @@ async def test_an_id_the_store_cannot_take_gets_an_honest_answer_and_the_next_cu
 
 def test_the_domain_names_the_apology_word_for_word() -> None:
     """The channels send it themselves (the store or the action server may be down); the domain
-    response lets the conversation tests and bench/faults.py recognise it as "try again"."""
+    response lets the conversation tests and bench/faults.py recognise it as "try again".
+    """
     responses = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
 
     assert responses.get("utter_message_not_processed") == [{"text": NOT_PROCESSED_TEXT}]

@@ -124,7 +124,8 @@ async def twilio(aiohttp_server: Any) -> tuple[FakeTwilio, str]:
 @contextlib.asynccontextmanager
 async def sms_channel(database: Path, twilio_api: str) -> AsyncIterator[Channel]:
     """The channel as a Rasa server runs it, its receipts in ``database`` (the tracker store's); the
-    bot answers through the message's own output channel, as Rasa does."""
+    bot answers through the message's own output channel, as Rasa does.
+    """
     channel = Channel("", database, [])
 
     async def bot(message: UserMessage) -> None:
@@ -161,7 +162,8 @@ async def channel(twilio: tuple[FakeTwilio, str], tmp_path: Path) -> AsyncIterat
 
 async def claimed_by_a_server_that_died(channel: Channel, fake: FakeTwilio, ago: timedelta) -> Webhook:
     """A customer's message whose turn died ``ago`` on another server sharing the database: claimed,
-    never handled, never answered.  Its webhook, for Twilio to deliver again."""
+    never handled, never answered.  Its webhook, for Twilio to deliver again.
+    """
     webhook = fake.incoming_message(channel.webhook, CUSTOMER, TEXT)
     claimed_at = datetime.now(timezone.utc) - ago
     engine = create_engine(database_url(channel.database), future=True)
@@ -230,7 +232,8 @@ async def test_twilio_hanging_up_on_a_slow_turn_is_not_a_death(
     channel: Channel, twilio: tuple[FakeTwilio, str]
 ) -> None:
     """Twilio waits 15 s at most, then hangs up, and Sanic cancels the turn: it ended, so it counts as
-    handled and no later delivery handles it a second time."""
+    handled and no later delivery handles it a second time.
+    """
     fake = twilio[0]
     channel.hold = asyncio.Event()  # never set: the turn outlasts the caller's patience
     webhook = fake.incoming_message(channel.webhook, CUSTOMER, TEXT)
@@ -262,7 +265,8 @@ async def test_twilio_hanging_up_on_a_slow_turn_is_not_a_death(
 @dataclasses.dataclass
 class ReplyHoldingTwilio(FakeTwilio):
     """Twilio that holds the first reply it is asked to send until ``released``: the turn sending it
-    stays in flight, for the test to kill the server under it."""
+    stays in flight, for the test to kill the server under it.
+    """
 
     holding: threading.Event = dataclasses.field(default_factory=threading.Event)
     released: threading.Event = dataclasses.field(default_factory=threading.Event)

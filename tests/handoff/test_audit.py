@@ -554,3 +554,24 @@ async def test_a_role_without_distress_indicators_reads_the_log_without_scores(
 
     assert "0.52" not in html and "distress indicators are not shown to your role" in html
     assert "matches its hash" in html  # what is shown is withheld, what is stored is intact
+
+
+def test_an_entry_document_reads_back_as_the_same_entry() -> None:
+    """The action server builds entries with the shared contract; the service parses them back unchanged."""
+    from handoff.shared.audit_entry import ENGINE_ACTOR, NewEntry, parse_entry
+
+    entry = NewEntry(
+        key="k-1",
+        conversation_id="sms:+447700900123",
+        customer="cust-1",
+        kind="tone_change",
+        actor=ENGINE_ACTOR,
+        summary="Tone changed from neutral to warm",
+        explanation={"rule": "frustration above 0.5"},
+        inputs={"turn": 3},
+        sources=("data/nlu",),
+        opted_out=False,
+        created_at=datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc),
+    )
+
+    assert parse_entry(entry.to_document()) == entry

@@ -1,7 +1,8 @@
 """The evolution rule of the handoff payload (handoff/shared/payload_contract.py): within v1 fields
 are only added,
 and only as optional fields, so every payload an older action server could have queued is still
-accepted, stored and shown.  Each shape below is one the action server has sent."""
+accepted, stored and shown.  Each shape below is one the action server has sent.
+"""
 
 import copy
 import dataclasses

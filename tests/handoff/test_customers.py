@@ -1,5 +1,6 @@
 """Customers across channels: linking rules, merging and its undo, the consent log, the API and the
-chat switch (which needs a session id the Rasa server signed)."""
+chat switch (which needs a session id the Rasa server signed).
+"""
 
 import dataclasses
 from datetime import datetime, timedelta, timezone

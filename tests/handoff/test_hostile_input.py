@@ -1,6 +1,7 @@
 """Regression tests for the findings of issue 12 about the handoff API: each input below used to get
 a 500, or was stored and broke the console, the API or the metrics afterwards.  Now each is a 4xx
-in the error shape, and whatever is stored renders."""
+in the error shape, and whatever is stored renders.
+"""
 
 import copy
 import dataclasses

@@ -1,5 +1,6 @@
 """GET /metrics: handoffs, frustration at handoff, call-back outcomes, queue depth and request timings
-move as the service works, and the exposition never holds personal data."""
+move as the service works, and the exposition never holds personal data.
+"""
 
 import copy
 import dataclasses

@@ -1,4 +1,4 @@
-"""End to end in real headless Chromium (Debian's package, driven by Playwright):
+"""End to end in real headless Chromium (Debian's package, driven by Playwright).
 
 a customer chats on the web page until frustration brings the offer of a person and accepts;
 an agent logs in (a second browser context), sees the chart and summary, claims and replies;

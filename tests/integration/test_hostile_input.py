@@ -93,7 +93,7 @@ def watch(stack: RunningStack) -> Iterator[Watch]:
 
 
 async def ask(stack: RunningStack, sender: Any, message: Any, **extra: Any) -> tuple[int, Any]:
-    """POSTs a REST message (json.dumps writes a lone surrogate as its \\u escape, as curl -d does)."""
+    r"""POSTs a REST message (json.dumps writes a lone surrogate as its \\u escape, as curl -d does)."""
     return await post_body(stack, json.dumps({"sender": sender, "message": message, **extra}).encode())
 
 
@@ -133,8 +133,9 @@ def texts(replies: Any) -> list[str]:
 async def test_a_rest_sender_the_store_cannot_take_is_a_400_and_rasa_keeps_serving(
     stack: RunningStack, watch: Watch, sender: str, reason: str
 ) -> None:
-    """curl -d '{"sender":"x\\udfff","message":"hi"}' stopped Rasa (SQLite: UnicodeEncodeError ->
-    sys.exit), and with it the stack; NUL did the same on PostgreSQL."""
+    r"""Curl -d '{"sender":"x\\udfff","message":"hi"}' stopped Rasa (SQLite: UnicodeEncodeError ->
+    sys.exit), and with it the stack; NUL did the same on PostgreSQL.
+    """
     status, answer = await ask(stack, sender, "hi")
 
     assert status == 400, answer
@@ -145,8 +146,10 @@ async def test_a_rest_sender_the_store_cannot_take_is_a_400_and_rasa_keeps_servi
 async def test_a_socketio_session_with_a_lone_surrogate_is_refused_and_rasa_keeps_serving(
     stack: RunningStack, watch: Watch
 ) -> None:
-    """Rasa's session_request confirmed any session_id; its first message stopped Rasa.  (An id
-    that is well formed but not one the server signed gets a new session: tests/integration/test_trust.py.)"""
+    """Rasa's session_request confirmed any session_id; its first message stopped Rasa.
+
+    (An id that is well formed but not one the server signed gets a new session: test_trust.py.)
+    """
     async with web_chat(stack) as chat:
         await chat.client.emit("session_request", {"session_id": "x\udfff"})
         refused = await chat.next_event()
@@ -170,7 +173,8 @@ async def test_a_lone_surrogate_in_the_text_gets_a_real_reply(stack: RunningStac
 
 async def test_a_60_mb_body_is_refused_with_413_before_it_is_read(stack: RunningStack, watch: Watch) -> None:
     """Rasa read and JSON-parsed 60 MB (Sanic's default limit: 100 MB).  Here 64 KB of the 60 MB
-    are sent and the answer must come without the rest."""
+    are sent and the answer must come without the rest.
+    """
     host, port = stack.rasa_url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
@@ -512,7 +516,8 @@ async def send_raw(stack: RunningStack, frame: RawFrame) -> str:
     when the server still serves the connection, "closed" when it closed it, "left open" when it
     neither answers nor closes within PROBE_TIMEOUT (after a frame that ends the socket.io session,
     "41" or "1", or announces a binary attachment that never comes: engine.io's ping timeout
-    closes it later)."""
+    closes it later).
+    """
     url = stack.rasa_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
     async with aiohttp.ClientSession() as session, session.ws_connect(url, max_msg_size=0) as ws:
 

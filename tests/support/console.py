@@ -19,7 +19,8 @@ def csrf(html: str) -> str:
 
 async def log_in(client: Any, username: str, password: str, base: str = "") -> str:
     """Logs ``client`` (aiohttp's TestClient, or a ClientSession with ``base``) in; returns the
-    CSRF token of the queue page it lands on, for the forms the test posts next."""
+    CSRF token of the queue page it lands on, for the forms the test posts next.
+    """
     page = await (await client.get(f"{base}/console/login")).text()
     response = await client.post(
         f"{base}/console/login", data={"username": username, "password": password, "csrf_token": csrf(page)}

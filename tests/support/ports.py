@@ -8,7 +8,8 @@ from collections.abc import Iterator
 @contextlib.contextmanager
 def bound_socket() -> Iterator[socket.socket]:
     """A socket bound to a free loopback port until the block ends: a server can take it over, and
-    while nothing listens on it a connection is refused."""
+    while nothing listens on it a connection is refused.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock

@@ -1,5 +1,6 @@
 """Conversations written straight into Rasa's SQL tracker store, as channels would have left them
-(the conversation-id migration tests on SQLite and on PostgreSQL)."""
+(the conversation-id migration tests on SQLite and on PostgreSQL).
+"""
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered

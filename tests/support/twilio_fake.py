@@ -290,7 +290,8 @@ class FakeTwilio:
     @staticmethod
     async def deliver(webhook: Webhook, to_url: str | None = None) -> tuple[int, str]:
         """Posts ``webhook`` exactly as it was made (to ``to_url``: another server behind the same
-        public URL); the HTTP status and the response's text."""
+        public URL); the HTTP status and the response's text.
+        """
         return await _post(to_url or webhook.url, webhook.params, webhook.headers)
 
     async def send_sms(
