@@ -92,6 +92,6 @@ async def test_conversations_contacts_and_queued_handoffs_are_renamed_once(pg: P
     ]
     reopened = Outbox.open(pg.url("outbox"))
     item = reopened.get("h-1")
-    assert item is not None and item.payload["conversation_id"] == "sms:+447700900123"
+    assert item is not None and item.body["conversation_id"] == "sms:+447700900123"
     reopened.engine.dispose()
     store.engine.dispose()
