@@ -122,7 +122,7 @@ pytest: train browser prism rasa-webchat datastores $(SYSTEMD_ANALYZE) ## pytest
 # Everything that needs no trained model, browser, database server or Prism: the tests that start real
 # processes are marked integration (the stack, the browser, Postgres/Redis, Prism), the property-based ones fuzz.
 unit: setup ## Fast tests: no trained model, browser, database server or Prism (not integration, not fuzz)
-	$(VENV)/bin/pytest -q -m "not integration and not fuzz"
+	$(VENV)/bin/pytest -q -n 2 -m "not integration and not fuzz"
 
 test: setup lint typecheck imports validate conversations pytest ## Set up and run the whole test suite (CI runs this)
 

@@ -164,7 +164,8 @@ def test_an_unknown_username_costs_the_same_scrypt_as_a_known_one(
         assert accounts.authenticate(engine, username, "wrong-password") is None
         counted[username] = list(calls)
 
-    assert counted["kim"] == counted["nobody"] == [2**14]  # one scrypt, same cost, either way
+    # One scrypt, same cost, either way (tests hash cheaper: tests/conftest.py; the shipped cost below).
+    assert counted["kim"] == counted["nobody"] == [accounts._SCRYPT["n"]]
 
 
 # --- missing hardening ----------------------------------------------------------------------
@@ -360,3 +361,11 @@ def test_trusted_proxies_must_be_ip_addresses() -> None:
     ]
     with pytest.raises(ConfigError, match="ATTUNE_TRUSTED_PROXIES"):
         Settings.from_env({**environ, "ATTUNE_TRUSTED_PROXIES": "proxy.internal"})
+
+
+def test_passwords_are_hashed_with_the_shipped_scrypt_cost() -> None:
+    """Tests hash at a lower cost (tests/conftest.py); what ships is n=2**14, r=8, p=1, 32 bytes."""
+    from pathlib import Path
+
+    source = Path(accounts.__file__).read_text(encoding="utf-8")
+    assert '\n_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}\n' in source
