@@ -129,6 +129,12 @@ test: setup lint typecheck imports validate conversations pytest ## Set up and r
 bench-nlu: setup ## NLU benchmark: Attune pipeline vs Rasa's default (DATA=path to an intents JSONL)
 	$(PY) -m bench.nlu --data $(or $(DATA),../shared/data/intents_banking77.dev.jsonl)
 
+bench-language: setup ## Language detection: p50/p95 per message, English wrongly flagged, foreign samples caught
+	$(PY) -m bench.language
+
+bench-fallback: setup ## FallbackClassifier threshold/ambiguity by 5-fold cross-validation of data/nlu
+	$(PY) -m bench.fallback_threshold
+
 bench-empathy: train ## Latency the emotion component and per-turn action add per message (p50/p95)
 	$(PY) -m bench.empathy
 

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from actions.outcomes import Outcome, day, mask_email, money
 from actions.store.gateway import CustomerRecord, DemoStore
+from actions.store.models import SUBSCRIPTION_ACTIVE
 from bot.constants import CANCEL_SUBSCRIPTION, SLOT_PENDING_CANCELLATION
 
 RESET_SUBJECT = "Reset your Parcelpine password"
@@ -32,7 +33,7 @@ def handle(topic: str, customer: CustomerRecord, store: DemoStore, now: datetime
 
 
 def _propose_cancellation(customer: CustomerRecord) -> Outcome:
-    active = [s for s in customer.subscriptions if s.status == "active"]
+    active = [s for s in customer.subscriptions if s.status == SUBSCRIPTION_ACTIVE]
     if active:
         sub = active[0]
         return Outcome(
@@ -54,7 +55,7 @@ def _propose_cancellation(customer: CustomerRecord) -> Outcome:
 
 def confirm_cancellation(customer: CustomerRecord, store: DemoStore, today: date) -> Outcome:
     """Cancels the customer's active subscription after they said yes."""
-    active = [s for s in customer.subscriptions if s.status == "active"]
+    active = [s for s in customer.subscriptions if s.status == SUBSCRIPTION_ACTIVE]
     if not active:
         return Outcome("no_subscription", "utter_no_subscription", failed=True)
     store.cancel_subscription(active[0].id, today)

@@ -15,6 +15,7 @@ high); the handoff service stores the call job and places the call (handoff/call
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -28,6 +29,7 @@ from rasa_sdk.types import DomainDict
 from actions import resources
 from actions.base import EventList, SafeAction, start_over
 from actions.callback_hours import Option, choose, customer_zone, options
+from actions.clients.handoff import CALLBACK_RATE_LIMITED
 from actions.escalation import HandoffSender
 from actions.handoff_delivery import DELIVERED, FAILED, QUEUED
 from actions.handoff_payload import build_payload
@@ -35,6 +37,7 @@ from bot.constants import (
     AFFIRM,
     DECLINED,
     DENY,
+    REQUEST_HUMAN,
     SLOT_CALLBACK_CONSENT,
     SLOT_CALLBACK_OPTIONS,
     SLOT_CALLBACK_PHONE,
@@ -50,6 +53,13 @@ logger = logging.getLogger(__name__)
 
 FORM_SLOTS = (SLOT_CALLBACK_PHONE, SLOT_CALLBACK_TIME, SLOT_CALLBACK_CONSENT)
 DECLINE_WORDS = ("never mind", "nevermind", "forget it", "don't call", "do not call", "no call")
+# "…, just get me a person": asking for a person instead of the call, at any step of the form.
+_PERSON = re.compile(
+    r"\b((a|real|actual|live) (person|human)|human( being)?|agent|representative|operator|"
+    r"(talk|speak|chat) (to|with) (a |an )?(person|someone|somebody|agent)|"
+    r"someone (here|in (this|the) chat))\b",
+    re.IGNORECASE,
+)
 
 
 def channel_number(tracker: Tracker) -> str | None:
@@ -72,6 +82,12 @@ def _intent(tracker: Tracker) -> str | None:
 
 def _declines(tracker: Tracker, text: str) -> bool:
     return _intent(tracker) == DENY or any(word in text.lower() for word in DECLINE_WORDS)
+
+
+def asks_for_person(tracker: Tracker) -> bool:
+    """The customer's latest message asks for a person (the intent, or the words in a "no" to the call)."""
+    message = tracker.latest_message or {}
+    return _intent(tracker) == REQUEST_HUMAN or bool(_PERSON.search(str(message.get("text") or "")[:2000]))
 
 
 def _decline_all() -> dict[str, Any]:
@@ -109,7 +125,7 @@ class ValidateCallbackForm(FormValidationAction):
         own = channel_number(tracker)
         if own and _intent(tracker) == AFFIRM:
             return {SLOT_CALLBACK_PHONE: own}
-        if _declines(tracker, text):
+        if _declines(tracker, text) or asks_for_person(tracker):
             return _decline_all()
         dispatcher.utter_message(response="utter_callback_bad_number")
         return {SLOT_CALLBACK_PHONE: None}
@@ -122,8 +138,12 @@ class ValidateCallbackForm(FormValidationAction):
         option = choose(offered, text)
         if option is not None:
             return {SLOT_CALLBACK_TIME: option.as_slot()}
-        if _declines(tracker, text):
+        if _declines(tracker, text) or asks_for_person(tracker):
             return _decline_all()
+        number = find_phone_number(text, resources.callback_hours().default_region)
+        if number:
+            # A change of mind about the number: take it, and ask for the time again (its zone may differ).
+            return {SLOT_CALLBACK_PHONE: number, SLOT_CALLBACK_TIME: None}
         dispatcher.utter_message(response="utter_callback_pick_again")
         return {SLOT_CALLBACK_TIME: None}
 
@@ -133,8 +153,13 @@ class ValidateCallbackForm(FormValidationAction):
         if _intent(tracker) == AFFIRM:
             # Consent is the time the customer said yes to this number and this time.
             return {SLOT_CALLBACK_CONSENT: datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        if _declines(tracker, str(value or "")):
+        text = str(value or "")
+        if _declines(tracker, text) or asks_for_person(tracker):
             return _decline_all()
+        number = find_phone_number(text, resources.callback_hours().default_region)
+        if number:
+            # "Actually, call 07700 900123 instead": the new number is confirmed before anyone calls it.
+            return {SLOT_CALLBACK_PHONE: number, SLOT_CALLBACK_CONSENT: None}
         dispatcher.utter_message(response="utter_callback_yes_or_no")
         return {SLOT_CALLBACK_CONSENT: None}
 
@@ -246,6 +271,13 @@ class ActionRequestCallback(HandoffSender):
     ) -> EventList:
         reset = _reset()
         if any(tracker.get_slot(slot) == DECLINED for slot in FORM_SLOTS):
+            if asks_for_person(tracker):
+                # "No, don't call me, get me a person": no call, and the person they asked for.
+                return [
+                    *reset,
+                    SlotSet(SLOT_CALLBACK_STATUS, DECLINED),
+                    *await self.hand_off(dispatcher, tracker),
+                ]
             dispatcher.utter_message(response="utter_callback_declined")
             return [*reset, SlotSet(SLOT_CALLBACK_STATUS, DECLINED)]
         payload = callback_payload(tracker)
@@ -254,7 +286,7 @@ class ActionRequestCallback(HandoffSender):
         logger.info("call-back %s for %s: %s", payload["idempotency_key"], tracker.sender_id, status)
         option = chosen_option(tracker)
         number = payload["callback"]["phone_masked"]
-        if result.status == DELIVERED and result.callback_status == "rate_limited":
+        if result.status == DELIVERED and result.callback_status == CALLBACK_RATE_LIMITED:
             dispatcher.utter_message(response="utter_callback_limit")
         elif result.status == DELIVERED and option and option.start:
             dispatcher.utter_message(response="utter_callback_booked", number=number, when=option.when)

@@ -19,7 +19,7 @@ Sending is actions/queue_flusher.py's job.
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal, TypeVar
+from typing import Any, ClassVar, Final, Literal, TypeVar, get_args
 
 from sqlalchemy import Column, Table, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -27,10 +27,12 @@ from sqlalchemy.engine import Connection, Engine
 from actions.sql import open_engine
 from handoff.shared.backoff import backoff
 
+# An item waits (and is retried), was confirmed by the service, or was refused for good (dead letter).
 ItemStatus = Literal["pending", "delivered", "rejected"]
-PENDING: Final = "pending"
-DELIVERED: Final = "delivered"
-REJECTED: Final = "rejected"
+PENDING: Final[ItemStatus] = "pending"
+DELIVERED: Final[ItemStatus] = "delivered"
+REJECTED: Final[ItemStatus] = "rejected"
+ITEM_STATUSES: Final[tuple[ItemStatus, ...]] = get_args(ItemStatus)
 
 FIRST_BACKOFF_SECONDS = 2.0
 # Low enough that a saved item arrives within ~10 s of the service's return (issue 12: 30 s for a
@@ -66,7 +68,7 @@ class QueueItem:
     key: str
     body: dict[str, Any]
     attempts: int
-    status: str
+    status: ItemStatus
     last_error: str | None
 
 
@@ -208,9 +210,17 @@ class DurableQueue:
             str(mapping[layout.key]),
             json.loads(mapping[layout.body]),
             int(mapping["attempts"]),
-            str(mapping["status"]),
+            _item_status(mapping["status"]),
             mapping["last_error"],
         )
+
+
+def _item_status(value: object) -> ItemStatus:
+    """A stored status, checked: only this module writes the column, with the constants above."""
+    for status in ITEM_STATUSES:
+        if value == status:
+            return status
+    raise ValueError(f"unknown queue item status {value!r}")
 
 
 def _now(now: float | None) -> float:

@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import audit_trail, consent, resources
 from actions.contact_history import ContactHistory
+from actions.languages import unread_language
 from actions.metrics import ActionServerMetrics, record
 from bot.constants import (
     PARSE_EMOTION,
@@ -56,12 +57,16 @@ def _observation(
     parse = event.get("parse_data") or {}
     emotion = parse.get(PARSE_EMOTION) or {}
     cues = emotion.get("cues")
+    # A message in a language the models do not read (actions/languages.py) is scored on what
+    # happened in the conversation only: no emotion, no wording, and no intent (the NLU's guess at
+    # words it cannot read is no reading of them).
+    unread = unread_language(event) is not None
     return TurnObservation(
         text=str(event.get("text") or ""),
-        emotion=emotion.get("probabilities") or None,
-        cues=Cues(**cues) if isinstance(cues, dict) else None,
-        embedding=emotion.get("embedding") or None,
-        intent=(parse.get("intent") or {}).get("name"),
+        emotion=None if unread else emotion.get("probabilities") or None,
+        cues=Cues(**cues) if isinstance(cues, dict) and not unread else None,
+        embedding=None if unread else emotion.get("embedding") or None,
+        intent=None if unread else (parse.get("intent") or {}).get("name"),
         timestamp=event.get("timestamp"),
         reply_seconds=reply_seconds,
         failed_attempts=failed_attempts,
@@ -262,8 +267,15 @@ class ActionTrackEmpathy(Action):
         returned = None if turn.state.get("return_counted") else self.returned_after(tracker, latest)
         current = _observation(latest, turn.failures, reply_seconds, returned)
         before = _observation(previous, None, None) if previous else None
+        language = unread_language(latest)
+        signals = compute_signals(
+            current,
+            before,
+            use_emotion=language is None,
+            unread_because=f"message in a language the models do not read: {language}",
+        )
         score = score_turn(
-            compute_signals(current, before),
+            signals,
             float(tracker.get_slot(SLOT_FRUSTRATION) or 0.0),
             float(tracker.get_slot(SLOT_DISTRESS) or 0.0),
             policy,
@@ -290,6 +302,8 @@ class ActionTrackEmpathy(Action):
             explanation={
                 "turn": turn.number,
                 "opted_out": False,
+                # Set when this message's language is one the models do not read: no emotion claim.
+                **({"unread_language": language} if language else {}),
                 **score.to_dict(),
                 "tone": tone.to_dict(),
                 "decision": decision.to_dict(),

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -26,7 +26,16 @@ from actions.handoff_delivery import DELIVERED, FAILED, QUEUED, DeliveryResult, 
 from actions.handoff_payload import build_payload
 from actions.metrics import ActionServerMetrics, record
 from actions.outbox import Outbox
-from bot.constants import FORM_CALLBACK, SLOT_EMPATHY_EXPLANATION, SLOT_HANDOFF_STATUS, SLOT_REQUESTED
+from actions.self_service import ActionLookup
+from bot.constants import (
+    ENTITY_ORDER_ID,
+    FORM_CALLBACK,
+    ORDER_TOPICS,
+    SLOT_EMPATHY_EXPLANATION,
+    SLOT_HANDOFF_STATUS,
+    SLOT_ORDER_ID,
+    SLOT_REQUESTED,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +50,27 @@ def _log_decision(tracker: Tracker, action: str) -> None:
     )
 
 
+def names_an_order_request(tracker: Tracker) -> bool:
+    """The latest message asks for something about an order and gives its number ("order 10004 … refund")."""
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    named = any(
+        isinstance(entity, dict) and entity.get("entity") == ENTITY_ORDER_ID
+        for entity in message.get("entities") or []
+    )
+    return intent in ORDER_TOPICS and named and bool(tracker.get_slot(SLOT_ORDER_ID))
+
+
 class ActionOfferHuman(SafeAction):
+    """Offers a person; first answers what the message asked, when the bot can (issue 16).
+
+    A long angry message that names an order and asks for a refund gets the answer about that order
+    (or the honest verification step) and then the offer, not the offer alone.
+    """
+
+    def __init__(self, lookup: Callable[[], Action] = ActionLookup) -> None:
+        self._lookup = lookup
+
     def name(self) -> str:
         return "action_offer_human"
 
@@ -49,8 +78,12 @@ class ActionOfferHuman(SafeAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> EventList:
         _log_decision(tracker, self.name())
+        events: EventList = []
+        if names_an_order_request(tracker):
+            # Never raises: a lookup that breaks answers with its own apology (actions/base.py).
+            events = list(await self._lookup().run(dispatcher, tracker, domain))
         dispatcher.utter_message(response="utter_offer_human")
-        return []
+        return events
 
 
 class ActionOfferCallback(SafeAction):
@@ -103,23 +136,12 @@ class HandoffSender(SafeAction, abc.ABC):
         record(self._metrics, lambda metrics: metrics.handoff_sent(kind, payload["reason"], result.status))
         return result
 
+    async def hand_off(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
+        """Hands the conversation to the team and tells the customer honestly how that went.
 
-class ActionHandoff(HandoffSender):
-    """Sends the conversation, with its emotional context, to the handoff service."""
-
-    def name(self) -> str:
-        return "action_handoff"
-
-    def failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
-        # What can raise comes before sending (building the payload); sending never raises and what
-        # follows it only picks the reply: so nothing was saved or sent.
-        dispatcher.utter_message(response="utter_handoff_failed")
-        return [SlotSet(SLOT_HANDOFF_STATUS, FAILED)]
-
-    async def respond(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> EventList:
-        _log_decision(tracker, self.name())
+        Used by ``action_handoff`` and by ``action_request_callback`` when the customer turned the
+        call down and asked for a person in the same message.
+        """
         if tracker.get_slot(SLOT_HANDOFF_STATUS) in (DELIVERED, QUEUED):
             # Asking again while the team already has it must not queue the customer twice.
             dispatcher.utter_message(response="utter_handoff_already")
@@ -143,3 +165,22 @@ class ActionHandoff(HandoffSender):
             # "Just get me a person" in the middle of booking a call-back: the booking stops here.
             events += [ActiveLoop(None), SlotSet(SLOT_REQUESTED, None)]
         return events
+
+
+class ActionHandoff(HandoffSender):
+    """Sends the conversation, with its emotional context, to the handoff service."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    def failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
+        # What can raise comes before sending (building the payload); sending never raises and what
+        # follows it only picks the reply: so nothing was saved or sent.
+        dispatcher.utter_message(response="utter_handoff_failed")
+        return [SlotSet(SLOT_HANDOFF_STATUS, FAILED)]
+
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> EventList:
+        _log_decision(tracker, self.name())
+        return await self.hand_off(dispatcher, tracker)

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from actions import durable_queue as stored
 from actions.clients.handoff import Delivered, HandoffClient, HandoffConflict
@@ -42,11 +42,11 @@ WHAT = "handoff"
 # delivered: the service has it; queued: safe in the outbox, retried in the background;
 # rejected: the service refused it; failed: not even stored (the customer must use another way).
 Status = Literal["delivered", "queued", "rejected", "failed"]
-DELIVERED: Final = "delivered"
-QUEUED: Final = "queued"
-REJECTED: Final = "rejected"
-FAILED: Final = "failed"
-STATUSES: Final = (DELIVERED, QUEUED, REJECTED, FAILED)
+DELIVERED: Final[Status] = "delivered"
+QUEUED: Final[Status] = "queued"
+REJECTED: Final[Status] = "rejected"
+FAILED: Final[Status] = "failed"
+STATUSES: Final[tuple[Status, ...]] = get_args(Status)
 
 
 @dataclass(frozen=True)

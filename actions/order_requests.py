@@ -11,6 +11,15 @@ from typing import Final
 
 from actions.outcomes import Outcome, day, money
 from actions.store.gateway import DemoStore, OrderRecord, RefundRecord
+from actions.store.models import (
+    DELIVERY_DELAYED,
+    DELIVERY_DELIVERED,
+    DELIVERY_IN_TRANSIT,
+    DELIVERY_LOST,
+    ORDER_CANCELLED,
+    REFUND_REFUNDED,
+    REFUND_REJECTED,
+)
 from bot.constants import (
     BILLING_ISSUE,
     DELIVERY_PROBLEM,
@@ -68,7 +77,7 @@ class _Refunds:
         self.store, self.today, self.may_change = store, today, may_change
 
     def open(self, order: OrderRecord, reason: str, cents: int, reuse: bool = True) -> RefundRecord:
-        existing = [r for r in order.refunds if r.reason == reason and r.status != "rejected"]
+        existing = [r for r in order.refunds if r.reason == reason and r.status != REFUND_REJECTED]
         if reuse and existing:
             return existing[-1]
         if not self.may_change:
@@ -90,16 +99,16 @@ def _base(order: OrderRecord) -> dict[str, str]:
 
 def _status(order: OrderRecord, refunds: _Refunds) -> Outcome:
     v = _base(order)
-    if order.status == "cancelled":
+    if order.status == ORDER_CANCELLED:
         return Outcome("order_cancelled", "utter_order_cancelled", variables=v)
     status = order.delivery_status
-    if status == "lost":
+    if status == DELIVERY_LOST:
         return _lost(order, refunds)
-    if status == "delayed":
+    if status == DELIVERY_DELAYED:
         return Outcome("delivery_delayed", "utter_order_delayed", failed=True, variables=v)
-    if status == "delivered":
+    if status == DELIVERY_DELIVERED:
         return Outcome("delivered", "utter_order_delivered", variables=v)
-    if status == "in_transit":
+    if status == DELIVERY_IN_TRANSIT:
         return Outcome("in_transit", "utter_order_in_transit", variables=v)
     return Outcome("processing", "utter_order_processing", variables=v)
 
@@ -113,11 +122,11 @@ def _lost(order: OrderRecord, refunds: _Refunds) -> Outcome:
 def _delivery_problem(order: OrderRecord, problem: str | None, refunds: _Refunds) -> Outcome:
     v = _base(order)
     status = order.delivery_status
-    if status == "lost":
+    if status == DELIVERY_LOST:
         return _lost(order, refunds)
-    if status == "delayed":
+    if status == DELIVERY_DELAYED:
         return Outcome("delivery_delayed", "utter_order_delayed", failed=True, variables=v)
-    if status == "delivered":
+    if status == DELIVERY_DELIVERED:
         if problem == PROBLEM_DAMAGED:
             refund = refunds.open(order, "damaged", order.total_cents)
             v = {**v, "refund_amount": money(refund.amount_cents), "expected_by": day(refund.expected_by)}
@@ -128,7 +137,7 @@ def _delivery_problem(order: OrderRecord, problem: str | None, refunds: _Refunds
                 "marked_delivered_but_missing", "utter_delivered_but_missing", failed=True, variables=v
             )
         return Outcome("delivered_ask_problem", "utter_delivered_ask_problem", variables=v)
-    if status == "in_transit":
+    if status == DELIVERY_IN_TRANSIT:
         return Outcome("in_transit", "utter_order_in_transit", variables=v)
     return Outcome("processing", "utter_order_processing", variables=v)
 
@@ -137,7 +146,7 @@ def _return(order: OrderRecord, refunds: _Refunds) -> Outcome:
     v = _base(order)
     if order.refunds:
         return _refund_status(order)
-    if order.delivery_status != "delivered" or order.delivered_on is None:
+    if order.delivery_status != DELIVERY_DELIVERED or order.delivered_on is None:
         return Outcome("not_delivered_yet", "utter_return_not_delivered", failed=True, variables=v)
     if order.delivered_on < refunds.today - timedelta(days=RETURN_WINDOW_DAYS):
         v = {**v, "window_days": str(RETURN_WINDOW_DAYS)}
@@ -159,9 +168,9 @@ def _refund_status(order: OrderRecord) -> Outcome:
         "expected_by": day(refund.expected_by),
         "refunded_on": day(refund.refunded_on),
     }
-    if refund.status == "refunded":
+    if refund.status == REFUND_REFUNDED:
         return Outcome("refund_done", "utter_refund_done", variables=v)
-    if refund.status == "rejected":
+    if refund.status == REFUND_REJECTED:
         return Outcome("refund_rejected", "utter_refund_rejected", failed=True, variables=v)
     return Outcome("refund_pending", "utter_refund_processing", failed=True, variables=v)
 

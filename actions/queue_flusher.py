@@ -27,10 +27,11 @@ logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_SECONDS = 1.0
 
+# How one attempt went: the service has it, refused it for good, or try again later.
 AttemptOutcome = Literal["delivered", "rejected", "later"]
-SENT: Final = "delivered"
-REFUSED: Final = "rejected"
-LATER: Final = "later"
+SENT: Final[AttemptOutcome] = "delivered"
+REFUSED: Final[AttemptOutcome] = "rejected"
+LATER: Final[AttemptOutcome] = "later"
 
 T = TypeVar("T")
 

@@ -30,6 +30,11 @@ ASK_PRIVACY: Final = "ask_privacy"
 OUT_OF_SCOPE: Final = "out_of_scope"
 NLU_FALLBACK: Final = "nlu_fallback"
 REQUEST_CALLBACK: Final = "request_callback"
+# Hardship stated in words ("I can't afford this", "my rent is due"): recognised without emotion analysis.
+HARDSHIP: Final = "hardship"
+# Set by bot/components/language_detector.py (LanguageIntentRouter) instead of the NLU's guess when a
+# message is in a language the models do not read: the guess would be a reading of words it cannot read.
+UNSUPPORTED_LANGUAGE: Final = "unsupported_language"
 
 # Requests that need an order number before the bot can look anything up.
 ORDER_TOPICS: Final = (ORDER_STATUS, DELIVERY_PROBLEM, RETURN_OR_REFUND, REFUND_STATUS, BILLING_ISSUE)
@@ -93,6 +98,8 @@ FORM_ACCOUNT: Final = "account_form"
 # --- parse data ----------------------------------------------------------------------------
 # Set by bot/components/emotion_classifier.py on every parsed message.
 PARSE_EMOTION: Final = "emotion"
+# The detected language of a message: {"code": "es", "supported": false} (absent before detection).
+PARSE_LANGUAGE: Final = "language"
 
 # --- empathy slots (set every turn by action_track_empathy) ---------------------------------
 SLOT_FRUSTRATION: Final = "frustration"

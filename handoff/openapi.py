@@ -543,6 +543,29 @@ def _schemas() -> dict[str, Any]:
                     "description": "Only for handoffs stored before a check existed: why part of the "
                     "payload is left out.",
                 },
+                "resolution": {
+                    "type": "object",
+                    "description": "Only for a resolved handoff: when and by whom, and what the agent and "
+                    "the customer said from the claim to the resolve (masked as the access policy "
+                    "requires; null when it was not kept).",
+                    "required": ["resolved_at", "resolved_by", "transcript"],
+                    "properties": {
+                        "resolved_at": {"type": ["string", "null"], "format": "date-time"},
+                        "resolved_by": {"type": ["string", "null"], "description": "The agent's name."},
+                        "transcript": {
+                            "type": ["array", "null"],
+                            "items": {
+                                "type": "object",
+                                "required": ["speaker", "text", "at"],
+                                "properties": {
+                                    "speaker": {"enum": ["customer", "agent", "bot"]},
+                                    "text": {"type": "string"},
+                                    "at": {"type": ["string", "null"], "format": "date-time"},
+                                },
+                            },
+                        },
+                    },
+                },
             },
         },
         "HandoffAccepted": {

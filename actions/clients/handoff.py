@@ -1,7 +1,7 @@
 """The handoff API, as the action server calls it (failure rule: actions/clients/http.py)."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from actions.clients.http import Reporter, ServiceRejected, ServiceUnavailable, post_json
 
@@ -15,6 +15,11 @@ class HandoffConflict(ServiceRejected):
     """
 
 
+# The call-back job status the service answers when the customer had too many call-backs today
+# (its CALL_RATE_LIMITED, handoff/core/models.py; tests/actions/test_status_constants.py keeps them equal).
+CALLBACK_RATE_LIMITED: Final = "rate_limited"
+
+
 @dataclass(frozen=True)
 class Delivered:
     handoff_id: str
@@ -22,6 +27,7 @@ class Delivered:
     queue_position: int | None = None
     agents_online: int | None = None
     # The call-back job's status when the handoff carried one: pending, rate_limited, ...
+    # (the service's call job statuses, handoff/core/models.py; reported as the service stores them).
     callback_status: str | None = None
 
 

@@ -10,7 +10,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Literal, get_args
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
@@ -22,7 +22,13 @@ TTL: Final = timedelta(minutes=10)
 MAX_ATTEMPTS: Final = 3
 # Rows are kept this long for the per-recipient limits, then deleted.
 KEPT: Final = timedelta(days=1)
-PENDING, USED, SPENT, REPLACED = "pending", "used", "spent", "replaced"
+# A code waits to be redeemed, was redeemed, ran out of tries, or a newer one replaced it.
+CodeStatus = Literal["pending", "used", "spent", "replaced"]
+PENDING: Final[CodeStatus] = "pending"
+USED: Final[CodeStatus] = "used"
+SPENT: Final[CodeStatus] = "spent"
+REPLACED: Final[CodeStatus] = "replaced"
+CODE_STATUSES: Final[tuple[CodeStatus, ...]] = get_args(CodeStatus)
 
 
 def new_code() -> str:

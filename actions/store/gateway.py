@@ -18,14 +18,21 @@ from actions.store.attempts import AttemptLog
 from actions.store.codes import VerificationCodes
 from actions.store.mailbox import Mailbox
 from actions.store.models import (
+    REFUND_PROCESSING,
+    SUBSCRIPTION_ACTIVE,
+    SUBSCRIPTION_CANCELLED,
     Base,
     Charge,
     Customer,
     Delivery,
+    DeliveryStatus,
     Order,
+    OrderStatus,
     PasswordReset,
     Refund,
+    RefundStatus,
     Subscription,
+    SubscriptionStatus,
 )
 from actions.store.seed import seed_if_empty
 
@@ -38,7 +45,7 @@ REFUND_DAYS = 5
 class RefundRecord:
     amount_cents: int
     reason: str
-    status: str
+    status: RefundStatus
     requested_on: date
     expected_by: date | None
     refunded_on: date | None
@@ -51,10 +58,10 @@ class OrderRecord:
     customer_email: str
     postcode: str
     placed_on: date
-    status: str
+    status: OrderStatus
     items: str
     total_cents: int
-    delivery_status: str | None
+    delivery_status: DeliveryStatus | None
     carrier: str | None
     tracking_code: str | None
     eta: date | None
@@ -68,7 +75,7 @@ class SubscriptionRecord:
     id: int
     plan: str
     price_cents: int
-    status: str
+    status: SubscriptionStatus
     renews_on: date | None
     cancelled_on: date | None
 
@@ -225,7 +232,7 @@ class DemoStore:
                 order_id=order_id,
                 amount_cents=amount_cents,
                 reason=reason,
-                status="processing",
+                status=REFUND_PROCESSING,
                 requested_on=today,
                 expected_by=today + timedelta(days=REFUND_DAYS),
             )
@@ -236,8 +243,8 @@ class DemoStore:
     def cancel_subscription(self, subscription_id: int, today: date) -> None:
         with self._sessions() as session:
             row = session.get(Subscription, subscription_id)
-            if row is not None and row.status == "active":
-                row.status = "cancelled"
+            if row is not None and row.status == SUBSCRIPTION_ACTIVE:
+                row.status = SUBSCRIPTION_CANCELLED
                 row.cancelled_on = today
                 row.renews_on = None
                 session.commit()

@@ -5,13 +5,42 @@ by ``actions.store.seed`` with clearly fake customers (``@example.com``) and ord
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
 from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import declarative_base
 
 # Typed as Any: SQLAlchemy 1.4 ships no stubs we use, and strict mypy cannot see through it.
 Base: Any = declarative_base()
+
+# The states of the store's records, as stored.  An order's own state is not where its parcel is:
+# an order "delivered" and a delivery "delivered" are two domains that share a word.
+OrderStatus = Literal["processing", "shipped", "delivered", "cancelled"]
+ORDER_PROCESSING: Final[OrderStatus] = "processing"
+ORDER_SHIPPED: Final[OrderStatus] = "shipped"
+ORDER_DELIVERED: Final[OrderStatus] = "delivered"
+ORDER_CANCELLED: Final[OrderStatus] = "cancelled"
+ORDER_STATUSES: Final[tuple[OrderStatus, ...]] = get_args(OrderStatus)
+
+# Where the parcel is, as the carrier reports it.
+DeliveryStatus = Literal["preparing", "in_transit", "delayed", "delivered", "lost"]
+DELIVERY_PREPARING: Final[DeliveryStatus] = "preparing"
+DELIVERY_IN_TRANSIT: Final[DeliveryStatus] = "in_transit"
+DELIVERY_DELAYED: Final[DeliveryStatus] = "delayed"
+DELIVERY_DELIVERED: Final[DeliveryStatus] = "delivered"
+DELIVERY_LOST: Final[DeliveryStatus] = "lost"
+DELIVERY_STATUSES: Final[tuple[DeliveryStatus, ...]] = get_args(DeliveryStatus)
+
+RefundStatus = Literal["processing", "refunded", "rejected"]
+REFUND_PROCESSING: Final[RefundStatus] = "processing"
+REFUND_REFUNDED: Final[RefundStatus] = "refunded"
+REFUND_REJECTED: Final[RefundStatus] = "rejected"
+REFUND_STATUSES: Final[tuple[RefundStatus, ...]] = get_args(RefundStatus)
+
+SubscriptionStatus = Literal["active", "cancelled"]
+SUBSCRIPTION_ACTIVE: Final[SubscriptionStatus] = "active"
+SUBSCRIPTION_CANCELLED: Final[SubscriptionStatus] = "cancelled"
+SUBSCRIPTION_STATUSES: Final[tuple[SubscriptionStatus, ...]] = get_args(SubscriptionStatus)
 
 
 class Customer(Base):
@@ -34,7 +63,7 @@ class Order(Base):
     id = Column(String(5), primary_key=True)
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
     placed_on = Column(Date, nullable=False)
-    status = Column(String(20), nullable=False)  # processing | shipped | delivered | cancelled
+    status = Column(String(20), nullable=False)  # OrderStatus
     items = Column(String(200), nullable=False)
     total_cents = Column(Integer, nullable=False)
     postcode = Column(String(10), nullable=False)  # the delivery address's, as on the order
@@ -46,7 +75,7 @@ class Delivery(Base):
     order_id = Column(String(5), ForeignKey("orders.id"), primary_key=True)
     carrier = Column(String(40), nullable=False)
     tracking_code = Column(String(40), nullable=False)
-    status = Column(String(20), nullable=False)  # preparing | in_transit | delayed | delivered | lost
+    status = Column(String(20), nullable=False)  # DeliveryStatus
     eta = Column(Date, nullable=True)
     delivered_on = Column(Date, nullable=True)
 
@@ -67,7 +96,7 @@ class Refund(Base):
     order_id = Column(String(5), ForeignKey("orders.id"), nullable=False)
     amount_cents = Column(Integer, nullable=False)
     reason = Column(String(40), nullable=False)  # return | duplicate_charge | damaged | lost
-    status = Column(String(20), nullable=False)  # processing | refunded | rejected
+    status = Column(String(20), nullable=False)  # RefundStatus
     requested_on = Column(Date, nullable=False)
     expected_by = Column(Date, nullable=True)
     refunded_on = Column(Date, nullable=True)
@@ -80,7 +109,7 @@ class Subscription(Base):
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
     plan = Column(String(40), nullable=False)
     price_cents = Column(Integer, nullable=False)
-    status = Column(String(20), nullable=False)  # active | cancelled
+    status = Column(String(20), nullable=False)  # SubscriptionStatus
     renews_on = Column(Date, nullable=True)
     cancelled_on = Column(Date, nullable=True)
 
@@ -112,7 +141,7 @@ class VerificationCode(Base):
     created_at = Column(DateTime, nullable=False, index=True)
     expires_at = Column(DateTime, nullable=False)
     attempts = Column(Integer, nullable=False, default=0)
-    status = Column(String(10), nullable=False)  # pending | used | spent | replaced
+    status = Column(String(10), nullable=False)  # actions/store/codes.py CodeStatus
 
 
 class OutboundMessage(Base):

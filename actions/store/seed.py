@@ -10,10 +10,23 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from actions.store.models import (
+    DELIVERY_DELAYED,
+    DELIVERY_DELIVERED,
+    DELIVERY_IN_TRANSIT,
+    DELIVERY_LOST,
+    DELIVERY_PREPARING,
+    ORDER_DELIVERED,
+    ORDER_PROCESSING,
+    ORDER_SHIPPED,
+    REFUND_PROCESSING,
+    REFUND_REFUNDED,
+    SUBSCRIPTION_ACTIVE,
+    SUBSCRIPTION_CANCELLED,
     Charge,
     Customer,
     Delivery,
     Order,
+    OrderStatus,
     Refund,
     Subscription,
 )
@@ -48,7 +61,7 @@ def _orders(today: date) -> list[object]:
     d = lambda days: today - timedelta(days=days)  # noqa: E731 - reads better than a def here
     rows: list[object] = []
 
-    def order(order_id: str, customer: int, placed: int, status: str, items: str, cents: int) -> None:
+    def order(order_id: str, customer: int, placed: int, status: OrderStatus, items: str, cents: int) -> None:
         rows.append(
             Order(
                 id=order_id,
@@ -63,60 +76,62 @@ def _orders(today: date) -> list[object]:
         rows.append(Charge(order_id=order_id, amount_cents=cents, charged_on=d(placed)))
 
     # 10001: delivered last week, nothing wrong.
-    order("10001", 1, 9, "delivered", "2 linen cushion covers", 3800)
+    order("10001", 1, 9, ORDER_DELIVERED, "2 linen cushion covers", 3800)
     rows.append(
         Delivery(
             order_id="10001",
             carrier="Parcelpost",
             tracking_code="PP1000100",
-            status="delivered",
+            status=DELIVERY_DELIVERED,
             delivered_on=d(6),
         )
     )
     # 10002: on its way, arrives tomorrow.
-    order("10002", 1, 3, "shipped", "oak serving board", 4500)
+    order("10002", 1, 3, ORDER_SHIPPED, "oak serving board", 4500)
     rows.append(
         Delivery(
             order_id="10002",
             carrier="Parcelpost",
             tracking_code="PP1000200",
-            status="in_transit",
+            status=DELIVERY_IN_TRANSIT,
             eta=today + timedelta(days=1),
         )
     )
     # 10003: stuck with the carrier, new estimate in four days.
-    order("10003", 2, 12, "shipped", "ceramic table lamp", 6900)
+    order("10003", 2, 12, ORDER_SHIPPED, "ceramic table lamp", 6900)
     rows.append(
         Delivery(
             order_id="10003",
             carrier="SwiftShip",
             tracking_code="SS88310003",
-            status="delayed",
+            status=DELIVERY_DELAYED,
             eta=today + timedelta(days=4),
         )
     )
     # 10004: the carrier has lost it.
-    order("10004", 2, 20, "shipped", "wool throw, grey", 5900)
-    rows.append(Delivery(order_id="10004", carrier="SwiftShip", tracking_code="SS88310004", status="lost"))
+    order("10004", 2, 20, ORDER_SHIPPED, "wool throw, grey", 5900)
+    rows.append(
+        Delivery(order_id="10004", carrier="SwiftShip", tracking_code="SS88310004", status=DELIVERY_LOST)
+    )
     # 10005: delivered three days ago (the demo for a damaged parcel and for a return).
-    order("10005", 3, 8, "delivered", "set of 4 glass tumblers", 2400)
+    order("10005", 3, 8, ORDER_DELIVERED, "set of 4 glass tumblers", 2400)
     rows.append(
         Delivery(
             order_id="10005",
             carrier="Parcelpost",
             tracking_code="PP1000500",
-            status="delivered",
+            status=DELIVERY_DELIVERED,
             delivered_on=d(3),
         )
     )
     # 10006: returned, refund requested and still processing.
-    order("10006", 3, 25, "delivered", "bamboo bath mat", 2900)
+    order("10006", 3, 25, ORDER_DELIVERED, "bamboo bath mat", 2900)
     rows.append(
         Delivery(
             order_id="10006",
             carrier="Parcelpost",
             tracking_code="PP1000600",
-            status="delivered",
+            status=DELIVERY_DELIVERED,
             delivered_on=d(21),
         )
     )
@@ -125,19 +140,19 @@ def _orders(today: date) -> list[object]:
             order_id="10006",
             amount_cents=2900,
             reason="return",
-            status="processing",
+            status=REFUND_PROCESSING,
             requested_on=d(5),
             expected_by=today + timedelta(days=2),
         )
     )
     # 10007: refunded last week.
-    order("10007", 4, 30, "delivered", "copper kettle", 7900)
+    order("10007", 4, 30, ORDER_DELIVERED, "copper kettle", 7900)
     rows.append(
         Delivery(
             order_id="10007",
             carrier="Parcelpost",
             tracking_code="PP1000700",
-            status="delivered",
+            status=DELIVERY_DELIVERED,
             delivered_on=d(26),
         )
     )
@@ -146,63 +161,63 @@ def _orders(today: date) -> list[object]:
             order_id="10007",
             amount_cents=7900,
             reason="return",
-            status="refunded",
+            status=REFUND_REFUNDED,
             requested_on=d(15),
             refunded_on=d(7),
         )
     )
     # 10008: charged twice for the same order.
-    order("10008", 4, 4, "shipped", "linen duvet cover", 8900)
+    order("10008", 4, 4, ORDER_SHIPPED, "linen duvet cover", 8900)
     rows.append(Charge(order_id="10008", amount_cents=8900, charged_on=d(4)))
     rows.append(
         Delivery(
             order_id="10008",
             carrier="Parcelpost",
             tracking_code="PP1000800",
-            status="in_transit",
+            status=DELIVERY_IN_TRANSIT,
             eta=today + timedelta(days=2),
         )
     )
     # 10009: delivered two months ago, outside the 30-day return window.
-    order("10009", 1, 65, "delivered", "rattan laundry basket", 3500)
+    order("10009", 1, 65, ORDER_DELIVERED, "rattan laundry basket", 3500)
     rows.append(
         Delivery(
             order_id="10009",
             carrier="Parcelpost",
             tracking_code="PP1000900",
-            status="delivered",
+            status=DELIVERY_DELIVERED,
             delivered_on=d(60),
         )
     )
     # 10010: placed today, still being packed.
-    order("10010", 2, 0, "processing", "scented candle trio", 3200)
+    order("10010", 2, 0, ORDER_PROCESSING, "scented candle trio", 3200)
     rows.append(
         Delivery(
             order_id="10010",
             carrier="Parcelpost",
             tracking_code="PP1001000",
-            status="preparing",
+            status=DELIVERY_PREPARING,
             eta=today + timedelta(days=4),
         )
     )
     # Dana's (the signed-in demo customer): one on its way, one she can still return.
-    order("10011", 5, 2, "shipped", "walnut photo frame", 2600)
+    order("10011", 5, 2, ORDER_SHIPPED, "walnut photo frame", 2600)
     rows.append(
         Delivery(
             order_id="10011",
             carrier="Parcelpost",
             tracking_code="PP1001100",
-            status="in_transit",
+            status=DELIVERY_IN_TRANSIT,
             eta=today + timedelta(days=2),
         )
     )
-    order("10012", 5, 7, "delivered", "set of 2 stoneware mugs", 1800)
+    order("10012", 5, 7, ORDER_DELIVERED, "set of 2 stoneware mugs", 1800)
     rows.append(
         Delivery(
             order_id="10012",
             carrier="Parcelpost",
             tracking_code="PP1001200",
-            status="delivered",
+            status=DELIVERY_DELIVERED,
             delivered_on=d(4),
         )
     )
@@ -216,7 +231,7 @@ def _subscriptions(today: date) -> list[Subscription]:
             customer_id=1,
             plan="Pine+ monthly box",
             price_cents=1900,
-            status="active",
+            status=SUBSCRIPTION_ACTIVE,
             renews_on=today + timedelta(days=7),
         ),
         # Ben: already cancelled last month.
@@ -224,7 +239,7 @@ def _subscriptions(today: date) -> list[Subscription]:
             customer_id=2,
             plan="Pine+ monthly box",
             price_cents=1900,
-            status="cancelled",
+            status=SUBSCRIPTION_CANCELLED,
             cancelled_on=today - timedelta(days=33),
         ),
         # Dev: active, renews in three weeks.
@@ -232,7 +247,7 @@ def _subscriptions(today: date) -> list[Subscription]:
             customer_id=4,
             plan="Pine+ quarterly box",
             price_cents=4900,
-            status="active",
+            status=SUBSCRIPTION_ACTIVE,
             renews_on=today + timedelta(days=21),
         ),
         # Dana: active, renews in ten days.
@@ -240,7 +255,7 @@ def _subscriptions(today: date) -> list[Subscription]:
             customer_id=5,
             plan="Pine+ monthly box",
             price_cents=1900,
-            status="active",
+            status=SUBSCRIPTION_ACTIVE,
             renews_on=today + timedelta(days=10),
         ),
     ]

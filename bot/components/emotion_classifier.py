@@ -42,6 +42,10 @@ MODEL_PATH = "model_path"
 OUTPUT_KEY = "emotion"  # bot.constants.PARSE_EMOTION; spelled here too so components stay rasa-side only
 ARRAYS_FILE = "emotion_model.npz"
 MODEL_NAME = "attune-emotion-1"
+# Where bot/components/language_detector.py puts its reading (bot.constants.PARSE_LANGUAGE), and
+# why a message got no emotion when it is in a language the model does not read.
+LANGUAGE_KEY = "language"
+SKIPPED_LANGUAGE = "unsupported_language"
 
 
 class EmotionDataInvalid(RasaException):
@@ -82,7 +86,7 @@ class EmotionClassifier(GraphComponent):
             # Used only when no MiniLM sentence feature is on the message; None = packaged model.
             MODEL_PATH: None,
             # Bump when bot/empathy's emotion model changes: Rasa's cache fingerprints only this file.
-            "version": 3,
+            "version": 4,  # 4: the sarcasm cue reads flat repeated praise ("great, just great")
         }
 
     @classmethod
@@ -176,12 +180,24 @@ class EmotionClassifier(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         # Only with consent: a message the channel's consent gate did not clear is not read at all
         # (bot/components/consent_gate.py).  Messages from no channel (rasa test, /model/parse) are.
+        # Nor is a message in a language the model was not trained on (bot/components/
+        # language_detector.py runs before this): no emotion claim about words it cannot read.
+        readable = []
         for message in messages:
             if not _consented(message):
                 message.set(
                     OUTPUT_KEY, {"skipped": "emotion processing is off for this customer"}, add_to_output=True
                 )
-        self._read([m for m in messages if _consented(m)])
+            elif (language := _unreadable_language(message)) is not None:
+                skipped = f"the message is in a language the emotion model does not read ({language})"
+                message.set(
+                    OUTPUT_KEY,
+                    {"skipped": skipped, "reason": SKIPPED_LANGUAGE, "language": language},
+                    add_to_output=True,
+                )
+            else:
+                readable.append(message)
+        self._read(readable)
         return messages
 
     def _read(self, messages: list[Message]) -> None:
@@ -215,6 +231,14 @@ class EmotionClassifier(GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         # The NLU examples need no emotion to train the intent classifier; skip the work.
         return training_data
+
+
+def _unreadable_language(message: Message) -> str | None:
+    """The language code of a message the language detector found the models cannot read."""
+    reading = message.get(LANGUAGE_KEY)
+    if isinstance(reading, dict) and reading.get("supported") is False:
+        return str(reading.get("code") or "und")
+    return None
 
 
 def _consented(message: Message) -> bool:

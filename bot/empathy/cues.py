@@ -48,6 +48,15 @@ _SARCASM_OPENERS = re.compile(
     r"what a (surprise|shock)|love (that|how|it when)|so helpful|really helpful|as usual|shocker)\b",
     re.IGNORECASE,
 )
+# Sarcasm that needs no failure word next to it: praise repeated flatly ("great, just great" after
+# "order 10003 is delayed"), or set phrases nobody says in earnest.  Context lives in the previous
+# turn, which a per-message cue cannot see; these forms are sarcastic on their own.
+_SARCASM_ALONE = re.compile(
+    r"\b(?P<word>great|brilliant|perfect|wonderful|fantastic|lovely|marvellous|super)[,.!]*\s+"
+    r"(just|really|absolutely|simply)\s+(?P=word)\b|"
+    r"\b(thanks for nothing|yeah,? right|oh,? joy|what a (surprise|shock)|shocker|cheers for nothing)\b",
+    re.IGNORECASE,
+)
 _HUMAN_REQUEST = re.compile(
     r"\b((real|actual|live) (person|human|agent|people)|human( being)?|representative|rep|operator|"
     r"(speak|talk|chat) (to|with) (a |an |some)?(person|someone|somebody|agent|manager|supervisor|staff)|"
@@ -134,7 +143,7 @@ def extract_cues(text: str) -> Cues:
     praise_with_failure = bool(_SARCASM_OPENERS.search(unquoted)) or (
         positive and bool(_REPETITION.search(unquoted))
     )
-    sarcasm = praise_with_failure and failure
+    sarcasm = (praise_with_failure and failure) or bool(_SARCASM_ALONE.search(unquoted))
     return Cues(
         caps_ratio=_caps_ratio(unquoted) if _LETTERS.search(unquoted) else 0.0,
         exclamations=min(unquoted.count("!"), 3) / 3,

@@ -81,18 +81,22 @@ class _Found:
 
 
 def compute_signals(
-    current: TurnObservation, previous: TurnObservation | None, use_emotion: bool = True
+    current: TurnObservation,
+    previous: TurnObservation | None,
+    use_emotion: bool = True,
+    unread_because: str = "customer opted out",
 ) -> TurnSignals:
     """Signals of ``current`` given the customer's previous turn (None for the first turn).
 
-    With ``use_emotion`` False (the customer opted out) nothing is read from the emotion model or
-    the wording of the message; only what happened in the conversation counts.
+    With ``use_emotion`` False (the customer opted out, or the message is in a language the models
+    do not read: ``unread_because`` says which) nothing is read from the emotion model or the
+    wording of the message; only what happened in the conversation counts.
     """
     found = _Found()
     if use_emotion:
         _read_wording(found, current)
     else:
-        found.unavailable.append("emotion and wording (customer opted out)")
+        found.unavailable.append(f"emotion and wording ({unread_because})")
     _read_intent(found, current, previous)
     _read_failed_attempts(found, current)
     if previous is not None:

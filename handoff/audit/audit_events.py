@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from handoff.audit import audit_log
 from handoff.core.db import as_utc
-from handoff.core.models import Agent, CallJob, Handoff
+from handoff.core.models import CALL_ERROR, CALL_PENDING, CALL_RATE_LIMITED, Agent, CallJob, Handoff
 from handoff.shared.audit_entry import OPERATOR_ACTOR, SERVICE_ACTOR, NewEntry
 from handoff.shared.phone_numbers import mask_phone
 
@@ -166,7 +166,7 @@ def call_scheduled(engine: Engine, job_id: str) -> None:
     """A call-back job was created: when it will be placed, or why it was refused."""
 
     def build(job: Any, handoff: Any, detail: str) -> Any:
-        if job.status == "rate_limited":
+        if job.status == CALL_RATE_LIMITED:
             summary = f"Call-back refused by the daily limit: {detail}"
             rule = "at most ATTUNE_CALLBACK_DAILY_LIMIT call-backs per customer (or number) in 24 hours"
         else:
@@ -192,11 +192,11 @@ def call_placed(engine: Engine, job_id: str, simulated: bool) -> None:
     """One attempt was made (or simulated): what was asked of Twilio and what came back."""
 
     def build(job: Any, handoff: Any, detail: str) -> Any:
-        if job.status == "pending":
+        if job.status == CALL_PENDING:
             summary = f"Call-back attempt {job.attempts} refused by Twilio; trying again later: {detail}"
         elif simulated:
             summary = f"Call-back attempt {job.attempts} simulated (Twilio not configured): nobody was called"
-        elif job.status == "error":
+        elif job.status == CALL_ERROR:
             summary = f"Call-back attempt {job.attempts} failed: {job.last_error}"
         else:
             summary = f"Call-back attempt {job.attempts} placed with Twilio ({job.status})"
@@ -217,7 +217,7 @@ def call_reported(engine: Engine, job_id: str) -> None:
     """Twilio's report led to a decision: one more attempt, or the call-back is over (final status)."""
 
     def build(job: Any, handoff: Any, detail: str) -> Any:
-        if job.status == "pending":
+        if job.status == CALL_PENDING:
             summary = f"Call-back attempt {job.attempts}: {detail}"
             explanation = {"rule": RETRY_RULE, "detail": detail}
         else:

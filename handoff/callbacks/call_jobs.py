@@ -27,7 +27,25 @@ from sqlalchemy.orm import Session
 
 from handoff.audit import audit_events
 from handoff.core.db import as_utc
-from handoff.core.models import FINAL_STATUSES, SIMULATED, CallJob, Handoff
+from handoff.core.models import (
+    CALL_BUSY,
+    CALL_CANCELED,
+    CALL_ERROR,
+    CALL_FAILED,
+    CALL_NO_ANSWER,
+    CALL_PENDING,
+    CALL_PLACING,
+    CALL_RATE_LIMITED,
+    CALL_UNKNOWN,
+    FINAL_STATUSES,
+    NOTICE_MISSED,
+    SIMULATED,
+    TWILIO_QUEUED,
+    CallJob,
+    FinalCallStatus,
+    Handoff,
+    JobStatus,
+)
 from handoff.shared.errors import InvalidRequest, NotFound
 from handoff.shared.payload_contract import is_id
 from handoff.shared.phone_numbers import NotAPhoneNumber, mask_phone, to_e164
@@ -35,8 +53,10 @@ from handoff.shared.phone_numbers import NotAPhoneNumber, mask_phone, to_e164
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 MAX_ATTEMPTS = 2  # the first call and one retry
 MAX_SID_CHARS = 64  # Twilio's call SIDs have 34 characters (the column has room for 64)
-RETRY_STATUSES = ("busy", "no-answer")
-NOT_PLACED = ("pending", "rate_limited", SIMULATED, "error")
+RETRY_STATUSES: tuple[FinalCallStatus, ...] = (CALL_BUSY, CALL_NO_ANSWER)
+# Twilio reported that nobody spoke to the customer: they are told they were missed.
+MISSED_STATUSES: tuple[FinalCallStatus, ...] = (CALL_BUSY, CALL_NO_ANSWER, CALL_FAILED, CALL_CANCELED)
+NOT_PLACED: tuple[JobStatus, ...] = (CALL_PENDING, CALL_RATE_LIMITED, SIMULATED, CALL_ERROR)
 # Told each job's final status once, when it is decided (the service counts them: handoff/core/metrics.py).
 OnOutcome = Callable[[str], None]
 
@@ -114,7 +134,7 @@ def _state(row: CallJob) -> CallState:
 
 
 def _move(row: CallJob, status: str, now: datetime, detail: str = "") -> None:
-    """Sets the status and appends it to the job's trail."""
+    """Sets the status (one of ours, or Twilio's report as reported) and appends it to the job's trail."""
     row.status = status
     trail = json.loads(row.trail_json or "[]")
     trail.append({"at": now.isoformat(), "status": status, "detail": detail})
@@ -164,11 +184,11 @@ def new_job(
     )
     today = _calls_in_last_day(session, number, customer, moment)
     if today >= policy.daily_limit:
-        _move(row, "rate_limited", moment, f"{today} call-backs for this customer in the last 24 hours")
+        _move(row, CALL_RATE_LIMITED, moment, f"{today} call-backs for this customer in the last 24 hours")
         if on_outcome is not None:
-            on_outcome("rate_limited")
+            on_outcome(CALL_RATE_LIMITED)
     else:
-        _move(row, "pending", moment, f"due {row.next_attempt_at.isoformat()}")
+        _move(row, CALL_PENDING, moment, f"due {row.next_attempt_at.isoformat()}")
     session.add(row)
     session.flush()
     return row
@@ -182,7 +202,7 @@ def _calls_in_last_day(session: Session, number: str, customer: str | None, now:
     )
     rows = session.execute(
         select(CallJob.id).where(
-            who, CallJob.status != "rate_limited", CallJob.created_at > now - timedelta(days=1)
+            who, CallJob.status != CALL_RATE_LIMITED, CallJob.created_at > now - timedelta(days=1)
         )
     ).all()
     return len(rows)
@@ -222,7 +242,7 @@ def due_jobs(engine: Engine, now: datetime | None = None) -> list[str]:
     with Session(engine) as session:
         rows = session.execute(
             select(CallJob.id)
-            .where(CallJob.status == "pending", CallJob.next_attempt_at <= moment)
+            .where(CallJob.status == CALL_PENDING, CallJob.next_attempt_at <= moment)
             .order_by(CallJob.next_attempt_at)
         ).all()
         return [row.id for row in rows]
@@ -245,38 +265,40 @@ def place_call(
         row = session.get(CallJob, job_id)
         if row is None:
             raise NotFound(f"no call job {job_id!r}")
-        if row.status != "pending":
+        if row.status != CALL_PENDING:
             return _state(row)  # placed (or being placed) already: never twice
         row.attempts += 1
-        _move(row, "placing", moment, f"attempt {row.attempts} of {MAX_ATTEMPTS}")
+        _move(row, CALL_PLACING, moment, f"attempt {row.attempts} of {MAX_ATTEMPTS}")
         job = _state(row)
     request = call_request(job, account)
-    status, sid, error, detail = SIMULATED, None, None, "Twilio is not configured: nobody was called"
+    # One of ours (simulated, error) or the status Twilio answered with.
+    status: str = SIMULATED
+    sid, error, detail = None, None, "Twilio is not configured: nobody was called"
     if not account.simulated:
         try:
             call = make_client().calls.create(**request)
-            status, sid, detail = str(call.status or "queued"), str(call.sid), f"Twilio call {call.sid}"
+            status, sid, detail = str(call.status or TWILIO_QUEUED), str(call.sid), f"Twilio call {call.sid}"
         except TwilioRestException as failure:
-            status, error = "error", f"Twilio {failure.status} / code {failure.code}: {failure.msg}"
+            status, error = CALL_ERROR, f"Twilio {failure.status} / code {failure.code}: {failure.msg}"
         except (TwilioException, OSError) as failure:
             # Timeouts and dropped connections land here: the call may exist, so it is never re-sent.
-            status, error = "error", f"{type(failure).__name__}: {failure}"
+            status, error = CALL_ERROR, f"{type(failure).__name__}: {failure}"
     with Session(engine) as session, session.begin():
         row = session.get(CallJob, job_id)
         row.twilio_sid, row.last_error = row.twilio_sid or sid, error
         row.request_json = json.dumps(request)
-        if row.status != "placing":
+        if row.status != CALL_PLACING:
             return _state(row)  # a status callback got here first and already moved the job on
         if error and "Twilio 429" in error and row.attempts < MAX_ATTEMPTS:
             # Too many requests: Twilio did not create the call, so trying once more later is safe.
             row.next_attempt_at = moment + policy.retry_after
-            _move(row, "pending", moment, f"{error}; trying again at {row.next_attempt_at.isoformat()}")
+            _move(row, CALL_PENDING, moment, f"{error}; trying again at {row.next_attempt_at.isoformat()}")
         else:
             _move(row, status, moment, error or detail)
-            if status in ("error", SIMULATED):
+            if status in (CALL_ERROR, SIMULATED):
                 row.notice = status
         placed = _state(row)
-    if on_outcome is not None and placed.status in ("error", SIMULATED):
+    if on_outcome is not None and placed.status in (CALL_ERROR, SIMULATED):
         on_outcome(placed.status)
     audit_events.call_placed(engine, job_id, account.simulated)
     return placed
@@ -328,11 +350,11 @@ def _apply_report(
     retry_at = moment + policy.retry_after
     if _may_retry(row, call_status, retry_at):
         row.next_attempt_at, row.twilio_sid = retry_at, None
-        _move(row, "pending", moment, f"{call_status}; trying once more at {retry_at.isoformat()}")
+        _move(row, CALL_PENDING, moment, f"{call_status}; trying once more at {retry_at.isoformat()}")
     else:
         _move(row, call_status, moment, f"Twilio reported {call_status}")
-        if call_status in ("busy", "no-answer", "failed", "canceled"):
-            row.notice = "missed"
+        if call_status in MISSED_STATUSES:
+            row.notice = NOTICE_MISSED
     return True
 
 
@@ -350,7 +372,7 @@ def _announce_report(engine: Engine, job_id: str, reported: CallState, on_outcom
     """Counts a final status and audits a decided retry or a finished call-back."""
     if on_outcome is not None and reported.status in FINAL_STATUSES:
         on_outcome(reported.status)
-    if reported.status == "pending" or reported.status in FINAL_STATUSES:
+    if reported.status == CALL_PENDING or reported.status in FINAL_STATUSES:
         audit_events.call_reported(engine, job_id)  # a retry decided, or the call-back is over
 
 
@@ -379,16 +401,16 @@ def interrupt_stale(
     moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
         rows = session.execute(
-            select(CallJob).where(CallJob.status == "placing", CallJob.updated_at < moment - older_than)
+            select(CallJob).where(CallJob.status == CALL_PLACING, CallJob.updated_at < moment - older_than)
         ).scalars()
         count = 0
         for row in rows:
             row.last_error = "The service stopped while placing this call: check Twilio's call log first."
-            _move(row, "unknown", moment, row.last_error)
+            _move(row, CALL_UNKNOWN, moment, row.last_error)
             count += 1
     if on_outcome is not None:
         for _ in range(count):
-            on_outcome("unknown")
+            on_outcome(CALL_UNKNOWN)
     return count
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from handoff.callbacks import call_jobs
-from handoff.core.models import SIMULATED
+from handoff.core.models import NOTICE_ERROR, NOTICE_MISSED, NOTICE_SIMULATED
 from handoff.core.rasa_client import RasaClient, RasaUnavailable, Undeliverable
 
 logger = logging.getLogger(__name__)
@@ -27,10 +27,10 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 # A job still "placing" this long after its last change was interrupted by a stop (see interrupt_stale).
 STALE_AFTER = timedelta(minutes=2)
-NOTICE_RESPONSES = {
-    "missed": "utter_callback_missed",
-    "error": "utter_callback_error",
-    SIMULATED: "utter_callback_simulated",
+NOTICE_RESPONSES: dict[str, str] = {
+    NOTICE_MISSED: "utter_callback_missed",
+    NOTICE_ERROR: "utter_callback_error",
+    NOTICE_SIMULATED: "utter_callback_simulated",
 }
 
 

@@ -10,6 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Final, Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
@@ -31,6 +32,12 @@ class AccountError(ValueError):
     """The change cannot be made (a bad name or password, an unknown or duplicate account)."""
 
 
+# What ``attune agents list`` shows: the account may log in, or was disabled.
+AccountStatus = Literal["active", "disabled"]
+ACTIVE: Final[AccountStatus] = "active"
+DISABLED: Final[AccountStatus] = "disabled"
+
+
 @dataclass(frozen=True)
 class AccountRow:
     username: str
@@ -40,8 +47,8 @@ class AccountRow:
     disabled_at: datetime | None
 
     @property
-    def status(self) -> str:
-        return "disabled" if self.disabled_at is not None else "active"
+    def status(self) -> AccountStatus:
+        return DISABLED if self.disabled_at is not None else ACTIVE
 
 
 def generate_password() -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from handoff.core.models import EmotionFlag, Handoff
+from handoff.core.models import FLAG_ACCEPTED, FLAG_PENDING, FLAG_REJECTED, EmotionFlag, FlagStatus, Handoff
 from handoff.queue.handoffs import stored_payload
 from handoff.shared.errors import Conflict, InvalidRequest, NotFound
 from handoff.shared.masking import mask_text
@@ -29,7 +29,7 @@ class Flag:
     text: str
     predicted: str
     corrected: str
-    status: str
+    status: FlagStatus
     created_at: datetime
 
 
@@ -61,7 +61,7 @@ def flag_reading(engine: Engine, handoff_id: str, turn: int, corrected: str, age
         predicted=str(reading["top"]),
         corrected=corrected,
         flagged_by=agent_id,
-        status="pending",
+        status=FLAG_PENDING,
     )
     try:
         with Session(engine) as session, session.begin():
@@ -72,7 +72,7 @@ def flag_reading(engine: Engine, handoff_id: str, turn: int, corrected: str, age
         raise Conflict("you have already flagged this message") from error
 
 
-def flags(engine: Engine, status: str = "pending") -> list[Flag]:
+def flags(engine: Engine, status: FlagStatus = FLAG_PENDING) -> list[Flag]:
     with Session(engine) as session:
         rows = session.execute(
             select(EmotionFlag).where(EmotionFlag.status == status).order_by(EmotionFlag.created_at)
@@ -85,9 +85,9 @@ def review(engine: Engine, flag_id: int, accept: bool, reviewer_id: int) -> Flag
         row = session.get(EmotionFlag, flag_id)
         if row is None:
             raise NotFound(f"no flag {flag_id}")
-        if row.status != "pending":
+        if row.status != FLAG_PENDING:
             raise Conflict(f"flag {flag_id} was already {row.status}")
-        row.status, row.reviewed_by = ("accepted" if accept else "rejected"), reviewer_id
+        row.status, row.reviewed_by = (FLAG_ACCEPTED if accept else FLAG_REJECTED), reviewer_id
         return _flag(row)
 
 
@@ -95,7 +95,7 @@ def export_yaml(engine: Engine) -> tuple[str, int]:
     """Accepted corrections as an emotion data file (designer format); returns the text and the count."""
     by_label: dict[str, list[str]] = {}
     seen: set[str] = set()
-    for flag in flags(engine, "accepted"):
+    for flag in flags(engine, FLAG_ACCEPTED):
         text = " ".join(mask_text(flag.text).split())
         if text and text.lower() not in seen:
             seen.add(text.lower())

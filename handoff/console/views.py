@@ -29,6 +29,7 @@ from handoff.core import access, inputs
 from handoff.core.accounts import LoginSession
 from handoff.core.app_keys import ENGINE, RASA, SETTINGS
 from handoff.core.middleware import DEFAULT_CSP
+from handoff.core.models import CLAIMED, FLAG_PENDING, QUEUED
 from handoff.core.pages import path_to, render, require_capability, require_csrf, require_session
 from handoff.core.rasa_client import RasaUnavailable, deliverable
 from handoff.queue import handoffs
@@ -63,6 +64,18 @@ def _visible(payload: dict[str, Any], login_session: LoginSession) -> dict[str, 
     return access.visible_payload(payload, login_session.agent.grants)
 
 
+def _visible_resolution(stored: handoffs.StoredHandoff, login_session: LoginSession) -> dict[str, Any] | None:
+    """Who resolved the handoff and when, and the human part of its conversation, masked for the role."""
+    resolution = stored.to_dict().get("resolution")
+    if resolution is None:
+        return None
+    lines = resolution["transcript"]
+    return {
+        **resolution,
+        "transcript": None if lines is None else access.visible_transcript(lines, login_session.agent.grants),
+    }
+
+
 def _visible_calls(jobs: list[call_jobs.CallState], login_session: LoginSession) -> list[dict[str, Any]]:
     agent = login_session.agent
     return [
@@ -76,8 +89,8 @@ async def queue(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     timeout = timedelta(seconds=request.app[SETTINGS].claim_timeout_seconds)
     await asyncio.to_thread(handoffs.release_stale_claims, engine, timeout)
-    waiting = await asyncio.to_thread(handoffs.list_queue, engine, "queued", 200)
-    claimed = await asyncio.to_thread(handoffs.list_queue, engine, "claimed", 200)
+    waiting = await asyncio.to_thread(handoffs.list_queue, engine, QUEUED, 200)
+    claimed = await asyncio.to_thread(handoffs.list_queue, engine, CLAIMED, 200)
     rows = [
         {
             "id": h.id,
@@ -104,7 +117,8 @@ async def handoff_page(request: web.Request) -> web.Response:
         "handoff.html",
         handoff=stored,
         payload=payload,
-        mine=stored.status == "claimed" and stored.claimed_by == login_session.agent.id,
+        resolution=_visible_resolution(stored, login_session),
+        mine=stored.status == CLAIMED and stored.claimed_by == login_session.agent.id,
         chart=trajectory_svg(payload.get("trajectory", [])),
         calls=_visible_calls(
             await asyncio.to_thread(call_jobs.jobs_for, request.app[ENGINE], stored.id), login_session
@@ -167,7 +181,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
         return _back(request, handoff_id, "reply_length")
     stored = await asyncio.to_thread(handoffs.check_in, engine, handoff_id, login_session.agent.id)
     try:
-        await request.app[RASA].say(stored.conversation_id, "utter_agent_message", {"agent_message": text})
+        await request.app[RASA].relay(stored.conversation_id, login_session.agent.display_name, text)
     except RasaUnavailable:
         return _back(request, handoff_id, "reply_unsent")
     return _back(request, handoff_id)
@@ -185,6 +199,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     except RasaUnavailable:
         await asyncio.to_thread(handoffs.reopen, engine, handoff_id, agent_id)
         return _back(request, handoff_id, "not_resumed")
+    await _keep_human_part(request, stored.conversation_id, handoff_id, agent_id)
     try:
         await rasa.say_handed_back(stored.conversation_id)
     except RasaUnavailable as error:
@@ -193,17 +208,34 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     return web.HTTPSeeOther(path_to(request, "console.queue"))
 
 
+async def _keep_human_part(
+    request: web.Request, conversation_id: str, handoff_id: str, agent_id: int
+) -> None:
+    """Keeps what the agent and the customer said (from the claim's pause to the resume) with the
+    resolved handoff; the bot's goodbye comes after it.  A Rasa that does not answer now loses only
+    this record, not the resolution.
+    """
+    try:
+        lines = await request.app[RASA].human_part(conversation_id)
+    except RasaUnavailable as error:
+        logger.warning(
+            "handoff %s resolved, but its conversation with the agent was not kept: %s", handoff_id, error
+        )
+        return
+    await asyncio.to_thread(handoffs.keep_human_part, request.app[ENGINE], handoff_id, agent_id, lines)
+
+
 async def messages(request: web.Request) -> web.Response:
     """The live conversation for the console (polled while the agent holds the handoff)."""
     login_session = await require_session(request)
     handoff_id, engine = _handoff_id(request), request.app[ENGINE]
     stored = await asyncio.to_thread(handoffs.get_handoff, engine, handoff_id)
-    if stored.status == "claimed" and stored.claimed_by == login_session.agent.id:
+    if stored.status == CLAIMED and stored.claimed_by == login_session.agent.id:
         await asyncio.to_thread(handoffs.check_in, engine, handoff_id, login_session.agent.id)
     try:
         lines = await request.app[RASA].messages(stored.conversation_id)
     except RasaUnavailable:
-        lines = stored.payload.get("transcript", [])
+        lines = [*stored.payload.get("transcript", []), *(stored.human_transcript or [])]
     visible = access.visible_transcript(lines, login_session.agent.grants)
     return web.json_response({"status": stored.status, "messages": visible})
 
@@ -295,7 +327,7 @@ async def flags_page(request: web.Request) -> web.Response:
     grants = login_session.agent.grants
     pending = [
         dataclasses.replace(flag, text=access.visible_text(flag.text, grants))
-        for flag in await asyncio.to_thread(feedback.flags, request.app[ENGINE], "pending")
+        for flag in await asyncio.to_thread(feedback.flags, request.app[ENGINE], FLAG_PENDING)
     ]
     return render(
         request, "flags.html", flags=pending, agent=login_session.agent, csrf_token=login_session.csrf_token

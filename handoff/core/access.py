@@ -135,6 +135,10 @@ def visible_handoff(data: Mapping[str, Any], grants: Collection[str]) -> dict[st
         visible["conversation_id"] = mask_text(visible["conversation_id"], kinds)
     if isinstance(visible.get("payload"), Mapping):
         visible["payload"] = visible_payload(visible["payload"], grants)
+    if isinstance(visible.get("resolution"), Mapping):  # the human part of the conversation
+        resolution = dict(visible["resolution"])
+        resolution["transcript"] = mask_payload(resolution.get("transcript"), kinds)
+        visible["resolution"] = resolution
     return visible
 
 

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from handoff.core.models import FINAL_STATUSES, SIMULATED
+from handoff.core.models import CALL_ERROR, CALL_RATE_LIMITED, CALL_UNKNOWN, FINAL_STATUSES, SIMULATED
 from handoff.shared.payload_contract import PRIORITIES, REASONS
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OTHER = "other"
 # Every way a call-back ends: Twilio's final statuses, or never placed / not placed by us.
-CALLBACK_OUTCOMES = (*FINAL_STATUSES, "error", SIMULATED, "rate_limited", "unknown")
+CALLBACK_OUTCOMES = (*FINAL_STATUSES, CALL_ERROR, SIMULATED, CALL_RATE_LIMITED, CALL_UNKNOWN)
 FRUSTRATION_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -1,14 +1,24 @@
 """Tables of the handoff service.  Schema changes go through an Alembic migration in migrations/versions/."""
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Final, Literal, TypeGuard, get_args
 
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 Base: Any = declarative_base()
 
-HANDOFF_STATUSES = ("queued", "claimed", "resolved")
+# Where a handoff is in the queue: waiting, held by an agent, done.
+HandoffStatus = Literal["queued", "claimed", "resolved"]
+QUEUED: Final[HandoffStatus] = "queued"
+CLAIMED: Final[HandoffStatus] = "claimed"
+RESOLVED: Final[HandoffStatus] = "resolved"
+HANDOFF_STATUSES: Final[tuple[HandoffStatus, ...]] = get_args(HandoffStatus)
+
+
+def is_handoff_status(value: str) -> TypeGuard[HandoffStatus]:
+    """True for one of ``HANDOFF_STATUSES`` (narrows a query parameter to the type)."""
+    return value in HANDOFF_STATUSES
 
 
 def _now() -> datetime:
@@ -27,7 +37,7 @@ class Handoff(Base):
     # contract.fingerprint of the body as sent: the same key with another body is refused (None: stored
     # before migration 0011; then the stored payload is compared).
     body_hash = Column(String(64), nullable=True)
-    status = Column(String(16), nullable=False, default="queued")
+    status = Column(String(16), nullable=False, default=QUEUED)
     priority = Column(Integer, nullable=False, default=0)
     reason = Column(String(64), nullable=False)
     payload = Column(Text, nullable=False)
@@ -38,11 +48,20 @@ class Handoff(Base):
     claimed_at = Column(DateTime(timezone=True), nullable=True)
     agent_seen_at = Column(DateTime(timezone=True), nullable=True)
     resolved_at = Column(DateTime(timezone=True), nullable=True)
+    # Who resolved it, and the human part of the conversation (from the claim to the resolve: the agent's
+    # and the customer's messages, a JSON list of {speaker, text, at}), kept when it was resolved.
+    resolved_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    human_transcript = Column(Text, nullable=True)
     # Set when the customer was told the wait is longer than ATTUNE_MAX_WAIT_SECONDS (told once).
     wait_notice_at = Column(DateTime(timezone=True), nullable=True)
 
 
-WEBHOOK_STATUSES = ("pending", "delivered", "dead")
+# A webhook delivery: still to send (or retried), sent, or given up after the last retry.
+WebhookStatus = Literal["pending", "delivered", "dead"]
+WEBHOOK_PENDING: Final[WebhookStatus] = "pending"
+WEBHOOK_DELIVERED: Final[WebhookStatus] = "delivered"
+WEBHOOK_DEAD: Final[WebhookStatus] = "dead"
+WEBHOOK_STATUSES: Final[tuple[WebhookStatus, ...]] = get_args(WebhookStatus)
 
 
 class WebhookDelivery(Base):
@@ -54,7 +73,7 @@ class WebhookDelivery(Base):
     handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False)
     url = Column(String(2000), nullable=False)
     event = Column(String(64), nullable=False)
-    status = Column(String(16), nullable=False, default="pending")
+    status = Column(String(16), nullable=False, default=WEBHOOK_PENDING)
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     last_error = Column(Text, nullable=True)
@@ -109,7 +128,12 @@ class ConsoleSession(Base):
     last_seen_at = Column(DateTime(timezone=True), nullable=True)
 
 
-FLAG_STATUSES = ("pending", "accepted", "rejected")
+# An emotion flag: waiting for a supervisor, or reviewed either way.
+FlagStatus = Literal["pending", "accepted", "rejected"]
+FLAG_PENDING: Final[FlagStatus] = "pending"
+FLAG_ACCEPTED: Final[FlagStatus] = "accepted"
+FLAG_REJECTED: Final[FlagStatus] = "rejected"
+FLAG_STATUSES: Final[tuple[FlagStatus, ...]] = get_args(FlagStatus)
 
 
 class EmotionFlag(Base):
@@ -124,14 +148,37 @@ class EmotionFlag(Base):
     predicted = Column(String(32), nullable=False)
     corrected = Column(String(32), nullable=False)
     flagged_by = Column(Integer, ForeignKey("agents.id"), nullable=False)
-    status = Column(String(16), nullable=False, default="pending")
+    status = Column(String(16), nullable=False, default=FLAG_PENDING)
     reviewed_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
 
 
 # A call-back job ends in one of Twilio's final call statuses, or is only simulated (no Twilio account).
-FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
-SIMULATED = "simulated"
+FinalCallStatus = Literal["completed", "busy", "no-answer", "failed", "canceled"]
+CALL_COMPLETED: Final[FinalCallStatus] = "completed"
+CALL_BUSY: Final[FinalCallStatus] = "busy"
+CALL_NO_ANSWER: Final[FinalCallStatus] = "no-answer"
+CALL_FAILED: Final[FinalCallStatus] = "failed"
+CALL_CANCELED: Final[FinalCallStatus] = "canceled"
+FINAL_STATUSES: Final[tuple[FinalCallStatus, ...]] = get_args(FinalCallStatus)
+# The statuses the service itself gives a call job (the others are what Twilio reports, stored as
+# reported: handoff/callbacks/call_jobs.py).
+JobStatus = Literal["pending", "placing", "rate_limited", "simulated", "error", "unknown"]
+CALL_PENDING: Final[JobStatus] = "pending"
+CALL_PLACING: Final[JobStatus] = "placing"
+CALL_RATE_LIMITED: Final[JobStatus] = "rate_limited"
+SIMULATED: Final[JobStatus] = "simulated"
+CALL_ERROR: Final[JobStatus] = "error"
+CALL_UNKNOWN: Final[JobStatus] = "unknown"
+JOB_STATUSES: Final[tuple[JobStatus, ...]] = get_args(JobStatus)
+# What Twilio answers when it accepts a call (``calls.create``) and reports nothing more.
+TWILIO_QUEUED: Final = "queued"
+# What the customer must still be told about their call-back (handoff/callbacks/call_runner.py):
+# nobody answered, it could not be placed, or it was only simulated.
+CallNotice = Literal["missed", "error", "simulated"]
+NOTICE_MISSED: Final[CallNotice] = "missed"
+NOTICE_ERROR: Final[CallNotice] = "error"
+NOTICE_SIMULATED: Final[CallNotice] = "simulated"
 
 
 class CallJob(Base):
@@ -148,7 +195,7 @@ class CallJob(Base):
     handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False)
     idempotency_key = Column(String(128), nullable=False, unique=True)
     to_number = Column(String(32), nullable=False)
-    status = Column(String(24), nullable=False, default="pending")
+    status = Column(String(24), nullable=False, default=CALL_PENDING)
     attempts = Column(Integer, nullable=False, default=0)
     twilio_sid = Column(String(64), nullable=True)
     request_json = Column(Text, nullable=True)
@@ -158,7 +205,7 @@ class CallJob(Base):
     # When the next attempt is due, and the end of the window the customer agreed to (None: any time).
     next_attempt_at = Column(DateTime(timezone=True), nullable=True)
     window_end = Column(DateTime(timezone=True), nullable=True)
-    # What the customer still has to be told in their conversation ("missed", "error", ...).
+    # What the customer still has to be told in their conversation (a CallNotice: "missed", "error", ...).
     notice = Column(String(32), nullable=True)
     notified_at = Column(DateTime(timezone=True), nullable=True)
     # Every status with its time, oldest first (JSON list), shown to agents.

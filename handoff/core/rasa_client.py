@@ -2,8 +2,8 @@
 
 Rasa stops predicting for a conversation after a ``pause`` event (ConversationPaused) and
 carries on after ``resume``.  Agent messages reach the customer on the channel that owns the
-conversation (handoff/shared/conversation_ids.py): the ``agent_message`` slot is set and the
-``utter_agent_message`` response (whose text is that slot) is executed with
+conversation (handoff/shared/conversation_ids.py): the ``agent_name`` and ``agent_message`` slots
+are set and the ``utter_agent_message`` response (whose text is made of them) is executed with
 ``output_channel=<channel_of(conversation id)>`` -- never "latest", which was whichever client
 last wrote to that id.  An id from before namespacing names no channel and is refused as
 undeliverable.
@@ -27,10 +27,13 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from handoff.core.models import RESOLVED
 from handoff.shared.conversation_ids import Channel, channel_of
 
 TIMEOUT_SECONDS = 5.0
 AGENT_RESPONSE = "utter_agent_message"
+AGENT_NAME_SLOT: Final = "agent_name"  # the slots utter_agent_message's text is made of
+AGENT_MESSAGE_SLOT: Final = "agent_message"
 LISTEN: Final = {"event": "action", "name": "action_listen"}
 # Ending the turn is retried a little: the message is out, and sending it again would repeat it.
 LISTEN_ATTEMPTS = 3
@@ -115,6 +118,17 @@ class RasaClient:
         await self._post(self._url(conversation_id, "execute"), {"name": response}, output_channel=channel)
         await self._end_turn(conversation_id, [*(after or []), LISTEN])
 
+    async def relay(self, conversation_id: str, agent_name: str, text: str) -> None:
+        """A person's reply to the customer, sent with who wrote it.
+
+        Both slots are set with each message (the slots of a long handoff can be reset by a new
+        session): every channel gets the text ``"<name>: <text>"``; the web chat also gets the name
+        and the message as data (``utter_agent_message`` in domain.yml), and shows it as theirs.
+        """
+        await self.say(
+            conversation_id, AGENT_RESPONSE, {AGENT_NAME_SLOT: agent_name, AGENT_MESSAGE_SLOT: text}
+        )
+
     async def _end_turn(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
         for attempt in range(LISTEN_ATTEMPTS):
             try:
@@ -142,13 +156,32 @@ class RasaClient:
             conversation_id,
             "utter_handback",
             after=[
-                {"event": "slot", "name": "handoff_status", "value": "resolved"},
+                {"event": "slot", "name": "handoff_status", "value": RESOLVED},
                 {"event": "slot", "name": "failed_attempts", "value": 0.0},
             ],
         )
 
     async def messages(self, conversation_id: str) -> list[dict[str, Any]]:
         """The conversation's user and bot messages, oldest first."""
+        return [_line(e) for e in await self._events(conversation_id) if _is_message(e)]
+
+    async def human_part(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The messages while a person had the conversation: after its latest ``pause`` (the claim) and
+        before the ``resume`` that followed it (the resolve), oldest first; none if it was never paused.
+        """
+        events = await self._events(conversation_id)
+        paused = [n for n, e in enumerate(events) if isinstance(e, dict) and e.get("event") == "pause"]
+        if not paused:
+            return []
+        lines = []
+        for event in events[paused[-1] + 1 :]:
+            if isinstance(event, dict) and event.get("event") == "resume":
+                break
+            if _is_message(event):
+                lines.append(_line(event))
+        return lines
+
+    async def _events(self, conversation_id: str) -> list[Any]:
         try:
             async with self.session.get(
                 self._url(conversation_id, "tracker"),
@@ -160,15 +193,16 @@ class RasaClient:
                 tracker = await response.json()
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
-        return [
-            {
-                "speaker": _speaker(e),
-                "text": e.get("text") or "",
-                "at": e.get("timestamp"),
-            }
-            for e in tracker.get("events", [])
-            if e.get("event") in ("user", "bot") and e.get("text")
-        ]
+        events = tracker.get("events") if isinstance(tracker, dict) else None
+        return events if isinstance(events, list) else []
+
+
+def _is_message(event: Any) -> bool:
+    return isinstance(event, dict) and event.get("event") in ("user", "bot") and bool(event.get("text"))
+
+
+def _line(event: dict[str, Any]) -> dict[str, Any]:
+    return {"speaker": _speaker(event), "text": event.get("text") or "", "at": event.get("timestamp")}
 
 
 def _speaker(event: dict[str, Any]) -> str:

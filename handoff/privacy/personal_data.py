@@ -213,6 +213,8 @@ def export(stores: Stores, who: str, now: datetime | None = None) -> dict[str, A
                     "status": h.status,
                     "created_at": as_utc(h.created_at).isoformat(),
                     "payload": json.loads(h.payload),
+                    # What they and the agent said (kept when it was resolved; issue 16).
+                    "human_transcript": json.loads(h.human_transcript) if h.human_transcript else None,
                 }
                 for h in handoffs
             ],

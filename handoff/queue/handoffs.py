@@ -1,6 +1,7 @@
 """Storing and reading handoffs: the service functions behind the handoff API (no HTTP here)."""
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -15,20 +16,24 @@ from handoff.audit import audit_events
 from handoff.callbacks import call_jobs
 from handoff.core import json_body
 from handoff.core.db import as_utc
-from handoff.core.models import Handoff
+from handoff.core.models import CLAIMED, QUEUED, RESOLVED, Agent, Handoff, HandoffStatus
 from handoff.queue import webhooks
 from handoff.shared import payload_contract
 from handoff.shared.errors import Conflict, HandoffError, IdempotencyKeyReused, InvalidRequest, NotFound
 from handoff.shared.payload_contract import ContractError, HandoffPayload, validate_payload
 
 PRIORITY_RANK = {"normal": 0, "high": 1, "urgent": 2}
+# The human part of a conversation kept with a resolved handoff: the payload transcript's bounds.
+MAX_HUMAN_LINES = 2000
+MAX_LINE_CHARS = 20_000
+SPEAKERS = ("customer", "agent", "bot")
 
 
 @dataclass(frozen=True)
 class StoredHandoff:
     id: str
     conversation_id: str
-    status: str
+    status: HandoffStatus
     priority: str
     reason: str
     created_at: datetime
@@ -37,6 +42,11 @@ class StoredHandoff:
     # Why the stored payload does not follow the contract (stored before a check existed); the parts
     # that do are in ``payload``.  None for every handoff accepted since.
     problem: str | None = None
+    # Once resolved: when, by whom (the agent's name), and what was said while a person had it
+    # (None when it was not kept: resolved before migration 0015, or Rasa did not answer).
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    human_transcript: list[dict[str, Any]] | None = None
 
     def to_dict(self, with_payload: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -51,6 +61,12 @@ class StoredHandoff:
             data["payload"] = self.payload
             if self.problem is not None:
                 data["payload_problem"] = self.problem
+            if self.status == RESOLVED:
+                data["resolution"] = {
+                    "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+                    "resolved_by": self.resolved_by,
+                    "transcript": self.human_transcript,
+                }
         return data
 
 
@@ -74,7 +90,7 @@ def stored_payload(text: str) -> tuple[dict[str, Any], str | None]:
     return payload_contract.salvage(document)
 
 
-def _stored(row: Any, checked: bool = True) -> StoredHandoff:
+def _stored(row: Any, checked: bool = True, resolver: str | None = None) -> StoredHandoff:
     """The row as a StoredHandoff; ``checked=False`` (queue listings, which show only the summary)
     skips the contract check of the payload.
     """
@@ -93,7 +109,20 @@ def _stored(row: Any, checked: bool = True) -> StoredHandoff:
         payload=payload,
         claimed_by=row.claimed_by,
         problem=problem,
+        resolved_at=_aware(row.resolved_at),
+        resolved_by=resolver,
+        human_transcript=_human_lines(row.human_transcript),
     )
+
+
+def _human_lines(text: str | None) -> list[dict[str, Any]] | None:
+    """The stored human part of a conversation (None when none was kept, or it cannot be read)."""
+    if text is None:
+        return None
+    document, unreadable = raw_payload(text)
+    if unreadable is not None or not isinstance(document, list):
+        return None
+    return [line for line in document if isinstance(line, dict)]
 
 
 def accept_handoff(
@@ -128,7 +157,7 @@ def accept_handoff(
         conversation_id=payload["conversation_id"],
         idempotency_key=key,
         body_hash=body_hash,
-        status="queued",
+        status=QUEUED,
         priority=PRIORITY_RANK[payload["priority"]],
         reason=payload["reason"],
         payload=json.dumps(payload, ensure_ascii=False),
@@ -218,10 +247,11 @@ def get_handoff(engine: Engine, handoff_id: str) -> StoredHandoff:
         row = session.get(Handoff, handoff_id)
         if row is None:
             raise NotFound(f"no handoff {handoff_id!r}")
-        return _stored(row)
+        agent = session.get(Agent, row.resolved_by) if row.resolved_by is not None else None
+        return _stored(row, resolver=agent.display_name if agent is not None else None)
 
 
-def list_queue(engine: Engine, status: str = "queued", limit: int = 100) -> list[StoredHandoff]:
+def list_queue(engine: Engine, status: HandoffStatus = QUEUED, limit: int = 100) -> list[StoredHandoff]:
     """Handoffs in ``status``, most urgent first, then longest waiting."""
     with Session(engine) as session:
         rows = session.execute(
@@ -250,13 +280,13 @@ def claim(
     with Session(engine) as session, session.begin():
         taken = session.execute(
             update(Handoff)
-            .where(Handoff.id == handoff_id, Handoff.status == "queued")
-            .values(status="claimed", claimed_by=agent_id, claimed_at=moment, agent_seen_at=moment)
+            .where(Handoff.id == handoff_id, Handoff.status == QUEUED)
+            .values(status=CLAIMED, claimed_by=agent_id, claimed_at=moment, agent_seen_at=moment)
         ).rowcount
     stored = get_handoff(engine, handoff_id)  # NotFound for an unknown id
     if taken:
         return stored, True
-    if stored.status == "resolved":
+    if stored.status == RESOLVED:
         raise Conflict("this handoff is already resolved")
     if stored.claimed_by != agent_id:
         raise Conflict("another agent has claimed this handoff")
@@ -271,8 +301,8 @@ def unclaim(engine: Engine, handoff_id: str, agent_id: int) -> bool:
         return bool(
             session.execute(
                 update(Handoff)
-                .where(Handoff.id == handoff_id, Handoff.status == "claimed", Handoff.claimed_by == agent_id)
-                .values(status="queued", claimed_by=None, claimed_at=None, agent_seen_at=None)
+                .where(Handoff.id == handoff_id, Handoff.status == CLAIMED, Handoff.claimed_by == agent_id)
+                .values(status=QUEUED, claimed_by=None, claimed_at=None, agent_seen_at=None)
             ).rowcount
         )
 
@@ -290,7 +320,7 @@ def _update_held(engine: Engine, handoff_id: str, agent_id: int, **values: Any) 
     with Session(engine) as session, session.begin():
         changed = session.execute(
             update(Handoff)
-            .where(Handoff.id == handoff_id, Handoff.status == "claimed", Handoff.claimed_by == agent_id)
+            .where(Handoff.id == handoff_id, Handoff.status == CLAIMED, Handoff.claimed_by == agent_id)
             .values(**values)
         ).rowcount
     if not changed:
@@ -306,8 +336,54 @@ def check_in(engine: Engine, handoff_id: str, agent_id: int, now: datetime | Non
 def resolve(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> StoredHandoff:
     """Resolves a handoff ``agent_id`` holds (Conflict if another agent holds it, or nobody)."""
     return _update_held(
-        engine, handoff_id, agent_id, status="resolved", resolved_at=now or datetime.now(timezone.utc)
+        engine,
+        handoff_id,
+        agent_id,
+        status=RESOLVED,
+        resolved_at=now or datetime.now(timezone.utc),
+        resolved_by=agent_id,
     )
+
+
+def keep_human_part(engine: Engine, handoff_id: str, agent_id: int, lines: list[dict[str, Any]]) -> bool:
+    """Stores what was said while ``agent_id`` had the handoff (``RasaClient.human_part``) with the
+    handoff they resolved; once, and only by them.  Each line is checked and bounded like the payload's
+    transcript: a speaker, a text, an RFC 3339 time or None.
+    """
+    kept = [_human_line(line) for line in lines[-MAX_HUMAN_LINES:]]
+    with Session(engine) as session, session.begin():
+        return bool(
+            session.execute(
+                update(Handoff)
+                .where(
+                    Handoff.id == handoff_id,
+                    Handoff.status == RESOLVED,
+                    Handoff.resolved_by == agent_id,
+                    Handoff.human_transcript.is_(None),
+                )
+                .values(human_transcript=json.dumps(kept, ensure_ascii=False))
+            ).rowcount
+        )
+
+
+def _human_line(line: dict[str, Any]) -> dict[str, Any]:
+    speaker = line.get("speaker")
+    text = line.get("text")
+    return {
+        "speaker": speaker if speaker in SPEAKERS else "bot",
+        "text": text[:MAX_LINE_CHARS] if isinstance(text, str) else "",
+        "at": _epoch_time(line.get("at")),
+    }
+
+
+def _epoch_time(value: object) -> str | None:
+    """Rasa's event timestamp (seconds since the epoch) as RFC 3339 in UTC; None if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def reopen(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None = None) -> None:
@@ -316,8 +392,8 @@ def reopen(engine: Engine, handoff_id: str, agent_id: int, now: datetime | None 
     with Session(engine) as session, session.begin():
         session.execute(
             update(Handoff)
-            .where(Handoff.id == handoff_id, Handoff.status == "resolved", Handoff.claimed_by == agent_id)
-            .values(status="claimed", resolved_at=None, agent_seen_at=moment)
+            .where(Handoff.id == handoff_id, Handoff.status == RESOLVED, Handoff.claimed_by == agent_id)
+            .values(status=CLAIMED, resolved_at=None, resolved_by=None, agent_seen_at=moment)
         )
 
 
@@ -326,10 +402,10 @@ def release_stale_claims(engine: Engine, timeout: timedelta, now: datetime | Non
     moment = now or datetime.now(timezone.utc)
     released = []
     with Session(engine) as session, session.begin():
-        for row in session.execute(select(Handoff).where(Handoff.status == "claimed")).scalars():
+        for row in session.execute(select(Handoff).where(Handoff.status == CLAIMED)).scalars():
             seen = _aware(row.agent_seen_at) or _aware(row.claimed_at)
             if seen is None or moment - seen > timeout:
-                row.status, row.claimed_by, row.claimed_at, row.agent_seen_at = "queued", None, None, None
+                row.status, row.claimed_by, row.claimed_at, row.agent_seen_at = QUEUED, None, None, None
                 released.append(row.id)
     return released
 
@@ -340,9 +416,7 @@ def queue_depth(engine: Engine) -> dict[str, int]:
     depth = dict.fromkeys(PRIORITY_RANK, 0)
     with Session(engine) as session:
         rows = session.execute(
-            select(Handoff.priority, func.count())
-            .where(Handoff.status == "queued")
-            .group_by(Handoff.priority)
+            select(Handoff.priority, func.count()).where(Handoff.status == QUEUED).group_by(Handoff.priority)
         ).all()
     for rank, count in rows:
         depth[names.get(rank, "normal")] += int(count)
@@ -355,13 +429,13 @@ def queue_position(engine: Engine, handoff_id: str) -> int | None:
         row = session.get(Handoff, handoff_id)
         if row is None:
             raise NotFound(f"no handoff {handoff_id!r}")
-        if row.status != "queued":
+        if row.status != QUEUED:
             return None
         ahead = session.execute(
             select(func.count())
             .select_from(Handoff)
             .where(
-                Handoff.status == "queued",
+                Handoff.status == QUEUED,
                 Handoff.id != row.id,
                 or_(
                     Handoff.priority > row.priority,
@@ -378,7 +452,7 @@ def overdue(engine: Engine, max_wait: timedelta, now: datetime | None = None) ->
     with Session(engine) as session:
         rows = session.execute(
             select(Handoff.id, Handoff.conversation_id, Handoff.created_at).where(
-                Handoff.status == "queued", Handoff.wait_notice_at.is_(None)
+                Handoff.status == QUEUED, Handoff.wait_notice_at.is_(None)
             )
         ).all()
     late = [(i, c) for i, c, created in rows if moment - (_aware(created) or moment) > max_wait]

@@ -10,7 +10,7 @@ from aiohttp import web
 from handoff.callbacks import call_jobs
 from handoff.core import access, accounts, inputs
 from handoff.core.app_keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, SETTINGS
-from handoff.core.models import HANDOFF_STATUSES
+from handoff.core.models import CALL_PENDING, HANDOFF_STATUSES, QUEUED, is_handoff_status
 from handoff.core.service_auth import authorise
 from handoff.core.settings import Settings
 from handoff.queue import handoffs
@@ -71,8 +71,8 @@ async def get_handoff(request: web.Request) -> web.Response:
 
 async def list_handoffs(request: web.Request) -> web.Response:
     authorise(request)
-    status = request.query.get("status", "queued")
-    if status not in HANDOFF_STATUSES:
+    status = request.query.get("status", QUEUED)
+    if not is_handoff_status(status):
         raise InvalidRequest(f"status must be one of {', '.join(HANDOFF_STATUSES)}")
     limit = inputs.whole_number(request.query.get("limit", "100"))
     if limit is None or not 1 <= limit <= MAX_LIMIT:
@@ -117,7 +117,7 @@ async def request_callback(request: web.Request) -> web.Response:
             "simulated": account.simulated,
             "error": access.visible_text(placed.last_error, _grants(request)) if placed.last_error else None,
         },
-        status=201 if placed.attempts == 1 and job.status == "pending" else 200,
+        status=201 if placed.attempts == 1 and job.status == CALL_PENDING else 200,
     )
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from handoff.core.models import Handoff, WebhookDelivery
+from handoff.core.models import WEBHOOK_DEAD, WEBHOOK_DELIVERED, WEBHOOK_PENDING, Handoff, WebhookDelivery
 from handoff.shared.backoff import backoff as shared_backoff
 from handoff.shared.masking import mask_payload
 
@@ -77,7 +77,7 @@ def due(
         rows = session.execute(
             select(WebhookDelivery, Handoff)
             .join(Handoff, Handoff.id == WebhookDelivery.handoff_id)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            .where(WebhookDelivery.status == WEBHOOK_PENDING, WebhookDelivery.next_attempt_at <= now)
             .order_by(WebhookDelivery.next_attempt_at)
             .limit(limit)
         ).all()
@@ -90,12 +90,12 @@ def record(engine: Engine, delivery_id: str, error: str | None, max_attempts: in
         if row is None:
             return
         if error is None:
-            row.status, row.delivered_at, row.last_error = "delivered", now, None
+            row.status, row.delivered_at, row.last_error = WEBHOOK_DELIVERED, now, None
             return
         row.attempts += 1
         row.last_error = error[:2000]
         if row.attempts >= max_attempts:
-            row.status = "dead"
+            row.status = WEBHOOK_DEAD
             logger.error(
                 "webhook dead-lettered", extra={"delivery": row.id, "url": row.url, "error": row.last_error}
             )
@@ -154,18 +154,20 @@ async def run_worker(
 def replay(engine: Engine, delivery_id: str | None = None) -> int:
     """Puts dead deliveries (all, or one) back in the queue; returns how many."""
     with Session(engine) as session, session.begin():
-        query = update(WebhookDelivery).where(WebhookDelivery.status == "dead")
+        query = update(WebhookDelivery).where(WebhookDelivery.status == WEBHOOK_DEAD)
         if delivery_id:
             query = query.where(WebhookDelivery.id == delivery_id)
         result = session.execute(
-            query.values(status="pending", attempts=0, next_attempt_at=datetime.now(timezone.utc))
+            query.values(status=WEBHOOK_PENDING, attempts=0, next_attempt_at=datetime.now(timezone.utc))
         )
         return int(result.rowcount or 0)
 
 
 def dead_letters(engine: Engine) -> list[dict[str, Any]]:
     with Session(engine) as session:
-        rows = session.execute(select(WebhookDelivery).where(WebhookDelivery.status == "dead")).scalars()
+        rows = session.execute(
+            select(WebhookDelivery).where(WebhookDelivery.status == WEBHOOK_DEAD)
+        ).scalars()
         return [
             {
                 "id": r.id,

@@ -15,13 +15,18 @@ What is found, in this order (each kind can be switched off by the caller):
   street word (``12 Acacia Avenue``, ``221B Baker Street``) → ``[address]``;
 - UK postcodes (``SW1A 1AA``, ``m1 1ae``) → ``[postcode]``.
 
-Order numbers (5 digits), prices, dates and times stay as they are: agents need them.
+Order numbers (5 digits), prices, dates and times stay as they are: agents need them.  So do the
+shop's own addresses (``SHOP_ADDRESSES``: the help e-mail and phone number the bot gives customers,
+in domain.yml's responses): they are nobody's personal data, and an agent must be able to read them.
+Callers pass another allow-list as ``keep``; a test keeps the default in step with domain.yml.
 """
 
 import logging
 import re
 from collections.abc import Callable, Collection
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Final
 
 import phonenumbers
 
@@ -31,6 +36,8 @@ EMAIL, IBAN, CARD, PHONE, ADDRESS, POSTCODE = "email", "iban", "card", "phone", 
 KINDS = (EMAIL, IBAN, CARD, PHONE, ADDRESS, POSTCODE)
 ALL = frozenset(KINDS)
 DEFAULT_REGION = "GB"
+# The shop's own help e-mail and phone number (domain.yml's responses give them to customers).
+SHOP_ADDRESSES: Final = ("help@parcelpine.example", "0800 000 0000")
 
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 # Country code, check digits, then groups of four (the printed form) or one unbroken run.
@@ -89,6 +96,37 @@ def _mask_iban(match: re.Match[str]) -> str:
     return found
 
 
+@dataclass(frozen=True)
+class AllowList:
+    """Addresses never masked: e-mails compared without case, phone numbers by their digits."""
+
+    emails: frozenset[str] = frozenset()
+    phones: frozenset[str] = frozenset()
+
+    def keeps_email(self, address: str) -> bool:
+        return address.lower() in self.emails
+
+    def keeps_phone(self, raw: str) -> bool:
+        return bool(self.phones) and phone_key(raw) in self.phones
+
+
+def phone_key(raw: str) -> str:
+    """A phone number as country code and national number ("448000000000"), however it was written."""
+    try:
+        number = phonenumbers.parse(raw, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return re.sub(r"\D", "", raw)
+    return f"{number.country_code}{number.national_number}"
+
+
+@lru_cache(maxsize=16)
+def allow_list(addresses: tuple[str, ...] = SHOP_ADDRESSES) -> AllowList:
+    """The allow-list of ``addresses``: each is an e-mail address or a phone number."""
+    emails = frozenset(a.strip().lower() for a in addresses if "@" in a)
+    phones = frozenset(phone_key(a) for a in addresses if "@" not in a and re.search(r"\d", a))
+    return AllowList(emails, phones)
+
+
 def _mask_card(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     return f"[card ••••{digits[-4:]}]" if luhn_valid(digits) else match.group(0)
@@ -100,7 +138,7 @@ def _phone_mask(raw: str) -> str:
     return bracket + mask_phone(raw)
 
 
-def _mask_phone_fallback(match: re.Match[str]) -> str:
+def _mask_phone_fallback(match: re.Match[str], allowed: AllowList) -> str:
     found = match.group(0)
     if _DATE_PREFIX.match(found):
         return found
@@ -108,50 +146,63 @@ def _mask_phone_fallback(match: re.Match[str]) -> str:
     kept = found
     while len(re.sub(r"\D", "", kept)) > 15 and " " in kept:
         kept = kept.rsplit(" ", 1)[0].rstrip(" (-")
+    if allowed.keeps_phone(kept):
+        return found
     if 9 <= len(re.sub(r"\D", "", kept)) <= 15:
         return _phone_mask(kept) + found[len(kept) :]
     return found
 
 
-def _mask_phones(text: str) -> str:
+def _mask_phones(text: str, allowed: AllowList) -> str:
     if not _PHONE_HINT.search(text):
         return text
     matches = list(
         phonenumbers.PhoneNumberMatcher(text, DEFAULT_REGION, leniency=phonenumbers.Leniency.VALID)
     )
     for match in reversed(matches):
-        text = text[: match.start] + _phone_mask(match.raw_string) + text[match.end :]
-    return _PHONE.sub(_mask_phone_fallback, text)
+        if not allowed.keeps_phone(match.raw_string):
+            text = text[: match.start] + _phone_mask(match.raw_string) + text[match.end :]
+    # The fallback sees a kept number again, and keeps it again.
+    return _PHONE.sub(lambda m: _mask_phone_fallback(m, allowed), text)
 
 
-_RULES: tuple[tuple[str, Callable[[str], str]], ...] = (
-    (EMAIL, lambda t: _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", t)),
-    (IBAN, lambda t: _IBAN.sub(_mask_iban, t)),
-    (CARD, lambda t: _CARD.sub(_mask_card, t)),
+def _mask_emails(text: str, allowed: AllowList) -> str:
+    return _EMAIL.sub(
+        lambda m: m.group(0) if allowed.keeps_email(m.group(0)) else f"{m.group(1)}***@{m.group(2)}", text
+    )
+
+
+_RULES: tuple[tuple[str, Callable[[str, AllowList], str]], ...] = (
+    (EMAIL, _mask_emails),
+    (IBAN, lambda t, _: _IBAN.sub(_mask_iban, t)),
+    (CARD, lambda t, _: _CARD.sub(_mask_card, t)),
     (PHONE, _mask_phones),
-    (ADDRESS, lambda t: _ADDRESS.sub("[address]", t)),
-    (POSTCODE, lambda t: _POSTCODE.sub("[postcode]", t)),
+    (ADDRESS, lambda t, _: _ADDRESS.sub("[address]", t)),
+    (POSTCODE, lambda t, _: _POSTCODE.sub("[postcode]", t)),
 )
 
 
-def mask_text(text: str, kinds: Collection[str] = ALL) -> str:
-    """``text`` with the personal data of ``kinds`` masked (all kinds unless told otherwise)."""
+def mask_text(text: str, kinds: Collection[str] = ALL, keep: Collection[str] = SHOP_ADDRESSES) -> str:
+    """``text`` with the personal data of ``kinds`` masked (all kinds unless told otherwise); the
+    addresses in ``keep`` (the shop's own, by default) stay as they are.
+    """
+    allowed = allow_list(tuple(keep))
     for kind, rule in _RULES:
         if kind in kinds:
-            text = rule(text)
+            text = rule(text, allowed)
     return text
 
 
-def mask_payload(value: Any, kinds: Collection[str] = ALL) -> Any:
-    """A copy of ``value`` with every string masked (keys stay as they are)."""
+def mask_payload(value: Any, kinds: Collection[str] = ALL, keep: Collection[str] = SHOP_ADDRESSES) -> Any:
+    """A copy of ``value`` with every string masked (keys stay as they are); ``keep`` as for mask_text."""
     if not kinds:
         return value
     if isinstance(value, str):
-        return mask_text(value, kinds)
+        return mask_text(value, kinds, keep)
     if isinstance(value, list):
-        return [mask_payload(v, kinds) for v in value]
+        return [mask_payload(v, kinds, keep) for v in value]
     if isinstance(value, dict):
-        return {k: mask_payload(v, kinds) for k, v in value.items()}
+        return {k: mask_payload(v, kinds, keep) for k, v in value.items()}
     return value
 
 

@@ -48,6 +48,9 @@ REASONS: Final = ("customer_request", "frustration", "failed_self_service", "dis
 # top-level fields: the action server rebuilds the payload with a new ``created_at``.
 VOLATILE_FIELDS: Final = frozenset({"created_at"})
 MAX_TURN: Final = 1_000_000
+# A language tag as a detector reports it: "en", "es", "pt-BR", "zh-Hant" (BCP 47's common forms);
+# the lookahead as in ID_PATTERN (no final newline).
+LANGUAGE_PATTERN: Final = "^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$(?![\\s\\S])"
 # The fields with emotional data: absent when the customer opted out of emotion analysis.
 EMOTIONAL_FIELDS: Final = ("trajectory", "tone", "explanation", "emotions")
 # What an id may not contain: control characters (C0, DEL, C1), invisible format and direction
@@ -139,6 +142,8 @@ class HandoffPayload(TypedDict, total=False):
     transcript: list[TranscriptLine]
     callback: dict[str, Any] | None
     emotions: list[EmotionReading]
+    # The detected language of the message that triggered the handoff ("es"); absent when none was.
+    language: str
     # Set by the service when retention removed the emotional fields (senders never send it).
     retention_note: str
 
@@ -422,6 +427,13 @@ SCHEMA: Final[dict[str, Any]] = {
                 "timezone": {"type": ["string", "null"], "maxLength": 100},
             },
             "dependentRequired": {"phone": ["consent_at"]},
+        },
+        "language": {
+            "type": "string",
+            "pattern": LANGUAGE_PATTERN,
+            "maxLength": 35,
+            "description": "The language detected in the customer's message that triggered the handoff "
+            "(a BCP 47 tag such as en, es, pt-BR); absent when no language was detected.",
         },
         "retention_note": {
             "type": "string",

@@ -42,3 +42,12 @@ def test_no_response_says_that_nobody_can_be_reached() -> None:
 
     assert "utter_human_not_connected" not in domain["responses"]
     assert not [t for t in texts if "aren't connected to this assistant" in t]
+
+
+def test_no_reply_says_that_chats_cannot_be_passed_to_a_person() -> None:
+    """Issue 16: "I can't transfer chats to a person yet" was stale; the bot hands off."""
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    texts = [str(v.get("text", "")) for variants in domain["responses"].values() for v in variants]
+
+    assert not [t for t in texts if "transfer chats to a person" in t or "can't transfer" in t]
+    assert "not a person" in domain["responses"]["utter_iamabot"][0]["text"]

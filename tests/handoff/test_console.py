@@ -94,7 +94,10 @@ async def test_an_agent_claims_replies_and_resolves_while_the_bot_pauses_and_res
         (
             "events",
             "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
-            [{"event": "slot", "name": "agent_message", "value": "Hi, I'm Alex."}],
+            [
+                {"event": "slot", "name": "agent_name", "value": "Alex Agent"},
+                {"event": "slot", "name": "agent_message", "value": "Hi, I'm Alex."},
+            ],  # each reply carries who wrote it
         ),
         (
             "execute",

@@ -21,7 +21,13 @@ from bot.empathy.signals import TurnObservation, compute_signals
 from bot.empathy.tone import choose_tone
 from handoff.app import create_app
 from handoff.core.settings import Settings
-from handoff.shared.payload_contract import EMOTIONAL_FIELDS, VOLATILE_FIELDS, fingerprint, validate_payload
+from handoff.shared.payload_contract import (
+    EMOTIONAL_FIELDS,
+    VOLATILE_FIELDS,
+    ContractError,
+    fingerprint,
+    validate_payload,
+)
 from handoff.shared.schema_file import EXAMPLE_FILE
 from tests.support.console import log_in
 
@@ -85,9 +91,12 @@ def opted_out() -> dict[str, Any]:
 
 SHAPES = {
     # The first contract (0225d59): no per-message emotions.
-    "first-contract": lambda: without(example(), "emotions"),
-    # The feedback loop (5ee52f7) added emotions: today's example.
-    "with-emotions": example,
+    "first-contract": lambda: without(example(), "emotions", "language"),
+    # The feedback loop (5ee52f7) added emotions.
+    "with-emotions": lambda: without(example(), "language"),
+    # Issue 16 added the trigger message's language: today's example.
+    "with-language": example,
+    "language-with-region": lambda: {**example(), "language": "pt-BR"},
     # Scheduled call-backs (90777fe): number, consent, window and timezone.
     "with-scheduled-call-back": lambda: {**example(), "callback": call_back(), "priority": "high"},
     "call-back-now": lambda: {**example(), "callback": {**call_back(), "window": None}},
@@ -130,6 +139,13 @@ async def test_every_shape_is_accepted_served_and_shown(client: TestClient, shap
     await log_in(client, "admin", PASSWORD)
     page = await client.get(f"/console/handoffs/{handoff_id}")
     assert page.status == 200 and 'id="payload-problem"' not in await page.text()
+
+
+@pytest.mark.parametrize("language", ["", "EN", "en\n", "english", "en-", 7, None])
+def test_a_language_that_is_not_a_language_tag_breaks_the_contract(language: object) -> None:
+    with pytest.raises(ContractError) as error:
+        validate_payload({**example(), "language": language})
+    assert error.value.path == "language"
 
 
 def test_volatile_fields_are_left_out_of_the_fingerprint_and_nothing_else_is() -> None:

@@ -3,15 +3,19 @@
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 
 from handoff.core import logging_setup
 from handoff.shared.masking import (
     CARD,
     EMAIL,
     PHONE,
+    SHOP_ADDRESSES,
     MaskingFilter,
     iban_valid,
     luhn_valid,
@@ -171,3 +175,75 @@ def test_a_malformed_log_call_still_reaches_the_handler() -> None:
 
     assert MaskingFilter().filter(record) is True
     assert record.args == ("one",)  # left for the handler to report as usual
+
+
+# --- the shop's own addresses (issue 16) -----------------------------------------------------
+HANDED_BACK = (
+    "Please e-mail help@parcelpine.example or call us on 0800 000 0000 and mention this chat. "
+    "My e-mail is ada@example.com and my number 07700 900123."
+)
+
+
+def test_the_shops_own_addresses_are_never_masked() -> None:
+    assert mask_text(HANDED_BACK) == (
+        "Please e-mail help@parcelpine.example or call us on 0800 000 0000 and mention this chat. "
+        "My e-mail is a***@example.com and my number ••••23."
+    )
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["HELP@ParcelPine.example", "+44 800 000 0000", "08000000000", "0800-000-0000", "(0800) 000 0000"],
+)
+def test_the_shops_addresses_are_kept_however_they_are_written(written: str) -> None:
+    assert mask_text(f"reach us at {written} today") == f"reach us at {written} today"
+
+
+@pytest.mark.parametrize(
+    "lookalike, masked",
+    [
+        ("help@parcelpine.example.evil.com", "h***@parcelpine.example.evil.com"),
+        ("xhelp@parcelpine.example", "x***@parcelpine.example"),
+        ("0800 000 0001", "••••01"),
+        ("+1 800 000 0000", "••••00"),
+    ],
+)
+def test_an_address_that_only_looks_like_the_shops_is_masked(lookalike: str, masked: str) -> None:
+    assert mask_text(f"write to {lookalike} now") == f"write to {masked} now"
+
+
+def test_the_allow_list_is_the_callers() -> None:
+    nothing_kept = mask_text(HANDED_BACK, keep=())
+    other_shop = mask_text("ada@example.com or help@parcelpine.example", keep=("ada@example.com",))
+
+    assert "help@parcelpine.example" not in nothing_kept and "0800 000 0000" not in nothing_kept
+    assert other_shop == "ada@example.com or h***@parcelpine.example"
+    assert mask_payload({"a": ["help@parcelpine.example"]}, keep=()) == {"a": ["h***@parcelpine.example"]}
+    assert mask_payload({"a": ["help@parcelpine.example"]}) == {"a": ["help@parcelpine.example"]}
+
+
+def _response_texts(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _response_texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _response_texts(value)
+
+
+def test_every_address_the_bot_gives_customers_is_on_the_default_allow_list() -> None:
+    """The default allow-list is the shop's own addresses as domain.yml's responses give them."""
+    domain = yaml.safe_load(Path(__file__).resolve().parents[2].joinpath("domain.yml").read_text())
+    texts = list(_response_texts(domain["responses"]))
+    emails = {m for t in texts for m in re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", t)}
+    # The shop's number is the one customers are asked to call ("call us on ..."); the bot's example
+    # of a number to give ("for example +44 7911 123456") is nobody's and may be masked.
+    phones = {m.strip() for t in texts for m in re.findall(r"(?:call|phone|ring) us on ([\d ()+-]{8,}\d)", t)}
+
+    assert emails and phones, "domain.yml's responses name no shop address: update SHOP_ADDRESSES' test"
+    assert emails <= set(SHOP_ADDRESSES) and phones <= set(SHOP_ADDRESSES)
+    for text in texts:
+        if any(address in text for address in (*emails, *phones)):
+            assert mask_text(text) == text

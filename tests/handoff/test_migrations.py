@@ -68,3 +68,23 @@ def test_conversation_ids_and_session_identities_are_namespaced(tmp_path: Path) 
         ("session", "rest:rest:abc"),
         ("session", f"web:{OLD_WEB}"),
     ]
+
+
+def test_0015_adds_who_resolved_a_handoff_and_its_human_part_and_goes_back(tmp_path: Path) -> None:
+    """Up from the previous head (0014) with a resolved handoff in it, then down again."""
+    url = f"sqlite:///{tmp_path / 'handoff.db'}"
+    command.upgrade(alembic_config(url), "0014")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        handoff(connection, "old", "web:" + OLD_WEB, "socketio")
+        connection.execute(text("UPDATE handoffs SET status = 'resolved', resolved_at = :t"), {"t": T})
+
+    upgrade_to_head(url)
+
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT status, resolved_by, human_transcript FROM handoffs")).one()
+    assert tuple(row) == ("resolved", None, None)  # resolved before: nobody recorded, nothing kept
+    command.downgrade(alembic_config(url), "0014")
+    with engine.connect() as connection:
+        columns = {c[1] for c in connection.execute(text("PRAGMA table_info(handoffs)"))}
+    assert "resolved_by" not in columns and "human_transcript" not in columns and "resolved_at" in columns

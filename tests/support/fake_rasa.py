@@ -13,6 +13,8 @@ class FakeRasa:
         self.down = False
         # /execute answers 500 while events are accepted (a response the output channel cannot send).
         self.execute_fails = False
+        # GET /tracker answers 503 while the rest works.
+        self.tracker_fails = False
         self.events: list[dict[str, Any]] = [
             {"event": "user", "text": "my email is ada@example.com, where is 55556?", "timestamp": 1.0},
             {"event": "bot", "text": "I couldn't find that order.", "timestamp": 2.0},
@@ -29,7 +31,9 @@ class FakeRasa:
         if self.down:
             return web.Response(status=503)
         assert request.query["token"] == "rasa-token"
-        self.calls.append(("events", request.match_info["cid"], await request.json()))
+        events = await request.json()
+        self.calls.append(("events", request.match_info["cid"], events))
+        self.events.extend(events)  # as Rasa does: pause, resume and slots are in the tracker too
         return web.json_response({})
 
     async def execute(self, request: web.Request) -> web.Response:
@@ -47,4 +51,6 @@ class FakeRasa:
         return web.json_response({})
 
     async def tracker(self, request: web.Request) -> web.Response:
+        if self.tracker_fails:
+            return web.Response(status=503)
         return web.json_response({"events": self.events})

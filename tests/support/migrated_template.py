@@ -1,6 +1,6 @@
 """One migrated SQLite handoff database per test session, copied for each test that needs a fresh one.
 
-Running the 14 Alembic migrations takes about a second; most tests start the service on an empty
+Running every Alembic migration takes about a second; most tests start the service on an empty
 SQLite file, so ``make unit`` spent most of its time migrating.  The copy is the same schema the
 migrations build (they run once, for real, to make it), and Alembic still runs on the copy (a
 no-op at head), so a test sees exactly what a fresh service would.  Postgres URLs, targets other

@@ -6,37 +6,128 @@
 // the one sent).  That signed id is also the proof the emotion switch (/chat/consent) needs.  A page a
 // site signed in (data-identity-token) sends its token in the CONNECT packet; it keeps its own session,
 // so an anonymous visit in the same browser is never the signed-in customer.
+// Rasa's socket.io channel sends a response's text first and then its custom data as a second
+// bot_uttered; the data of a handoff notice ({notice}) or a person's reply ({agent, agent_message})
+// describes the text just shown, so that bubble becomes the notice or the person's message (each
+// shown once).  Incoming messages are li.bot; a person's are li.bot.agent, with their name.
 (function () {
   const root = document.getElementById("chat");
   const list = document.getElementById("messages");
   const status = document.getElementById("status");
   const input = document.getElementById("message");
   const emotion = document.getElementById("emotion-switch");
+  const emotionToggle = document.getElementById("emotion-toggle");
   const token = root.dataset.identityToken || "";
   const key = token ? "attune-signed-session:signed-in" : "attune-signed-session";
   let sessionId = localStorage.getItem(key);
   let socket = null;
   let ready = false;
   const pending = [];
+  // The bubbles of the bot's text messages since anything else arrived: what custom data describes.
+  let recentText = [];
+  let lastNotice = "";  // "agent_joined:<name>" or "agent_left": the same notice twice in a row is one
+
+  // Follows the conversation: the log scrolls to a new message unless the reader has scrolled up
+  // (their own messages always scroll it).
+  function atEnd() {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  }
+
+  function append(item, force) {
+    const following = force || atEnd();
+    list.append(item);
+    if (following) list.scrollTop = list.scrollHeight;
+  }
+
+  function replace(old, item) {  // a bubble that grows must not push the newest out of view
+    const following = atEnd();
+    old.replaceWith(item);
+    if (following) list.scrollTop = list.scrollHeight;
+  }
+
+  function disableButtons(scope) {
+    for (const button of scope.querySelectorAll(".buttons button")) button.disabled = true;
+  }
+
+  function buttonRow(buttons) {
+    const row = document.createElement("div");
+    row.className = "buttons";
+    for (const b of buttons) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = b.title;
+      button.addEventListener("click", () => {
+        if (button.disabled) return;
+        disableButtons(row);  // a choice is made once
+        button.classList.add("chosen");
+        send(b.payload, b.title);
+      });
+      row.append(button);
+    }
+    return row;
+  }
 
   function show(text, speaker, buttons) {
     const item = document.createElement("li");
     item.className = speaker;
     item.textContent = text;
-    if (buttons && buttons.length) {
-      const row = document.createElement("div");
-      row.className = "buttons";
-      for (const b of buttons) {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.textContent = b.title;
-        button.addEventListener("click", () => send(b.payload, b.title));
-        row.append(button);
-      }
-      item.append(row);
+    if (buttons && buttons.length) item.append(buttonRow(buttons));
+    append(item, speaker === "customer");
+    return item;
+  }
+
+  // The last bubbles of recentText whose texts are ``parts`` (Rasa splits a text at blank lines),
+  // taken out of the log; none when they are not what the data describes.
+  function takeText(parts) {
+    const wanted = parts.filter((part) => part.trim());
+    const taken = recentText.slice(-wanted.length);
+    if (!wanted.length || taken.length !== wanted.length) return [];
+    if (taken.some((item, i) => item.textContent !== wanted[i])) return [];
+    recentText = recentText.slice(0, -wanted.length);
+    return taken;
+  }
+
+  function showNotice(data) {
+    const kind = data.notice === "agent_joined" ? "agent_joined:" + (data.agent || "") : "agent_left";
+    const [item] = recentText.length ? [recentText[recentText.length - 1]] : [];
+    recentText = [];
+    if (kind === lastNotice) {  // already told: its text goes too
+      if (item && !item.querySelector(".buttons")) item.remove();
+      return;
     }
-    list.append(item);
-    list.scrollTop = list.scrollHeight;
+    lastNotice = kind;
+    const told = item && !item.querySelector(".buttons") &&
+      (data.notice !== "agent_joined" || !data.agent || item.textContent.includes(data.agent));
+    if (told) {  // the text just shown is the notice
+      item.className = "notice";
+      return;
+    }
+    show(data.notice === "agent_joined"
+      ? (data.agent || "A person") + " from the team has joined the chat."
+      : "The person has left; you're back with Pip.", "notice");
+  }
+
+  function showAgentMessage(data) {
+    const name = String(data.agent || "A person");
+    const message = String(data.agent_message || "");
+    const taken = takeText((name + ": " + message).trim().split("\n\n"));
+    recentText = [];
+    const item = document.createElement("li");
+    item.className = "bot agent";
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = name;
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = message;
+    item.append(author, body);
+    if (taken.length) {
+      for (const extra of taken.slice(1)) extra.remove();
+      replace(taken[0], item);
+    } else {
+      append(item);
+    }
+    lastNotice = "";
   }
 
   function emit(event, data) {
@@ -68,9 +159,14 @@
   }
 
   function onBot(data) {
-    if (data && data.notice === "agent_joined") { show((data.agent || "A person") + " from the team has joined the chat.", "notice"); return; }
-    if (data && data.notice === "agent_left") { show("The person has left; you're back with Pip.", "notice"); return; }
-    if (data && data.text) show(data.text, "bot", data.quick_replies || data.buttons);
+    if (!data || typeof data !== "object") return;
+    if (data.notice === "agent_joined" || data.notice === "agent_left") { showNotice(data); return; }
+    if (typeof data.agent_message === "string") { showAgentMessage(data); return; }
+    if (typeof data.text !== "string" || !data.text) return;
+    disableButtons(list);  // the conversation has moved on: older choices no longer apply
+    const buttons = data.quick_replies || data.buttons;
+    const item = show(data.text, "bot", buttons);
+    recentText = buttons && buttons.length ? [] : [...recentText, item];
   }
 
   function connect() {
@@ -120,11 +216,19 @@
       .then((data) => {
         if (data) emotion.checked = data.emotion_processing === "on";
         emotion.disabled = false;
+        syncToggle();
       })
-      .catch(() => { emotion.disabled = false; });
+      .catch(() => { emotion.disabled = false; syncToggle(); });
   }
+  // The greeting's button works the switch (off, or back on), once the switch can be used.
+  function syncToggle() {
+    emotionToggle.disabled = emotion.disabled;
+    emotionToggle.textContent = emotion.checked ? "Turn it off" : "Turn it back on";
+  }
+  emotionToggle.addEventListener("click", () => { if (!emotion.disabled) emotion.click(); });
   emotion.addEventListener("change", async () => {
     const choice = emotion.checked ? "on" : "off";
+    syncToggle();
     try {
       const response = await fetch(root.dataset.consentUrl, {
         method: "POST",
@@ -139,6 +243,7 @@
         "notice");
     } catch (error) {
       emotion.checked = !emotion.checked;
+      syncToggle();
       show("Sorry, that setting could not be saved just now. Please try again.", "notice");
     }
   });

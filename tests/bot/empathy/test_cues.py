@@ -156,3 +156,26 @@ def test_correction_of_the_bot(text: str, expected: float) -> None:
 def test_quoted_speech_is_removed_and_unquoted_text_is_left_alone() -> None:
     assert without_quotes("my son said 'I hate this' but he loves it") == "my son said but he loves it"
     assert without_quotes("where is  my parcel ") == "where is  my parcel "
+
+
+# Issue 16: "great, just great" right after "order 10003 is delayed" has no failure word of its own.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "great, just great",
+        "Great. Just great.",
+        "brilliant, really brilliant",
+        "thanks for nothing",
+        "yeah right",
+    ],
+)
+def test_flat_repeated_praise_and_set_phrases_are_sarcasm_on_their_own(text: str) -> None:
+    assert extract_cues(text).sarcasm == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["great, thanks", "that's just perfect, thank you", "perfect, thanks so much", "great, great news"],
+)
+def test_praise_that_is_meant_is_not_sarcasm(text: str) -> None:
+    assert extract_cues(text).sarcasm == 0.0
