@@ -160,5 +160,9 @@ eval: setup ## Empathy eval on ../shared/data dev files (metrics + JSON/HTML rep
 	$(VENV)/bin/attune eval dialogues ../shared/data/frustration_dialogues_twcs.dev.jsonl --json bench/results/eval-twcs.json
 	$(VENV)/bin/attune eval emotions ../shared/data/emotions.dev.jsonl --json bench/results/eval-goemotions.json
 
+.PHONY: eval-bias
+eval-bias: setup ## Frustration false positives/negatives per writing style (bench/data/style_variants.yml)
+	$(VENV)/bin/attune eval bias bench/data/style_variants.yml --json bench/results/eval-bias.json
+
 clean: ## Remove the venv, models, caches and local databases
 	rm -rf $(VENV) models var .rasa .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """The `attune` command, the one composition root of the command line.
 
-`attune eval dialogues|emotions FILE...`, `attune feedback export`,
+`attune eval dialogues|emotions FILE...`, `attune eval bias [FILE]` (bot/evaluation/bias.py),
+`attune feedback export`,
 `attune audit verify`, `attune privacy export|erase|purge` (handoff/privacy/cli.py),
 `attune migrate-conversation-ids` (bot/conversation_id_migration.py),
 `attune agents add|reset|disable|list` (console accounts; handoff/console/agents_cli.py).
@@ -61,6 +62,30 @@ def _print(kind: str, result: dict[str, Any]) -> None:
     print(line)
 
 
+def bias_command(args: argparse.Namespace) -> int:
+    """``attune eval bias [FILE]``: false positives/negatives per writing style (bench/data/ by default)."""
+    from bot.evaluation import bias
+    from bot.evaluation.engine import shipped_engine
+    from bot.evaluation.evaluate import EvalInputError
+
+    try:
+        variants = bias.load_variants(args.files[0] if args.files else bias.DEFAULT_VARIANTS)
+    except EvalInputError as error:
+        print(f"attune eval: {error}", file=sys.stderr)
+        return 2
+    result = bias.evaluate_bias(variants, shipped_engine())
+    print(bias.format_table(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        print(f"wrote {args.json}")
+    html = args.html or (args.json.with_suffix(".html") if args.json else None)
+    if html:
+        bias.write_html(html, result)
+        print(f"wrote {html}")
+    return 0
+
+
 def eval_command(args: argparse.Namespace) -> int:
     from bot.evaluation.engine import shipped_engine
     from bot.evaluation.evaluate import EvalInputError, evaluate_dialogues, evaluate_emotions
@@ -68,6 +93,8 @@ def eval_command(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.kind == "bias":
+        return bias_command(args)
     engine = shipped_engine()
     results = []
     try:
@@ -111,8 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="attune", description="Attune command line tools")
     commands = parser.add_subparsers(dest="command", required=True)
     evaluate = commands.add_parser("eval", help="run the shipped empathy engine over evaluation files")
-    evaluate.add_argument("kind", choices=("dialogues", "emotions"))
-    evaluate.add_argument("files", nargs="+", type=Path, help="JSONL files in the ../shared/data/ formats")
+    evaluate.add_argument("kind", choices=("dialogues", "emotions", "bias"))
+    evaluate.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="JSONL files in the ../shared/data/ formats; for bias, one style-variants YAML file "
+        "(default bench/data/style_variants.yml)",
+    )
     evaluate.add_argument(
         "--json", type=Path, help="write the metrics here (one object, or a list for several files)"
     )
@@ -129,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         return SERVICE_COMMANDS[args.command].run(args)
     if args.command == "migrate-conversation-ids":
         return migrate_command()
+    if args.kind == "bias" and len(args.files) > 1:
+        parser.error("eval bias takes at most one FILE")
+    if args.kind != "bias" and not args.files:
+        parser.error(f"eval {args.kind} needs at least one FILE")
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")

@@ -70,6 +70,13 @@ _CORRECTION = re.compile(
     r"(is|was)(n'?t| not) (correct|right|what)|you misunderstood|that'?s wrong)\b",
     re.IGNORECASE,
 )
+# The customer saying they are lost ("what do you mean?"): a signal of its own (issue 17), because
+# confusion calls for a clearer answer before it calls for an apology.
+_CONFUSION = re.compile(
+    r"\b(i (do not|don'?t|dont|still don'?t) (understand|get it|follow)|what do you mean|confus\w*|"
+    r"makes? no sense|not sure what you mean|i'?m (lost|not following))\b",
+    re.IGNORECASE,
+)
 _DISTRESS = re.compile(
     r"\b(scared|afraid|terrified|frightened|panic\w*|desperate\w*|anxious|anxiety|emergency|urgent\w*|"
     r"crying|in tears|can'?t cope|can'?t afford|overdrawn|rent|bills?|medication|medicine|insulin|"
@@ -157,3 +164,12 @@ def extract_cues(text: str) -> Cues:
         quoted=1.0 if quoted else 0.0,
         correction=1.0 if _CORRECTION.search(unquoted) else 0.0,
     )
+
+
+def confusion_words(text: str) -> float:
+    """1 when the customer says they do not follow ("I don't understand", "what do you mean").
+
+    Not one of ``CUE_NAMES``: those are inputs of the trained emotion model, whose shape a new cue
+    would change; the frustration score reads this one directly from the text.
+    """
+    return 1.0 if _CONFUSION.search(without_quotes(text)) else 0.0

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 FRUSTRATION_SIGNALS: Final = (
     "negative_emotion",
+    "positive_emotion",
+    "confusion",
     "shouting",
     "punctuation",
     "profanity",
@@ -36,7 +38,7 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class ToneThresholds:
-    warm_above: float = 0.25
+    warm_above: float = 0.20
     apologetic_above: float = 0.45
     calm_direct_above: float = 0.70
     distress_warm_above: float = 0.35

@@ -12,8 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.empathy.cues import Cues, extract_cues
-from bot.empathy.emotions import ANGER, DISGUST, FEAR, FRUSTRATION, SADNESS
+from bot.empathy.cues import Cues, confusion_words, extract_cues
+from bot.empathy.emotions import ANGER, CONFUSION, DISGUST, FEAR, FRUSTRATION, JOY, SADNESS
 
 # Intents that say nothing about a request being repeated ("yes", "hi", an order number).
 NON_REQUEST_INTENTS = frozenset({"greet", "goodbye", "affirm", "deny", "thank", "inform", "nlu_fallback"})
@@ -24,6 +24,10 @@ REPHRASE_LOW, REPHRASE_HIGH = 0.55, 0.85
 FAST_REPLY_SECONDS = 8.0
 # Coming back on another channel within this many minutes counts as a return.
 RETURN_WINDOW_MINUTES = 60.0
+# Capitals are a signal only together with other evidence in the same turn (issue 17): some
+# people type in capitals all the time.  Other evidence is a wording cue (swearing, "!!!", "again",
+# sarcasm, a correction, confusion) or a negative emotion reading at least this strong.
+SHOUTING_NEEDS_EMOTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ def _read_wording(found: _Found, current: TurnObservation) -> None:
     found.sources.append("message cues")
     _read_emotion(found, current.emotion)
     _read_cues(found, cues)
+    found.values["confusion"] = max(found.values.get("confusion", 0.0), confusion_words(current.text))
+    _gate_shouting(found, cues)
 
 
 def _read_emotion(found: _Found, emotion: Mapping[str, float] | None) -> None:
@@ -122,6 +128,9 @@ def _read_emotion(found: _Found, emotion: Mapping[str, float] | None) -> None:
         return
     negative = emotion.get(ANGER, 0) + emotion.get(FRUSTRATION, 0) + emotion.get(DISGUST, 0)
     found.values["negative_emotion"] = min(1.0, negative + 0.5 * emotion.get(SADNESS, 0))
+    # Calm evidence: "thanks, that's sorted" lowers the score (a negative weight in the policy).
+    found.values["positive_emotion"] = emotion.get(JOY, 0.0)
+    found.values["confusion"] = emotion.get(CONFUSION, 0.0)
     found.distress["fear"] = emotion.get(FEAR, 0.0)
     found.distress["sadness"] = emotion.get(SADNESS, 0.0)
     found.sources.append("emotion model")
@@ -138,6 +147,18 @@ def _read_cues(found: _Found, cues: Cues) -> None:
     found.values["correction"] = cues.correction
     found.values["human_request"] = cues.human_request
     found.distress["distress_words"] = cues.distress_words
+
+
+def _gate_shouting(found: _Found, cues: Cues) -> None:
+    """Capitals alone are how some people write; they count only next to other negative evidence."""
+    other_cues = (cues.profanity, cues.punctuation_burst, cues.repetition, cues.sarcasm, cues.correction)
+    evidence = (
+        any(value > 0 for value in other_cues)
+        or found.values.get("confusion", 0.0) >= 1.0
+        or found.values.get("negative_emotion", 0.0) >= SHOUTING_NEEDS_EMOTION
+    )
+    if not evidence:
+        found.values["shouting"] = 0.0
 
 
 def _read_intent(found: _Found, current: TurnObservation, previous: TurnObservation | None) -> None:

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from bot.empathy.cues import CUE_NAMES, MAX_CHARS, Cues, extract_cues, without_quotes
+from bot.empathy.cues import CUE_NAMES, MAX_CHARS, Cues, confusion_words, extract_cues, without_quotes
 
 
 def test_all_caps_message_has_caps_ratio_one() -> None:
@@ -179,3 +179,17 @@ def test_flat_repeated_praise_and_set_phrases_are_sarcasm_on_their_own(text: str
 )
 def test_praise_that_is_meant_is_not_sarcasm(text: str) -> None:
     assert extract_cues(text).sarcasm == 0.0
+
+
+@pytest.mark.parametrize(
+    "text", ["I don't understand", "what do you mean by that?", "I'm confused", "this makes no sense"]
+)
+def test_saying_you_are_lost_is_confusion(text: str) -> None:
+    assert confusion_words(text) == 1.0
+
+
+@pytest.mark.parametrize(
+    "text", ["I understand, thanks", "what does the warranty cover", 'she said "I\'m confused"']
+)
+def test_understanding_or_quoted_confusion_is_not_confusion(text: str) -> None:
+    assert confusion_words(text) == 0.0

@@ -3,7 +3,16 @@ import pytest
 from bot.empathy.signals import TurnObservation, compute_signals
 
 OPTED_OUT = "emotion and wording (customer opted out)"
-WORDING_SIGNALS = {"negative_emotion", "shouting", "punctuation", "profanity", "repetition_words", "sarcasm"}
+WORDING_SIGNALS = {
+    "negative_emotion",
+    "positive_emotion",
+    "confusion",
+    "shouting",
+    "punctuation",
+    "profanity",
+    "repetition_words",
+    "sarcasm",
+}
 
 
 def test_opted_out_turn_has_no_emotion_or_wording_signals() -> None:
@@ -150,3 +159,32 @@ def test_unavailable_reasons_are_not_duplicated() -> None:
     previous = TurnObservation(text="a")
     signals = compute_signals(TurnObservation(text="b"), previous)
     assert len(signals.unavailable) == len(set(signals.unavailable))
+
+
+def test_capitals_alone_are_not_shouting() -> None:
+    calm = TurnObservation(
+        text="THANKS FOR YOUR HELP EARLIER, EVERYTHING ARRIVED FINE.", emotion={"joy": 0.6, "anger": 0.1}
+    )
+    assert compute_signals(calm, None).values["shouting"] == 0.0
+
+
+def test_capitals_count_next_to_other_evidence() -> None:
+    angry = TurnObservation(text="WHERE IS MY ORDER, AGAIN", emotion={"anger": 0.1})
+    assert compute_signals(angry, None).values["shouting"] == 1.0
+
+
+def test_capitals_count_next_to_a_strong_negative_reading() -> None:
+    angry = TurnObservation(text="WHERE IS MY ORDER", emotion={"anger": 0.6})
+    assert compute_signals(angry, None).values["shouting"] == 1.0
+
+
+def test_joy_is_calm_evidence_and_confusion_its_own_signal() -> None:
+    turn = TurnObservation(text="sorry, what do you mean?", emotion={"joy": 0.3, "confusion": 0.2})
+    values = compute_signals(turn, None).values
+    assert values["positive_emotion"] == pytest.approx(0.3)
+    assert values["confusion"] == 1.0
+
+
+def test_confusion_without_the_words_is_the_model_reading() -> None:
+    turn = TurnObservation(text="which order is that", emotion={"confusion": 0.4})
+    assert compute_signals(turn, None).values["confusion"] == pytest.approx(0.4)
