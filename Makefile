@@ -164,5 +164,9 @@ eval: setup ## Empathy eval on ../shared/data dev files (metrics + JSON/HTML rep
 eval-bias: setup ## Frustration false positives/negatives per writing style (bench/data/style_variants.yml)
 	$(VENV)/bin/attune eval bias bench/data/style_variants.yml --json bench/results/eval-bias.json
 
+.PHONY: bench-replay
+bench-replay: setup ## Replay the TWCS dev threads into the running stack: share offered a person per rating (MODEL=, ARGS=--limit N)
+	$(PY) -m bench.replay_threads --model $(or $(MODEL),models/attune.tar.gz) $(ARGS)
+
 clean: ## Remove the venv, models, caches and local databases
 	rm -rf $(VENV) models var .rasa .pytest_cache .mypy_cache .ruff_cache

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -24,6 +24,8 @@ from actions.contact_history import ContactHistory
 from actions.languages import unread_language
 from actions.metrics import ActionServerMetrics, record
 from bot.constants import (
+    NLU_FALLBACK,
+    OUT_OF_SCOPE,
     PARSE_EMOTION,
     REQUEST_HUMAN,
     SLOT_DISTRESS,
@@ -104,6 +106,10 @@ def message_key(event: dict[str, Any]) -> str | None:
     return None if key is None else str(key)
 
 
+# What the bot could not understand or help with ("say it another way", "outside what I can do").
+NOT_UNDERSTOOD: Final = frozenset({NLU_FALLBACK, OUT_OF_SCOPE})
+
+
 @dataclass(frozen=True)
 class _Turn:
     """The turn being scored and what the empathy state slot carried over from the last one."""
@@ -112,6 +118,7 @@ class _Turn:
     scored: str | None
     failures: int
     explicit: bool
+    misunderstood: int
     history: EscalationHistory
     state: dict[str, Any]
 
@@ -125,6 +132,8 @@ class _Turn:
             scored=scored,
             failures=int(tracker.get_slot(SLOT_FAILED_ATTEMPTS) or 0),
             explicit=intent == REQUEST_HUMAN,
+            # Messages in a row the bot could not understand or help with: counted in the state slot.
+            misunderstood=int(state.get("misunderstood", 0)) + 1 if intent in NOT_UNDERSTOOD else 0,
             history=EscalationHistory.from_dict(state.get("history")),
             state=state,
         )
@@ -136,6 +145,7 @@ class _Turn:
             "tone_turns": tone_turns,
             "history": self.history.after(decision).to_dict(),
             "scored": self.scored,
+            "misunderstood": self.misunderstood,
         }
 
 
@@ -168,7 +178,9 @@ def _unscored(turn: _Turn, policy: EmpathyPolicy) -> _TurnSlots:
 
     Only explicit requests and failed self-service attempts (facts, not feelings) can lead to a human.
     """
-    decision = decide(turn.number, None, turn.explicit, turn.failures, turn.history, policy.escalation)
+    decision = decide(
+        turn.number, None, turn.explicit, turn.failures, turn.history, policy.escalation, turn.misunderstood
+    )
     return _TurnSlots(
         frustration=None,
         distress=None,
@@ -287,7 +299,15 @@ class ActionTrackEmpathy(Action):
             int(turn.state.get("tone_turns", 0)),
             policy.tone,
         )
-        decision = decide(turn.number, score, turn.explicit, turn.failures, turn.history, policy.escalation)
+        decision = decide(
+            turn.number,
+            score,
+            turn.explicit,
+            turn.failures,
+            turn.history,
+            policy.escalation,
+            turn.misunderstood,
+        )
         trajectory = [*(tracker.get_slot(SLOT_TRAJECTORY) or []), round(score.frustration.value, 3)]
         return _TurnSlots(
             frustration=round(score.frustration.value, 4),

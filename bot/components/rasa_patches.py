@@ -8,6 +8,7 @@ once per process, however many channels ask:
 - the check of action-server replies with its validator built once (below);
 - tracker-store errors fail the request instead of being hidden (bot/components/tracker_store.py);
 - a custom action survives a restart of the action server (bot/components/action_retry.py);
+- a customer's message is never answered with silence (bot/components/reply_guard.py);
 - personal data is masked in the server's log lines: on SMS/WhatsApp the sender id is a phone
   number (``mask_logs``).
 
@@ -27,7 +28,7 @@ import functools
 import os
 from typing import Any
 
-from bot.components import action_retry, tracker_store
+from bot.components import action_retry, reply_guard, tracker_store
 
 SPEEDUPS_VARIABLE = "ATTUNE_RASA_SPEEDUPS"
 
@@ -84,4 +85,5 @@ def install_rasa_patches() -> None:
     install_reply_check()
     tracker_store.install()
     action_retry.install()
+    reply_guard.install()
     mask_logs()

@@ -3,7 +3,8 @@
 The rules, in order (thresholds from ``policy/empathy.yml``):
 1. The customer explicitly asks for a human -> hand off (high priority when distressed).
 2. Distress over its threshold -> offer a phone call-back, urgent priority.
-3. Frustration over its threshold, or N failed self-service attempts in a row -> offer a human.
+3. Frustration over its threshold, N failed self-service attempts in a row, or M messages in a row
+   the bot could not understand or help with -> offer a human.
 An offer is not repeated within ``cooldown_turns`` turns, so a customer who said no is not
 asked again on every message.  Each decision carries the reasons and numbers behind it.
 """
@@ -77,6 +78,7 @@ def decide(
     failed_attempts: int,
     history: EscalationHistory,
     rules: EscalationRules,
+    misunderstood: int = 0,
 ) -> Decision:
     """The decision for this turn; ``score`` is None when the customer opted out of emotion analysis."""
     distress = score.distress.value if score else 0.0
@@ -97,6 +99,13 @@ def decide(
     if failed_attempts >= rules.offer_human_after_failures:
         reasons.append(
             f"{failed_attempts} failed self-service attempts >= {rules.offer_human_after_failures}"
+        )
+    if (
+        rules.offer_human_after_misunderstandings
+        and misunderstood >= rules.offer_human_after_misunderstandings
+    ):
+        reasons.append(
+            f"{misunderstood} messages in a row not understood >= {rules.offer_human_after_misunderstandings}"
         )
     if reasons and _cooled(history.last_human_offer, turn, rules):
         priority = PRIORITY_HIGH if distress >= rules.priority_distress_above else PRIORITY_NORMAL

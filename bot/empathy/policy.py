@@ -50,6 +50,7 @@ class ToneThresholds:
 class EscalationRules:
     offer_human_above: float = 0.60
     offer_human_after_failures: int = 2
+    offer_human_after_misunderstandings: int = 4
     callback_distress_above: float = 0.60
     priority_distress_above: float = 0.45
     cooldown_turns: int = 3

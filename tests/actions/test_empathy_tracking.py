@@ -215,3 +215,33 @@ async def test_a_verified_token_links_contacts_when_the_handoff_service_could_no
 
     explanation = {e["name"]: e["value"] for e in result}["empathy_explanation"]
     assert "channel_return" in explanation["frustration"]["contributions"]
+
+
+async def test_four_messages_in_a_row_the_bot_could_not_understand_bring_the_offer_of_a_person() -> None:
+    # Calm words each time: the offer comes from the bot failing to understand, not from a feeling.
+    texts = (
+        "my bag went to another airline",
+        "the rep at the airport said otherwise",
+        "who do I ask then",
+        "the form on the web page does not load",
+    )
+    slots: dict[str, Any] = {}
+    events: list[dict[str, Any]] = []
+    decisions = []
+    for turn, text in enumerate(texts):
+        events = [*events, message(text, "nlu_fallback", timestamp=10.0 * turn), bot(10.0 * turn + 1)]
+        slots = {**slots, **await run(slots, events[:-1])}
+        decisions.append(slots["escalation"])
+
+    assert decisions == ["none", "none", "none", "offer_human"]
+    assert slots["empathy_state"]["misunderstood"] == 4
+    reasons = " ".join(slots["empathy_explanation"]["decision"]["reasons"])
+    assert "4 messages in a row not understood" in reasons
+
+
+async def test_an_understood_message_starts_the_misunderstanding_count_again() -> None:
+    state = {"turn": 3, "misunderstood": 3, "history": {}, "tone_turns": 0, "scored": None}
+    slots = await run({"empathy_state": state}, [message("where is order 10002", "order_status")])
+
+    assert slots["empathy_state"]["misunderstood"] == 0
+    assert slots["escalation"] == "none"

@@ -22,7 +22,7 @@ def rasa_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from rasa.core.processor import MessageProcessor
     from rasa.core.tracker_store import FailSafeTrackerStore
 
-    from bot.components import action_retry, rasa_patches, tracker_store
+    from bot.components import action_retry, rasa_patches, reply_guard, tracker_store
     from handoff.shared.masking import MaskingFilter
 
     for owner, name in (
@@ -45,5 +45,6 @@ def rasa_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         rasa_patches.mask_logs,
         tracker_store.install,
         action_retry.install,
+        reply_guard.install,
     ):
         install.cache_clear()

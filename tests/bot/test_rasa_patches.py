@@ -55,7 +55,8 @@ def test_the_hook_installs_every_patch_once_however_often_it_is_called(
     assert FailSafeTrackerStore.on_tracker_store_retrieve_error is tracker_store._fail_the_request
     # Wrapped once each, not once per call: the wrapper's wrapped function is Rasa's own.
     assert RemoteAction.run is not shipped_run and RemoteAction.run.__wrapped__ is shipped_run  # type: ignore[attr-defined]
-    assert MessageProcessor._run_action.__wrapped__ is shipped_run_action  # type: ignore[attr-defined]
+    # reply_guard's wrapper around action_retry's, around Rasa's own.
+    assert MessageProcessor._run_action.__wrapped__.__wrapped__ is shipped_run_action  # type: ignore[attr-defined]
     assert {len(maskers(handler)) for handler in logging.getLogger().handlers} == {1}
     assert maskers(caplog.handler)  # pytest's handler was on the root logger: it masks too
 

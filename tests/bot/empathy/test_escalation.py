@@ -126,3 +126,26 @@ def test_decision_to_dict() -> None:
         "reasons": ["distress 0.70 >= 0.6"],
         "turn": 6,
     }
+
+
+def test_four_messages_in_a_row_not_understood_offer_a_human() -> None:
+    # A fact about the bot, not a feeling: it holds for a customer who opted out (score None) too.
+    for score in (make_score(0.1, 0.0), None):
+        decision = decide(5, score, False, 0, NEVER, RULES, misunderstood=4)
+        assert decision.kind == OFFER_HUMAN
+        assert decision.reasons == ("4 messages in a row not understood >= 4",)
+
+
+def test_three_messages_not_understood_offer_nothing_yet() -> None:
+    assert decide(5, make_score(0.1, 0.0), False, 0, NEVER, RULES, misunderstood=3).kind == NONE
+
+
+def test_zero_switches_the_misunderstanding_rule_off() -> None:
+    rules = EscalationRules(offer_human_after_misunderstandings=0)
+    assert decide(5, make_score(0.1, 0.0), False, 0, NEVER, rules, misunderstood=9).kind == NONE
+
+
+def test_the_misunderstanding_offer_respects_the_cooldown() -> None:
+    offered = EscalationHistory(last_human_offer=4)
+    decision = decide(5, make_score(0.1, 0.0), False, 0, offered, RULES, misunderstood=5)
+    assert decision.kind == NONE and "cooldown" in decision.reasons[-1]
