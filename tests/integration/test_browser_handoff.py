@@ -3,34 +3,17 @@
 a customer chats on the web page until frustration brings the offer of a person and accepts;
 an agent logs in (a second browser context), sees the chart and summary, claims and replies;
 the customer sees the reply; the agent resolves; the bot answers the customer's next message.
-Screenshots are saved in var/test-artifacts/.
+Screenshots are saved in var/artifacts/screenshots/ (tests/support/browser.py).
 """
-
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.support.stack import DEMO_PASSWORD, ROOT, RunningStack
+from tests.support.browser import SCREENSHOTS, TIMEOUT_MS, chromium_path
+from tests.support.stack import DEMO_PASSWORD, RunningStack
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = os.environ.get("ATTUNE_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = ROOT / "var" / "test-artifacts"
-TIMEOUT_MS = 30_000
-
-
-def chromium_path() -> str:
-    if Path(CHROMIUM).is_file():
-        return CHROMIUM
-    found = shutil.which("chromium")
-    if found:
-        return found
-    reason = "Debian's chromium is not installed (make test installs it: apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+ARTIFACTS = SCREENSHOTS
 
 
 async def test_customer_to_agent_and_back_in_a_real_browser(stack: RunningStack) -> None:

@@ -15,13 +15,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.stack import DEMO_PASSWORD, ROOT, RunningStack
+from tests.support.browser import SCREENSHOTS
+from tests.support.stack import DEMO_PASSWORD, RunningStack
 from tests.support.twilio_fake import TWILIO_NUMBER
 from tests.support.web_chat import ChatCustomer, wait_for
 
 pytestmark = pytest.mark.integration
 
-ARTIFACTS = ROOT / "var" / "test-artifacts"
+ARTIFACTS = SCREENSHOTS  # one folder of browser artifacts (tests/support/browser.py)
 DISTRESS = "please help, I'm scared, my insulin was in that parcel and it hasn't come"
 
 

@@ -32,6 +32,7 @@ import pytest
 import yarl
 
 from handoff.shared.identity_tokens import sign_identity_token
+from tests.support.browser import SCREENSHOTS
 from tests.support.console import csrf, log_in
 from tests.support.ports import free_port
 from tests.support.stack import DEMO_PASSWORD, ROOT, RunningStack, start_stack
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.integration
 CHROMIUM = os.environ.get("ATTUNE_CHROMIUM", "/usr/bin/chromium")
 WIDGET = ROOT / ".cache" / "rasa-webchat" / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 PAGE = Path(__file__).resolve().parent / "webchat"
-ARTIFACTS = ROOT / "var" / "test-artifacts"
+ARTIFACTS = SCREENSHOTS  # one folder of browser artifacts (tests/support/browser.py)
 TIMEOUT_MS = 30_000
 DEADLINE = 60.0
 # This stack's own keys (at least 32 characters, handoff/shared/identity_tokens.py): the test signs the
