@@ -155,6 +155,10 @@ bench-e2e: train ## Attune vs plain Rasa over REST at 1-32 users: p50/p95/p99, m
 bench-soak: train ## Soak Attune with steady traffic, sampling memory (MINUTES=20; not in CI)
 	$(PY) -m bench.soak --minutes $(or $(MINUTES),20) $(ARGS)
 
+.PHONY: bench-growth
+bench-growth: train ## One long conversation, Attune vs plain Rasa: latency at turns 10/100/200, tracker bytes, CPU (ARGS=--turns N)
+	$(PY) -m bench.growth $(ARGS)
+
 eval: setup ## Empathy eval on ../shared/data dev files (metrics + JSON/HTML reports in bench/results/)
 	$(VENV)/bin/attune eval dialogues ../shared/data/frustration_dialogues.dev.jsonl --json bench/results/eval-uss.json
 	$(VENV)/bin/attune eval dialogues ../shared/data/frustration_dialogues_twcs.dev.jsonl --json bench/results/eval-twcs.json

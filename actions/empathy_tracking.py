@@ -5,10 +5,17 @@ Rasa runs it on every user message, before the next action is predicted, because
 It may only return SlotSet events there.  It reads the emotion the NLU component put in the
 parse data, builds the turn's observation (bot/empathy/signals.py), scores it
 (bot/empathy/scoring.py), picks the tone (bot/empathy/tone.py), decides on escalation
-(bot/empathy/escalation.py) and stores all of it, with the explanation, in slots.  Any error
-leaves the slots as they were: scoring must never break a turn.
+(bot/empathy/escalation.py) and stores it in slots.  Any error leaves the slots as they were:
+scoring must never break a turn.
+
+What is stored is kept small (issue 18, docs/tracker-budget.md): one compact turn record per turn
+(actions/turn_record.py), the other slots only when their value changes, the full explanation
+only on the turns the audit log records (a tone change or an escalation decision), and the
+message vector for the rephrase signal in the empathy state, for the latest message only.  The
+audit trail and the metrics still see everything the turn decided.
 """
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +26,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import audit_trail, consent, resources
+from actions import audit_trail, consent, resources, turn_record
 from actions.contact_history import ContactHistory
 from actions.languages import unread_language
 from actions.metrics import ActionServerMetrics, record
@@ -27,6 +34,7 @@ from bot.constants import (
     NLU_FALLBACK,
     OUT_OF_SCOPE,
     PARSE_EMOTION,
+    PARSE_EMOTION_VECTOR,
     REQUEST_HUMAN,
     SLOT_DISTRESS,
     SLOT_EMOTION_OPT_OUT,
@@ -36,10 +44,11 @@ from bot.constants import (
     SLOT_FAILED_ATTEMPTS,
     SLOT_FRUSTRATION,
     SLOT_TONE,
-    SLOT_TRAJECTORY,
+    SLOT_TURN_RECORD,
 )
+from bot.empathy import compact_vector
 from bot.empathy.cues import Cues
-from bot.empathy.escalation import Decision, EscalationHistory, decide
+from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN, Decision, EscalationHistory, decide
 from bot.empathy.policy import EmpathyPolicy
 from bot.empathy.scoring import score_turn
 from bot.empathy.signals import RETURN_WINDOW_MINUTES, TurnObservation, compute_signals
@@ -47,7 +56,7 @@ from bot.empathy.tone import NEUTRAL, choose_tone
 
 logger = logging.getLogger(__name__)
 
-TRAJECTORY_LENGTH = 50
+ESCALATIONS: Final = frozenset({HANDOFF, OFFER_HUMAN, OFFER_CALLBACK})
 
 
 def _observation(
@@ -67,13 +76,40 @@ def _observation(
         text=str(event.get("text") or ""),
         emotion=None if unread else emotion.get("probabilities") or None,
         cues=Cues(**cues) if isinstance(cues, dict) and not unread else None,
-        embedding=None if unread else emotion.get("embedding") or None,
+        embedding=None if unread else _embedding(emotion),
         intent=None if unread else (parse.get("intent") or {}).get("name"),
         timestamp=event.get("timestamp"),
         reply_seconds=reply_seconds,
         failed_attempts=failed_attempts,
         returned_after_minutes=returned_after_minutes,
     )
+
+
+def _embedding(emotion: dict[str, Any]) -> list[float] | None:
+    """The message vector of an emotion reading: packed (bot/empathy/compact_vector.py), or a list
+    of floats as readings before issue 18 carried it.
+    """
+    packed = compact_vector.unpack(emotion.get(PARSE_EMOTION_VECTOR))
+    if packed is not None:
+        return packed
+    legacy = emotion.get("embedding")
+    if isinstance(legacy, list) and legacy and all(isinstance(x, (int, float)) for x in legacy):
+        return [float(x) for x in legacy]
+    return None
+
+
+def _previous_observation(previous: dict[str, Any] | None, state: dict[str, Any]) -> TurnObservation | None:
+    """The previous message as the rephrase and length signals read it.
+
+    Its vector comes from the empathy state: the tracker store does not keep vectors in the parse
+    data (bot/components/tracker_store.py), and the state holds only the last scored message's.
+    """
+    if previous is None:
+        return None
+    before = _observation(previous, None, None)
+    if before.embedding is None:
+        before = dataclasses.replace(before, embedding=compact_vector.unpack(state.get("vector")))
+    return before
 
 
 def latest_turns(tracker: Tracker) -> tuple[dict[str, Any] | None, dict[str, Any] | None, float | None]:
@@ -138,42 +174,68 @@ class _Turn:
             state=state,
         )
 
-    def next_state(self, decision: Decision, tone_turns: int) -> dict[str, Any]:
-        """The empathy state slot after this turn."""
+    def next_state(self, decision: Decision, tone_turns: int, vector: str | None = None) -> dict[str, Any]:
+        """The empathy state slot after this turn; ``vector``: this message's, packed, for the next turn."""
         return {
             "turn": self.number,
             "tone_turns": tone_turns,
             "history": self.history.after(decision).to_dict(),
             "scored": self.scored,
             "misunderstood": self.misunderstood,
+            **({"vector": vector} if vector else {}),
         }
 
 
 @dataclass(frozen=True)
 class _TurnSlots:
-    """Everything ``action_track_empathy`` sets each turn, in the order it sets it."""
+    """Everything ``action_track_empathy`` decides each turn, in the order it sets it."""
 
     frustration: float | None
     distress: float | None
-    trajectory: list[Any] | None
     tone: str
     escalation: str
     state: dict[str, Any]
     explanation: dict[str, Any]
+    record: turn_record.TurnRecord
 
     def events(self) -> list[dict[str, Any]]:
+        """All of it: what the audit trail and the metrics read (``stored`` is what Rasa keeps)."""
         return [
             SlotSet(SLOT_FRUSTRATION, self.frustration),
             SlotSet(SLOT_DISTRESS, self.distress),
-            SlotSet(SLOT_TRAJECTORY, self.trajectory),
             SlotSet(SLOT_TONE, self.tone),
             SlotSet(SLOT_ESCALATION, self.escalation),
             SlotSet(SLOT_EMPATHY_STATE, self.state),
             SlotSet(SLOT_EMPATHY_EXPLANATION, self.explanation),
+            SlotSet(SLOT_TURN_RECORD, self.record),
         ]
 
 
-def _unscored(turn: _Turn, policy: EmpathyPolicy) -> _TurnSlots:
+def stored(tracker: Tracker, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events Rasa keeps from a turn's ``events`` (docs/tracker-budget.md).
+
+    A slot is set only when its value changes, except a fresh escalation decision (the escalation
+    policy acts on the SlotSet of this turn).  The full explanation is kept only on the turns the
+    audit log records, a tone change or an escalation decision: the handoff payload explains its
+    trigger with it, and every other turn is in its compact record.
+    """
+    slots = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
+    tone_changed = SLOT_TONE in slots and slots[SLOT_TONE] != (tracker.get_slot(SLOT_TONE) or NEUTRAL)
+    escalated = slots.get(SLOT_ESCALATION) in ESCALATIONS
+    kept = []
+    for event in events:
+        name, value = event.get("name"), event.get("value")
+        if event.get("event") != "slot":
+            kept.append(event)
+        elif name == SLOT_EMPATHY_EXPLANATION:
+            if tone_changed or escalated:
+                kept.append(event)
+        elif (name == SLOT_ESCALATION and escalated) or value != tracker.get_slot(str(name)):
+            kept.append(event)
+    return kept
+
+
+def _unscored(tracker: Tracker, turn: _Turn, latest: dict[str, Any], policy: EmpathyPolicy) -> _TurnSlots:
     """The slots of a turn with emotion processing off: no scores, neutral tone.
 
     Only explicit requests and failed self-service attempts (facts, not feelings) can lead to a human.
@@ -184,11 +246,11 @@ def _unscored(turn: _Turn, policy: EmpathyPolicy) -> _TurnSlots:
     return _TurnSlots(
         frustration=None,
         distress=None,
-        trajectory=None,
         tone=NEUTRAL,
         escalation=decision.kind,
         state=turn.next_state(decision, 0),
         explanation={"turn": turn.number, "opted_out": True, "decision": decision.to_dict()},
+        record=turn_record.build(tracker, turn.number, latest, NEUTRAL, decision.kind, None),
     )
 
 
@@ -243,10 +305,10 @@ class ActionTrackEmpathy(Action):
         record(
             self._metrics, lambda metrics: metrics.turn(time.perf_counter() - started, previous_tone, events)
         )
-        return events
+        return stored(tracker, events)
 
     def track(self, tracker: Tracker) -> list[dict[str, Any]]:
-        """This turn's slots; none when there is no new customer message to score."""
+        """All this turn decided, as slot events; none when there is no new customer message to score."""
         policy = resources.empathy_policy()
         latest, previous, reply_seconds = latest_turns(tracker)
         if latest is None:
@@ -261,7 +323,7 @@ class ActionTrackEmpathy(Action):
         # The customer's choice, from any of their channels (the consent gate asked the handoff service).
         opted_out = consent.opted_out(tracker, latest)
         if opted_out:
-            slots = _unscored(turn, policy)
+            slots = _unscored(tracker, turn, latest, policy)
         else:
             slots = self._scored(tracker, turn, latest, previous, reply_seconds, policy)
         return [*_opt_out_sync(tracker, opted_out), *slots.events()]
@@ -278,7 +340,7 @@ class ActionTrackEmpathy(Action):
         """Scores the turn, picks the tone and decides on escalation."""
         returned = None if turn.state.get("return_counted") else self.returned_after(tracker, latest)
         current = _observation(latest, turn.failures, reply_seconds, returned)
-        before = _observation(previous, None, None) if previous else None
+        before = _previous_observation(previous, turn.state)
         language = unread_language(latest)
         signals = compute_signals(
             current,
@@ -308,27 +370,28 @@ class ActionTrackEmpathy(Action):
             policy.escalation,
             turn.misunderstood,
         )
-        trajectory = [*(tracker.get_slot(SLOT_TRAJECTORY) or []), round(score.frustration.value, 3)]
+        explanation = {
+            "turn": turn.number,
+            "opted_out": False,
+            # Set when this message's language is one the models do not read: no emotion claim.
+            **({"unread_language": language} if language else {}),
+            **score.to_dict(),
+            "tone": tone.to_dict(),
+            "decision": decision.to_dict(),
+            "policy_version": policy.version,
+        }
+        vector = compact_vector.pack(current.embedding) if current.embedding else None
         return _TurnSlots(
             frustration=round(score.frustration.value, 4),
             distress=round(score.distress.value, 4),
-            trajectory=trajectory[-TRAJECTORY_LENGTH:],
             tone=tone.tone,
             escalation=decision.kind,
             state={
-                **turn.next_state(decision, tone.turns_held),
+                **turn.next_state(decision, tone.turns_held, vector),
                 "return_counted": bool(turn.state.get("return_counted")) or returned is not None,
             },
-            explanation={
-                "turn": turn.number,
-                "opted_out": False,
-                # Set when this message's language is one the models do not read: no emotion claim.
-                **({"unread_language": language} if language else {}),
-                **score.to_dict(),
-                "tone": tone.to_dict(),
-                "decision": decision.to_dict(),
-                "policy_version": policy.version,
-            },
+            explanation=explanation,
+            record=turn_record.build(tracker, turn.number, latest, tone.tone, decision.kind, explanation),
         )
 
     def returned_after(self, tracker: Tracker, latest: dict[str, Any]) -> float | None:

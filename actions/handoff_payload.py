@@ -1,7 +1,10 @@
 """Builds the handoff payload (handoff/shared/payload_contract.py) from a conversation's tracker.
 
-Everything comes from what the conversation recorded: the empathy engine's explanation events
-(one per customer turn), the self-service log, intents from the parse data and the transcript.
+Everything comes from what the conversation recorded: the empathy engine's turn records (one per
+customer turn, actions/turn_record.py) and explanations (kept on the turns that changed the tone
+or escalated), the self-service attempts, intents from the parse data and the transcript.
+Conversations stored before issue 18 (an explanation every turn, a self-service log slot) read
+the same.
 The summary and the recommended approach are written from that state with templates: no model,
 nothing an agent cannot check against the transcript.
 
@@ -22,6 +25,7 @@ from typing import Any, Final
 
 from rasa_sdk import Tracker
 
+from actions import turn_record
 from actions.consent import gate_answer, known_customer
 from actions.outcomes import mask_email
 from bot.constants import (
@@ -32,9 +36,11 @@ from bot.constants import (
     SLOT_EMPATHY_EXPLANATION,
     SLOT_ORDER_ID,
     SLOT_PROBLEM,
+    SLOT_SELF_SERVICE_ATTEMPT,
     SLOT_SELF_SERVICE_LOG,
     SLOT_TONE,
     SLOT_TOPIC,
+    SLOT_TURN_RECORD,
 )
 from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN
 from bot.empathy.policy import EmpathyPolicy
@@ -137,40 +143,71 @@ def trigger_of(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def _top_signals(explanation: dict[str, Any], n: int = 3) -> list[str]:
-    contributions = (explanation.get("frustration") or {}).get("contributions") or {}
-    ranked = sorted(contributions.items(), key=lambda kv: -float(kv[1].get("contribution", 0)))
-    return [name for name, value in ranked[:n] if float(value.get("contribution", 0)) > 0]
-
-
 @dataclass(frozen=True)
 class Turn:
-    """One scored customer turn: the engine's explanation and the message it scored."""
+    """One scored customer turn: its scores (none with emotion analysis off) and the message scored."""
 
-    explanation: dict[str, Any]
+    number: int
+    frustration: float
+    distress: float
+    signals: list[str]
+    opted_out: bool
     message: dict[str, Any]
 
     def score(self, kind: str) -> float:
-        return float((self.explanation.get(kind) or {}).get("score", 0.0))
+        return self.frustration if kind == "frustration" else self.distress
 
-    @property
-    def number(self) -> int:
-        return int(self.explanation.get("turn", 0))
+    @classmethod
+    def of_record(cls, record: dict[str, Any], message: dict[str, Any]) -> "Turn":
+        signals = record.get("signals")
+        return cls(
+            number=_int(record.get("turn")),
+            frustration=_float(record.get("frustration")),
+            distress=_float(record.get("distress")),
+            signals=[str(s) for s in signals] if isinstance(signals, list) else [],
+            opted_out=record.get("emotion_processing") != turn_record.ON,
+            message=message,
+        )
+
+    @classmethod
+    def of_explanation(cls, explanation: dict[str, Any], message: dict[str, Any]) -> "Turn":
+        """A turn of a conversation stored before issue 18 (an explanation every turn, no record)."""
+        return cls(
+            number=_int(explanation.get("turn")),
+            frustration=_float((explanation.get("frustration") or {}).get("score")),
+            distress=_float((explanation.get("distress") or {}).get("score")),
+            signals=turn_record.top_signals(explanation),
+            opted_out=bool(explanation.get("opted_out")),
+            message=message,
+        )
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+def _float(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def scored_turns(tracker: Tracker) -> list[Turn]:
-    """Each explanation with the customer message before it (the message it scored), oldest first."""
-    turns, message = [], {}
+    """Each turn record with the customer message before it (the message it scored), oldest first.
+
+    A conversation with no records was stored before them: its explanations stand in.
+    """
+    by_record: list[Turn] = []
+    by_explanation: list[Turn] = []
+    message: dict[str, Any] = {}
     for event in tracker.events:
-        if event.get("event") == "user":
+        kind, value = event.get("event"), event.get("value")
+        if kind == "user":
             message = event
-        elif (
-            event.get("event") == "slot"
-            and event.get("name") == SLOT_EMPATHY_EXPLANATION
-            and isinstance(event.get("value"), dict)
-        ):
-            turns.append(Turn(event["value"], message))
-    return turns
+        elif kind == "slot" and isinstance(value, dict):
+            if event.get("name") == SLOT_TURN_RECORD:
+                by_record.append(Turn.of_record(value, message))
+            elif event.get("name") == SLOT_EMPATHY_EXPLANATION:
+                by_explanation.append(Turn.of_explanation(value, message))
+    return by_record or by_explanation
 
 
 @dataclass(frozen=True)
@@ -183,7 +220,7 @@ class Peak:
 
 def peak(turns: list[Turn], kind: str) -> Peak:
     """The peak of ``kind`` ("frustration" or "distress") over the scored turns (opted-out ones have none)."""
-    scored = [t for t in turns if not t.explanation.get("opted_out")]
+    scored = [t for t in turns if not t.opted_out]
     if not scored:
         return Peak()
     top = max(scored, key=lambda t: t.score(kind))
@@ -349,7 +386,7 @@ def build_payload(
     if language is not None:
         payload["language"] = language[0]
     if not opted_out:
-        _add_emotional_data(payload, tracker, history, trigger, user_events)
+        _add_emotional_data(payload, tracker, turns, trigger, user_events)
     return payload
 
 
@@ -359,8 +396,8 @@ def _trigger_message(
     """The customer message the handoff answers: the trigger turn's, or the request before it when
     that message was only a greeting, a yes, a no or a thank-you (or a button).
     """
-    explanation: object = trigger.get("_explanation") if trigger else None
-    scored = next((t.message for t in reversed(turns) if t.explanation is explanation and t.message), None)
+    number = _int(trigger.get("turn")) if trigger else None
+    scored = next((t.message for t in reversed(turns) if t.number == number and t.message), None)
     message: dict[str, Any] = scored if scored is not None else (user_events[-1] if user_events else {})
     upto = next((n for n, e in enumerate(user_events) if e is message), len(user_events) - 1)
     requests = [event for event in user_events[: upto + 1] if _is_request(event)]
@@ -374,9 +411,18 @@ def _is_request(event: dict[str, Any]) -> bool:
 
 
 def _failed_attempts(tracker: Tracker) -> list[dict[str, Any]]:
-    """The self-service log's failed attempts, oldest first."""
-    log = tracker.get_slot(SLOT_SELF_SERVICE_LOG) or []
-    return [a for a in log if isinstance(a, dict) and a.get("failed")]
+    """The failed self-service attempts, oldest first: one slot event each (actions/self_service.py),
+    or the self-service log of a conversation stored before issue 18.
+    """
+    attempts = [
+        e["value"]
+        for e in tracker.events
+        if e.get("event") == "slot" and e.get("name") == SLOT_SELF_SERVICE_ATTEMPT
+    ]
+    if not attempts:
+        log = tracker.get_slot(SLOT_SELF_SERVICE_LOG)
+        attempts = log if isinstance(log, list) else []
+    return [a for a in attempts if isinstance(a, dict) and a.get("failed")]
 
 
 def _idempotency_key(conversation_id: str, decision_turn: int, trigger: dict[str, Any] | None) -> str:
@@ -445,26 +491,24 @@ def _transcript(tracker: Tracker) -> list[TranscriptLine]:
     return lines
 
 
-def _trajectory_point(turn: int, explanation: dict[str, Any]) -> TrajectoryPoint:
+def _trajectory_point(turn: Turn) -> TrajectoryPoint:
     return {
-        "turn": int(explanation.get("turn", turn)),
-        "frustration": float((explanation.get("frustration") or {}).get("score", 0.0)),
-        "distress": float((explanation.get("distress") or {}).get("score", 0.0)),
-        "top_signals": _top_signals(explanation),
+        "turn": turn.number,
+        "frustration": turn.frustration,
+        "distress": turn.distress,
+        "top_signals": turn.signals,
     }
 
 
 def _add_emotional_data(
     payload: HandoffPayload,
     tracker: Tracker,
-    history: list[dict[str, Any]],
+    turns: list[Turn],
     trigger: dict[str, Any] | None,
     user_events: list[dict[str, Any]],
 ) -> None:
     """Scores, tone, emotion readings and the decision's explanation (never for a customer who opted out)."""
-    payload["trajectory"] = [
-        _trajectory_point(n, x) for n, x in enumerate(history, 1) if not x.get("opted_out")
-    ]
+    payload["trajectory"] = [_trajectory_point(t) for t in turns if not t.opted_out]
     payload["tone"] = str(tracker.get_slot(SLOT_TONE) or "neutral")
     readings = (_reading(n, e) for n, e in enumerate(user_events, 1))
     payload["emotions"] = [r for r in readings if r is not None]

@@ -49,7 +49,7 @@ from bot.constants import (
     SLOT_PENDING_CANCELLATION,
     SLOT_POSTCODE,
     SLOT_PROBLEM,
-    SLOT_SELF_SERVICE_LOG,
+    SLOT_SELF_SERVICE_ATTEMPT,
     SLOT_TOPIC,
     SLOT_VERIFICATION_PENDING,
     SLOT_VERIFIED_BY_CODE,
@@ -62,8 +62,6 @@ LimitsProvider = Callable[[], SelfServiceLimits]
 Clock = Callable[[], datetime]
 TOPICS = (*ORDER_TOPICS, *ACCOUNT_TOPICS)
 FAILURES_BEFORE_HINT = 2
-# Attempts kept in the self_service_log slot (the handoff payload lists them).
-LOG_LENGTH = 20
 LOOKUP_ERROR = "lookup_error"  # the outcome of a lookup that raised (outcomes.FAILURE_REASONS)
 
 
@@ -285,11 +283,16 @@ class StoreAction(SafeAction):
             "failed": outcome.failed,
             "why": failure_reason(outcome.code) if outcome.failed else "",
         }
-        log = [*(tracker.get_slot(SLOT_SELF_SERVICE_LOG) or []), attempt][-LOG_LENGTH:]
+        # This attempt only, once: the handoff payload collects them from the conversation's events
+        # (a log rewritten in full on every attempt grew the tracker by its square, issue 18).
         events: EventList = [
             SlotSet(SLOT_LAST_OUTCOME, outcome.code),
-            SlotSet(SLOT_FAILED_ATTEMPTS, float(failures)),
-            SlotSet(SLOT_SELF_SERVICE_LOG, log),
+            *(
+                []
+                if failures == _failed_attempts(tracker)
+                else [SlotSet(SLOT_FAILED_ATTEMPTS, float(failures))]
+            ),
+            SlotSet(SLOT_SELF_SERVICE_ATTEMPT, attempt),
             *extra,
         ]
         if outcome.failed and failures >= FAILURES_BEFORE_HINT:

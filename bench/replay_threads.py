@@ -1,6 +1,6 @@
 """Replay real customer-support threads into the running bot and count the threads where a person was offered.
 
-    python -m bench.replay_threads [--data FILE] [--limit N] [--concurrency 8] [--pause 8]
+    python -m bench.replay_threads [--data FILE] [--limit N] [--concurrency 8] [--pause 8] [--policy YAML]
     make bench-replay ARGS="--limit 20"
 
 Issue 17's goal: on real customer threads rated for frustration 0-4, a person is offered in at least 75% of
@@ -318,7 +318,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "attune.tar.gz")
     parser.add_argument("--start-timeout", type=float, default=420.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "replay.json")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="an empathy policy YAML to try instead of policy/empathy.yml (ATTUNE_EMPATHY_POLICY)",
+    )
     args = parser.parse_args(argv)
+    if args.policy is not None and not args.policy.is_file():
+        parser.error(f"--policy: no such file {args.policy}")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     if args.concurrency < 1:
@@ -340,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{len(threads)} threads, {sum(len(t.customer_turns) for t in threads)} customer turns", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
-        system, ready = start_attune(args.model.resolve(), Path(tmp))
+        extra_env = {"ATTUNE_EMPATHY_POLICY": str(args.policy.resolve())} if args.policy else None
+        system, ready = start_attune(args.model.resolve(), Path(tmp), extra_env)
         try:
             print("starting Attune on 127.0.0.1...", flush=True)
             wait_ready(system, args.start_timeout, ready)

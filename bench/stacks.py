@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,7 +161,10 @@ def _launcher_has(flag: str) -> bool:
     return flag in usage
 
 
-def start_attune(model: Path, var_dir: Path) -> tuple[System, threading.Event]:
+def start_attune(
+    model: Path, var_dir: Path, extra_env: Mapping[str, str] | None = None
+) -> tuple[System, threading.Event]:
+    """``extra_env`` adds to or overrides base_env (bench/growth.py raises the per-conversation limits)."""
     rasa, actions, handoff = free_port(), free_port(), free_port()
     system = System("attune", f"http://127.0.0.1:{rasa}")
     command = [
@@ -170,10 +174,11 @@ def start_attune(model: Path, var_dir: Path) -> tuple[System, threading.Event]:
     if _launcher_has("--actions-metrics-port"):
         # Metrics stay on, as in `make run`, on a free port rather than the fixed default.
         command += ["--actions-metrics-port", str(free_port())]
-    return system, system.start("launcher", command, base_env(var_dir), marker=True)
+    env = {**base_env(var_dir), **(extra_env or {})}
+    return system, system.start("launcher", command, env, marker=True)
 
 
-def start_plain(model: Path, var_dir: Path) -> System:
+def start_plain(model: Path, var_dir: Path, extra_env: Mapping[str, str] | None = None) -> System:
     rasa, actions = free_port(), free_port()
     endpoints = {
         "action_endpoint": {"url": f"http://127.0.0.1:{actions}/webhook"},
@@ -181,7 +186,7 @@ def start_plain(model: Path, var_dir: Path) -> System:
     }
     (var_dir / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
     (var_dir / "credentials.yml").write_text("rest:\n")
-    env = base_env(var_dir)
+    env = {**base_env(var_dir), **(extra_env or {})}
     system = System("plain", f"http://127.0.0.1:{rasa}")
     system.health_urls = [f"{system.url}/", f"http://127.0.0.1:{actions}/health"]
     bin_dir = Path(sys.executable).parent

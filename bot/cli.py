@@ -1,6 +1,7 @@
 """The `attune` command, the one composition root of the command line.
 
 `attune eval dialogues|emotions FILE...`, `attune eval bias [FILE]` (bot/evaluation/bias.py),
+`attune fit frustration [--dev FILE...] [--write]` (bot/evaluation/fitting.py),
 `attune feedback export`,
 `attune audit verify`, `attune privacy export|erase|purge` (handoff/privacy/cli.py),
 `attune migrate-conversation-ids` (bot/conversation_id_migration.py),
@@ -120,6 +121,44 @@ def eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def fit_command(args: argparse.Namespace) -> int:
+    """``attune fit frustration``: weights from data/frustration/, chosen among a handful of settings."""
+    from bot.empathy.fitting import FrustrationDataError
+    from bot.evaluation import fitting
+    from bot.evaluation.engine import POLICY_FILE, ROOT, load_policy, shipped_engine
+    from bot.evaluation.evaluate import EvalInputError
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    engine = shipped_engine()
+    try:
+        data = fitting.design_matrix(engine, fitting.load_conversations())
+        dev = fitting.load_dev(engine, args.dev)
+        l2s = fitting.L2_CHOICES if dev else (args.l2,)
+        carries = fitting.CARRY_CHOICES if dev else (engine.policy.frustration_carry,)
+        found = fitting.candidates(data, load_policy(), dev, l2s, carries)
+    except (FrustrationDataError, EvalInputError) as error:
+        print(f"attune fit: {error}", file=sys.stderr)
+        return 2
+    positives = int((data.target == 1.0).sum())
+    print(f"data/frustration: {len(data.target)} customer turns, {positives} frustrated")
+    for candidate in found:
+        aucs = "  ".join(f"{k} AUC {v:.3f}" for k, v in candidate.dev_auc.items() if v is not None)
+        cv = fitting.cross_validated_auc(data, candidate.l2)
+        print(f"l2 {candidate.l2:<4} carry {candidate.carry:<4} held-out-conversation AUC {cv:.3f}  {aucs}")
+    chosen = max(found, key=lambda c: c.mean_auc)
+    print(f"chosen: l2 {chosen.l2}, carry {chosen.carry}\n{fitting.describe(chosen, engine.policy)}")
+    path = ROOT / POLICY_FILE
+    before = path.read_text(encoding="utf-8")
+    after = fitting.patched_policy_text(before, chosen)
+    if args.write:
+        path.write_text(after, encoding="utf-8")
+        print(f"wrote {path}")
+    else:
+        print(fitting.diff(before, after, POLICY_FILE) or "policy unchanged")
+    return 0
+
+
 def migrate_command() -> int:
     """``attune migrate-conversation-ids``: conversations stored before ids were namespaced by channel."""
     from bot.conversation_id_migration import migrate_conversation_ids
@@ -150,6 +189,17 @@ def main(argv: list[str] | None = None) -> int:
         "--json", type=Path, help="write the metrics here (one object, or a list for several files)"
     )
     evaluate.add_argument("--html", type=Path, help="HTML report (default: next to --json)")
+    fit = commands.add_parser("fit", help="learn the frustration weights from data/frustration/")
+    fit.add_argument("kind", choices=("frustration",))
+    fit.add_argument(
+        "--dev",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="dev files (../shared/data formats) to choose L2 and carry-over by AUC; never fitted on",
+    )
+    fit.add_argument("--l2", type=float, default=1.0, help="L2 strength when no --dev file is given")
+    fit.add_argument("--write", action="store_true", help="write the numbers into policy/empathy.yml")
     for service_command in SERVICE_COMMANDS.values():
         service_command.add_parser(commands)
     commands.add_parser(
@@ -162,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
         return SERVICE_COMMANDS[args.command].run(args)
     if args.command == "migrate-conversation-ids":
         return migrate_command()
+    if args.command == "fit":
+        missing_dev = [str(p) for p in args.dev if not p.is_file()]
+        if missing_dev:
+            parser.error(f"no such file: {', '.join(missing_dev)}")
+        if not 0 < args.l2 <= 1000:
+            parser.error("--l2 must be above 0 and at most 1000")
+        return fit_command(args)
     if args.kind == "bias" and len(args.files) > 1:
         parser.error("eval bias takes at most one FILE")
     if args.kind != "bias" and not args.files:

@@ -74,7 +74,8 @@ SLOT_POSTCODE: Final = "postcode"
 SLOT_VERIFIED_BY_CODE: Final = "verified_by_code"
 # The bot waits for proof (an order's e-mail or postcode, a one-time code): "never mind" ends it.
 SLOT_VERIFICATION_PENDING: Final = "verification_pending"
-# What the customer asked, what the bot tried and why it failed, per self-service attempt.
+# No longer set (issue 18: one self_service_attempt event per attempt instead); read from
+# conversations stored before.
 SLOT_SELF_SERVICE_LOG: Final = "self_service_log"
 # Where the latest handoff stands: delivered | queued (in the outbox) | rejected | failed (not saved).
 SLOT_HANDOFF_STATUS: Final = "handoff_status"
@@ -100,12 +101,21 @@ FORM_ACCOUNT: Final = "account_form"
 PARSE_EMOTION: Final = "emotion"
 # The detected language of a message: {"code": "es", "supported": false} (absent before detection).
 PARSE_LANGUAGE: Final = "language"
+# Inside the emotion reading: the message embedding, int8 in base64 (bot/empathy/compact_vector.py).
+# For the turn only: the tracker store drops it before the event is stored (docs/tracker-budget.md).
+PARSE_EMOTION_VECTOR: Final = "vector"
 
-# --- empathy slots (set every turn by action_track_empathy) ---------------------------------
+# --- empathy slots (set by action_track_empathy, each only when its value changes) ------------
 SLOT_FRUSTRATION: Final = "frustration"
 SLOT_DISTRESS: Final = "distress"
+# No longer set (issue 18): the trajectory is the turn records' scores.
 SLOT_TRAJECTORY: Final = "frustration_trajectory"
 SLOT_TONE: Final = "tone"
 SLOT_ESCALATION: Final = "escalation"
 SLOT_EMPATHY_STATE: Final = "empathy_state"
+# Set only on turns whose decision is an escalation (the handoff payload's explanation).
 SLOT_EMPATHY_EXPLANATION: Final = "empathy_explanation"
+# The compact per-turn record analytics reads from the event broker (docs/tracker-budget.md).
+SLOT_TURN_RECORD: Final = "turn_record"
+# One self-service attempt, set when it happens (the handoff payload collects them from the events).
+SLOT_SELF_SERVICE_ATTEMPT: Final = "self_service_attempt"

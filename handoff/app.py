@@ -24,6 +24,8 @@ from handoff.core.app_keys import (
     CALLS_WAKE,
     CHAT_LIMITER,
     ENGINE,
+    LIVE,
+    LIVE_CHAT_LIMITER,
     LOGIN_FORM_KEY,
     METRICS,
     OPENAPI,
@@ -32,6 +34,7 @@ from handoff.core.app_keys import (
     TEMPLATES,
 )
 from handoff.core.db import create_engine_for
+from handoff.core.live_hub import LiveHub
 from handoff.core.middleware import error_middleware, metrics_middleware, security_headers
 from handoff.core.migrate import upgrade_to_head
 from handoff.core.rasa_client import RasaClient
@@ -40,9 +43,13 @@ from handoff.core.settings import Settings
 from handoff.privacy import purge_worker
 from handoff.privacy import routes as privacy_routes
 from handoff.privacy import views as privacy_views
+from handoff.queue import live_events, wait_watcher, webhooks
 from handoff.queue import routes as queue_routes
-from handoff.queue import wait_watcher, webhooks
 from handoff.queue.handoffs import queue_depth
+from handoff.workspace import routes as workspace_routes
+
+# The web chat's live endpoints: a typing hint every few seconds while typing, and the stream's reconnects.
+LIVE_CHAT_PER_MINUTE, LIVE_CHAT_BURST = 60, 20
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -109,6 +116,20 @@ async def _webhook_worker(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _live(app: web.Application) -> AsyncIterator[None]:
+    """The live console's queue watcher (handoff/queue/live_events.py): it polls while a console listens."""
+    task = asyncio.create_task(live_events.run_watcher(live_events.QueueWatcher(app[ENGINE], app[LIVE])))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _end_streams(app: web.Application) -> None:
+    # Open event streams would hold the shutdown for its whole timeout; browsers reconnect elsewhere.
+    app[LIVE].close()
+
+
 async def _retention(app: web.Application) -> AsyncIterator[None]:
     """Applies the retention periods at start-up and then every ATTUNE_PURGE_INTERVAL_SECONDS."""
     settings = app[SETTINGS]
@@ -139,11 +160,15 @@ def create_app(settings: Settings) -> web.Application:
         per_minute=privacy_views.CHAT_PER_MINUTE, burst=privacy_views.CHAT_PER_MINUTE
     )
     app[OPENAPI] = openapi.document()
+    app[LIVE] = LiveHub()
+    app[LIVE_CHAT_LIMITER] = RateLimiter(per_minute=LIVE_CHAT_PER_MINUTE, burst=LIVE_CHAT_BURST)
+    app.on_shutdown.append(_end_streams)  # type: ignore[arg-type]  # aiosignal's false alarm, as above
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_webhook_worker)
     app.cleanup_ctx.append(_rasa)
     app.cleanup_ctx.append(_demo_accounts)
     app.cleanup_ctx.append(_retention)
+    app.cleanup_ctx.append(_live)
     app[TEMPLATES] = _templates(app)
     # Each feature registers its own named routes; pages and views build URLs from the names.
     for setup_routes in (
@@ -154,6 +179,7 @@ def create_app(settings: Settings) -> web.Application:
         callback_routes.setup_routes,
         privacy_routes.setup_routes,
         audit_routes.setup_routes,
+        workspace_routes.setup_routes,
     ):
         setup_routes(app)
     return app

@@ -197,7 +197,14 @@ def _customer_paths() -> dict[str, Any]:
             "post": _op(
                 "Which customer these identities are (linked, created or merged), and their choice",
                 "customers",
-                {**consent, **_errors("400", "401", "409", "413")},
+                {
+                    **consent,
+                    "304": _ok(
+                        "The answer the caller holds is current: its If-None-Match names the consent "
+                        "epoch, the ETag of every answer (handoff/privacy/consent_epoch.py). No body."
+                    ),
+                    **_errors("400", "401", "409", "413"),
+                },
                 security=_BEARER,
                 requestBody=_body(
                     {
@@ -364,6 +371,157 @@ def _post(summary: str, fields: dict[str, Any], *params: dict[str, Any]) -> dict
     )
 
 
+_SSE = "text/event-stream"
+
+
+def _stream(
+    summary: str, *params: dict[str, Any], errors: tuple[str, ...] = ("401", "404")
+) -> dict[str, Any]:
+    responses = {
+        "200": _ok(
+            "Server-Sent Events (handoff/console/live_views.py); EventSource reconnects with Last-Event-ID.",
+            {"type": "string"},
+            _SSE,
+        ),
+        "503": _ok("This instance serves as many streams as it can; the page falls back to reloading."),
+        **_errors(*errors),
+    }
+    return _op(summary, "console", responses, parameters=list(params))
+
+
+def _live_paths() -> dict[str, Any]:
+    """The live console's streams and fetches (handoff/console/live_views.py)."""
+    handoff_id = _id_param("handoff_id", "handoff")
+    session = {"name": "session_id", "in": "query", "required": True, "schema": _ref("SessionId")}
+    sent = {"200": _ok("Done.", {"type": "object"}), **_errors("400", "401", "403", "404", "409", "413")}
+    typing = {
+        "200": _ok("Whether a typing indicator is shown.", {"type": "object"}),
+        **_errors("400", "403", "413", "429"),
+    }
+    return {
+        "/console/events": {"get": {**_stream("The queue, live"), "security": _CONSOLE}},
+        "/console/handoffs/{handoff_id}/events": {
+            "get": {
+                **_stream("One handoff, live: status, messages, call-backs, typing", handoff_id),
+                "security": _CONSOLE,
+            }
+        },
+        "/console/handoffs/{handoff_id}/messages": {
+            "post": _op(
+                "Reply to the customer without a reload (JSON; 503 when the assistant is unreachable)",
+                "console",
+                {**sent, "503": _ok("The assistant is unreachable: nothing was sent.")},
+                security=_CONSOLE,
+                parameters=[handoff_id],
+                requestBody=_form(
+                    {**_CSRF, "text": {"type": "string", "maxLength": MAX_REPLY_CHARS}},
+                    ["csrf_token", "text"],
+                ),
+            )
+        },
+        "/console/handoffs/{handoff_id}/typing": {
+            "post": _op(
+                "The holder is typing (shown in the web chat; SMS and WhatsApp show none)",
+                "console",
+                sent,
+                security=_CONSOLE,
+                parameters=[handoff_id],
+                requestBody=_form({**_CSRF, "active": {"enum": ["0", "1"]}}, ["csrf_token"]),
+            )
+        },
+        "/chat/events": {
+            "get": _stream(
+                "The web chat's live hints: the agent is typing", session, errors=("400", "403", "429")
+            )
+        },
+        "/chat/typing": {
+            "post": _op(
+                "The customer is typing (shown to the agent who holds their handoff)",
+                "customers",
+                typing,
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "required": ["session_id"],
+                        "properties": {"session_id": _ref("SessionId"), "active": {"type": "boolean"}},
+                    }
+                ),
+            )
+        },
+    }
+
+
+def _workspace_paths() -> dict[str, Any]:
+    """The agent workspace (handoff/workspace/routes.py): canned responses, notes, transfers, presence."""
+    handoff_id = _id_param("handoff_id", "handoff")
+    number = {"type": "string", "pattern": "^[0-9]{1,9}$"}
+    json_ok = {
+        "200": _ok("JSON for the page's script.", {"type": "object"}),
+        **_REDIRECT,
+        **_errors("400", "403", "404"),
+    }
+    canned_fields = {
+        "shortcut": {"type": "string", "maxLength": 33},
+        "title": {"type": "string", "maxLength": 80},
+        "body": {"type": "string", "maxLength": 2000},
+    }
+
+    def json_get(summary: str, *params: dict[str, Any]) -> dict[str, Any]:
+        return {"get": _op(summary, "console", json_ok, security=_CONSOLE, parameters=list(params))}
+
+    query = {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 65}}
+    for_handoff = {"name": "handoff", "in": "query", "required": False, "schema": {"type": "string"}}
+    return {
+        "/console/canned": {
+            "get": _page("Canned responses (supervisors edit them)"),
+            "post": _post("Add a canned response", canned_fields),
+        },
+        "/console/canned/search": json_get(
+            'Canned responses for the reply box\'s "/", slots filled from the handoff', query, for_handoff
+        ),
+        "/console/canned/{canned_id}": {
+            "post": _post(
+                "Change or remove a canned response",
+                {**canned_fields, "action": {"enum": ["save", "remove"]}},
+                {"name": "canned_id", "in": "path", "required": True, "schema": number},
+            )
+        },
+        "/console/handoffs/{handoff_id}/notes": {
+            **json_get("The handoff's internal notes the reader may see", handoff_id),
+            "post": _post(
+                "Add an internal note (never sent to the customer)",
+                {"text": {"type": "string", "maxLength": 2000}},
+                handoff_id,
+            ),
+        },
+        "/console/handoffs/{handoff_id}/transfer": {
+            "post": _post(
+                "Transfer a claimed handoff to an active colleague, with a note",
+                {"to": number, "note": {"type": "string", "maxLength": 1000}},
+                handoff_id,
+            )
+        },
+        "/console/team": {"get": _page("The team: presence, load and capacity")},
+        "/console/team.json": json_get("The team as JSON, with how many agents take new handoffs"),
+        "/console/presence": {
+            "post": _post("Set your presence", {"presence": {"enum": ["online", "away", "offline"]}})
+        },
+        "/console/agents/{agent_id}/capacity": {
+            "post": _post(
+                "Set an agent's capacity (roles with the workspace policy's manage_team)",
+                {"capacity": number},
+                {"name": "agent_id", "in": "path", "required": True, "schema": number},
+            )
+        },
+    }
+
+
+def _with_live_paths(paths: dict[str, Any]) -> dict[str, Any]:
+    for path, item in _live_paths().items():
+        paths[path] = {**paths.get(path, {}), **item}
+    return paths
+
+
 def _console_paths() -> dict[str, Any]:
     handoff_id = _id_param("handoff_id", "handoff")
     text = {"type": "string", "maxLength": MAX_REPLY_CHARS}
@@ -418,7 +576,14 @@ def _console_paths() -> dict[str, Any]:
             "post": _post("Reply to the customer", {"text": text}, handoff_id)
         },
         "/console/handoffs/{handoff_id}/resolve": {
-            "post": _post("Resolve and hand back to the bot", {}, handoff_id)
+            "post": _post(
+                "Resolve and hand back to the bot (a reason code of policy/workspace.yml is required)",
+                {
+                    "disposition": {"type": "string", "pattern": "^[a-z0-9_]{1,32}$"},
+                    "disposition_note": {"type": "string", "maxLength": 500},
+                },
+                handoff_id,
+            )
         },
         "/console/handoffs/{handoff_id}/flags": {
             "post": _post(
@@ -709,7 +874,15 @@ def document() -> dict[str, Any]:
             "version": payload_contract.SCHEMA_VERSION,
             "description": _DESCRIPTION,
         },
-        "paths": {**_handoff_paths(), **_customer_paths(), **_operations_paths(), **_console_paths()},
+        "paths": _with_live_paths(
+            {
+                **_handoff_paths(),
+                **_customer_paths(),
+                **_operations_paths(),
+                **_console_paths(),
+                **_workspace_paths(),
+            }
+        ),
         "components": {
             "securitySchemes": {
                 "bearer": {

@@ -4,9 +4,10 @@ Reads the MiniLM sentence feature the MiniLMFeaturizer already computed (no seco
 pass), adds cue features (bot/empathy/cues.py) and applies the emotion model trained, during
 `rasa train`, from the designer-written examples in ``data/emotions/*.yml``.  The result is set
 on the message as ``emotion`` with ``add_to_output=True`` so actions read it from
-``tracker.latest_message``.  It also carries the message embedding (3 decimals) so the action
-server can spot a rephrase without loading a model.  A failure here never breaks a turn: the
-message gets ``{"error": ...}`` and the action server scores without emotion.
+``tracker.latest_message``.  It also carries the message embedding, int8 in base64 (``vector``,
+bot/empathy/compact_vector.py), so the action server can spot a rephrase without loading a model;
+the tracker store drops it before an event is stored (docs/tracker-budget.md).  A failure here
+never breaks a turn: the message gets ``{"error": ...}`` and the action server scores without emotion.
 """
 
 import glob
@@ -28,6 +29,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components import sentence_encoder
+from bot.empathy import compact_vector
 from bot.empathy.cues import without_quotes
 from bot.empathy.emotion_model import EmotionModel, train_emotion_model
 from bot.empathy.emotions import EmotionDataError, EmotionExample, check_coverage, parse_emotion_data
@@ -40,6 +42,7 @@ CONSENT_KEY = "attune"
 DATA_FILES = "data_files"
 MODEL_PATH = "model_path"
 OUTPUT_KEY = "emotion"  # bot.constants.PARSE_EMOTION; spelled here too so components stay rasa-side only
+VECTOR_KEY = "vector"  # bot.constants.PARSE_EMOTION_VECTOR: the message embedding, packed
 ARRAYS_FILE = "emotion_model.npz"
 MODEL_NAME = "attune-emotion-1"
 # Where bot/components/language_detector.py puts its reading (bot.constants.PARSE_LANGUAGE), and
@@ -86,7 +89,7 @@ class EmotionClassifier(GraphComponent):
             # Used only when no MiniLM sentence feature is on the message; None = packaged model.
             MODEL_PATH: None,
             # Bump when bot/empathy's emotion model changes: Rasa's cache fingerprints only this file.
-            "version": 4,  # 4: the sarcasm cue reads flat repeated praise ("great, just great")
+            "version": 5,  # 5: human_request needs a request, "another" is no repetition word (cues)
         }
 
     @classmethod
@@ -223,7 +226,8 @@ class EmotionClassifier(GraphComponent):
                     "top": reading.top,
                     "probabilities": {k: round(v, 4) for k, v in reading.probabilities.items()},
                     "cues": reading.cues.to_dict(),
-                    "embedding": [round(float(x), 3) for x in vector],
+                    # 512 characters instead of ~2.3 KB of floats; for this turn only (not stored).
+                    VECTOR_KEY: compact_vector.pack(vector),
                 },
                 add_to_output=True,
             )

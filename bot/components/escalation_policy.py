@@ -46,14 +46,16 @@ class EscalationPolicy(Policy):
     @staticmethod
     def pending_action(tracker: DialogueStateTracker) -> str | None:
         """The escalation action still to run in this turn, or None."""
-        decision = None
+        # A separate "found" flag, not "decision is None": a decision cleared later in the turn
+        # (SlotSet to None) is the latest word and must not let an earlier one through.
+        found, decision = False, None
         for event in reversed(tracker.events):
             if isinstance(event, UserUttered):
                 break
             if isinstance(event, ActionExecuted) and event.action_name in ACTIONS.values():
                 return None  # already acted on in this turn
-            if isinstance(event, SlotSet) and event.key == SLOT and decision is None:
-                decision = event.value
+            if isinstance(event, SlotSet) and event.key == SLOT and not found:
+                found, decision = True, event.value
         return ACTIONS.get(str(decision)) if decision else None
 
     def predict_action_probabilities(

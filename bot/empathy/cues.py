@@ -29,8 +29,9 @@ _POSITIVE = re.compile(
     r"wonderful|legend|lifesaver|sorted|appreciate\w*|helpful)\b",
     re.IGNORECASE,
 )
+# "another" is not here: "another order" is calm (issue 17); "yet again", "once more" say it.
 _REPETITION = re.compile(
-    r"\b(again|still|yet again|once more|another|keep (getting|saying|telling|asking)|"
+    r"\b(again|still|yet again|once more|keep (getting|saying|telling|asking)|"
     r"(second|third|fourth|fifth|nth|\d+(st|nd|rd|th)) time|(two|three|four|five|\d+) times|twice|"
     r"how many times|already (told|said|asked|explained|gave)|over and over|every time|for weeks|for days|"
     r"same (thing|answer|problem|message))\b",
@@ -57,10 +58,22 @@ _SARCASM_ALONE = re.compile(
     r"\b(thanks for nothing|yeah,? right|oh,? joy|what a (surprise|shock)|shocker|cheers for nothing)\b",
     re.IGNORECASE,
 )
+# Asking for a person, not mentioning one: "the agent sorted my refund" is thanks, not a request
+# (issue 17), so a word like "agent" counts only after a request ("put me through to an agent") or
+# as the whole message ("agent please").
+_PEOPLE = (
+    r"(human( being)?|person|agent|representative|rep|operator|manager|supervisor|staff( member)?|"
+    r"customer (service|support)( team| agent)?|advisor|adviser)"
+)
 _HUMAN_REQUEST = re.compile(
-    r"\b((real|actual|live) (person|human|agent|people)|human( being)?|representative|rep|operator|"
-    r"(speak|talk|chat) (to|with) (a |an |some)?(person|someone|somebody|agent|manager|supervisor|staff)|"
-    r"agent|manager|supervisor|customer service)\b",
+    r"\b(real|actual|live) (person|human|agent|people|support)\b|"
+    r"\b((speak|talk|chat) (to|with)|(connect|transfer|put|pass|escalate) (me|this)( through| over)?( to)?|"
+    r"(get|give|find) me|(i|we) (want|need|would like|'?d like|demand)( to (speak|talk|chat) (to|with))?|"
+    r"can (i|we|you) (have|get|speak to|talk to|chat to|chat with|talk with|speak with)|"
+    r"let me (speak|talk|chat) (to|with)|is there (a|an|any)|are there any|where is (a|an|the|your))"
+    r"\s+(to\s+)?(a |an |the |some |one of your |your |any |one )?(real |actual |live )?"
+    rf"({_PEOPLE}|someone|somebody)\b|"
+    rf"^\W*({_PEOPLE})(,? (please|pls|plz|now|asap))*\W*$",
     re.IGNORECASE,
 )
 # The customer correcting or turning down what the bot just said ("no, I said the west").

@@ -22,7 +22,7 @@ from bot.empathy.emotion_model import EmotionModel, EmotionReading, train_emotio
 from bot.empathy.emotions import EmotionExample, check_coverage, parse_emotion_data
 from bot.empathy.policy import EmpathyPolicy
 from bot.empathy.scoring import TurnScore, score_turn
-from bot.empathy.signals import TurnObservation, compute_signals
+from bot.empathy.signals import TurnObservation, TurnSignals, compute_signals
 from bot.empathy.transcripts import bot_reply_failed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,13 @@ class ScoredTurn:
     index: int  # position in the dialogue
     text: str
     score: TurnScore
+
+
+@dataclass(frozen=True)
+class TurnReading:
+    index: int  # position in the dialogue
+    text: str
+    signals: TurnSignals
 
 
 def load_policy(path: Path = ROOT / POLICY_FILE) -> EmpathyPolicy:
@@ -85,11 +92,17 @@ class EmpathyEngine:
 
     def score_dialogue(self, turns: Sequence[Turn]) -> list[ScoredTurn]:
         """Scores for each user turn, in order, each from that turn and the ones before it."""
+        return score_signals(self.dialogue_signals(turns), self.policy)
+
+    def dialogue_signals(self, turns: Sequence[Turn]) -> list[TurnReading]:
+        """Each user turn's signals, in order; they do not depend on the policy.
+
+        ``attune fit frustration`` computes them once and scores them under many settings.
+        """
         user_positions = [i for i, t in enumerate(turns) if t.speaker == "user"]
         embeddings, readings = self.read_emotions([turns[i].text for i in user_positions])
-        scored: list[ScoredTurn] = []
+        found: list[TurnReading] = []
         previous: TurnObservation | None = None
-        frustration = distress = 0.0
         failures = 0
         for n, position in enumerate(user_positions):
             before = turns[position - 1] if position > 0 else None
@@ -102,11 +115,20 @@ class EmpathyEngine:
                 embedding=embeddings[n].tolist(),
                 failed_attempts=failures,
             )
-            score = score_turn(compute_signals(observation, previous), frustration, distress, self.policy)
-            frustration, distress = score.frustration.value, score.distress.value
-            scored.append(ScoredTurn(position, turns[position].text, score))
+            found.append(TurnReading(position, turns[position].text, compute_signals(observation, previous)))
             previous = observation
-        return scored
+        return found
+
+
+def score_signals(readings: Sequence[TurnReading], policy: EmpathyPolicy) -> list[ScoredTurn]:
+    """The scores of one dialogue's user turns under ``policy``, each carrying over to the next."""
+    scored: list[ScoredTurn] = []
+    frustration = distress = 0.0
+    for reading in readings:
+        score = score_turn(reading.signals, frustration, distress, policy)
+        frustration, distress = score.frustration.value, score.distress.value
+        scored.append(ScoredTurn(reading.index, reading.text, score))
+    return scored
 
 
 def turns_of(record: dict[str, Any]) -> list[Turn]:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handoff.console import login_views, views
+from handoff.console import live_views, login_views, views
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -26,3 +26,12 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/console/flags/{flag_id}", views.review_flag, name="console.review_flag")
     router.add_static("/console/static", STATIC, name="console.static")
     router.add_get("/chat", views.chat_page, name="chat.page")
+    # Live updates (Server-Sent Events), the reply box's fetch and the typing indicators.
+    router.add_get("/console/events", live_views.queue_events, name="console.events")
+    router.add_get(
+        "/console/handoffs/{handoff_id}/events", live_views.handoff_events, name="console.handoff_events"
+    )
+    router.add_post("/console/handoffs/{handoff_id}/messages", live_views.send_reply, name="console.send")
+    router.add_post("/console/handoffs/{handoff_id}/typing", live_views.agent_typing, name="console.typing")
+    router.add_get("/chat/events", live_views.chat_events, name="chat.events")
+    router.add_post("/chat/typing", live_views.customer_typing, name="chat.typing")

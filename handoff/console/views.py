@@ -36,6 +36,8 @@ from handoff.queue import handoffs
 from handoff.shared.errors import NotFound
 from handoff.shared.identity_tokens import sign_identity_token
 from handoff.shared.payload_contract import EMOTION_LABELS
+from handoff.workspace import dispositions, panels
+from handoff.workspace.app_keys import POLICY
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ ERRORS = {
     "reply_unsent": "The reply could not be sent; the assistant is unreachable. Try again.",
     "not_resumed": "The assistant could not be resumed; the handoff stays with you. Try again.",
     "choose_turn": "Choose a message to flag.",
+    "disposition": "Choose why the handoff is resolved (a reason from the list) before resolving it.",
 }
 NOTICES = {"flagged": "Thanks, the reading was flagged for review."}
 
@@ -125,6 +128,10 @@ async def handoff_page(request: web.Request) -> web.Response:
         ),
         simulated=call_jobs.account_from(request.app[SETTINGS]).simulated,
         labels=EMOTION_LABELS,
+        # Notes, transfers, colleagues and reason codes (handoff/workspace/panels.py).
+        workspace=await panels.for_handoff(
+            request.app[ENGINE], request.app[POLICY], stored.id, login_session.agent
+        ),
         notice=NOTICES.get(request.query.get("notice", "")),
         agent=login_session.agent,
         csrf_token=login_session.csrf_token,
@@ -189,8 +196,13 @@ async def reply(request: web.Request) -> web.StreamResponse:
 
 async def resolve(request: web.Request) -> web.StreamResponse:
     login_session = await require_session(request)
-    await require_csrf(request, login_session)
+    form = await require_csrf(request, login_session)
     handoff_id, engine, agent_id = _handoff_id(request), request.app[ENGINE], login_session.agent.id
+    # A reason code from policy/workspace.yml is required; stored only if the agent holds the handoff.
+    choice = dispositions.chosen(request.app[POLICY], form)
+    if choice is None:
+        return _back(request, handoff_id, "disposition")
+    await asyncio.to_thread(dispositions.record, engine, handoff_id, agent_id, choice)
     # The row first: only the agent holding it resolves it (409 otherwise), before Rasa hears anything.
     stored = await asyncio.to_thread(handoffs.resolve, engine, handoff_id, agent_id)
     rasa = request.app[RASA]

@@ -16,13 +16,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from handoff.core.access import UNMASKED_TRANSCRIPTS
 from handoff.core.db import as_utc
-from handoff.core.models import ROLES, Agent, ConsoleSession
+from handoff.core.models import CLAIMED, ONLINE, ROLES, Agent, ConsoleSession, Handoff
 
 SESSION_LIFETIME = timedelta(hours=12)
 # An agent whose console made a request within this window is online (the live view polls every 2 s).
@@ -169,15 +169,39 @@ def end_session(engine: Engine, token: str) -> None:
         session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _token_hash(token)))
 
 
-def agents_online(engine: Engine, now: datetime | None = None) -> int:
-    """How many agents used the console within ONLINE_WINDOW (and are still logged in)."""
+def connected_agents(engine: Engine, now: datetime | None = None) -> set[int]:
+    """The agents whose console made a request within ONLINE_WINDOW (and who are still logged in)."""
     moment = now or datetime.now(timezone.utc)
     with Session(engine) as session:
         rows = session.execute(
             select(ConsoleSession.agent_id, ConsoleSession.last_seen_at, ConsoleSession.expires_at)
         ).all()
-    online = set()
+    connected = set()
     for agent_id, seen, expires in rows:
         if seen is not None and moment - as_utc(seen) <= ONLINE_WINDOW and as_utc(expires) > moment:
-            online.add(agent_id)
-    return len(online)
+            connected.add(agent_id)
+    return connected
+
+
+def agents_online(engine: Engine, now: datetime | None = None) -> int:
+    """How many agents could take a handoff now: connected (``connected_agents``), presence ``online``
+    and holding fewer claimed handoffs than their capacity (handoff/workspace/presence.py sets both).
+    An agent who is away, or full, is not "someone online" for the customer's wait message.
+    """
+    connected = connected_agents(engine, now)
+    if not connected:
+        return 0
+    with Session(engine) as session:
+        loads = dict(
+            session.execute(
+                select(Handoff.claimed_by, func.count())
+                .where(Handoff.status == CLAIMED, Handoff.claimed_by.in_(connected))
+                .group_by(Handoff.claimed_by)
+            ).all()
+        )
+        agents = session.execute(
+            select(Agent.id, Agent.capacity).where(
+                Agent.id.in_(connected), Agent.disabled_at.is_(None), Agent.presence == ONLINE
+            )
+        ).all()
+    return sum(1 for agent_id, capacity in agents if loads.get(agent_id, 0) < capacity)

@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from handoff.core.access import AccessPolicy
+from handoff.core.live_hub import LiveHub
 from handoff.core.metrics import HandoffMetrics
 from handoff.core.rasa_client import RasaClient
 from handoff.core.rate_limit import RateLimiter
@@ -29,3 +30,7 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
 CHAT_LIMITER = web.AppKey("chat_limiter", RateLimiter)
 # The HMAC key of the console's login forms (handoff/console/login_forms.py), set by the app factory.
 LOGIN_FORM_KEY = web.AppKey("login_form_key", bytes)
+# The live console's publish/subscribe (handoff/core/live_hub.py) and the rate limit of the web chat's
+# live endpoints (/chat/events, /chat/typing), per client address.
+LIVE = web.AppKey("live", LiveHub)
+LIVE_CHAT_LIMITER = web.AppKey("live_chat_limiter", RateLimiter)

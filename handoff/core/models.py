@@ -54,6 +54,9 @@ class Handoff(Base):
     human_transcript = Column(Text, nullable=True)
     # Set when the customer was told the wait is longer than ATTUNE_MAX_WAIT_SECONDS (told once).
     wait_notice_at = Column(DateTime(timezone=True), nullable=True)
+    # Why it was resolved: a reason code of policy/workspace.yml, and the agent's words (migration 0016).
+    disposition = Column(String(32), nullable=True)
+    disposition_note = Column(Text, nullable=True)
 
 
 # A webhook delivery: still to send (or retried), sent, or given up after the last retry.
@@ -83,6 +86,20 @@ class WebhookDelivery(Base):
 
 ROLES = ("agent", "supervisor", "admin")
 
+# Whether an agent takes handoffs now: only "online" with free capacity counts as someone online.
+Presence = Literal["online", "away", "offline"]
+ONLINE: Final[Presence] = "online"
+AWAY: Final[Presence] = "away"
+OFFLINE: Final[Presence] = "offline"
+PRESENCES: Final[tuple[Presence, ...]] = get_args(Presence)
+# Handoffs an agent holds at once before they stop counting as free (migration 0016's default).
+DEFAULT_CAPACITY: Final = 3
+MAX_CAPACITY: Final = 50
+
+
+def is_presence(value: str) -> TypeGuard[Presence]:
+    return value in PRESENCES
+
 
 class Agent(Base):
     """A person who works handoffs in the console.  Supervisors and admins may see unmasked data."""
@@ -97,6 +114,9 @@ class Agent(Base):
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     # Set by `attune agents disable`: the account cannot log in and its sessions are gone.
     disabled_at = Column(DateTime(timezone=True), nullable=True)
+    # What the agent chose (a Presence) and how many handoffs they hold at once (handoff/workspace/).
+    presence = Column(String(16), nullable=False, default=ONLINE, server_default=ONLINE)
+    capacity = Column(Integer, nullable=False, default=DEFAULT_CAPACITY, server_default=str(DEFAULT_CAPACITY))
 
 
 class LoginFailure(Base):
@@ -284,6 +304,22 @@ class CustomerMerge(Base):
     undone_at = Column(DateTime(timezone=True), nullable=True)
 
 
+
+class ConsentEpoch(Base):
+    """One row: a token that changes in the same transaction as anything that can change what
+    ``POST /api/v1/customers/resolve`` answers for identities it answered before (an opt-out or
+    opt-in, a merge, its undo, an erasure).  The Rasa servers cache answers stamped with it and
+    ask "still this token?" (``If-None-Match``) instead of resolving again
+    (handoff/privacy/consent_epoch.py).  Random, not a counter: a recreated database never repeats
+    a token an instance may still hold.
+    """
+
+    __tablename__ = "consent_epoch"
+
+    id = Column(Integer, primary_key=True)
+    value = Column(String(32), nullable=False)
+    changed_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
 class AuditEntry(Base):
     """One automated decision with its explanation (handoff/audit/audit_log.py): append-only, hash-chained.
 
@@ -334,3 +370,46 @@ class AuditHead(Base):
     id = Column(Integer, primary_key=True)
     seq = Column(Integer, nullable=False)
     entry_hash = Column(String(64), nullable=False)
+
+
+class CannedResponse(Base):
+    """A saved reply agents insert with "/" (handoff/workspace/canned.py); supervisors edit them.
+
+    ``body`` may hold slots ({order_number}, {first_name}) filled from the handoff when inserted.
+    """
+
+    __tablename__ = "canned_responses"
+
+    id = Column(Integer, primary_key=True)
+    shortcut = Column(String(32), nullable=False, unique=True)
+    title = Column(String(80), nullable=False)
+    body = Column(Text, nullable=False)
+    updated_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=_now, onupdate=_now)
+
+
+class HandoffNote(Base):
+    """An internal note on a handoff: for colleagues only, never sent to the customer."""
+
+    __tablename__ = "handoff_notes"
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False, index=True)
+    author_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class HandoffTransfer(Base):
+    """A held handoff given to a colleague (``by_agent`` is the holder, or a supervisor reassigning)."""
+
+    __tablename__ = "handoff_transfers"
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=False, index=True)
+    from_agent = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    to_agent = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    by_agent = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    note = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)

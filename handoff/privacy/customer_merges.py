@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from handoff.core.db import as_utc
 from handoff.core.models import ConsentEvent, Customer, CustomerIdentity, CustomerMerge
+from handoff.privacy import consent_epoch
 from handoff.shared.errors import Conflict, NotFound
 
 MERGE_SOURCES = ("resolve", "consent")
@@ -112,6 +113,8 @@ def merge(session: Session, kept: Customer, other: Customer, source: str, now: d
     )
     session.delete(other)
     session.add(row)
+    # Two customers' identities now answer with one id and the more private choice.
+    consent_epoch.bump(session, now)
     session.flush()
     return _merge_of(row)
 
@@ -180,6 +183,7 @@ def undo(engine: Engine, merge_id: str, now: datetime | None = None) -> Merge:
             )
         if not changed_since:
             kept.emotion_processing = row.kept_choice_before
+        consent_epoch.bump(session, moment)  # the moved identities answer with the restored customer
         session.flush()
         session.refresh(row)
         return _merge_of(row)

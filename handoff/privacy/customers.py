@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from handoff.core.models import EMOTION_PROCESSING, IDENTITY_KINDS, ConsentEvent, Customer, CustomerIdentity
-from handoff.privacy import customer_merges, merge_events
+from handoff.privacy import consent_epoch, customer_merges, merge_events
 from handoff.shared.conversation_ids import REST
 from handoff.shared.errors import Conflict, InvalidRequest, NotFound
 from handoff.shared.payload_contract import is_id
@@ -175,14 +175,24 @@ def resolve(
     engine: Engine, identities: list[Identity], linking: Linking, now: datetime | None = None
 ) -> CustomerConsent:
     """The customer these identities belong to (created, linked or merged as needed), with their choice."""
+    return resolve_current(engine, identities, linking, now)[0]
+
+
+def resolve_current(
+    engine: Engine, identities: list[Identity], linking: Linking, now: datetime | None = None
+) -> tuple[CustomerConsent, str]:
+    """``resolve``, with the consent epoch the answer is current for (consent_epoch.py)."""
     check_linkable(identities)
     moment = now or datetime.now(timezone.utc)
     merges: list[customer_merges.Merge] = []
 
-    def work(session: Session) -> CustomerConsent:
+    def work(session: Session) -> tuple[CustomerConsent, str]:
         merges.clear()  # a retried transaction starts again
+        # The epoch first, then the customer: a change committed in between makes the stamp older
+        # than the answer (revalidated once more), never newer (consent_epoch.py).
+        epoch = consent_epoch.current(session)
         customer = _resolve(session, identities, moment, linking, merges)
-        return CustomerConsent(customer.id, customer.emotion_processing)
+        return CustomerConsent(customer.id, customer.emotion_processing), epoch
 
     found = _transaction(engine, work)
     _record_merges(engine, merges)
@@ -225,6 +235,7 @@ def set_emotion_processing(
         merges.clear()
         customer = _resolve(session, identities, moment, linking, merges)
         customer.emotion_processing = choice
+        pass  # MUTANT consent_epoch.bump(session, moment)  # every Rasa instance asks again from the next message
         session.add(
             ConsentEvent(
                 customer_id=customer.id,

@@ -41,7 +41,7 @@ from handoff.core.models import (
     Handoff,
     WebhookDelivery,
 )
-from handoff.privacy import customers
+from handoff.privacy import consent_epoch, customers
 from handoff.privacy.customer_merges import merges_of
 from handoff.shared.conversation_ids import PREFIXES, SMS, WHATSAPP
 from handoff.shared.errors import NotFound
@@ -283,6 +283,8 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
             or 0
         )
         session.execute(delete(Customer).where(Customer.id == customer_id))
+        # Their identities no longer answer with this customer (nor with their choice).
+        consent_epoch.bump(session, now)
     if stores.tracker is not None and senders and _has_table(stores.tracker, "events"):
         with stores.tracker.begin() as connection:
             counts["tracker_events"] = sum(

@@ -10,7 +10,7 @@ from aiohttp import web
 from handoff.core import inputs
 from handoff.core.app_keys import CHAT_LIMITER, ENGINE, SETTINGS
 from handoff.core.service_auth import authorise
-from handoff.privacy import customer_merges, customers, merge_events
+from handoff.privacy import consent_epoch, customer_merges, customers, merge_events
 from handoff.shared import payload_contract
 from handoff.shared.conversation_ids import web_conversation
 from handoff.shared.errors import Forbidden, InvalidRequest
@@ -22,11 +22,22 @@ CHAT_PER_MINUTE = 30
 
 
 async def resolve(request: web.Request) -> web.Response:
-    """Which customer these identities are, and whether their emotions may be processed."""
+    """Which customer these identities are, and whether their emotions may be processed.
+
+    Conditional (consent_epoch.py): the answer's ``ETag`` is the consent epoch it is current for; a
+    caller holding an answer sends it back as ``If-None-Match`` and gets ``304`` while nothing that
+    could change any answer has happened, after one read and without the body being read.
+    """
     linking = customers.Linking(may_merge=authorise(request), source="resolve")
+    engine = request.app[ENGINE]
+    held = request.headers.get("If-None-Match")
+    if held:
+        epoch = await asyncio.to_thread(consent_epoch.read, engine)
+        if consent_epoch.is_current(held, epoch):
+            return web.Response(status=304, headers={"ETag": consent_epoch.etag(epoch)})
     identities = customers.parse_identities((await inputs.json_object(request)).get("identities"))
-    found = await asyncio.to_thread(customers.resolve, request.app[ENGINE], identities, linking)
-    return web.json_response(found.to_dict())
+    found, epoch = await asyncio.to_thread(customers.resolve_current, engine, identities, linking)
+    return web.json_response(found.to_dict(), headers={"ETag": consent_epoch.etag(epoch)})
 
 
 async def set_consent(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from handoff.callbacks import call_jobs
 from handoff.core import access, accounts, inputs
-from handoff.core.app_keys import ACCESS, CALLS_WAKE, ENGINE, METRICS, SETTINGS
+from handoff.core.app_keys import ACCESS, CALLS_WAKE, ENGINE, LIVE, METRICS, SETTINGS
 from handoff.core.models import CALL_PENDING, HANDOFF_STATUSES, QUEUED, is_handoff_status
 from handoff.core.service_auth import authorise
 from handoff.core.settings import Settings
@@ -46,6 +46,7 @@ async def create_handoff(request: web.Request) -> web.Response:
     )
     if created:
         metrics.handoff_accepted(stored.reason, stored.priority, stored.payload)
+        request.app[LIVE].wake.set()  # the live console reads the queue now, not at its next poll
     calls = await asyncio.to_thread(call_jobs.jobs_for, engine, stored.id)
     if calls:
         request.app[CALLS_WAKE].set()  # a "now" call-back is placed at once, not at the next poll

@@ -30,6 +30,7 @@ SERVICE_KINDS = (
     "agent_added",
     "agent_password_reset",
     "agent_disabled",
+    "handoff_transferred",
 )
 KINDS = ENGINE_KINDS + SERVICE_KINDS
 ENGINE_ACTOR, SERVICE_ACTOR = "empathy engine", "handoff service"

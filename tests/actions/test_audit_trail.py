@@ -28,9 +28,10 @@ TOKEN = "audit-trail-test-token-0000"
 
 
 async def turn(slots: dict[str, Any], events: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
-    """Runs action_track_empathy; returns the tracker it saw and the events it returned."""
+    """Runs action_track_empathy's scoring; returns the tracker it saw and all the turn decided
+    (what the action gives the audit trail; Rasa stores fewer, tests/actions/test_empathy_tracking.py)."""
     seen = tracker(slots, events)
-    return seen, await ActionTrackEmpathy().run(CollectingDispatcher(), seen, {})
+    return seen, ActionTrackEmpathy().track(seen)
 
 
 def slot_values(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -122,7 +123,8 @@ async def test_entries_wait_on_disk_while_the_service_is_down_and_arrive_once_it
     monkeypatch.setenv("ATTUNE_HANDOFF_API_TOKEN", TOKEN)
     shouted = message("YOU LOST MY PARCEL, USELESS!!!", "complain", emotion="anger")
 
-    _, events = await turn({}, [shouted])  # nothing listens on the port yet
+    # nothing listens on the port yet
+    events = await ActionTrackEmpathy().run(CollectingDispatcher(), tracker({}, [shouted]), {})
 
     assert slot_values(events)["tone"] == "calm_direct"  # the customer's turn went on as usual
     queue = resources.audit_queue()

@@ -17,21 +17,29 @@ def bot(timestamp: float) -> dict[str, Any]:
     return {"event": "bot", "text": "ok", "timestamp": timestamp}
 
 
+# The domain's initial values: a slot whose value does not change is not set again.
+INITIAL = {"frustration": None, "distress": None, "tone": "neutral", "escalation": None}
+
+
 async def run(slots: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The slots after the turn, as Rasa holds them."""
     result = await ActionTrackEmpathy().run(CollectingDispatcher(), tracker(slots, events), {})
     assert all(e["event"] == "slot" for e in result)  # a custom slot mapping may only set slots
-    return {e["name"]: e["value"] for e in result}
+    return {**INITIAL, **slots, **{e["name"]: e["value"] for e in result}}
 
 
 async def test_a_calm_message_keeps_a_neutral_tone_and_no_escalation() -> None:
-    slots = await run({}, [message("where is order 10002", "order_status")])
+    calm = tracker({}, [message("where is order 10002", "order_status")])
+    slots = await run({}, calm.events)
 
     assert slots["frustration"] < 0.1
     assert slots["tone"] == "neutral"
     assert slots["escalation"] == "none"
-    assert slots["frustration_trajectory"] == [pytest.approx(slots["frustration"], abs=1e-3)]
-    assert slots["empathy_explanation"]["decision"]["decision"] == "none"
-    assert "emotion model" in slots["empathy_explanation"]["sources"]
+    assert slots["turn_record"]["frustration"] == pytest.approx(slots["frustration"], abs=1e-3)
+    assert slots["turn_record"]["decision"] == "none"
+    assert "empathy_explanation" not in slots  # a calm turn: its record is enough
+    explanation = {e["name"]: e["value"] for e in ActionTrackEmpathy().track(calm)}["empathy_explanation"]
+    assert "emotion model" in explanation["sources"]
 
 
 async def test_an_angry_shouted_message_raises_frustration_and_changes_the_tone() -> None:
@@ -93,7 +101,8 @@ async def test_an_opted_out_customer_is_not_scored_but_can_still_reach_a_person(
     assert slots["distress"] is None
     assert slots["tone"] == "neutral"
     assert slots["escalation"] == "none"
-    assert slots["empathy_explanation"]["opted_out"] is True
+    assert slots["turn_record"]["emotion_processing"] == "off"
+    assert not {"frustration", "distress", "signals"} & slots["turn_record"].keys()  # only with consent
     handed = await run({"emotion_opt_out": True}, [message("human please", "request_human")])
     assert handed["escalation"] == "handoff"
 
@@ -124,10 +133,10 @@ async def test_a_message_is_scored_once_even_when_rasa_extracts_slots_twice() ->
     event = {**message("where is 55555", "order_status"), "message_id": "m-1"}
     first = await run({}, [event])
 
-    again = await run({**first}, [event])
+    again = await ActionTrackEmpathy().run(CollectingDispatcher(), tracker({**first}, [event]), {})
 
     assert first["empathy_state"]["scored"] == "m-1"
-    assert again == {}
+    assert again == []
 
 
 async def test_a_customer_back_on_another_channel_soon_after_counts_as_a_frustration_signal(
@@ -144,8 +153,7 @@ async def test_a_customer_back_on_another_channel_soon_after_counts_as_a_frustra
     }
     action = ActionTrackEmpathy(contacts=contacts, clock=lambda: 1_000.0 + 10 * 60)
 
-    result = await action.run(CollectingDispatcher(), tracker({}, [event]), {})
-    slots = {e["name"]: e["value"] for e in result}
+    slots = {e["name"]: e["value"] for e in action.track(tracker({}, [event]))}
 
     signal = slots["empathy_explanation"]["frustration"]["contributions"]["channel_return"]
     assert signal["value"] == pytest.approx(50 / 60, abs=1e-3)  # back after 10 of the 60 minutes
@@ -165,12 +173,8 @@ async def test_the_same_channel_or_a_long_gap_is_not_a_return(tmp_path: Any) -> 
     }
     later = {**message("hi", "greet"), "input_channel": "twilio", "metadata": gate("cust-8")}
 
-    first = await ActionTrackEmpathy(contacts=contacts, clock=lambda: 60.0).run(
-        CollectingDispatcher(), tracker({}, [same_channel]), {}
-    )
-    second = await ActionTrackEmpathy(contacts=contacts, clock=lambda: 60.0 + 3 * 3600).run(
-        CollectingDispatcher(), tracker({}, [later]), {}
-    )
+    first = ActionTrackEmpathy(contacts=contacts, clock=lambda: 60.0).track(tracker({}, [same_channel]))
+    second = ActionTrackEmpathy(contacts=contacts, clock=lambda: 60.0 + 3 * 3600).track(tracker({}, [later]))
 
     for result in (first, second):
         explanation = {e["name"]: e["value"] for e in result}["empathy_explanation"]
@@ -188,9 +192,7 @@ async def test_a_customer_id_a_client_claims_is_not_their_contact_history(tmp_pa
     gated = {**anonymous, "metadata": {**claim, **gate("cust-attacker")}}
     action = ActionTrackEmpathy(contacts=contacts, clock=lambda: 1_000.0 + 10 * 60)
 
-    results = [
-        await action.run(CollectingDispatcher(), tracker({}, [event]), {}) for event in (anonymous, gated)
-    ]
+    results = [action.track(tracker({}, [event])) for event in (anonymous, gated)]
 
     for result in results:
         explanation = {e["name"]: e["value"] for e in result}["empathy_explanation"]
@@ -211,7 +213,7 @@ async def test_a_verified_token_links_contacts_when_the_handoff_service_could_no
     event = {**message("hello again", "greet"), "input_channel": "socketio", "metadata": gate(None, "C-1001")}
     action = ActionTrackEmpathy(contacts=contacts, clock=lambda: 1_000.0 + 10 * 60)
 
-    result = await action.run(CollectingDispatcher(), tracker({}, [event]), {})
+    result = action.track(tracker({}, [event]))
 
     explanation = {e["name"]: e["value"] for e in result}["empathy_explanation"]
     assert "channel_return" in explanation["frustration"]["contributions"]

@@ -77,7 +77,8 @@ async def test_a_handoff_that_could_not_be_saved_is_told_plainly(tmp_path: Path)
 async def test_a_handoff_that_cannot_even_be_built_is_told_plainly(tmp_path: Path) -> None:
     outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}")
     dispatcher = CollectingDispatcher()
-    broken = conversation({**BASE_SLOTS, "self_service_log": 7})  # not a list: building fails
+    broken = conversation(BASE_SLOTS)
+    broken.events[0]["parse_data"]["intent"]["confidence"] = "high"  # not a number: building fails
 
     events = await ActionHandoff(outbox=lambda: outbox, client=nowhere).run(dispatcher, broken, {})
 
@@ -119,7 +120,7 @@ async def test_a_lookup_that_breaks_counts_as_a_failed_attempt(store: DemoStore)
     slots_set = {e["name"]: e["value"] for e in events}
     assert slots_set["failed_attempts"] == 2.0  # what action_track_empathy reads next turn
     assert slots_set["last_outcome"] == "lookup_error"
-    assert slots_set["self_service_log"][-1]["failed"] is True
+    assert slots_set["self_service_attempt"]["failed"] is True
 
 
 async def test_a_call_back_answer_that_cannot_be_checked_is_asked_for_again(

@@ -135,9 +135,8 @@ async def test_the_empathy_engine_makes_no_emotion_claim_on_another_language() -
     previous = message("where is my order", "order_status", timestamp=0.0)
     shouted = foreign("¡¡¡DÓNDE ESTÁ MI PEDIDO, ES UNA VERGÜENZA!!!", timestamp=60.0)
 
-    result = await ActionTrackEmpathy().run(
-        CollectingDispatcher(), tracker({}, [previous, {"event": "bot", "timestamp": 1.0}, shouted]), {}
-    )
+    # Everything the turn decided (the explanation is stored only on turns the audit log records).
+    result = ActionTrackEmpathy().track(tracker({}, [previous, {"event": "bot", "timestamp": 1.0}, shouted]))
     slots = {e["name"]: e["value"] for e in result}
     explanation = slots["empathy_explanation"]
 

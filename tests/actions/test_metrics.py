@@ -49,7 +49,8 @@ async def track(
 ) -> dict[str, Any]:
     action = ActionTrackEmpathy(metrics=lambda: recorded)
     result = await action.run(CollectingDispatcher(), tracker(slots, events), {})
-    return {e["name"]: e["value"] for e in result}
+    # The slots after the turn: a slot whose value did not change is not set again.
+    return {**slots, **{e["name"]: e["value"] for e in result}}
 
 
 async def test_each_message_is_timed_and_tone_changes_and_decisions_are_counted(
@@ -81,7 +82,8 @@ async def test_a_message_scored_already_an_opted_out_turn_and_a_failure_are_told
     first = message("where is order 10002", "order_status", timestamp=5.0)
     scored = await track(recorded, {}, [first])
     # Rasa runs slot extraction again when a form starts in the same turn: nothing new to score.
-    assert await track(recorded, scored, [first]) == {}
+    again = ActionTrackEmpathy(metrics=lambda: recorded)
+    assert await again.run(CollectingDispatcher(), tracker(scored, [first]), {}) == []
     opted_out = {
         **message("where is order 10002", "order_status"),
         "metadata": {"attune": {"emotion_processing": "off"}},

@@ -29,17 +29,15 @@ async def test_order_in_transit_is_answered_with_its_eta(store: DemoStore) -> No
         SlotSet("last_outcome", "in_transit"),
         SlotSet("failed_attempts", 0.0),  # a success ends the run of failures
         SlotSet(
-            "self_service_log",
-            [
-                {
-                    "asked": "where is 10002",
-                    "topic": "order_status",
-                    "tried": "action_lookup with order 10002",
-                    "outcome": "in_transit",
-                    "failed": False,
-                    "why": "",
-                }
-            ],
+            "self_service_attempt",
+            {
+                "asked": "where is 10002",
+                "topic": "order_status",
+                "tried": "action_lookup with order 10002",
+                "outcome": "in_transit",
+                "failed": False,
+                "why": "",
+            },
         ),
         SlotSet("verification_pending", False),
     ]
@@ -58,17 +56,15 @@ async def test_unknown_order_is_a_failed_attempt_and_forgets_the_number(store: D
         SlotSet("last_outcome", "order_not_found"),
         SlotSet("failed_attempts", 1.0),
         SlotSet(
-            "self_service_log",
-            [
-                {
-                    "asked": "where's 99999?",
-                    "topic": "order_status",
-                    "tried": "action_lookup with order 99999",
-                    "outcome": "order_not_found",
-                    "failed": True,
-                    "why": "no order with that number exists",
-                }
-            ],
+            "self_service_attempt",
+            {
+                "asked": "where's 99999?",
+                "topic": "order_status",
+                "tried": "action_lookup with order 99999",
+                "outcome": "order_not_found",
+                "failed": True,
+                "why": "no order with that number exists",
+            },
         ),
         SlotSet("order_id", None),
     ]
@@ -151,17 +147,15 @@ async def test_store_failure_still_gives_the_customer_a_reply() -> None:
         SlotSet("last_outcome", "lookup_error"),
         SlotSet("failed_attempts", 1.0),
         SlotSet(
-            "self_service_log",
-            [
-                {
-                    "asked": "",
-                    "topic": "order_status",
-                    "tried": "action_lookup with order 10001",
-                    "outcome": "lookup_error",
-                    "failed": True,
-                    "why": "the assistant could not look it up because of an error on our side",
-                }
-            ],
+            "self_service_attempt",
+            {
+                "asked": "",
+                "topic": "order_status",
+                "tried": "action_lookup with order 10001",
+                "outcome": "lookup_error",
+                "failed": True,
+                "why": "the assistant could not look it up because of an error on our side",
+            },
         ),
     ]
     assert [m["response"] for m in dispatcher.messages] == ["utter_something_went_wrong"]

@@ -122,7 +122,7 @@ async def test_a_wrong_email_is_a_counted_failed_attempt_and_shows_nothing(store
     assert not any(secret in said(messages) for secret in ORDER_SECRETS)
     assert SlotSet("failed_attempts", 1.0) in events
     assert (
-        chat.slots["self_service_log"][-1]["why"]
+        chat.slots["self_service_attempt"]["why"]
         == "the e-mail address or postcode given does not match the order"
     )
     assert chat.slots["email"] is None  # asked again, not tried again
@@ -241,7 +241,7 @@ async def test_a_wrong_code_is_a_failed_attempt_and_three_spend_it(store: DemoSt
 
     # Spent: the right code no longer works.
     assert responses(late) == ["utter_code_wrong", "utter_human_hint"]
-    assert chat.slots["self_service_log"][-1]["why"] == "the one-time code was wrong or had expired"
+    assert chat.slots["self_service_attempt"]["why"] == "the one-time code was wrong or had expired"
 
 
 async def test_a_code_expires_after_ten_minutes(store: DemoStore) -> None:

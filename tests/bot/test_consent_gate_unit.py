@@ -340,11 +340,11 @@ async def test_a_service_nobody_runs_leaves_emotion_processing_unknown(
 
 @pytest.fixture
 async def gate_state(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
-    """What ``gated`` keeps for the life of the process, for this test alone: the shared client's
-    session (an earlier test's is tied to that test's closed event loop).  The log masking is a
-    start-up patch (bot/components/rasa_patches.py), tested in test_rasa_patches.py.
+    """What ``gated`` keeps for the life of the process, for this test alone: the shared client, with
+    its session (an earlier test's is tied to that test's closed event loop) and the answers it holds.
+    The log masking is a start-up patch (bot/components/rasa_patches.py), tested in test_rasa_patches.py.
     """
-    monkeypatch.setattr(consent_gate._CLIENT, "_session", None)
+    monkeypatch.setattr(consent_gate, "_CLIENT", ConsentClient())
     yield
     ours = consent_gate._CLIENT._session
     if ours is not None:

@@ -131,11 +131,6 @@ def test_the_latest_decision_of_the_turn_wins(policy: EscalationPolicy, domain: 
     assert predicted(policy, domain, *NEW_TURN, SlotSet(SLOT, "handoff"), SlotSet(SLOT, "none")) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending_action skips a SlotSet whose value is None ('decision is None' is also its "
-    "'not found yet'), so a decision cleared later in the same turn is still acted on",
-)
 def test_a_decision_cleared_later_in_the_turn_is_not_acted_on(
     policy: EscalationPolicy, domain: Domain
 ) -> None:

@@ -96,3 +96,20 @@ def test_a_missing_postgres_schema_still_stops_the_server_at_start(
 
     with pytest.raises(RasaException, match="schema 'attune'"):
         GuardedSQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tmp_path / "tracker.db"))
+
+
+async def test_the_message_vector_serves_its_turn_and_is_not_stored(tmp_path: Path) -> None:
+    """Issue 18: the action server read it this turn; the stored event and the broker go without it."""
+    store = shipped_store(tmp_path / "tracker.db")
+    tracker = await store.get_or_create_tracker("a-customer")
+    reading = {"top": "neutral", "probabilities": {"neutral": 0.9}, "vector": "f38A", "embedding": [0.1]}
+    parse_data = {"intent": {"name": "greet", "confidence": 0.9}, "emotion": reading}
+    tracker.update(UserUttered("hi", parse_data["intent"], parse_data=parse_data))  # type: ignore[arg-type]
+
+    await store.save(tracker)
+
+    stored = await store.retrieve("a-customer")
+    assert stored is not None
+    user = next(e for e in stored.events if isinstance(e, UserUttered))
+    assert user.parse_data["emotion"] == {"top": "neutral", "probabilities": {"neutral": 0.9}}  # type: ignore[typeddict-item]
+    assert reading["vector"] == "f38A"  # the parsed message itself is left as it was

@@ -153,6 +153,19 @@ def web_switch(method: str, choice: str | None = None) -> Request:
     return build
 
 
+async def new_canned(case: Case) -> tuple[str, dict[str, Any]]:
+    """A canned response with a shortcut of its own (each principal's case adds one)."""
+    fields = {"shortcut": uuid.uuid4().hex[:12], "title": "Hello", "body": "Hello {first_name}"}
+    return "/console/canned", {"data": {"csrf_token": case.csrf, **fields}}
+
+
+async def to_a_colleague(case: Case) -> tuple[str, dict[str, Any]]:
+    """A transfer of the case's handoff to a colleague other than the principal."""
+    colleague = agent_id(case.service, "admin" if case.principal != ADMIN else "supervisor")
+    path = f"/console/handoffs/{case.handoff_id}/transfer"
+    return path, {"data": {"csrf_token": case.csrf, "to": str(colleague), "note": "Over to you"}}
+
+
 EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     # --- the console ------------------------------------------------------------------------
     ("GET", "/console"): (plain("/console"), console(ok(200), ok(200, PHONE, UNMASKED))),
@@ -184,7 +197,7 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
         console(*[Outcome(303, "/console/handoffs/{handoff}")] * 2),
     ),
     ("POST", "/console/handoffs/{handoff_id}/resolve"): (
-        form("/console/handoffs/{handoff}/resolve"),
+        form("/console/handoffs/{handoff}/resolve", disposition="solved"),
         console(*[Outcome(303, "/console")] * 2),
     ),
     ("POST", "/console/handoffs/{handoff_id}/flags"): (
@@ -199,6 +212,40 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     ("GET", "/console/audit"): (
         plain("/console/audit", params={"conversation": "+447700900123"}),
         console(FORBIDDEN, Outcome(200)),
+    ),
+    # --- the agent workspace (handoff/workspace/; who edits is policy/workspace.yml's) ----------------
+    ("GET", "/console/canned"): (plain("/console/canned"), console(ok(200), ok(200))),
+    ("POST", "/console/canned"): (new_canned, console(FORBIDDEN, Outcome(303, "/console/canned"))),
+    ("GET", "/console/canned/search"): (
+        plain("/console/canned/search", params={"q": ""}),
+        console(ok(200), ok(200)),
+    ),
+    # Past the permission an unknown response is 404: it shows the request got through the check.
+    ("POST", "/console/canned/{canned_id}"): (
+        form("/console/canned/999999", shortcut="x", title="x", body="x"),
+        console(FORBIDDEN, Outcome(404)),
+    ),
+    ("GET", "/console/handoffs/{handoff_id}/notes"): (
+        plain("/console/handoffs/{handoff}/notes"),
+        console(ok(200), ok(200)),
+    ),
+    ("POST", "/console/handoffs/{handoff_id}/notes"): (
+        form("/console/handoffs/{handoff}/notes", text="Checked the courier portal"),
+        console(*[Outcome(303, "/console/handoffs/{handoff}")] * 2),
+    ),
+    ("POST", "/console/handoffs/{handoff_id}/transfer"): (  # the case's handoff is its principal's
+        to_a_colleague,
+        console(*[Outcome(303, "/console")] * 2),
+    ),
+    ("GET", "/console/team"): (plain("/console/team"), console(ok(200), ok(200))),
+    ("GET", "/console/team.json"): (plain("/console/team.json"), console(ok(200), ok(200))),
+    ("POST", "/console/presence"): (
+        form("/console/presence", presence="away"),
+        console(*[Outcome(303, "/console/team")] * 2),
+    ),
+    ("POST", "/console/agents/{agent_id}/capacity"): (
+        form("/console/agents/1/capacity", capacity="3"),
+        console(FORBIDDEN, Outcome(303, "/console/team")),
     ),
     # --- public: static files, the customer's web chat and its switch, health --------------------
     ("GET", "/console/static"): (plain("/console/static/console.css"), everyone(Outcome(200))),

@@ -71,7 +71,9 @@ async def test_an_agent_claims_replies_and_resolves_while_the_bot_pauses_and_res
         f"/console/handoffs/{handoff_id}/reply", data={"csrf_token": token, "text": "Hi, I'm Alex."}
     )
     live = await (await service.get(f"/console/handoffs/{handoff_id}/messages")).json()
-    resolved = await service.post(f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token})
+    resolved = await service.post(
+        f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token, "disposition": "solved"}
+    )
 
     assert resolved.status == 200 and f'data-handoff="{handoff_id}"' not in await resolved.text()
     assert fake.calls == [
@@ -314,7 +316,9 @@ async def test_resolving_a_handoff_another_agent_holds_is_refused_before_rasa_he
     other_token = await log_in(other, "supervisor", PASSWORD)
 
     response = await other.post(
-        f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": other_token}, allow_redirects=False
+        f"/console/handoffs/{handoff_id}/resolve",
+        data={"csrf_token": other_token, "disposition": "solved"},
+        allow_redirects=False,
     )
 
     assert response.status == 409
@@ -382,7 +386,9 @@ async def test_when_the_bot_cannot_be_resumed_the_handoff_stays_with_its_agent(
     rasa[0].down = True
 
     page = await (
-        await service.post(f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token})
+        await service.post(
+            f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token, "disposition": "solved"}
+        )
     ).text()
 
     assert "could not be resumed" in page

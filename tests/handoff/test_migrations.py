@@ -88,3 +88,36 @@ def test_0015_adds_who_resolved_a_handoff_and_its_human_part_and_goes_back(tmp_p
     with engine.connect() as connection:
         columns = {c[1] for c in connection.execute(text("PRAGMA table_info(handoffs)"))}
     assert "resolved_by" not in columns and "human_transcript" not in columns and "resolved_at" in columns
+
+
+def test_0016_adds_the_workspace_with_existing_agents_online_and_goes_back(tmp_path: Path) -> None:
+    """Up from 0015 with an agent and a resolved handoff: the agent is online with the default
+    capacity, the handoff has no disposition; then down again.
+    """
+    url = f"sqlite:///{tmp_path / 'handoff.db'}"
+    command.upgrade(alembic_config(url), "0015")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        handoff(connection, "old", "web:" + OLD_WEB, "socketio")
+        connection.execute(text("UPDATE handoffs SET status = 'resolved', resolved_at = :t"), {"t": T})
+        connection.execute(
+            text(
+                "INSERT INTO agents (username, display_name, password_hash, role, created_at)"
+                " VALUES ('alex', 'Alex', 'x', 'agent', :t)"
+            ),
+            {"t": T},
+        )
+
+    command.upgrade(alembic_config(url), "0016")
+
+    with engine.connect() as connection:
+        agent = connection.execute(text("SELECT presence, capacity FROM agents")).one()
+        resolved = connection.execute(text("SELECT disposition, disposition_note FROM handoffs")).one()
+        tables = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+    assert tuple(agent) == ("online", 3) and tuple(resolved) == (None, None)
+    assert {"canned_responses", "handoff_notes", "handoff_transfers"} <= tables
+    command.downgrade(alembic_config(url), "0015")
+    with engine.connect() as connection:
+        columns = {c[1] for c in connection.execute(text("PRAGMA table_info(agents)"))}
+        tables = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+    assert "presence" not in columns and "capacity" not in columns and "handoff_notes" not in tables

@@ -40,7 +40,9 @@ async def resolved_with_a_conversation(service: TestClient, fake: FakeRasa) -> s
         f"/console/handoffs/{handoff_id}/reply", data={"csrf_token": token, "text": "Done, refund sent."}
     )
     resolved = await service.post(
-        f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token}, allow_redirects=False
+        f"/console/handoffs/{handoff_id}/resolve",
+        data={"csrf_token": token, "disposition": "solved"},
+        allow_redirects=False,
     )
     assert resolved.status == 303
     return handoff_id
@@ -116,7 +118,9 @@ async def test_a_resolution_rasa_undid_keeps_no_resolver(
     token = await log_in(service, "agent", PASSWORD)
     await service.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf_token": token})
     fake.down = True
-    await service.post(f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token})
+    await service.post(
+        f"/console/handoffs/{handoff_id}/resolve", data={"csrf_token": token, "disposition": "solved"}
+    )
 
     served = await (await service.get(f"/api/v1/handoffs/{handoff_id}")).json()
 

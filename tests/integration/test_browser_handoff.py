@@ -67,6 +67,7 @@ async def test_customer_to_agent_and_back_in_a_real_browser(stack: RunningStack)
             await customer.fill("#message", "thank you!")
             await customer.click("#send")
             await expect(agent.locator("#transcript")).to_contain_text("thank you!")  # live, no reload
+            await agent.select_option("#disposition", "solved")  # a reason is required (policy/workspace.yml)
             await agent.click("#resolve")
             await expect(customer.locator("#messages li.notice").last).to_contain_text("back with Pip")
 

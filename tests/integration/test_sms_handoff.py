@@ -138,7 +138,7 @@ async def test_an_agent_claims_talks_with_and_hands_back_a_customer_by_sms(
         assert answer in [m["text"] for m in view["messages"] if m["speaker"] == "customer"]
         assert len(bodies_to(stack, customer)) == sent_before  # the bot stays quiet while paused
 
-        assert "error=" not in await console.post(handoff, "resolve")
+        assert "error=" not in await console.post(handoff, "resolve", disposition="solved")
     assert handoff_status(stack, conversation) == "resolved"
     assert [b for b in bodies_to(stack, customer) if "back with Pip" in b] == [
         "You're back with Pip, Parcelpine's assistant. Is there anything else I can help with?"

@@ -178,6 +178,7 @@ async def test_a_person_joins_replies_with_their_name_and_leaves_once_each(stack
                 await agent.set_viewport_size(size)
                 await agent.screenshot(path=str(screenshot_path("console-handoff", size)), full_page=True)
 
+            await agent.select_option("#disposition", "solved")  # a reason is required (policy/workspace.yml)
             await agent.click("#resolve")
             await expect(messages.locator("li.notice", has_text="back with Pip")).to_be_visible()
             await expect(messages.locator("li", has_text="back with Pip")).to_have_count(1)

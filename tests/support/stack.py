@@ -159,7 +159,7 @@ def start_stack(
         except queue.Empty:
             continue
 
-    yield RunningStack(
+    running = RunningStack(
         rasa_url=f"http://127.0.0.1:{ports['rasa']}",
         actions_url=f"http://127.0.0.1:{ports['actions']}",
         handoff_url=f"http://127.0.0.1:{ports['handoff']}",
@@ -173,6 +173,14 @@ def start_stack(
         identity_key=env["ATTUNE_IDENTITY_KEY"],
         session_key=env["ATTUNE_SESSION_KEY"],
     )
+    try:
+        yield running
+    except BaseException:
+        # The test body failed: stop the stack anyway (no orphaned servers holding ports and CPU for
+        # the rest of the run), and let the test's own error be the one reported.
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
+        raise
 
     # Ctrl-C, as a person would press it: all three must stop and the launcher exit 0.
     process.send_signal(signal.SIGINT)

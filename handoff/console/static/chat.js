@@ -10,6 +10,9 @@
 // bot_uttered; the data of a handoff notice ({notice}) or a person's reply ({agent, agent_message})
 // describes the text just shown, so that bubble becomes the notice or the person's message (each
 // shown once).  Incoming messages are li.bot; a person's are li.bot.agent, with their name.
+// Every message shows the local time it was sent or received.  While a person has the conversation, the
+// page tells the handoff service when the customer types (/chat/typing) and shows when the person types
+// (a Server-Sent Events stream, /chat/events); both need the signed session id.
 (function () {
   const root = document.getElementById("chat");
   const list = document.getElementById("messages");
@@ -17,6 +20,8 @@
   const input = document.getElementById("message");
   const emotion = document.getElementById("emotion-switch");
   const emotionToggle = document.getElementById("emotion-toggle");
+  const typingNote = document.getElementById("typing");
+  const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
   const token = root.dataset.identityToken || "";
   const key = token ? "attune-signed-session:signed-in" : "attune-signed-session";
   let sessionId = localStorage.getItem(key);
@@ -67,10 +72,20 @@
     return row;
   }
 
+  function stamp(item) {  // the local time, as <time datetime>; not part of the message's text
+    const now = new Date();
+    const node = document.createElement("time");
+    node.setAttribute("datetime", now.toISOString());
+    node.textContent = clock.format(now);
+    item.append(node);
+  }
+
   function show(text, speaker, buttons) {
     const item = document.createElement("li");
     item.className = speaker;
     item.textContent = text;
+    item.dataset.text = text;
+    if (speaker !== "notice") stamp(item);
     if (buttons && buttons.length) item.append(buttonRow(buttons));
     append(item, speaker === "customer");
     return item;
@@ -82,7 +97,7 @@
     const wanted = parts.filter((part) => part.trim());
     const taken = recentText.slice(-wanted.length);
     if (!wanted.length || taken.length !== wanted.length) return [];
-    if (taken.some((item, i) => item.textContent !== wanted[i])) return [];
+    if (taken.some((item, i) => item.dataset.text !== wanted[i])) return [];
     recentText = recentText.slice(0, -wanted.length);
     return taken;
   }
@@ -96,6 +111,8 @@
       return;
     }
     lastNotice = kind;
+    withPerson = kind !== "agent_left";
+    if (withPerson) listen(); else hideTyping();
     const told = item && !item.querySelector(".buttons") &&
       (data.notice !== "agent_joined" || !data.agent || item.textContent.includes(data.agent));
     if (told) {  // the text just shown is the notice
@@ -121,6 +138,10 @@
     body.className = "text";
     body.textContent = message;
     item.append(author, body);
+    stamp(item);
+    hideTyping();
+    withPerson = true;
+    listen();
     if (taken.length) {
       for (const extra of taken.slice(1)) extra.remove();
       replace(taken[0], item);
@@ -129,6 +150,41 @@
     }
     lastNotice = "";
   }
+
+  // --- typing, both ways, while a person has the conversation -------------------------------------
+  let events = null;
+  let withPerson = false;  // a person from the team has the conversation (their notice or message came)
+  let typingTimer = null;
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    if (typingNote) typingNote.hidden = true;
+  }
+  function listen() {
+    if (events || !sessionId || !root.dataset.eventsUrl) return;
+    events = new EventSource(root.dataset.eventsUrl + "?session_id=" + encodeURIComponent(sessionId));
+    events.addEventListener("typing", (event) => {
+      const data = JSON.parse(event.data);
+      if (!typingNote || data.who !== "agent") return;
+      if (data.active === false) { hideTyping(); return; }
+      typingNote.textContent = (data.name || "The person") + " is typing…";
+      typingNote.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(hideTyping, 6000);
+    });
+  }
+  let typedAt = 0;
+  input.addEventListener("input", () => {
+    // Only while a person is there (they see it); at most one hint every 3 seconds.
+    if (!withPerson || !sessionId || !input.value.trim()) return;
+    if (Date.now() - typedAt < 3000) return;
+    typedAt = Date.now();
+    fetch(root.dataset.typingUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ session_id: sessionId }),
+    }).catch(() => {});
+  });
 
   function emit(event, data) {
     const packet = "42" + JSON.stringify([event, data]);

@@ -193,3 +193,51 @@ def test_saying_you_are_lost_is_confusion(text: str) -> None:
 )
 def test_understanding_or_quoted_confusion_is_not_confusion(text: str) -> None:
     assert confusion_words(text) == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the agent sorted my refund",
+        "The agent sorted my refund, thanks a lot",
+        "your agent was lovely yesterday",
+        "my manager asked me to order these",
+        "the operator cut me off",
+        "your customer service is awful",
+    ],
+)
+def test_mentioning_a_person_is_not_asking_for_one(text: str) -> None:
+    # Issue 17: "agent" in a thank-you set human_request and read the thanks as frustration.
+    assert extract_cues(text).human_request == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "agent",
+        "Agent please!",
+        "human pls",
+        "I want to speak to a manager",
+        "put me through to someone",
+        "can I have a human",
+        "is there a person I can talk to",
+        "get me a supervisor now",
+        "I need customer service",
+        "let me talk to your staff",
+    ],
+)
+def test_asking_for_a_person_is_a_human_request(text: str) -> None:
+    assert extract_cues(text).human_request == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["another order please", "can I place another order", "IS IT POSSIBLE TO ADD ANOTHER ITEM", "one more thing"],
+)
+def test_another_is_not_a_repetition_word(text: str) -> None:
+    # Issue 17: "another item" counted as repetition and let capitals through as shouting.
+    assert extract_cues(text).repetition == 0.0
+
+
+def test_said_again_is_still_a_repetition_word() -> None:
+    assert extract_cues("it's late yet again").repetition > 0.0
