@@ -21,7 +21,7 @@ export TWILIO_FROM_NUMBER ?=
 export TWILIO_WHATSAPP_NUMBER ?=
 export ATTUNE_TWILIO_API_BASE ?=
 
-.PHONY: help browser prism setup seed train run shell test unit lint typecheck imports validate conversations pytest bench-nlu bench-empathy bench-handoff eval clean
+.PHONY: help browser prism setup seed train run shell test unit lint typecheck imports validate conversations pytest bench-nlu bench-encoder bench-empathy bench-handoff eval clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,8 @@ $(VENV)/.installed: pyproject.toml .ci/constraints.txt
 	touch $@
 
 setup: $(VENV)/.installed ## Create .venv (Python 3.10) and install everything in one resolve
+	@# MiniLM as ONNX (fp32 and int8) from the packaged weights, into the ignored .cache/encoder; a no-op when cached.
+	@$(PY) -m bot.components.onnx_export > /dev/null
 
 seed: setup ## Create and seed the demo store (var/store.db) if empty
 	$(PY) -m actions.store seed
@@ -129,6 +131,11 @@ test: setup lint typecheck imports validate conversations pytest ## Set up and r
 bench-nlu: setup ## NLU benchmark: Attune pipeline vs Rasa's default (DATA=path to an intents JSONL)
 	$(PY) -m bench.nlu --data $(or $(DATA),../shared/data/intents_banking77.dev.jsonl)
 
+bench-encoder: setup ## MiniLM backends vs torch: cosine parity, p50/p95 and RSS, BANKING77 accuracy
+	$(PY) -m bench.encoder parity
+	$(PY) -m bench.encoder speed
+	$(PY) -m bench.encoder accuracy --data $(or $(DATA),../shared/data/intents_banking77.dev.jsonl)
+
 bench-language: setup ## Language detection: p50/p95 per message, English wrongly flagged, foreign samples caught
 	$(PY) -m bench.language
 
@@ -140,6 +147,10 @@ bench-empathy: train ## Latency the emotion component and per-turn action add pe
 
 bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 000 handoffs, outbox recovery
 	$(PY) -m bench.handoff
+
+.PHONY: bench-console
+bench-console: train browser ## Live console in Chromium: new handoff on an agent's screen and reply in the web chat, p50/p95 ms
+	$(PY) -m bench.console_live $(ARGS)
 
 .PHONY: fuzz bench-faults
 fuzz: train ## The heavy fuzz run: >= 10 000 hostile inputs per channel and per handoff-API route group
@@ -167,6 +178,10 @@ eval: setup ## Empathy eval on ../shared/data dev files (metrics + JSON/HTML rep
 .PHONY: eval-bias
 eval-bias: setup ## Frustration false positives/negatives per writing style (bench/data/style_variants.yml)
 	$(VENV)/bin/attune eval bias bench/data/style_variants.yml --json bench/results/eval-bias.json
+
+.PHONY: fit-frustration
+fit-frustration: setup ## Fit the frustration weights on data/frustration/, settings chosen on the dev files; prints a patch (ARGS=--write applies it)
+	$(VENV)/bin/attune fit frustration --dev ../shared/data/frustration_dialogues.dev.jsonl ../shared/data/frustration_dialogues_twcs.dev.jsonl $(ARGS)
 
 .PHONY: bench-replay
 bench-replay: setup ## Replay the TWCS dev threads into the running stack: share offered a person per rating (MODEL=, ARGS=--limit N)

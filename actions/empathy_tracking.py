@@ -57,6 +57,9 @@ from bot.empathy.tone import NEUTRAL, choose_tone
 logger = logging.getLogger(__name__)
 
 ESCALATIONS: Final = frozenset({HANDOFF, OFFER_HUMAN, OFFER_CALLBACK})
+# Scores the turn record writes and the empathy state carries to the next turn: not stored a third
+# time in slots of their own (docs/tracker-budget.md).
+NOT_STORED: Final = frozenset({SLOT_FRUSTRATION, SLOT_DISTRESS})
 
 
 def _observation(
@@ -215,20 +218,21 @@ def stored(tracker: Tracker, events: list[dict[str, Any]]) -> list[dict[str, Any
     """The events Rasa keeps from a turn's ``events`` (docs/tracker-budget.md).
 
     A slot is set only when its value changes, except a fresh escalation decision (the escalation
-    policy acts on the SlotSet of this turn).  The full explanation is kept only on the turns the
-    audit log records, a tone change or an escalation decision: the handoff payload explains its
-    trigger with it, and every other turn is in its compact record.
+    policy acts on the SlotSet of this turn).  The full explanation is kept only on a turn whose
+    decision is an escalation, which the handoff payload explains with it; every turn is in its
+    compact record, and the audit log keeps the full explanation of each tone change and decision.
     """
     slots = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
-    tone_changed = SLOT_TONE in slots and slots[SLOT_TONE] != (tracker.get_slot(SLOT_TONE) or NEUTRAL)
     escalated = slots.get(SLOT_ESCALATION) in ESCALATIONS
     kept = []
     for event in events:
         name, value = event.get("name"), event.get("value")
         if event.get("event") != "slot":
             kept.append(event)
+        elif name in NOT_STORED:
+            continue
         elif name == SLOT_EMPATHY_EXPLANATION:
-            if tone_changed or escalated:
+            if escalated:
                 kept.append(event)
         elif (name == SLOT_ESCALATION and escalated) or value != tracker.get_slot(str(name)):
             kept.append(event)
@@ -252,6 +256,12 @@ def _unscored(tracker: Tracker, turn: _Turn, latest: dict[str, Any], policy: Emp
         explanation={"turn": turn.number, "opted_out": True, "decision": decision.to_dict()},
         record=turn_record.build(tracker, turn.number, latest, NEUTRAL, decision.kind, None),
     )
+
+
+def _carried(state: dict[str, Any], tracker: Tracker, kind: str) -> float:
+    """The last turn's score: from the empathy state, or the slot of a conversation stored before."""
+    value = state.get(kind, tracker.get_slot(kind))
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _opt_out_sync(tracker: Tracker, opted_out: bool) -> list[dict[str, Any]]:
@@ -350,8 +360,8 @@ class ActionTrackEmpathy(Action):
         )
         score = score_turn(
             signals,
-            float(tracker.get_slot(SLOT_FRUSTRATION) or 0.0),
-            float(tracker.get_slot(SLOT_DISTRESS) or 0.0),
+            _carried(turn.state, tracker, SLOT_FRUSTRATION),
+            _carried(turn.state, tracker, SLOT_DISTRESS),
             policy,
         )
         tone = choose_tone(
@@ -389,6 +399,8 @@ class ActionTrackEmpathy(Action):
             state={
                 **turn.next_state(decision, tone.turns_held, vector),
                 "return_counted": bool(turn.state.get("return_counted")) or returned is not None,
+                SLOT_FRUSTRATION: round(score.frustration.value, 4),
+                SLOT_DISTRESS: round(score.distress.value, 4),
             },
             explanation=explanation,
             record=turn_record.build(tracker, turn.number, latest, tone.tone, decision.kind, explanation),

@@ -152,7 +152,7 @@ def accuracy(data: Path, backends: list[str], limit_test: int) -> dict[str, Any]
             result = nlu.run_pipeline(f"attune-{backend}", config, train, test, Path(work))
         results[backend] = {"accuracy": result.accuracy, "macro_f1": result.macro_f1, "n_test": result.n_test}
     if REFERENCE in results:
-        for backend, row in results.items():
+        for row in results.values():
             row["delta_points"] = 100 * (row["accuracy"] - results[REFERENCE]["accuracy"])
     return {"dataset": str(data), "n_train": len(train), "results": results}
 
@@ -184,19 +184,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "parity":
         report: Any = parity(texts)
         for backend, row in report.items():
-            print(f"{backend:10s} n={row['n']} cosine min {row['cosine_min']:.4f} mean {row['cosine_mean']:.4f}"
-                  f" below 0.99: {row['below_0.99']} (worst: {row['worst_text']!r})")
+            print(
+                f"{backend:10s} n={row['n']} cosine min {row['cosine_min']:.4f} mean {row['cosine_mean']:.4f}"
+                f" below 0.99: {row['below_0.99']} (worst: {row['worst_text']!r})"
+            )
     elif args.command == "speed":
         report = speed(args.rounds)
         for row in report:
-            print(f"{row['backend']:10s} p50 {row['p50_ms']:.2f} ms  p95 {row['p95_ms']:.2f} ms  "
-                  f"RSS {row['rss_mb']:.0f} MB  load {row['load_s']:.1f} s  torch imported: {row['torch_imported']}")
+            print(
+                f"{row['backend']:10s} p50 {row['p50_ms']:.2f} ms  p95 {row['p95_ms']:.2f} ms  "
+                f"RSS {row['rss_mb']:.0f} MB  load {row['load_s']:.1f} s  "
+                f"torch imported: {row['torch_imported']}"
+            )
     else:
         report = accuracy(args.data, args.backends.split(","), args.limit_test)
         for backend, row in report["results"].items():
             delta = row.get("delta_points")
-            print(f"{backend:10s} accuracy {row['accuracy']:.2%}  macro-F1 {row['macro_f1']:.4f}"
-                  + ("" if delta is None else f"  vs torch {delta:+.2f} points"))
+            print(
+                f"{backend:10s} accuracy {row['accuracy']:.2%}  macro-F1 {row['macro_f1']:.4f}"
+                + ("" if delta is None else f"  vs torch {delta:+.2f} points")
+            )
     _write(args.command, report)
     return 0
 

@@ -40,17 +40,19 @@ from handoff.shared.conversation_ids import rest_conversation
 from handoff.shared.identity_tokens import sign_identity_token
 
 MAX_TURNS = 5000
-# What a calm customer checking on her orders types, over and over (the demo customer Dana's orders
-# and e-mail address, so plain Rasa, which ignores her token, does the same store lookups).
+# A calm customer checking on her orders (the demo customer Dana's).  She opens by giving her
+# e-mail address when asked: plain Rasa, which ignores her token, asks for it and keeps it in a
+# slot, so from then on both systems answer every order question with a store lookup.
+OPENING = ("where is my order 10011?", "dana@example.com")
 CALM_TURNS = (
-    "where is my order 10011? it's dana@example.com",
     "ok thanks",
-    "and what about order 10012? dana@example.com",
+    "where is my order 10012?",
     "great, thank you",
-    "where is my refund for order 10012, dana@example.com",
+    "has order 10011 shipped yet?",
     "ok thanks",
-    "can you check order 10011 again please, dana@example.com",
+    "where is my refund for order 10012",
     "cheers",
+    "where is my order 10011?",
 )
 # One conversation makes a lookup every other turn: the per-conversation limits (actions/settings.py)
 # would answer most of them with "too many attempts" and measure that instead.
@@ -59,7 +61,7 @@ LOAD_LIMITS = {
     "ATTUNE_SELF_SERVICE_FAILED_CHECKS_PER_CONVERSATION": UNLIMITED,
 }
 # Replies kept in the JSON for the first and last turns, to see that the bot stayed on script.
-KEPT_REPLIES = len(CALM_TURNS)
+KEPT_REPLIES = len(OPENING) + len(CALM_TURNS)
 
 
 def positive_turns(text: str) -> int:
@@ -84,7 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def script(turns: int) -> list[str]:
-    return [CALM_TURNS[i % len(CALM_TURNS)] for i in range(turns)]
+    """The opening, then the calm turns over and over, ``turns`` messages in all."""
+    repeats = -(-max(turns - len(OPENING), 0) // len(CALM_TURNS))
+    return [*OPENING, *CALM_TURNS * repeats][:turns]
 
 
 @dataclass
@@ -156,11 +160,13 @@ async def converse(runs: list[Run], messages: list[str], log: Callable[[str], No
                 run.system.check_alive()
                 await turn(http, run, number, text)
             if number % 10 == 0 or number == len(messages):
-                recent = "  ".join(
-                    f"{r.system.name} {growth_report.window_median(r.latencies_ms, (number - 9, number))} ms"
-                    for r in runs
-                )
-                log(f"turn {number:4d}/{len(messages)}  median of the last 10: {recent}")
+                log(f"turn {number:4d}/{len(messages)}  median of the last 10: {_recent(runs, number)}")
+
+
+def _recent(runs: list[Run], number: int) -> str:
+    span = (max(1, number - 9), number)
+    medians = {r.system.name: growth_report.window_median(r.latencies_ms, span) for r in runs}
+    return "  ".join(f"{name} {'-' if m is None else round(m)} ms" for name, m in medians.items())
 
 
 async def warm_up(systems: dict[str, System], turns: int) -> None:
@@ -261,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)},
         "turns": args.turns,
         "checkpoints": growth_report.checkpoints(args.turns),
-        "script": list(CALM_TURNS),
+        "script": {"opening": list(OPENING), "then, over and over": list(CALM_TURNS)},
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "systems": systems,
         "total_s": round(time.monotonic() - started, 1),

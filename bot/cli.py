@@ -144,8 +144,12 @@ def fit_command(args: argparse.Namespace) -> int:
     print(f"data/frustration: {len(data.target)} customer turns, {positives} frustrated")
     for candidate in found:
         aucs = "  ".join(f"{k} AUC {v:.3f}" for k, v in candidate.dev_auc.items() if v is not None)
-        cv = fitting.cross_validated_auc(data, candidate.l2)
+        cv = fitting.cross_validated_auc(data, candidate.l2) or 0.0
         print(f"l2 {candidate.l2:<4} carry {candidate.carry:<4} held-out-conversation AUC {cv:.3f}  {aucs}")
+    if dev:
+        # The policy as it is, on the same dev files: a fit that does not beat it should not be written.
+        current = "  ".join(f"{d.name} AUC {fitting.dev_auc(engine.policy, d) or 0:.3f}" for d in dev)
+        print(f"current policy{'':<42}{current}")
     chosen = max(found, key=lambda c: c.mean_auc)
     print(f"chosen: l2 {chosen.l2}, carry {chosen.carry}\n{fitting.describe(chosen, engine.policy)}")
     path = ROOT / POLICY_FILE

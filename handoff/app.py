@@ -40,6 +40,7 @@ from handoff.core.migrate import upgrade_to_head
 from handoff.core.rasa_client import RasaClient
 from handoff.core.rate_limit import RateLimiter
 from handoff.core.settings import Settings
+from handoff.history import routes as history_routes
 from handoff.privacy import purge_worker
 from handoff.privacy import routes as privacy_routes
 from handoff.privacy import views as privacy_views
@@ -180,6 +181,7 @@ def create_app(settings: Settings) -> web.Application:
         privacy_routes.setup_routes,
         audit_routes.setup_routes,
         workspace_routes.setup_routes,
+        history_routes.setup_routes,
     ):
         setup_routes(app)
     return app

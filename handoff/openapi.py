@@ -516,6 +516,49 @@ def _workspace_paths() -> dict[str, Any]:
     }
 
 
+def _history_paths() -> dict[str, Any]:
+    """Search, customer history, the resolved list (handoff/history/) and assigning a queued handoff."""
+    handoff_id = _id_param("handoff_id", "handoff")
+
+    def query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema}
+
+    page = query("page", {"type": "string", "pattern": "^[0-9]{1,3}$"})
+    day = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    number = {"type": "string", "pattern": "^[0-9]{1,9}$"}
+    return {
+        "/console/search": {
+            "get": _page(
+                "Search handoffs by order number, customer, words or status (as your role sees them)",
+                query("q", {"type": "string", "maxLength": 100}),
+                query("kind", {"enum": ["any", "order", "customer", "text"]}),
+                query("status", {"enum": ["", "queued", "claimed", "resolved"]}),
+                page,
+            )
+        },
+        "/console/resolved": {
+            "get": _page(
+                "Resolved handoffs, newest first, by disposition, agent and day",
+                query("disposition", {"type": "string", "maxLength": 32}),
+                query("agent", number),
+                query("from", day),
+                query("to", day),
+                page,
+            )
+        },
+        "/console/handoffs/{handoff_id}/history": {
+            "get": _page("The verified customer's earlier contacts", handoff_id)
+        },
+        "/console/handoffs/{handoff_id}/assign": {
+            "post": _post(
+                "Assign a queued handoff to an agent (roles with the workspace policy's reassign)",
+                {"to": number, "note": {"type": "string", "maxLength": 1000}},
+                handoff_id,
+            )
+        },
+    }
+
+
 def _with_live_paths(paths: dict[str, Any]) -> dict[str, Any]:
     for path, item in _live_paths().items():
         paths[path] = {**paths.get(path, {}), **item}
@@ -881,6 +924,7 @@ def document() -> dict[str, Any]:
                 **_operations_paths(),
                 **_console_paths(),
                 **_workspace_paths(),
+                **_history_paths(),
             }
         ),
         "components": {

@@ -26,11 +26,6 @@ def max_seq_length(model_dir: Path) -> int:
     return DEFAULT_MAX_SEQ_LENGTH
 
 
-def clean_text(text: str) -> str:
-    """A text the Rust tokenizer accepts: lone surrogates (possible in a Python str) become U+FFFD."""
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
 class OnnxSentenceEncoder:
     """One ONNX Runtime session and one tokenizer; safe to share between threads."""
 
@@ -64,7 +59,7 @@ class OnnxSentenceEncoder:
         return np.vstack(rows) if rows else np.zeros((0, self._dimension), dtype=np.float32)
 
     def _embed_batch(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        encodings = self._tokenizer.encode_batch([clean_text(text) for text in texts])
+        encodings = self._tokenizer.encode_batch(texts)
         input_ids = np.array([e.ids for e in encodings], dtype=np.int64)
         attention_mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {

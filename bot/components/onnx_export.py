@@ -103,14 +103,17 @@ def ensure_exported_in_child(model_dir: Path, variant: Variant, cache_dir: Path)
     if target.is_file():
         return target
     command = [sys.executable, "-m", __name__, "--variant", variant, "--model-path", str(model_dir)]
-    result = subprocess.run(
-        command,
-        env={**os.environ, CACHE_ENV: str(cache_dir)},
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT_S,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            command,
+            env={**os.environ, CACHE_ENV: str(cache_dir)},
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise ExportError(f"exporting {variant} from {model_dir} took over {CHILD_TIMEOUT_S} s") from error
     if result.returncode != 0 or not target.is_file():
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise ExportError(f"exporting {variant} from {model_dir} failed: {' | '.join(tail)}")

@@ -66,7 +66,8 @@ def resolve_model_path(configured: str | None) -> Path:
 def encoder_threads() -> int:
     """Intra-op threads per encoding: one by default, since concurrent messages each encode a short
     text and more threads per encoding only contend for the cores (bench/README.md: p95 at one user
-    322 -> ~150 ms).  ``ATTUNE_TORCH_THREADS`` is still read for older deployments."""
+    322 -> ~150 ms).  ``ATTUNE_TORCH_THREADS`` is still read for older deployments.
+    """
     raw = os.environ.get(THREADS_ENV) or os.environ.get(LEGACY_THREADS_ENV) or "1"
     try:
         return max(1, int(raw))
@@ -105,13 +106,13 @@ class TorchSentenceEncoder:
 @functools.lru_cache(maxsize=4)
 def _load(path: str, backend: Backend) -> SentenceEncoder:
     model_dir = Path(path)
-    if backend == TORCH:
+    if backend == "torch":  # the literal, not TORCH: mypy narrows the backend to a Variant below
         return TorchSentenceEncoder(model_dir, encoder_threads())
     from bot.components.onnx_encoder import OnnxSentenceEncoder
 
     try:
         onnx_file = onnx_export.ensure_exported_in_child(model_dir, backend, onnx_export.default_cache_dir())
-    except (onnx_export.ExportError, OSError, TimeoutError) as error:
+    except (onnx_export.ExportError, OSError) as error:
         raise EncoderUnavailableError(f"backend '{backend}': {error}") from error
     return OnnxSentenceEncoder(model_dir, onnx_file, encoder_threads())
 
@@ -127,7 +128,9 @@ def load_encoder(path: Path, backend: Backend = DEFAULT_BACKEND) -> SentenceEnco
         return _load(str(path.resolve()), backend)
 
 
-def encode(encoder: SentenceEncoder, texts: list[str], batch_size: int, max_chars: int) -> npt.NDArray[np.float32]:
+def encode(
+    encoder: SentenceEncoder, texts: list[str], batch_size: int, max_chars: int
+) -> npt.NDArray[np.float32]:
     """L2-normalised embeddings, one row per text, as float32.
 
     Texts are cut to ``max_chars`` first: the model reads at most 256 word pieces anyway, and
@@ -135,4 +138,14 @@ def encode(encoder: SentenceEncoder, texts: list[str], batch_size: int, max_char
     """
     if not texts:
         return np.zeros((0, encoder.dimension), dtype=np.float32)
-    return np.asarray(encoder.embed([text[:max_chars] for text in texts], batch_size), dtype=np.float32)
+    clipped = [clean_text(text[:max_chars]) for text in texts]
+    return np.asarray(encoder.embed(clipped, batch_size), dtype=np.float32)
+
+
+def clean_text(text: str) -> str:
+    """A text the Rust tokenizer accepts.
+
+    A Python str can hold lone surrogates (JSON's backslash-u-d800 decodes to one), which both
+    backends' tokenizers reject with a TypeError; each becomes "?".
+    """
+    return text.encode("utf-8", "replace").decode("utf-8")

@@ -57,6 +57,7 @@ from handoff.shared.identity_tokens import verified_session
 HEARTBEAT_SECONDS = 15.0
 SESSION_CHECK_SECONDS = 30.0
 RETRY_MILLISECONDS = 2000  # how long EventSource waits before reconnecting
+GONE_CHECK_SECONDS = 5.0  # a browser that left is noticed (and its stream ended) within this
 # How often a handoff stream reads the conversation: the holder's often, a looker's less.
 HOLDER_POLL_SECONDS = 0.4
 LOOKER_POLL_SECONDS = 2.0
@@ -123,7 +124,7 @@ async def _pump(
     beat_at, check_at = now + HEARTBEAT_SECONDS, now + SESSION_CHECK_SECONDS
     try:
         while not hub.closing.is_set() and not _gone(request):
-            event = await subscription.next(min(tick_seconds, HEARTBEAT_SECONDS))
+            event = await subscription.next(min(tick_seconds, GONE_CHECK_SECONDS))
             if event is not None:
                 await on_event(event)
             if tick is not None:

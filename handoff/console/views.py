@@ -32,6 +32,7 @@ from handoff.core.middleware import DEFAULT_CSP
 from handoff.core.models import CLAIMED, FLAG_PENDING, QUEUED
 from handoff.core.pages import path_to, render, require_capability, require_csrf, require_session
 from handoff.core.rasa_client import RasaUnavailable, deliverable
+from handoff.history import customer_history
 from handoff.queue import handoffs
 from handoff.shared.errors import NotFound
 from handoff.shared.identity_tokens import sign_identity_token
@@ -131,6 +132,10 @@ async def handoff_page(request: web.Request) -> web.Response:
         # Notes, transfers, colleagues and reason codes (handoff/workspace/panels.py).
         workspace=await panels.for_handoff(
             request.app[ENGINE], request.app[POLICY], stored.id, login_session.agent
+        ),
+        # The same verified customer's earlier contacts (handoff/history/customer_history.py).
+        earlier=await asyncio.to_thread(
+            customer_history.for_handoff, request.app[ENGINE], stored.id, login_session.agent.grants
         ),
         notice=NOTICES.get(request.query.get("notice", "")),
         agent=login_session.agent,

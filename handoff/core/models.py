@@ -413,3 +413,23 @@ class HandoffTransfer(Base):
     by_agent = Column(Integer, ForeignKey("agents.id"), nullable=False)
     note = Column(Text, nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class HandoffSearch(Base):
+    """What console search reads for one handoff (handoff/history/search_index.py keeps it in step).
+
+    Texts are lower-cased twice over: as stored (``clear_text``) and with every kind of personal data
+    masked (``masked_text``), so a role that sees data masked searches only what it sees.  The row
+    goes with its handoff (an erasure or the retention period deletes both).
+    """
+
+    __tablename__ = "handoff_search"
+
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), primary_key=True)
+    # The payload's customer pseudonym and order number (slots.order_id), for exact look-ups.
+    customer = Column(String(64), nullable=True, index=True)
+    order_number = Column(String(64), nullable=True, index=True)
+    clear_text = Column(Text, nullable=False)
+    masked_text = Column(Text, nullable=False)
+    # The handoff's updated_at when this row was built: a different one means build it again.
+    source_updated_at = Column(DateTime(timezone=True), nullable=False, index=True)

@@ -235,7 +235,7 @@ def set_emotion_processing(
         merges.clear()
         customer = _resolve(session, identities, moment, linking, merges)
         customer.emotion_processing = choice
-        pass  # MUTANT consent_epoch.bump(session, moment)  # every Rasa instance asks again from the next message
+        consent_epoch.bump(session, moment)  # every Rasa instance asks again from the next message
         session.add(
             ConsentEvent(
                 customer_id=customer.id,

@@ -39,6 +39,7 @@ from handoff.core.models import (
     CustomerMerge,
     EmotionFlag,
     Handoff,
+    HandoffSearch,
     WebhookDelivery,
 )
 from handoff.privacy import consent_epoch, customers
@@ -54,6 +55,8 @@ EMOTION_SLOTS = (
     "tone",
     "empathy_state",
     "empathy_explanation",
+    # The per-turn record (actions/turn_record.py): scores and signals in it, with consent.
+    "turn_record",
 )
 EMOTION_PAYLOAD_FIELDS = ("trajectory", "tone", "explanation", "emotions")
 
@@ -248,7 +251,7 @@ def export(stores: Stores, who: str, now: datetime | None = None) -> dict[str, A
 def _delete_handoffs(session: Session, handoff_ids: list[str]) -> int:
     if not handoff_ids:
         return 0
-    for model in (CallJob, WebhookDelivery, EmotionFlag):
+    for model in (CallJob, WebhookDelivery, EmotionFlag, HandoffSearch):
         session.execute(delete(model).where(model.handoff_id.in_(handoff_ids)))
     return int(session.execute(delete(Handoff).where(Handoff.id.in_(handoff_ids))).rowcount or 0)
 

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from handoff.audit import audit_events
 from handoff.callbacks import call_jobs
@@ -272,25 +273,68 @@ def claim(
 ) -> tuple[StoredHandoff, bool]:
     """Gives a queued handoff to ``agent_id``: the handoff and whether this call took it.
 
-    One conditional UPDATE (``WHERE status = 'queued'``), so of two agents claiming at once exactly
-    one gets it.  False when the agent already holds it; Conflict when another agent does or it is
-    resolved.
+    One conditional UPDATE (``WHERE status = 'queued'`` and the agent holds fewer handoffs than their
+    capacity), so of two agents claiming at once exactly one gets it, and an agent's claims never
+    exceed their capacity.  False when the agent already holds it; Conflict when another agent does,
+    it is resolved, or the agent is at capacity.
     """
     moment = now or datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
+        lock_agent(session, agent_id)
         taken = session.execute(
             update(Handoff)
-            .where(Handoff.id == handoff_id, Handoff.status == QUEUED)
+            .where(Handoff.id == handoff_id, Handoff.status == QUEUED, under_capacity(agent_id))
             .values(status=CLAIMED, claimed_by=agent_id, claimed_at=moment, agent_seen_at=moment)
+            # The capacity's subquery cannot be evaluated in Python; nothing in this session needs syncing.
+            .execution_options(synchronize_session=False)
         ).rowcount
     stored = get_handoff(engine, handoff_id)  # NotFound for an unknown id
     if taken:
         return stored, True
     if stored.status == RESOLVED:
         raise Conflict("this handoff is already resolved")
+    if stored.status == QUEUED:
+        raise Conflict(at_capacity(engine, agent_id, "you hold"))
     if stored.claimed_by != agent_id:
         raise Conflict("another agent has claimed this handoff")
     return stored, False
+
+
+def under_capacity(agent_id: int) -> ColumnElement[bool]:
+    """For a conditional UPDATE of handoffs: ``agent_id`` holds fewer handoffs than their capacity."""
+    held = aliased(Handoff)  # not the updated row: every handoff the agent holds
+    load = (
+        select(func.count())
+        .select_from(held)
+        .where(held.status == CLAIMED, held.claimed_by == agent_id)
+        .scalar_subquery()
+    )
+    capacity = select(Agent.capacity).where(Agent.id == agent_id).scalar_subquery()
+    return load < capacity
+
+
+def lock_agent(session: Session, agent_id: int) -> None:
+    """Postgres: the agent's row locked until commit, so two claims for one agent take turns and the
+    capacity check of the second sees the first.  SQLite's single writer serialises them already.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        session.execute(select(Agent.id).where(Agent.id == agent_id).with_for_update())
+
+
+def at_capacity(engine: Engine, agent_id: int, who: str) -> str:
+    """Why a claim or an assignment to ``agent_id`` was refused: their load and capacity."""
+    with Session(engine) as session:
+        capacity = session.execute(select(Agent.capacity).where(Agent.id == agent_id)).scalar_one_or_none()
+        load = session.execute(
+            select(func.count())
+            .select_from(Handoff)
+            .where(Handoff.status == CLAIMED, Handoff.claimed_by == agent_id)
+        ).scalar_one()
+    return (
+        f"{who} {load} handoff(s) and the capacity is {capacity if capacity is not None else 0}: "
+        "resolve or transfer one first (a supervisor sets capacities on the team page)"
+    )
 
 
 def unclaim(engine: Engine, handoff_id: str, agent_id: int) -> bool:

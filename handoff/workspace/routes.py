@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handoff.workspace import policy, views
+from handoff.workspace import assignment_views, policy, views
 from handoff.workspace.app_keys import POLICY
 
 
@@ -23,6 +23,7 @@ def setup_routes(app: web.Application, policy_file: str | Path | None = None) ->
     router.add_get("/console/handoffs/{handoff_id}/notes", views.list_notes, name="workspace.notes")
     router.add_post("/console/handoffs/{handoff_id}/notes", views.add_note, name="workspace.add_note")
     router.add_post("/console/handoffs/{handoff_id}/transfer", views.transfer, name="workspace.transfer")
+    router.add_post("/console/handoffs/{handoff_id}/assign", assignment_views.assign, name="workspace.assign")
     router.add_get("/console/team", views.team_page, name="workspace.team")
     router.add_get("/console/team.json", views.team_json, name="workspace.team_json")
     router.add_post("/console/presence", views.set_presence, name="workspace.presence")

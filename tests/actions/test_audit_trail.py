@@ -29,7 +29,8 @@ TOKEN = "audit-trail-test-token-0000"
 
 async def turn(slots: dict[str, Any], events: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
     """Runs action_track_empathy's scoring; returns the tracker it saw and all the turn decided
-    (what the action gives the audit trail; Rasa stores fewer, tests/actions/test_empathy_tracking.py)."""
+    (what the action gives the audit trail; Rasa stores fewer, tests/actions/test_empathy_tracking.py).
+    """
     seen = tracker(slots, events)
     return seen, ActionTrackEmpathy().track(seen)
 

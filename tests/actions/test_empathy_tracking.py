@@ -25,7 +25,10 @@ async def run(slots: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
     """The slots after the turn, as Rasa holds them."""
     result = await ActionTrackEmpathy().run(CollectingDispatcher(), tracker(slots, events), {})
     assert all(e["event"] == "slot" for e in result)  # a custom slot mapping may only set slots
-    return {**INITIAL, **slots, **{e["name"]: e["value"] for e in result}}
+    after = {**INITIAL, **slots, **{e["name"]: e["value"] for e in result}}
+    record = after.get("turn_record") or {}
+    # The scores are in the turn record (not stored in slots of their own since issue 18).
+    return after | {"frustration": record.get("frustration"), "distress": record.get("distress")}
 
 
 async def test_a_calm_message_keeps_a_neutral_tone_and_no_escalation() -> None:

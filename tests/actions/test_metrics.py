@@ -113,7 +113,7 @@ async def test_a_broken_metrics_registry_never_costs_the_customer_a_reply() -> N
     action = ActionTrackEmpathy(metrics=broken)
     result = await action.run(CollectingDispatcher(), tracker({}, [message("hi", "greet")]), {})
 
-    assert {e["name"] for e in result} >= {"frustration", "tone", "escalation"}
+    assert {e["name"] for e in result} >= {"turn_record", "tone", "escalation"}
 
 
 async def test_handoffs_sent_are_counted_by_reason_and_delivery_status(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.growth import CALM_TURNS, MAX_TURNS, parse_args, script, stored_events
+from bench.growth import CALM_TURNS, MAX_TURNS, OPENING, parse_args, script, stored_events
 from bench.growth_report import (
     Event,
     breakdown,
@@ -176,10 +176,14 @@ def test_stored_events_reads_one_conversation_in_order_with_slot_names(tmp_path:
     assert events[1].size == len(json.dumps({"event": "user", "text": "hé"}, ensure_ascii=False)) + 1
 
 
-def test_the_script_cycles_through_the_calm_turns() -> None:
-    messages = script(len(CALM_TURNS) + 2)
-    assert messages[: len(CALM_TURNS)] == list(CALM_TURNS)
-    assert messages[-2:] == list(CALM_TURNS[:2])
+def test_the_script_opens_then_cycles_through_the_calm_turns() -> None:
+    messages = script(len(OPENING) + len(CALM_TURNS) + 3)
+    assert len(messages) == len(OPENING) + len(CALM_TURNS) + 3
+    assert messages[: len(OPENING)] == list(OPENING)
+    assert messages[len(OPENING) : len(OPENING) + len(CALM_TURNS)] == list(CALM_TURNS)
+    assert messages[-3:] == list(CALM_TURNS[:3])
+    assert script(1) == [OPENING[0]]
+    assert len(script(200)) == 200
 
 
 def test_arguments_default_to_the_issues_200_turns(tmp_path: Path) -> None:

@@ -14,8 +14,20 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
+def fresh_consent_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consent gate's process-wide client holds customers' answers (consent_gate.py): each test
+    starts with none, so what one test's service said is never another test's held opt-out.
+    """
+    gate = sys.modules.get("bot.components.consent_gate")
+    if gate is not None:  # not imported yet: nothing held
+        monkeypatch.setattr(gate, "_CLIENT", gate.ConsentClient())
+
+
+@pytest.fixture(autouse=True)
 def rasa_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    if "rasa.core.processor" not in sys.modules:  # nothing imported Rasa: nothing to put back
+    # Either module is enough: a test file importing only Rasa's tracker store still gets the
+    # patch installed by a fixture, and must get Rasa's own methods back after it.
+    if not {"rasa.core.processor", "rasa.core.tracker_store"} & sys.modules.keys():
         yield
         return
     from rasa.core.actions.action import RemoteAction

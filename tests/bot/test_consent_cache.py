@@ -148,7 +148,8 @@ async def test_a_merge_through_one_instance_reaches_what_the_other_holds(
 ) -> None:
     first, second = instances
     assert await choice_of(second) == "on"  # holds the anonymous web session
-    await choose(service, [{"kind": "id", "value": LOGIN.customer_id}], "off")  # opted out elsewhere, logged in
+    # Opted out elsewhere, while logged in.
+    await choose(service, [{"kind": "id", "value": LOGIN.customer_id}], "off")
 
     # The customer logs in on the web chat: the first instance presents both, and they merge
     # ("most private wins").
@@ -237,7 +238,9 @@ class Stub:
     async def resolve(self, request: web.Request) -> web.Response:
         self.held.append(request.headers.get("If-None-Match"))
         headers = {"ETag": self.etag} if self.etag else {}
-        return web.Response(status=self.status, text=self.body, headers=headers, content_type="application/json")
+        return web.Response(
+            status=self.status, text=self.body, headers=headers, content_type="application/json"
+        )
 
     async def healthz(self, request: web.Request) -> web.Response:
         self.gets.append(request.path)

@@ -1,4 +1,5 @@
-"""data/ holds only what training reads: Rasa's NLU, stories and rules, and the EmotionClassifier's examples.
+"""data/ holds only what training reads: Rasa's NLU, stories and rules, the EmotionClassifier's examples
+and the labelled turns the frustration weights are fitted on (data/frustration/).
 
 Rasa walks data/ recursively and keeps a YAML file only when it has a top-level training key
 (``nlu:``, ``responses:``, ``stories:``, ``rules:``); that is what keeps the emotion examples out of
@@ -49,7 +50,17 @@ def test_the_emotion_examples_are_the_emotion_components_and_never_rasa_data(
     assert not emotions & (nlu_files() | story_files())
 
 
+def frustration_files() -> set[str]:
+    """The labelled turns `attune fit frustration` learns the policy's weights from (issue 17)."""
+    return relative([str(p) for p in (ROOT / "data" / "frustration").glob("*.yml")])
+
+
+def test_the_frustration_turns_are_never_rasa_data() -> None:
+    assert frustration_files()
+    assert not frustration_files() & (nlu_files() | story_files())
+
+
 def test_every_file_in_data_is_training_data(monkeypatch: pytest.MonkeyPatch) -> None:
     in_data = relative([str(p) for p in (ROOT / "data").rglob("*") if p.is_file()])
 
-    assert in_data == nlu_files() | story_files() | emotion_files(monkeypatch)
+    assert in_data == nlu_files() | story_files() | emotion_files(monkeypatch) | frustration_files()

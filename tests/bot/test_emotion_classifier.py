@@ -9,6 +9,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.emotion_classifier import EmotionClassifier, EmotionDataInvalid
+from bot.empathy import compact_vector
 from bot.empathy.emotions import EMOTIONS
 
 EXAMPLES = {
@@ -57,7 +58,9 @@ def test_trained_component_adds_emotion_to_the_parse_data_and_reloads(tmp_path: 
         emotion = message.get("emotion")
         assert set(emotion["probabilities"]) == set(EMOTIONS)
         assert sum(emotion["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
-        assert len(emotion["embedding"]) == 384
+        # The embedding, packed for this turn only (issue 18: never a list of floats in parse data).
+        assert "embedding" not in emotion
+        assert len(compact_vector.unpack(emotion["vector"]) or []) == 384
     assert messages[0].get("emotion")["top"] == "joy"
     assert messages[0].get("emotion")["cues"]["caps_ratio"] > 0
     assert "emotion" in messages[0].output_properties  # reaches the tracker's parse data

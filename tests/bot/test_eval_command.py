@@ -84,3 +84,27 @@ def test_twcs_dev_file(tmp_path: Path) -> None:
     # Better than chance by a clear margin (the VADER baseline reaches 0.68 on this set).
     assert result["auc"] > 0.65
     assert result["spearman"] > 0.3
+
+
+def test_fit_frustration_prints_the_weights_and_a_patch_without_writing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    policy = Path(__file__).resolve().parents[2] / "policy" / "empathy.yml"
+    before = policy.read_text(encoding="utf-8")
+
+    assert main(["fit", "frustration"]) == 0
+
+    out = capsys.readouterr().out
+    assert "frustrated" in out.splitlines()[0]
+    assert "negative_emotion" in out and "kept" in out  # nlu_fallback has no evidence in a transcript
+    assert "+++ policy/empathy.yml" in out or "policy unchanged" in out
+    assert policy.read_text(encoding="utf-8") == before
+
+
+@pytest.mark.parametrize(
+    "argv", [["fit", "frustration", "--l2", "0"], ["fit", "frustration", "--dev", "nope.jsonl"]]
+)
+def test_fit_frustration_rejects_bad_arguments(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2

@@ -78,7 +78,12 @@ def test_a_100_kb_message_is_clipped_not_choked_on(featurizer: MiniLMFeaturizer)
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("batch_size", 0), ("max_chars", "lots"), ("model_path", "/nonexistent/model")],
+    [
+        ("batch_size", 0),
+        ("max_chars", "lots"),
+        ("model_path", "/nonexistent/model"),
+        ("backend", "tensorflow"),
+    ],
 )
 def test_bad_config_fails_naming_the_key(key: str, value: object) -> None:
     config = {**MiniLMFeaturizer.get_default_config(), key: value}

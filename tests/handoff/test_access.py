@@ -247,6 +247,23 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
         form("/console/agents/1/capacity", capacity="3"),
         console(FORBIDDEN, Outcome(303, "/console/team")),
     ),
+    # --- search, customer history, the resolved list (handoff/history/), assigning ----------------
+    # Words of the case's transcript: the summary and the SMS conversation id show masked to an agent.
+    ("GET", "/console/search"): (
+        plain("/console/search", params={"q": "where is 55555"}),
+        console(ok(200), ok(200, PHONE, UNMASKED)),
+    ),
+    ("GET", "/console/resolved"): (plain("/console/resolved"), console(ok(200), ok(200))),
+    # The example's customer is not a verified one: the page says so and links nothing.
+    ("GET", "/console/handoffs/{handoff_id}/history"): (
+        plain("/console/handoffs/{handoff}/history"),
+        console(ok(200), ok(200)),
+    ),
+    # Past the permission a claimed handoff cannot be assigned (409): the request got through the check.
+    ("POST", "/console/handoffs/{handoff_id}/assign"): (
+        form("/console/handoffs/{handoff}/assign", to="1"),
+        console(FORBIDDEN, Outcome(409)),
+    ),
     # --- public: static files, the customer's web chat and its switch, health --------------------
     ("GET", "/console/static"): (plain("/console/static/console.css"), everyone(Outcome(200))),
     ("GET", "/chat"): (plain("/chat"), everyone(Outcome(200))),

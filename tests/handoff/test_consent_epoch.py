@@ -4,6 +4,7 @@ customer's consent answer and with nothing else, and ``resolve`` answers ``304``
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -107,8 +108,9 @@ def test_if_none_match_names_the_current_epoch_only_exactly(header: str, current
 
 
 @pytest.fixture
-async def service(aiohttp_client, settings: Settings) -> TestClient:
-    return await aiohttp_client(create_app(dataclasses.replace(settings, api_token=TOKEN)))
+async def service(aiohttp_client: Any, settings: Settings) -> TestClient:
+    client: TestClient = await aiohttp_client(create_app(dataclasses.replace(settings, api_token=TOKEN)))
+    return client
 
 
 async def test_resolve_answers_304_while_the_epoch_holds_and_the_answer_after_a_change(
@@ -120,6 +122,7 @@ async def test_resolve_answers_304_while_the_epoch_holds_and_the_answer_after_a_
 
     # The body is not read when the answer held is current: not even a broken one.
     same = await service.post(RESOLVE, data="not json", headers={**AUTH, "If-None-Match": etag})
+    assert service.app is not None
     choose(service.app[ENGINE], PHONE, "off")
     changed = await service.post(RESOLVE, json=body, headers={**AUTH, "If-None-Match": etag})
 

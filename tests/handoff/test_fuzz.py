@@ -94,6 +94,10 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "/console/team.json",
         "/console/presence",
         "/console/agents/{agent_id}/capacity",
+        "/console/search",
+        "/console/resolved",
+        "/console/handoffs/{handoff_id}/history",
+        "/console/handoffs/{handoff_id}/assign",
     ),
     "operations": ("/healthz", "/metrics", "/api/v1/openapi.json"),
 }

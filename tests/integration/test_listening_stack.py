@@ -118,11 +118,12 @@ async def test_hardship_in_words_is_heard_for_a_customer_who_opted_out(stack: Ru
     assert "call you back" in texts(replies) and "bring someone into this chat" in texts(replies)
     assert "bad experience" not in texts(replies)
     assert [b["payload"] for b in replies[-1]["buttons"]] == ["/request_callback", "/request_human", "/deny"]
-    # The opt-out holds: no scores, no tone, an explanation that says so.
+    # The opt-out holds: no scores, no tone, a turn record that says so (and has no scores).
     slots = state["slots"]
     assert slots["emotion_opt_out"] is True
     assert slots["frustration"] is None and slots["distress"] is None and slots["tone"] == "neutral"
-    assert slots["empathy_explanation"]["opted_out"] is True
+    assert slots["turn_record"]["emotion_processing"] == "off"
+    assert not {"frustration", "distress", "signals"} & set(slots["turn_record"])
 
     booked = await say(stack, sender, "/request_callback")
     assert "What number should we call?" in texts(booked)

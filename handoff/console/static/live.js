@@ -338,7 +338,6 @@
   if (!form || !box) return;
   const replyState = document.getElementById("reply-state");
   const csrf = form.querySelector('input[name="csrf_token"]').value;
-  let sending = false;
   async function post(url, fields) {
     return fetch(url, {
       method: "POST",
@@ -347,32 +346,36 @@
       body: new URLSearchParams({ csrf_token: csrf, ...fields }),
     });
   }
-  async function send() {
-    const text = box.value.trim();
-    if (!text || sending) return;
-    sending = true;
+  // Replies go out one after another in the order written; the box is free again at once, so a second
+  // message can be written while the first is on its way.  A reply that fails comes back into the box.
+  let queue = Promise.resolve();
+  async function deliver(text, pending) {
     replyState.textContent = "Sending…";
+    try {
+      const response = await post(form.dataset.send, { text: text });
+      if (response.ok) {
+        pending.classList.remove("pending");
+        replyState.textContent = "Sent";
+        return;
+      }
+      const problem = await response.json().catch(() => ({}));
+      replyState.textContent = problem.detail || "The reply was not sent. Try again.";
+    } catch (error) {
+      replyState.textContent = "The reply was not sent: the console is offline. Try again.";
+    }
+    pending.remove();
+    if (!box.value.trim()) box.value = text;
+  }
+  function send() {
+    const text = box.value.trim();
+    if (!text) return;
+    box.value = "";
+    stopTyping();
     const pending = messageItem({ speaker: "agent", text: text });
     pending.classList.add("pending");
     transcript.append(pending);
     transcript.scrollTop = transcript.scrollHeight;
-    try {
-      const response = await post(form.dataset.send, { text: text });
-      if (response.ok) {
-        box.value = "";
-        replyState.textContent = "Sent";
-        stopTyping();
-      } else {
-        const problem = await response.json().catch(() => ({}));
-        pending.remove();
-        replyState.textContent = problem.detail || "The reply was not sent. Try again.";
-      }
-    } catch (error) {
-      pending.remove();
-      replyState.textContent = "The reply was not sent: the console is offline. Try again.";
-    } finally {
-      sending = false;
-    }
+    queue = queue.then(() => deliver(text, pending));
   }
   form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
   box.addEventListener("keydown", (event) => {

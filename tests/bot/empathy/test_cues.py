@@ -232,7 +232,12 @@ def test_asking_for_a_person_is_a_human_request(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["another order please", "can I place another order", "IS IT POSSIBLE TO ADD ANOTHER ITEM", "one more thing"],
+    [
+        "another order please",
+        "can I place another order",
+        "IS IT POSSIBLE TO ADD ANOTHER ITEM",
+        "one more thing",
+    ],
 )
 def test_another_is_not_a_repetition_word(text: str) -> None:
     # Issue 17: "another item" counted as repetition and let capitals through as shouting.
