@@ -1,4 +1,4 @@
-"""The resolved list: newest first, filtered by disposition, agent and date, each row opening the transcript."""
+"""The resolved list: newest first, by disposition, agent and date, each row opening the transcript."""
 
 import re
 from datetime import datetime, timedelta, timezone
