@@ -98,6 +98,18 @@ $(RASA_WEBCHAT):
 
 rasa-webchat: $(RASA_WEBCHAT) ## Install the rasa-webchat widget (npm, pinned) for its browser test (if missing)
 
+# The accessibility checks (tests/integration/test_console_access.py) inject axe-core's axe.min.js from npm into
+# each console and chat page, pinned and installed into the ignored .cache/axe-core like Prism (no package.json
+# or lock file in the repo; no install scripts run: only axe.min.js is used).
+.PHONY: axe
+AXE_VERSION := 4.10.3
+AXE := .cache/axe-core/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --prefix .cache/axe-core --no-audit --no-fund --no-save --no-package-lock --ignore-scripts axe-core@$(AXE_VERSION)
+	test -f $@
+
+axe: $(AXE) ## Install axe-core (npm, pinned) for the browser accessibility checks (if missing)
+
 # The scale-out test (tests/scale) starts a throwaway PostgreSQL and Redis from Debian's packages
 # itself; they are installed here if missing.
 POSTGRES ?= $(or $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/postgres))),/usr/lib/postgresql/15/bin/postgres)
@@ -118,7 +130,7 @@ datastores: $(POSTGRES) $(REDIS_SERVER) ## Install Debian's PostgreSQL and Redis
 scale-test: train datastores ## Two Rasa + two action servers on Postgres + Redis behind a load balancer
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q tests/scale
 
-pytest: train browser prism rasa-webchat datastores $(SYSTEMD_ANALYZE) ## pytest: unit, service, integration, browser, scale-out, faults, bounded fuzzing
+pytest: train browser prism rasa-webchat axe datastores $(SYSTEMD_ANALYZE) ## pytest: unit, service, integration, browser, scale-out, faults, bounded fuzzing
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q
 
 # Everything that needs no trained model, browser, database server or Prism: the tests that start real
@@ -147,6 +159,10 @@ bench-empathy: train ## Latency the emotion component and per-turn action add pe
 
 bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 000 handoffs, outbox recovery
 	$(PY) -m bench.handoff
+
+.PHONY: bench-console-pages
+bench-console-pages: setup ## Console pages p50/p95 (queue, handoff, search, history, resolved) with 10 000 handoffs, 100 000 messages
+	$(PY) -m bench.console_pages $(ARGS)
 
 .PHONY: bench-console
 bench-console: train browser ## Live console in Chromium: new handoff on an agent's screen and reply in the web chat, p50/p95 ms

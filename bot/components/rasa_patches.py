@@ -6,20 +6,25 @@ loaded), so ``rasa run`` gets every patch with nothing on its command line.  Eac
 once per process, however many channels ask:
 
 - the check of action-server replies with its validator built once (below);
-- tracker-store errors fail the request instead of being hidden (bot/components/tracker_store.py);
+- tracker-store errors fail the request instead of being hidden, and the actions that read the
+  whole conversation (the handoff payload) are posted it whole when the store loaded a window of a
+  long session (bot/components/tracker_store.py);
 - a custom action survives a restart of the action server (bot/components/action_retry.py);
 - a customer's message is never answered with silence (bot/components/reply_guard.py);
 - personal data is masked in the server's log lines: on SMS/WhatsApp the sender id is a phone
   number (``mask_logs``).
 
-Two fixes to the Rasa server's hot path that profiling showed (bench/README.md, "Profile"):
+Three fixes to the Rasa server's hot path that profiling showed (bench/README.md, "Profile"):
 
 1. Rasa 3.6 checks every action-server reply with ``jsonschema.validate``, which re-checks the
    *schema itself* against the meta-schema on each call: about 20 ms of CPU per custom action, and
    Attune runs one on every message (action_track_empathy).  ``install_reply_check`` swaps in the
    same check with the validator built once.  The schema, the errors and their message are Rasa's
    own.  ATTUNE_RASA_SPEEDUPS=0 turns it off (for before/after measurements).
-2. PyTorch's intra-op threads: on a small CPU box, MiniLM encoding a short message in several
+2. action_track_empathy runs twice in a turn that starts a form; the repeat, which the action
+   answers with nothing, is answered Rasa-side instead of posting the whole tracker again
+   (bot/components/empathy_once.py).  ATTUNE_RASA_SPEEDUPS=0 leaves it out too.
+3. PyTorch's intra-op threads: on a small CPU box, MiniLM encoding a short message in several
    threads while other messages wait only adds contention.  bot/components/sentence_encoder.py
    limits it to ATTUNE_TORCH_THREADS (default 1).
 """
@@ -28,7 +33,7 @@ import functools
 import os
 from typing import Any
 
-from bot.components import action_retry, reply_guard, tracker_store
+from bot.components import action_retry, empathy_once, reply_guard, tracker_store
 
 SPEEDUPS_VARIABLE = "ATTUNE_RASA_SPEEDUPS"
 
@@ -61,10 +66,15 @@ def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
     raise error
 
 
+def speedups_on() -> bool:
+    """False when ATTUNE_RASA_SPEEDUPS=0 leaves the hot-path fixes out."""
+    return os.environ.get(SPEEDUPS_VARIABLE, "1") != "0"
+
+
 @functools.lru_cache(maxsize=1)
 def install_reply_check() -> bool:
     """Installs the cached check once per process; False when ATTUNE_RASA_SPEEDUPS=0 turns it off."""
-    if os.environ.get(SPEEDUPS_VARIABLE, "1") == "0":
+    if not speedups_on():
         return False
     from rasa.core.actions.action import RemoteAction
 
@@ -85,5 +95,7 @@ def install_rasa_patches() -> None:
     install_reply_check()
     tracker_store.install()
     action_retry.install()
+    if speedups_on():
+        empathy_once.install()
     reply_guard.install()
     mask_logs()

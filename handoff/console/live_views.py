@@ -159,10 +159,13 @@ def _session_check(request: web.Request) -> Callable[[], Awaitable[bool]]:
 
 # --- the queue ---------------------------------------------------------------------------------------
 def visible_row(row: dict[str, Any], login: LoginSession, request: web.Request) -> dict[str, Any]:
-    """A queue row as this agent may see it: the summary masked, "mine" instead of who holds it."""
+    """A queue row as this agent may see it: the summary masked, "mine" instead of who holds it, the
+    scores only for a role cleared for distress indicators."""
     shown = {key: value for key, value in row.items() if key != "claimed_by"}
     shown["summary"] = access.visible_text(str(row.get("summary", "")), login.agent.grants)
     shown["mine"] = row.get("claimed_by") == login.agent.id
+    if not login.agent.may(access.DISTRESS_INDICATORS):  # scores are distress indicators (policy/access.yml)
+        shown["frustration"] = shown["distress"] = None
     shown["url"] = str(path_to(request, "console.handoff", handoff_id=str(row["id"])))
     return shown
 

@@ -24,7 +24,7 @@ from yarl import URL
 
 from handoff.callbacks import call_jobs
 from handoff.console import feedback
-from handoff.console.charts import trajectory_svg
+from handoff.console.charts import thresholds_of, trajectory_svg
 from handoff.core import access, inputs
 from handoff.core.accounts import LoginSession
 from handoff.core.app_keys import ENGINE, RASA, SETTINGS
@@ -33,7 +33,7 @@ from handoff.core.models import CLAIMED, FLAG_PENDING, QUEUED
 from handoff.core.pages import path_to, render, require_capability, require_csrf, require_session
 from handoff.core.rasa_client import RasaUnavailable, deliverable
 from handoff.history import customer_history
-from handoff.queue import handoffs
+from handoff.queue import handoffs, live_events
 from handoff.shared.errors import NotFound
 from handoff.shared.identity_tokens import sign_identity_token
 from handoff.shared.payload_contract import EMOTION_LABELS
@@ -88,6 +88,14 @@ def _visible_calls(jobs: list[call_jobs.CallState], login_session: LoginSession)
     ]
 
 
+def _scores(payload: dict[str, Any], login_session: LoginSession) -> dict[str, float | None]:
+    """The latest frustration and distress, for a role cleared for distress indicators."""
+    if not login_session.agent.may(access.DISTRESS_INDICATORS):
+        return {"frustration": None, "distress": None}
+    frustration, distress = live_events.latest_scores(payload)
+    return {"frustration": frustration, "distress": distress}
+
+
 async def queue(request: web.Request) -> web.Response:
     login_session = await require_session(request)
     engine = request.app[ENGINE]
@@ -104,6 +112,7 @@ async def queue(request: web.Request) -> web.Response:
             "mine": h.claimed_by == login_session.agent.id,
             "waiting": _waiting(h.created_at),
             "summary": access.visible_text(str(h.payload.get("summary", "")), login_session.agent.grants),
+            **_scores(h.payload, login_session),
         }
         for h in [*waiting, *claimed]
     ]
@@ -123,7 +132,7 @@ async def handoff_page(request: web.Request) -> web.Response:
         payload=payload,
         resolution=_visible_resolution(stored, login_session),
         mine=stored.status == CLAIMED and stored.claimed_by == login_session.agent.id,
-        chart=trajectory_svg(payload.get("trajectory", [])),
+        chart=trajectory_svg(payload.get("trajectory", []), thresholds_of(payload)),
         calls=_visible_calls(
             await asyncio.to_thread(call_jobs.jobs_for, request.app[ENGINE], stored.id), login_session
         ),

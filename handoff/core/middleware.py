@@ -1,4 +1,5 @@
-"""The one place HTTP errors are shaped: every error leaves as ``{"error": code, "detail": ...}``.
+"""The one place HTTP errors are shaped: every error leaves as ``{"error": code, "detail": ...}``, or, for
+a browser asking for a page, as an HTML page with the same reason and a link back (core/error_pages.py).
 
 And where every request is timed for ``attune_http_request_duration_seconds`` (handoff/core/metrics.py),
 and every response gets the security headers (``security_headers``).
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from handoff.core.app_keys import METRICS
+from handoff.core.error_pages import error_page
 from handoff.core.metrics import UNMATCHED
 from handoff.shared.errors import HandoffError, TooManyRequests
 
@@ -33,25 +35,32 @@ def error_body(status: int, code: str, detail: str) -> web.Response:
     return web.json_response({"error": code, "detail": detail}, status=status)
 
 
+def _error(request: web.Request, status: int, code: str, detail: str) -> web.Response:
+    page = error_page(request, status, code, detail)
+    # ``is None``, not ``or``: a response is a mapping, and an empty one is falsy.
+    return error_body(status, code, detail) if page is None else page
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except HandoffError as error:
-        response = error_body(error.status, error.code, error.detail)
+        response = _error(request, error.status, error.code, error.detail)
         if isinstance(error, TooManyRequests):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
     except json.JSONDecodeError as error:
-        return error_body(400, "invalid_json", f"request body is not valid JSON: {error.msg} at {error.pos}")
+        detail = f"request body is not valid JSON: {error.msg} at {error.pos}"
+        return _error(request, 400, "invalid_json", detail)
     except web.HTTPException as error:
         if error.status < 400:
             raise
         code = error.reason.lower().replace(" ", "_")
-        return error_body(error.status, code, error.text or error.reason)
+        return _error(request, error.status, code, error.text or error.reason)
     except Exception:
         logger.exception("unhandled error", extra={"path": request.path, "method": request.method})
-        return error_body(500, "internal_error", "something went wrong on our side; it has been logged")
+        return _error(request, 500, "internal_error", "something went wrong on our side; it has been logged")
 
 
 @web.middleware

@@ -48,6 +48,9 @@ class QueueRow:
     reason: str
     created_at: datetime
     summary: str
+    # The customer's latest frustration and distress (the trajectory's last turn), None when unscored.
+    frustration: float | None = None
+    distress: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,7 +61,24 @@ class QueueRow:
             "reason": self.reason,
             "created_at": self.created_at.isoformat(),
             "summary": self.summary,
+            "frustration": self.frustration,
+            "distress": self.distress,
         }
+
+
+def latest_scores(payload: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The last scored turn's (frustration, distress); (None, None) without a usable trajectory."""
+    trajectory = payload.get("trajectory")
+    last = trajectory[-1] if isinstance(trajectory, list) and trajectory else None
+    if not isinstance(last, dict):
+        return None, None
+    return _unit(last.get("frustration")), _unit(last.get("distress"))
+
+
+def _unit(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+        return round(float(value), 2)
+    return None
 
 
 def open_states(engine: Engine) -> dict[str, State]:
@@ -88,6 +108,7 @@ def _row(row: Handoff) -> QueueRow:
     document, _ = raw_payload(row.payload)
     payload = document if isinstance(document, dict) else {}
     summary = payload.get("summary")
+    frustration, distress = latest_scores(payload)
     return QueueRow(
         id=row.id,
         status=row.status,
@@ -96,6 +117,8 @@ def _row(row: Handoff) -> QueueRow:
         reason=row.reason,
         created_at=as_utc(row.created_at),
         summary=summary if isinstance(summary, str) else "",
+        frustration=frustration,
+        distress=distress,
     )
 
 

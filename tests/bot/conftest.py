@@ -34,12 +34,13 @@ def rasa_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from rasa.core.processor import MessageProcessor
     from rasa.core.tracker_store import FailSafeTrackerStore
 
-    from bot.components import action_retry, rasa_patches, reply_guard, tracker_store
+    from bot.components import action_retry, empathy_once, rasa_patches, reply_guard, tracker_store
     from handoff.shared.masking import MaskingFilter
 
     for owner, name in (
         (RemoteAction, "run"),
         (RemoteAction, "_validate_action_result"),
+        (RemoteAction, "_action_call_format"),
         (MessageProcessor, "_run_action"),
         (FailSafeTrackerStore, "on_tracker_store_error"),
         (FailSafeTrackerStore, "on_tracker_store_retrieve_error"),
@@ -57,6 +58,7 @@ def rasa_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         rasa_patches.mask_logs,
         tracker_store.install,
         action_retry.install,
+        empathy_once.install,
         reply_guard.install,
     ):
         install.cache_clear()

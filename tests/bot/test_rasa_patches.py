@@ -53,8 +53,9 @@ def test_the_hook_installs_every_patch_once_however_often_it_is_called(
     assert RemoteAction._validate_action_result is rasa_patches._validate_action_result
     assert FailSafeTrackerStore.on_tracker_store_error is tracker_store._fail_the_request
     assert FailSafeTrackerStore.on_tracker_store_retrieve_error is tracker_store._fail_the_request
-    # Wrapped once each, not once per call: the wrapper's wrapped function is Rasa's own.
-    assert RemoteAction.run is not shipped_run and RemoteAction.run.__wrapped__ is shipped_run  # type: ignore[attr-defined]
+    # Wrapped once each, not once per call: empathy_once's wrapper around action_retry's, around Rasa's own.
+    assert RemoteAction.run.__wrapped__.__wrapped__ is shipped_run  # type: ignore[attr-defined]
+    assert RemoteAction.run.__code__.co_name == "run_unless_repeat"
     # reply_guard's wrapper around action_retry's, around Rasa's own.
     assert MessageProcessor._run_action.__wrapped__.__wrapped__ is shipped_run_action  # type: ignore[attr-defined]
     assert {len(maskers(handler)) for handler in logging.getLogger().handlers} == {1}
@@ -81,6 +82,8 @@ def test_the_speedup_can_be_turned_off_and_the_other_patches_still_install(
     install_rasa_patches()
 
     assert RemoteAction._validate_action_result is shipped_check
+    # The retry still wraps Rasa's run; the repeat of action_track_empathy is posted as before.
+    assert RemoteAction.run.__code__.co_name == "run_retrying"
     assert FailSafeTrackerStore.on_tracker_store_error is tracker_store._fail_the_request
 
 

@@ -141,6 +141,23 @@ async def consent_of_a_customer(case: Case) -> tuple[str, dict[str, Any]]:
 SESSION = [{"kind": "session", "value": "rest:session-access-test"}]
 
 
+def signed_chat(path: str, method: str) -> Request:
+    """A web chat request (live stream or typing) with a session id the Rasa server would have signed."""
+
+    async def build(case: Case) -> tuple[str, dict[str, Any]]:
+        signed = issue_session_id(case.service.app[SETTINGS].session_key)
+        if method == "GET":
+            return path, {"params": {"session_id": signed}}
+        return path, {"json": {"session_id": signed, "active": True}}
+
+    return build
+
+
+def live(agent: Outcome, supervisor: Outcome) -> dict[str, Outcome]:
+    """A live route of the console: an EventSource or fetch cannot follow a login redirect, so 401."""
+    return {**console(agent, supervisor), ANONYMOUS: UNAUTHORISED, TOKEN: UNAUTHORISED}
+
+
 def web_switch(method: str, choice: str | None = None) -> Request:
     """The web chat's switch with a session id the Rasa server would have issued (signed)."""
 
@@ -213,6 +230,20 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
         plain("/console/audit", params={"conversation": "+447700900123"}),
         console(FORBIDDEN, Outcome(200)),
     ),
+    # --- the live console (handoff/console/live_views.py): streams are read up to their first event ----
+    ("GET", "/console/events"): (plain("/console/events"), live(ok(200), ok(200))),
+    ("GET", "/console/handoffs/{handoff_id}/events"): (
+        plain("/console/handoffs/{handoff}/events"),
+        live(ok(200), ok(200)),
+    ),
+    ("POST", "/console/handoffs/{handoff_id}/messages"): (  # the case's handoff is claimed by its principal
+        form("/console/handoffs/{handoff}/messages", text="Hello, I'm here to help."),
+        live(ok(200), ok(200)),
+    ),
+    ("POST", "/console/handoffs/{handoff_id}/typing"): (
+        form("/console/handoffs/{handoff}/typing", active="1"),
+        live(ok(200), ok(200)),
+    ),
     # --- the agent workspace (handoff/workspace/; who edits is policy/workspace.yml's) ----------------
     ("GET", "/console/canned"): (plain("/console/canned"), console(ok(200), ok(200))),
     ("POST", "/console/canned"): (new_canned, console(FORBIDDEN, Outcome(303, "/console/canned"))),
@@ -269,6 +300,9 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     ("GET", "/chat"): (plain("/chat"), everyone(Outcome(200))),
     # The switch needs no login or token: the signed session id is its proof (unsigned: 403).
     ("GET", "/chat/consent"): (web_switch("GET"), everyone(Outcome(200))),
+    # The chat's live stream and typing hint: the signed session id, like the switch.
+    ("GET", "/chat/events"): (signed_chat("/chat/events", "GET"), everyone(Outcome(200))),
+    ("POST", "/chat/typing"): (signed_chat("/chat/typing", "POST"), everyone(Outcome(200))),
     ("POST", "/chat/consent"): (web_switch("POST", "off"), everyone(Outcome(200))),
     ("GET", "/healthz"): (plain("/healthz"), everyone(Outcome(200))),
     # Prometheus metrics: counts and timings by reason, priority, status and route pattern, no personal
@@ -390,7 +424,11 @@ async def test_each_principal_gets_what_the_policy_says(
         case = await new_case(aiohttp_client, service, principal)
         path, kwargs = await build(case)
         response = await case.client.request(method, path, allow_redirects=False, **kwargs)
-        body = await response.text()
+        if response.content_type == "text/event-stream":  # a live stream never ends: its first event
+            body = (await response.content.readany()).decode()
+            response.close()
+        else:
+            body = await response.text()
         expected = outcomes[principal]
         got: dict[str, Any] = {"status": response.status}
         want: dict[str, Any] = {"status": expected.status}

@@ -98,6 +98,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "/console/resolved",
         "/console/handoffs/{handoff_id}/history",
         "/console/handoffs/{handoff_id}/assign",
+        "/console/events",
+        "/console/handoffs/{handoff_id}/events",
+        "/console/handoffs/{handoff_id}/typing",
+        "/chat/events",
+        "/chat/typing",
     ),
     "operations": ("/healthz", "/metrics", "/api/v1/openapi.json"),
 }
@@ -222,7 +227,15 @@ def _credentials(service: Service, prepared: requests.PreparedRequest, path: str
 
 
 def _send(service: Service, prepared: requests.PreparedRequest) -> requests.Response:
-    response = service.http.send(prepared, allow_redirects=False, timeout=60)
+    response = service.http.send(prepared, allow_redirects=False, timeout=60, stream=True)
+    if response.headers.get("Content-Type", "").startswith("text/event-stream"):
+        # A live stream never ends (heartbeats keep the read timeout from firing): its first event is
+        # the body checked here.
+        first = next(response.iter_content(chunk_size=None), b"")
+        response.close()
+        response._content, response._content_consumed = first, True
+    else:
+        response.content  # noqa: B018 - read the whole body now, as without stream=True
     service.statuses[response.status_code] += 1
     assert response.status_code < 500, (
         f"{prepared.method} {prepared.url} -> {response.status_code}: {response.text[:500]}"

@@ -135,6 +135,8 @@
     if (content instanceof Node) td.append(content); else td.textContent = content;
     return td;
   }
+  // The latest frustration/distress as the server-rendered queue shows it: two decimals, "–" when absent.
+  function score(value) { return typeof value === "number" ? value.toFixed(2) : "–"; }
   function queueRow(row) {
     const tr = document.createElement("tr");
     tr.className = "priority-" + row.priority;
@@ -157,6 +159,8 @@
       cell(timeNode(row.created_at, "relative")),
       cell(label(row.reason)),
       cell(status, "status"),
+      cell(score(row.frustration), "score frustration"),
+      cell(score(row.distress), "score distress"),
       cell(row.summary, "summary"),
       cell(link),
     );
