@@ -1,5 +1,6 @@
 """The `attune` command, the one composition root of the command line.
 
+`attune explain MESSAGE [--after EARLIER ...] [--opted-out] [--json]` (bot/evaluation/explain.py),
 `attune eval dialogues|emotions FILE...`, `attune eval bias [FILE]` (bot/evaluation/bias.py),
 `attune fit frustration [--dev FILE...] [--write]` (bot/evaluation/fitting.py),
 `attune feedback export`,
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -33,6 +35,9 @@ class ServiceCommand(Protocol):
 
 
 # The handoff service's own commands live with the service; this entry point only wires them.
+# Messages one ``attune explain`` reads (the last and its --after ones): each is parsed by the model.
+MAX_EXPLAIN_TURNS: Final = 50
+
 SERVICE_COMMANDS: Final[dict[str, ServiceCommand]] = {
     "feedback": feedback_cli,
     "privacy": privacy_cli,
@@ -163,6 +168,52 @@ def fit_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def explain_command(args: argparse.Namespace, started: float) -> int:
+    """``attune explain MESSAGE [--after EARLIER ...]``: how the shipped bot reads the last message."""
+    from bot.components.input_checks import InvalidInput
+    from bot.components.nlu_reader import open_reader
+    from bot.empathy.explain import explain_conversation
+    from bot.evaluation import explain
+    from bot.evaluation.engine import ROOT, load_policy
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    messages = [*args.after, args.message]
+    policy, replies = load_policy(), explain.Replies.load(ROOT)
+    with open_reader(args.model) as reader:
+        loaded = time.perf_counter()
+        try:
+            parses = [reader.parse(text) for text in messages]
+        except InvalidInput as error:
+            print(f"attune explain: {error}", file=sys.stderr)
+            return 2
+        explained = explain_conversation([explain.read_turn(p) for p in parses], policy, args.opted_out)
+        timings = {
+            "start to model loaded": loaded - started,
+            "start to explained": time.perf_counter() - started,
+        }
+        if args.timings:
+            timings["warm, per message (median of 20)"] = _warm_time(reader, messages, policy, args.opted_out)
+        result = explain.report(parses, explained, replies, timings if args.timings else {})
+    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else explain.render_text(result))
+    return 0
+
+
+def _warm_time(reader: Any, messages: list[str], policy: Any, opted_out: bool) -> float:
+    """The median time to parse and score the last message again, the model already loaded."""
+    from bot.empathy.explain import explain_conversation
+    from bot.evaluation import explain
+
+    earlier = [explain.read_turn(reader.parse(text)) for text in messages[:-1]]
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        last = explain.read_turn(reader.parse(messages[-1]))
+        explain_conversation([*earlier, last], policy, opted_out)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
 def migrate_command() -> int:
     """``attune migrate-conversation-ids``: conversations stored before ids were namespaced by channel."""
     from bot.conversation_id_migration import migrate_conversation_ids
@@ -177,7 +228,45 @@ def migrate_command() -> int:
     return 0
 
 
+def _add_explain_parser(commands: Any) -> None:
+    explain = commands.add_parser(
+        "explain", help="how the trained bot reads a message: intents, emotion, scores, tone, escalation"
+    )
+    explain.add_argument("message", help="the customer's message to explain")
+    explain.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="EARLIER",
+        help="an earlier message of the same customer, oldest first (repeat for several)",
+    )
+    explain.add_argument(
+        "--opted-out", action="store_true", help="as for a customer who opted out of emotion analysis"
+    )
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    explain.add_argument("--timings", action="store_true", help="also time the cold start and a warm message")
+    explain.add_argument("--model", type=Path, default=Path("models/attune.tar.gz"), help="the trained model")
+
+
+def _checked_explain(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    if len(args.after) >= MAX_EXPLAIN_TURNS:
+        parser.error(f"explain takes at most {MAX_EXPLAIN_TURNS - 1} --after messages")
+    if not args.model.is_file():
+        parser.error(f"no trained model at {args.model} (make train, or --model PATH)")
+    return args
+
+
+def _checked_fit(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    missing_dev = [str(p) for p in args.dev if not p.is_file()]
+    if missing_dev:
+        parser.error(f"no such file: {', '.join(missing_dev)}")
+    if not 0 < args.l2 <= 1000:
+        parser.error("--l2 must be above 0 and at most 1000")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
     parser = argparse.ArgumentParser(prog="attune", description="Attune command line tools")
     commands = parser.add_subparsers(dest="command", required=True)
     evaluate = commands.add_parser("eval", help="run the shipped empathy engine over evaluation files")
@@ -204,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     fit.add_argument("--l2", type=float, default=1.0, help="L2 strength when no --dev file is given")
     fit.add_argument("--write", action="store_true", help="write the numbers into policy/empathy.yml")
+    _add_explain_parser(commands)
     for service_command in SERVICE_COMMANDS.values():
         service_command.add_parser(commands)
     commands.add_parser(
@@ -216,13 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         return SERVICE_COMMANDS[args.command].run(args)
     if args.command == "migrate-conversation-ids":
         return migrate_command()
+    if args.command == "explain":
+        return explain_command(_checked_explain(parser, args), started)
     if args.command == "fit":
-        missing_dev = [str(p) for p in args.dev if not p.is_file()]
-        if missing_dev:
-            parser.error(f"no such file: {', '.join(missing_dev)}")
-        if not 0 < args.l2 <= 1000:
-            parser.error("--l2 must be above 0 and at most 1000")
-        return fit_command(args)
+        return fit_command(_checked_fit(parser, args))
     if args.kind == "bias" and len(args.files) > 1:
         parser.error("eval bias takes at most one FILE")
     if args.kind != "bias" and not args.files:

@@ -41,6 +41,7 @@ from handoff.core.rasa_client import RasaClient
 from handoff.core.rate_limit import RateLimiter
 from handoff.core.settings import Settings
 from handoff.history import routes as history_routes
+from handoff.playground import routes as playground_routes
 from handoff.privacy import purge_worker
 from handoff.privacy import routes as privacy_routes
 from handoff.privacy import views as privacy_views
@@ -182,6 +183,7 @@ def create_app(settings: Settings) -> web.Application:
         audit_routes.setup_routes,
         workspace_routes.setup_routes,
         history_routes.setup_routes,
+        playground_routes.setup_routes,
     ):
         setup_routes(app)
     return app
@@ -189,7 +191,13 @@ def create_app(settings: Settings) -> web.Application:
 
 def _templates(app: web.Application) -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("handoff.console", "templates"),
+        # The console's templates, and the playground's own (they extend the console's base.html).
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("handoff.console", "templates"),
+                jinja2.PackageLoader("handoff.playground", "templates"),
+            ]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

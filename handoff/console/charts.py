@@ -13,7 +13,7 @@ from math import ceil
 from typing import Any
 
 WIDTH, HEIGHT = 480, 230
-LEFT, RIGHT, TOP, BOTTOM = 44, 16, 14, 40
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 14, 44
 Y_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MAX_X_LABELS = 10
 FRUSTRATION, DISTRESS = "#2c3e50", "#8e44ad"
@@ -56,20 +56,20 @@ def _axes(points: list[dict[str, Any]], n: int) -> str:
         y = _y(tick)
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="{GRID}"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="{INK}">{tick:g}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="13" fill="{INK}">{tick:g}</text>'
         )
     step = max(1, ceil(len(points) / MAX_X_LABELS))
     for i, point in enumerate(points):
         if i % step == 0 or i == len(points) - 1:
             parts.append(
-                f'<text x="{_x(i, n):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11" '
+                f'<text x="{_x(i, n):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="13" '
                 f'fill="{INK}">{escape(str(point.get("turn", i + 1)))}</text>'
             )
     bottom = HEIGHT - BOTTOM
     parts.append(
         f'<line x1="{LEFT}" y1="{bottom}" x2="{WIDTH - RIGHT}" y2="{bottom}" stroke="{AXIS}"/>'
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="{AXIS}"/>'
-        f'<text x="{(LEFT + WIDTH - RIGHT) / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" font-size="11" '
+        f'<text x="{(LEFT + WIDTH - RIGHT) / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" font-size="13" '
         f'fill="{INK}">customer turn</text>'
     )
     return "".join(parts)
@@ -90,7 +90,7 @@ def _threshold_lines(thresholds: Mapping[str, float]) -> str:
         parts.append(
             f'<line class="threshold" data-name="{name}" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" '
             f'y2="{y:.1f}" stroke="{colour}" stroke-dasharray="5 4" stroke-opacity=".7"/>'
-            f'<text x="{WIDTH - RIGHT - 2}" y="{label_y:.1f}" text-anchor="end" font-size="11" fill="{colour}">'
+            f'<text x="{WIDTH - RIGHT - 2}" y="{label_y:.1f}" text-anchor="end" font-size="13" fill="{colour}">'
             f"{name} threshold {value:.2f}</text>"
         )
     return "".join(parts)

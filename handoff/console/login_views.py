@@ -10,6 +10,7 @@
 """
 
 import asyncio
+import dataclasses
 import math
 import time
 from datetime import datetime, timezone
@@ -18,8 +19,8 @@ from aiohttp import web
 
 from handoff.console import login_forms, login_throttle
 from handoff.core import accounts, inputs
-from handoff.core.app_keys import ENGINE, LOGIN_FORM_KEY, SETTINGS
-from handoff.core.pages import SESSION_COOKIE, path_to, render, require_csrf, require_session
+from handoff.core.app_keys import ACCESS, ENGINE, LOGIN_FORM_KEY, SETTINGS
+from handoff.core.pages import SESSION_COOKIE, landing_page, path_to, render, require_csrf, require_session
 
 LOGIN_CSRF_COOKIE = "attune_login_csrf"
 WRONG = "Wrong username or password."
@@ -76,14 +77,17 @@ async def login(request: web.Request) -> web.StreamResponse:
         return await login_page(request, WRONG, status=401)
     await asyncio.to_thread(login_throttle.clear, engine, username)
     session = await asyncio.to_thread(accounts.start_session, engine, agent)
-    response = web.HTTPSeeOther(path_to(request, "console.queue"))
+    granted = dataclasses.replace(
+        session, agent=dataclasses.replace(agent, grants=app[ACCESS].grants(agent.role))
+    )
+    response = web.HTTPSeeOther(landing_page(request, granted))
     set_cookie(request, response, SESSION_COOKIE, session.token)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    login_session = await require_session(request)
+    login_session = await require_session(request, capability=None)  # every role may log out
     await require_csrf(request, login_session)
     await asyncio.to_thread(accounts.end_session, request.app[ENGINE], login_session.token)
     response = web.HTTPSeeOther(path_to(request, "console.login_page"))

@@ -11,7 +11,15 @@ names the key.  The views ask this module what a principal may see and never dec
 - ``unmasked_transcripts``: personal data in the conversation and every other text of a handoff
   (e-mails, cards, IBANs, addresses, postcodes: handoff/shared/masking.py);
 - ``review_flags`` and ``audit_log``: the console pages for reviewing emotion flags and browsing the
-  audit log (console roles only; the audit API needs the bearer token).
+  audit log (console roles only; the audit API needs the bearer token);
+- ``agent_console``: the agent console itself (queue, handoffs, workspace, search, history; console roles
+  only).  A role without it (the ``designer``) sees no customer's conversation;
+- ``empathy_playground``: the designer's playground (handoff/playground/): scoring typed messages and
+  saving the empathy policy (console roles only).
+
+The last two came with issue 20: a file written before may leave them out, and then they are
+``OPTIONAL_DEFAULTS`` (the agent console for agents, supervisors and admins; the playground for designers
+and admins), so an operator's policy keeps working; the shipped file lists them.
 """
 
 import copy
@@ -32,9 +40,24 @@ PHONE_NUMBERS = "phone_numbers"
 UNMASKED_TRANSCRIPTS = "unmasked_transcripts"
 REVIEW_FLAGS = "review_flags"
 AUDIT_LOG = "audit_log"
-CAPABILITIES = (DISTRESS_INDICATORS, PHONE_NUMBERS, UNMASKED_TRANSCRIPTS, REVIEW_FLAGS, AUDIT_LOG)
+AGENT_CONSOLE = "agent_console"
+EMPATHY_PLAYGROUND = "empathy_playground"
+CAPABILITIES = (
+    DISTRESS_INDICATORS,
+    PHONE_NUMBERS,
+    UNMASKED_TRANSCRIPTS,
+    REVIEW_FLAGS,
+    AUDIT_LOG,
+    AGENT_CONSOLE,
+    EMPATHY_PLAYGROUND,
+)
 # Console pages: only people who log in can have these.
-_CONSOLE_ONLY = (REVIEW_FLAGS, AUDIT_LOG)
+_CONSOLE_ONLY = (REVIEW_FLAGS, AUDIT_LOG, AGENT_CONSOLE, EMPATHY_PLAYGROUND)
+# Keys a policy file from before issue 20 does not have, and who has them then.
+OPTIONAL_DEFAULTS = {
+    AGENT_CONSOLE: ["agent", "supervisor", "admin"],
+    EMPATHY_PLAYGROUND: ["designer", "admin"],
+}
 
 API = "api"
 PRINCIPALS = (*ROLES, API)
@@ -67,9 +90,9 @@ def parse(document: object, source: str) -> AccessPolicy:
         raise ConfigError(f"{source}: unknown key {unknown[0]!r} (expected: {', '.join(CAPABILITIES)})")
     granted: dict[str, frozenset[str]] = {}
     for capability in CAPABILITIES:
-        if capability not in document:
+        if capability not in document and capability not in OPTIONAL_DEFAULTS:
             raise ConfigError(f"{source}: {capability!r} is missing (list the roles that have it, or [])")
-        value = document[capability]
+        value = document.get(capability, OPTIONAL_DEFAULTS.get(capability))
         if value is None:
             value = []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

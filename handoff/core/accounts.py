@@ -37,6 +37,7 @@ DEMO_ACCOUNTS = (
     ("agent", "Alex Agent", "agent"),
     ("supervisor", "Sam Supervisor", "supervisor"),
     ("admin", "Ada Admin", "admin"),
+    ("designer", "Dee Designer", "designer"),
 )
 
 

@@ -84,7 +84,8 @@ class WebhookDelivery(Base):
     delivered_at = Column(DateTime(timezone=True), nullable=True)
 
 
-ROLES = ("agent", "supervisor", "admin")
+# A designer tunes the empathy policy in the playground (handoff/playground/) and uses no other console page.
+ROLES = ("agent", "supervisor", "admin", "designer")
 
 # Whether an agent takes handoffs now: only "online" with free capacity counts as someone online.
 Presence = Literal["online", "away", "offline"]

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from handoff.core import accounts, inputs
+from handoff.core import access, accounts, inputs
 from handoff.core.accounts import LoginSession
 from handoff.core.app_keys import ACCESS, ENGINE, TEMPLATES
 
@@ -25,7 +25,20 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     return web.Response(text=html, content_type="text/html", status=status)
 
 
-async def current_session(request: web.Request) -> LoginSession | None:
+async def current_session(
+    request: web.Request, capability: str | None = access.AGENT_CONSOLE
+) -> LoginSession | None:
+    """The caller's console session, if it has ``capability`` (default: the agent console; None: any).
+
+    The live views (EventSource, fetch) answer 401 without one: a designer's session opens no stream.
+    """
+    login = await _any_session(request)
+    if login is None or (capability is not None and not login.agent.may(capability)):
+        return None
+    return login
+
+
+async def _any_session(request: web.Request) -> LoginSession | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -36,11 +49,25 @@ async def current_session(request: web.Request) -> LoginSession | None:
     return dataclasses.replace(login, agent=dataclasses.replace(login.agent, grants=grants))
 
 
-async def require_session(request: web.Request) -> LoginSession:
-    login = await current_session(request)
+async def require_session(
+    request: web.Request, capability: str | None = access.AGENT_CONSOLE
+) -> LoginSession:
+    """The caller's session, or a redirect to the login page; 403 when its role lacks ``capability``
+    (every agent console page needs ``agent_console``; None: any logged-in role, as logging out).
+    """
+    login = await _any_session(request)
     if login is None:
         raise web.HTTPSeeOther(path_to(request, "console.login_page"))
+    if capability is not None:
+        require_capability(login, capability, "your role does not use this part of the console")
     return login
+
+
+def landing_page(request: web.Request, login: LoginSession) -> URL:
+    """Where a login lands: the queue, or the playground for a role that has only that (a designer)."""
+    if not login.agent.may(access.AGENT_CONSOLE) and login.agent.may(access.EMPATHY_PLAYGROUND):
+        return path_to(request, "playground.page")
+    return path_to(request, "console.queue")
 
 
 def require_capability(login_session: LoginSession, capability: str, refusal: str) -> None:

@@ -42,6 +42,9 @@ class Settings:
     webhook_unmasked: bool = False
     # Who sees what in the console and the API (handoff/core/access.py); None = policy/access.yml.
     access_policy_file: str | None = None
+    # The empathy policy the designer's playground reads and saves (handoff/playground/); the same
+    # ATTUNE_EMPATHY_POLICY file the action servers on this host read (and reload when it changes).
+    empathy_policy_file: str = "policy/empathy.yml"
     # Where customers' browsers reach Rasa's socket.io channel (the web chat page connects there).
     public_rasa_url: str = "http://127.0.0.1:5005"
     # Token of the Rasa server's HTTP API (pause, resume, relay agent messages).
@@ -187,6 +190,7 @@ class Settings:
                 "ATTUNE_HANDOFF_WEBHOOK_UNMASKED", environ.get("ATTUNE_HANDOFF_WEBHOOK_UNMASKED", "0")
             ),
             access_policy_file=environ.get("ATTUNE_ACCESS_POLICY", "").strip() or None,
+            empathy_policy_file=environ.get("ATTUNE_EMPATHY_POLICY", "").strip() or "policy/empathy.yml",
             login_max_failures=_whole(
                 "ATTUNE_LOGIN_MAX_FAILURES", environ.get("ATTUNE_LOGIN_MAX_FAILURES", "5"), 1, 1000
             ),

@@ -31,6 +31,7 @@ SERVICE_KINDS = (
     "agent_password_reset",
     "agent_disabled",
     "handoff_transferred",
+    "empathy_policy_saved",
 )
 KINDS = ENGINE_KINDS + SERVICE_KINDS
 ENGINE_ACTOR, SERVICE_ACTOR = "empathy engine", "handoff service"

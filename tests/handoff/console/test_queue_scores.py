@@ -1,6 +1,7 @@
 """The queue shows each handoff's latest frustration and distress, to the roles cleared for them."""
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,6 @@ audit_log: [supervisor, admin]
 
 
 def score_cells(page: str) -> list[str]:
-    import re
-
     return re.findall(r'<td class="score (frustration|distress)">([^<]*)</td>', page)
 
 
