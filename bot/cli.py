@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -170,6 +171,9 @@ def fit_command(args: argparse.Namespace) -> int:
 
 def explain_command(args: argparse.Namespace, started: float) -> int:
     """``attune explain MESSAGE [--after EARLIER ...]``: how the shipped bot reads the last message."""
+    # Rasa's, TensorFlow's and setuptools' start-up warnings say nothing about the message, and
+    # would bury the explanation; `make validate` is where the project's own warnings are shown.
+    warnings.simplefilter("ignore")
     from bot.components.input_checks import InvalidInput
     from bot.components.nlu_reader import open_reader
     from bot.empathy.explain import explain_conversation

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,8 +39,10 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 CALLBACK_NUMBER = "+447911123456"
 
 ANONYMOUS, AGENT, SUPERVISOR, ADMIN, TOKEN = "anonymous", "agent", "supervisor", "admin", "api token"
-PRINCIPALS = (ANONYMOUS, AGENT, SUPERVISOR, ADMIN, TOKEN)
-CONSOLE_USERS = (AGENT, SUPERVISOR, ADMIN)
+DESIGNER = "designer"  # the playground only (policy/access.yml's agent_console and empathy_playground)
+PRINCIPALS = (ANONYMOUS, AGENT, SUPERVISOR, ADMIN, DESIGNER, TOKEN)
+CONSOLE_USERS = (AGENT, SUPERVISOR, ADMIN, DESIGNER)
+AGENT_CONSOLE_USERS = (AGENT, SUPERVISOR, ADMIN)
 
 # What a body shows, found by the test data's markers (every handoff here carries all of them).
 DISTRESS, PHONE, UNMASKED = "distress indicators", "phone numbers", "unmasked personal data"
@@ -67,14 +70,19 @@ FORBIDDEN = Outcome(403)
 UNAUTHORISED = Outcome(401)
 
 
-def console(agent: Outcome, supervisor: Outcome, admin: Outcome | None = None) -> dict[str, Outcome]:
-    """A console route: no session (with or without the API token) goes to the login page."""
+def console(
+    agent: Outcome, supervisor: Outcome, admin: Outcome | None = None, designer: Outcome = FORBIDDEN
+) -> dict[str, Outcome]:
+    """A console route: no session (with or without the API token) goes to the login page; a designer's
+    session opens no agent console page (403).
+    """
     return {
         ANONYMOUS: TO_LOGIN,
         TOKEN: TO_LOGIN,
         AGENT: agent,
         SUPERVISOR: supervisor,
         ADMIN: admin or supervisor,
+        DESIGNER: designer,
     }
 
 
@@ -155,7 +163,21 @@ def signed_chat(path: str, method: str) -> Request:
 
 def live(agent: Outcome, supervisor: Outcome) -> dict[str, Outcome]:
     """A live route of the console: an EventSource or fetch cannot follow a login redirect, so 401."""
-    return {**console(agent, supervisor), ANONYMOUS: UNAUTHORISED, TOKEN: UNAUTHORISED}
+    return {
+        **console(agent, supervisor),
+        ANONYMOUS: UNAUTHORISED,
+        TOKEN: UNAUTHORISED,
+        DESIGNER: UNAUTHORISED,
+    }
+
+
+def playground_json(path: str, body: dict[str, Any]) -> Request:
+    """A playground fetch: a JSON body carrying the session's CSRF token."""
+
+    async def build(case: Case) -> tuple[str, dict[str, Any]]:
+        return path, {"json": {"csrf_token": case.csrf, **body}}
+
+    return build
 
 
 def web_switch(method: str, choice: str | None = None) -> Request:
@@ -295,6 +317,30 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
         form("/console/handoffs/{handoff}/assign", to="1"),
         console(FORBIDDEN, Outcome(409)),
     ),
+    # --- the designer's playground (handoff/playground/): the designer and the admin ---------------
+    # Typed messages and the policy, no customer data: what the bodies show is not checked.
+    ("GET", "/console/playground"): (
+        plain("/console/playground"),
+        console(FORBIDDEN, FORBIDDEN, Outcome(200), designer=Outcome(200)),
+    ),
+    ("POST", "/console/playground/score"): (
+        playground_json("/console/playground/score", {"turns": ["where is my order"]}),
+        console(FORBIDDEN, FORBIDDEN, Outcome(200), designer=Outcome(200)),
+    ),
+    ("POST", "/console/playground/samples"): (
+        playground_json("/console/playground/samples", {"edits": {}}),
+        console(FORBIDDEN, FORBIDDEN, Outcome(200), designer=Outcome(200)),
+    ),
+    # Past the role a save from a stale page is 409: the request got through the check, and the shipped
+    # policy file is left alone.
+    ("POST", "/console/playground/save"): (
+        playground_json("/console/playground/save", {"edits": {"tone.hysteresis": 0.09}, "version": "stale"}),
+        console(FORBIDDEN, FORBIDDEN, Outcome(409), designer=Outcome(409)),
+    ),
+    ("GET", "/console/playground/static"): (
+        plain("/console/playground/static/playground.js"),
+        everyone(Outcome(200)),
+    ),
     # --- public: static files, the customer's web chat and its switch, health --------------------
     ("GET", "/console/static"): (plain("/console/static/console.css"), everyone(Outcome(200))),
     ("GET", "/chat"): (plain("/chat"), everyone(Outcome(200))),
@@ -388,7 +434,7 @@ async def new_case(aiohttp_client, service: TestClient, principal: str) -> Case:
     case = Case(principal, client, service, handoff_id, flag.id, job.id)
     if principal in CONSOLE_USERS:
         case.csrf = await log_in(client, principal, PASSWORD)
-    holder = principal if principal in CONSOLE_USERS else "agent"
+    holder = principal if principal in AGENT_CONSOLE_USERS else "agent"
     handoffs.claim(engine, handoff_id, agent_id(service, holder))
     return case
 
@@ -495,6 +541,8 @@ async def test_another_policy_file_changes_who_sees_what(
         ),
         (STRICT.replace("[admin]", "admin"), "'audit_log' must be a list of roles"),
         ("- agent\n", "must be a mapping"),
+        (STRICT + "empathy_playground: [api]\n", "'empathy_playground' names 'api'"),
+        (STRICT + "agent_console: [nobody]\n", "'agent_console' names 'nobody'"),
         ("distress_indicators: [agent\n", "not valid YAML"),
     ],
 )
@@ -517,10 +565,24 @@ def test_the_policy_file_comes_from_the_environment(tmp_path: Path) -> None:
         access.load(tmp_path / "missing.yml")
 
 
+def test_a_policy_from_before_the_playground_gets_the_documented_defaults() -> None:
+    policy = access.parse(yaml.safe_load(STRICT), "old.yml")
+
+    assert policy.allows("agent", access.AGENT_CONSOLE) and not policy.allows(
+        "designer", access.AGENT_CONSOLE
+    )
+    assert policy.allows("designer", access.EMPATHY_PLAYGROUND) and policy.allows(
+        "admin", access.EMPATHY_PLAYGROUND
+    )
+    assert not policy.allows("supervisor", access.EMPATHY_PLAYGROUND)
+
+
 def test_the_default_policy() -> None:
     policy = access.load()
 
-    assert policy.grants("agent") == {access.DISTRESS_INDICATORS}
-    assert policy.grants("supervisor") == policy.grants("admin") == set(access.CAPABILITIES)
+    assert policy.grants("agent") == {access.DISTRESS_INDICATORS, access.AGENT_CONSOLE}
+    assert policy.grants("supervisor") == set(access.CAPABILITIES) - {access.EMPATHY_PLAYGROUND}
+    assert policy.grants("admin") == set(access.CAPABILITIES)
+    assert policy.grants("designer") == {access.EMPATHY_PLAYGROUND}
     assert policy.grants(access.API) == {access.DISTRESS_INDICATORS}
     assert policy.grants("someone") == frozenset()
