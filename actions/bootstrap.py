@@ -16,7 +16,6 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
@@ -34,6 +33,7 @@ from actions.contact_history import ContactHistory
 from actions.handoff_delivery import outbox_flusher
 from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox
+from actions.policy_reload import PolicyFile
 from actions.queue_flusher import QueueFlusher
 from actions.settings import ActionServerSettings
 from actions.store.gateway import DemoStore, open_store
@@ -85,8 +85,11 @@ class Services:
         return self._once("demo_store", self._open_store)
 
     def empathy_policy(self) -> EmpathyPolicy:
-        """The policy in ATTUNE_EMPATHY_POLICY, validated on first use."""
-        return self._once("empathy_policy", self._load_policy)
+        """The policy in ATTUNE_EMPATHY_POLICY, validated on first use and re-read when the file changes
+        (actions/policy_reload.py); a test's override is used as it is.
+        """
+        source = self._once("empathy_policy", self._policy_file)
+        return source if isinstance(source, EmpathyPolicy) else source.current()
 
     def callback_hours(self) -> CallbackHours:
         """When call-backs may ring: ATTUNE_CALLBACK_HOURS, checked on first use."""
@@ -157,11 +160,8 @@ class Services:
         store.prepare(date.today())
         return store
 
-    def _load_policy(self) -> EmpathyPolicy:
-        import yaml
-
-        path = self.settings.empathy_policy_file
-        return EmpathyPolicy.from_mapping(yaml.safe_load(Path(path).read_text(encoding="utf-8")), source=path)
+    def _policy_file(self) -> PolicyFile | EmpathyPolicy:
+        return PolicyFile(self.settings.empathy_policy_file)
 
     def _create_metrics(self) -> ActionServerMetrics:
         built = metric_definitions.create(CollectorRegistry(), self._queue_depths)

@@ -10,13 +10,15 @@ scoring must never break a turn.
 
 What is stored is kept small (issue 18, docs/tracker-budget.md): one compact turn record per turn
 (actions/turn_record.py), the other slots only when their value changes, the full explanation
-only on the turns the audit log records (a tone change or an escalation decision), and the
-message vector for the rephrase signal in the empathy state, for the latest message only.  The
-audit trail and the metrics still see everything the turn decided.
+only on the turns the audit log records (a tone change or an escalation decision), and for the
+rephrase signal a 512-bit sketch of the latest message's vector in the empathy state (88
+characters, bot/empathy/compact_vector.py).  The audit trail and the metrics still see everything
+the turn decided.
 """
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +62,10 @@ ESCALATIONS: Final = frozenset({HANDOFF, OFFER_HUMAN, OFFER_CALLBACK})
 # Scores the turn record writes and the empathy state carries to the next turn: not stored a third
 # time in slots of their own (docs/tracker-budget.md).
 NOT_STORED: Final = frozenset({SLOT_FRUSTRATION, SLOT_DISTRESS})
+# The empathy state's sketch of the latest scored message's vector (bot/empathy/compact_vector.py),
+# for the next message's rephrase signal; states stored before it carry the int8 vector instead.
+SKETCH_KEY: Final = "sketch"
+LEGACY_VECTOR_KEY: Final = "vector"
 
 
 def _observation(
@@ -104,15 +110,36 @@ def _embedding(emotion: dict[str, Any]) -> list[float] | None:
 def _previous_observation(previous: dict[str, Any] | None, state: dict[str, Any]) -> TurnObservation | None:
     """The previous message as the rephrase and length signals read it.
 
-    Its vector comes from the empathy state: the tracker store does not keep vectors in the parse
-    data (bot/components/tracker_store.py), and the state holds only the last scored message's.
+    The tracker store keeps no vectors in the parse data (bot/components/tracker_store.py): the
+    vector is here only in an empathy state stored before the sketch (``_compared`` reads that).
     """
     if previous is None:
         return None
     before = _observation(previous, None, None)
     if before.embedding is None:
-        before = dataclasses.replace(before, embedding=compact_vector.unpack(state.get("vector")))
+        before = dataclasses.replace(before, embedding=compact_vector.unpack(state.get(LEGACY_VECTOR_KEY)))
     return before
+
+
+def _compared(
+    current: TurnObservation, before: TurnObservation | None, sketch: str | None, state: dict[str, Any]
+) -> tuple[TurnObservation, TurnObservation | None]:
+    """The two messages as the rephrase signal compares them.
+
+    With the previous message's vector at hand, as they are.  With only its sketch (the empathy
+    state's), as two unit vectors in a plane at the angle the two sketches estimate: the signal
+    reads nothing of the vectors but their cosine (bot/empathy/signals.py), so it reads the estimate.
+    """
+    if before is None or before.embedding is not None or current.embedding is None:
+        return current, before
+    estimate = compact_vector.similarity(sketch, state.get(SKETCH_KEY))
+    if estimate is None:
+        return current, before
+    across = math.sqrt(max(0.0, 1.0 - estimate * estimate))
+    return (
+        dataclasses.replace(current, embedding=[1.0, 0.0]),
+        dataclasses.replace(before, embedding=[estimate, across]),
+    )
 
 
 def latest_turns(tracker: Tracker) -> tuple[dict[str, Any] | None, dict[str, Any] | None, float | None]:
@@ -177,15 +204,15 @@ class _Turn:
             state=state,
         )
 
-    def next_state(self, decision: Decision, tone_turns: int, vector: str | None = None) -> dict[str, Any]:
-        """The empathy state slot after this turn; ``vector``: this message's, packed, for the next turn."""
+    def next_state(self, decision: Decision, tone_turns: int, sketch: str | None = None) -> dict[str, Any]:
+        """The empathy state slot after this turn; ``sketch``: this message's vector's, for the next turn."""
         return {
             "turn": self.number,
             "tone_turns": tone_turns,
             "history": self.history.after(decision).to_dict(),
             "scored": self.scored,
             "misunderstood": self.misunderstood,
-            **({"vector": vector} if vector else {}),
+            **({SKETCH_KEY: sketch} if sketch else {}),
         }
 
 
@@ -350,10 +377,11 @@ class ActionTrackEmpathy(Action):
         """Scores the turn, picks the tone and decides on escalation."""
         returned = None if turn.state.get("return_counted") else self.returned_after(tracker, latest)
         current = _observation(latest, turn.failures, reply_seconds, returned)
-        before = _previous_observation(previous, turn.state)
+        sketch = compact_vector.sketch(current.embedding) if current.embedding else None
+        compared, before = _compared(current, _previous_observation(previous, turn.state), sketch, turn.state)
         language = unread_language(latest)
         signals = compute_signals(
-            current,
+            compared,
             before,
             use_emotion=language is None,
             unread_because=f"message in a language the models do not read: {language}",
@@ -390,14 +418,13 @@ class ActionTrackEmpathy(Action):
             "decision": decision.to_dict(),
             "policy_version": policy.version,
         }
-        vector = compact_vector.pack(current.embedding) if current.embedding else None
         return _TurnSlots(
             frustration=round(score.frustration.value, 4),
             distress=round(score.distress.value, 4),
             tone=tone.tone,
             escalation=decision.kind,
             state={
-                **turn.next_state(decision, tone.turns_held, vector),
+                **turn.next_state(decision, tone.turns_held, sketch),
                 "return_counted": bool(turn.state.get("return_counted")) or returned is not None,
                 SLOT_FRUSTRATION: round(score.frustration.value, 4),
                 SLOT_DISTRESS: round(score.distress.value, 4),

@@ -187,10 +187,9 @@ def stored_events(db: Path, sender: str) -> list[growth_report.Event]:
             (sender, rest_conversation(sender)),
         ).fetchall()
     events = []
-    for type_name, action_name, data in rows:
-        name = action_name
-        if type_name == "slot":
-            name = json.loads(data).get("name")
+    for type_name, action_name, stored in rows:
+        data = stored or ""
+        name = json.loads(data or "{}").get("name") if type_name == "slot" else action_name
         events.append(growth_report.Event(growth_report.event_key(type_name, name), len(data.encode())))
     return events
 
@@ -211,9 +210,9 @@ def figures(run: Run, tracker_db: Path, turns: int) -> dict[str, Any]:
             name: round(per_msg(values, (1, turns)), 1) for name, values in run.cpu_s.items()
         },
         "rasa_rss_mb": {
-            "start": round(run.rasa_rss_mb[0], 1),
-            "end": round(run.rasa_rss_mb[-1], 1),
-            "peak": round(max(run.rasa_rss_mb), 1),
+            "start": _round(run.rasa_rss_mb[0] if run.rasa_rss_mb else None),
+            "end": _round(run.rasa_rss_mb[-1] if run.rasa_rss_mb else None),
+            "peak": _round(max(run.rasa_rss_mb, default=None)),
         },
         "tracker": growth_report.tracker_summary(tracker, spans),
         "errors": len(run.errors),

@@ -68,9 +68,15 @@ EXTRA_RULES = [
 ]
 
 
+def action_name(entry: str | dict[str, Any]) -> str:
+    """A domain ``actions`` entry is a name, or ``{name: {send_domain: ...}}`` (Rasa 3.6 selective domain)."""
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
 def plain_domain(domain: dict[str, Any]) -> dict[str, Any]:
     plain = copy.deepcopy(domain)
-    plain["actions"] = [a for a in plain["actions"] if a not in DROPPED_ACTIONS and a not in AS_RESPONSE]
+    dropped = DROPPED_ACTIONS | set(AS_RESPONSE)
+    plain["actions"] = [a for a in plain["actions"] if action_name(a) not in dropped]
     plain.get("forms", {}).pop(CALLBACK_FORM, None)
     for name in CALLBACK_SLOTS:
         plain["slots"].pop(name, None)

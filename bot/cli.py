@@ -94,6 +94,7 @@ def bias_command(args: argparse.Namespace) -> int:
 
 
 def eval_command(args: argparse.Namespace) -> int:
+    from bot.evaluation import report_comparison
     from bot.evaluation.engine import shipped_engine
     from bot.evaluation.evaluate import EvalInputError, evaluate_dialogues, evaluate_emotions
     from bot.evaluation.report import write_report
@@ -115,14 +116,18 @@ def eval_command(args: argparse.Namespace) -> int:
         return 2
     for result in results:
         _print(args.kind, result)
+    deltas: list[dict[str, Any]] = []
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
+        # The last run's JSON stays beside the new one, and the change is shown.
+        deltas = report_comparison.compare(report_comparison.keep_previous(args.json), results)
+        print(report_comparison.format_deltas(deltas))
         payload = [_public(r) for r in results]
         args.json.write_text(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
-        print(f"wrote {args.json}")
+        print(f"wrote {args.json} (the previous run: {report_comparison.previous_path(args.json)})")
     html = args.html or (args.json.with_suffix(".html") if args.json else None)
     if html:
-        write_report(html, args.kind, results)
+        write_report(html, args.kind, results, deltas)
         print(f"wrote {html}")
     return 0
 
@@ -169,53 +174,30 @@ def fit_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_warning(*_: Any, **__: Any) -> None:
+    return None
+
+
 def explain_command(args: argparse.Namespace, started: float) -> int:
     """``attune explain MESSAGE [--after EARLIER ...]``: how the shipped bot reads the last message."""
     # Rasa's, TensorFlow's and setuptools' start-up warnings say nothing about the message, and
     # would bury the explanation; `make validate` is where the project's own warnings are shown.
-    warnings.simplefilter("ignore")
-    from bot.components.input_checks import InvalidInput
-    from bot.components.nlu_reader import open_reader
-    from bot.empathy.explain import explain_conversation
-    from bot.evaluation import explain
-    from bot.evaluation.engine import ROOT, load_policy
-
+    # Libraries reset the warning filters as they load, so the warnings are not shown at all.
+    warnings.showwarning = _no_warning
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    messages = [*args.after, args.message]
-    policy, replies = load_policy(), explain.Replies.load(ROOT)
-    with open_reader(args.model) as reader:
-        loaded = time.perf_counter()
-        try:
-            parses = [reader.parse(text) for text in messages]
-        except InvalidInput as error:
-            print(f"attune explain: {error}", file=sys.stderr)
-            return 2
-        explained = explain_conversation([explain.read_turn(p) for p in parses], policy, args.opted_out)
-        timings = {
-            "start to model loaded": loaded - started,
-            "start to explained": time.perf_counter() - started,
-        }
-        if args.timings:
-            timings["warm, per message (median of 20)"] = _warm_time(reader, messages, policy, args.opted_out)
-        result = explain.report(parses, explained, replies, timings if args.timings else {})
-    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else explain.render_text(result))
-    return 0
-
-
-def _warm_time(reader: Any, messages: list[str], policy: Any, opted_out: bool) -> float:
-    """The median time to parse and score the last message again, the model already loaded."""
-    from bot.empathy.explain import explain_conversation
     from bot.evaluation import explain
 
-    earlier = [explain.read_turn(reader.parse(text)) for text in messages[:-1]]
-    times = []
-    for _ in range(20):
-        start = time.perf_counter()
-        last = explain.read_turn(reader.parse(messages[-1]))
-        explain_conversation([*earlier, last], policy, opted_out)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    try:
+        result = explain.explain_messages(
+            args.model, [*args.after, args.message], args.opted_out, started, args.timings
+        )
+    except ValueError as error:  # the message refused (bot/components/input_checks.py says why)
+        print(f"attune explain: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else explain.render_text(result))
+    return 0
 
 
 def migrate_command() -> int:

@@ -218,10 +218,29 @@ def child_env(
     return env
 
 
-def _pump(name: str, stream: IO[str] | None) -> None:
+# What the handoff service prints when it creates the demo accounts (handoff/app.py, first run only).
+LOGIN_LINE: Final = "console account created: "
+
+
+class Logins:
+    """The demo logins the handoff service printed, kept so the banner can repeat them below Rasa's output."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.lines: list[str] = []
+
+    def read(self, line: str) -> None:
+        if line.startswith(LOGIN_LINE):
+            with self._lock:
+                self.lines.append(line[len(LOGIN_LINE) :].strip())
+
+
+def _pump(name: str, stream: IO[str] | None, logins: Logins | None = None) -> None:
     if stream is None:
         return
     for line in stream:
+        if logins is not None:
+            logins.read(line)
         sys.stdout.write(f"[{name:>7}] {line}")
         sys.stdout.flush()
 
@@ -259,6 +278,7 @@ class Stack:
         self._pid_dir = pid_dir
         self.services: dict[str, Service] = {}
         self.processes: dict[str, subprocess.Popen[str]] = {}
+        self.logins = Logins()
 
     def start(self, service: Service) -> None:
         process = subprocess.Popen(
@@ -277,7 +297,7 @@ class Stack:
         if self._pid_dir is not None:
             self._pid_dir.mkdir(parents=True, exist_ok=True)
             (self._pid_dir / f"{service.name}.pid").write_text(f"{process.pid}\n")
-        threading.Thread(target=_pump, args=(service.name, process.stdout), daemon=True).start()
+        threading.Thread(target=_pump, args=(service.name, process.stdout, self.logins), daemon=True).start()
 
     def restart(self, name: str) -> None:
         """Starts ``name`` again with the command and environment it was first started with."""
@@ -317,7 +337,24 @@ def latest_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def banner(ports: Ports, token: str | None = None) -> str:
+def _login_lines(ports: Ports, logins: Sequence[str]) -> list[str]:
+    console = f"http://127.0.0.1:{ports.handoff}/console"
+    if logins:
+        return [
+            f"  console    {console}  log in as (shown once, only now):",
+            *(f"               {login}" for login in logins),
+        ]
+    return [
+        f"  console    {console}  (the demo logins were printed on the first run;",
+        "             forgot them? a new password: .venv/bin/attune agents reset admin",
+        "             (or agent, supervisor, designer))",
+    ]
+
+
+def banner(
+    ports: Ports, token: str | None = None, rasa_token: str | None = None, logins: Sequence[str] = ()
+) -> str:
+    """What to do next, printed once the three processes answer (below Rasa's start-up output)."""
     rest = f"http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook"
     metrics = []
     if ports.actions_metrics:
@@ -333,16 +370,26 @@ def banner(ports: Ports, token: str | None = None) -> str:
             f"  signed in   curl -s {rest} -H 'Authorization: Bearer {token}'"
             ' -d \'{"sender": "dana", "message": "where is order 10011"}\'',
         ]
+    scores = []
+    if rasa_token:
+        tracker = f"http://127.0.0.1:{ports.rasa}/conversations/me/tracker?token={rasa_token}"
+        scores = [
+            f"  scores     curl -s '{tracker}' | python3 -m json.tool | grep -A8 turn_record",
+            "             (this run's Rasa API token; why a message scored so: playground, attune explain)",
+        ]
     return "\n".join(
         [
             "",
-            "Attune is running (Ctrl-C stops all three processes):",
+            "Attune is running (Ctrl-C stops all three processes; in the background: make stop):",
+            f"  web chat   http://127.0.0.1:{ports.handoff}/chat",
+            *_login_lines(ports, logins),
+            f"  playground http://127.0.0.1:{ports.handoff}/console/playground  (designer or admin)",
             f'  REST       curl -s {rest} -d \'{{"sender": "me", "message": "where is order 10002"}}\'',
+            *scores,
             f"  socket.io  http://127.0.0.1:{ports.rasa}/socket.io  (events user_uttered / bot_uttered)",
             f"  shell      make shell PORT={ports.rasa + 10}",
             f"  actions    http://127.0.0.1:{ports.actions}/health",
             f"  handoff    http://127.0.0.1:{ports.handoff}/healthz",
-            f"  console    http://127.0.0.1:{ports.handoff}/console  (logins: see [handoff] on first run)",
             f"  metrics    http://127.0.0.1:{ports.handoff}/metrics  (handoff service)",
             *metrics,
             *demo,
@@ -351,11 +398,27 @@ def banner(ports: Ports, token: str | None = None) -> str:
     )
 
 
+def _port(text: str) -> int:
+    """A TCP port from the command line (make run RASA_PORT=...): 1 to 65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
+def stop_on_interrupt() -> None:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt even when the launcher inherited SIGINT ignored.
+
+    A shell without job control starts ``make run &`` with SIGINT ignored, and Python then installs no
+    handler of its own: ``kill -INT`` did nothing.  This puts Python's handler back.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__.splitlines()[0])
-    parser.add_argument("--rasa-port", type=int, default=5005)
-    parser.add_argument("--actions-port", type=int, default=5055)
-    parser.add_argument("--handoff-port", type=int, default=5056)
+    parser.add_argument("--rasa-port", type=_port, default=5005)
+    parser.add_argument("--actions-port", type=_port, default=5055)
+    parser.add_argument("--handoff-port", type=_port, default=5056)
     parser.add_argument(
         "--actions-metrics-port", type=int, default=9105, help="the action server's /metrics (0: off)"
     )
@@ -386,13 +449,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stop_on_interrupt()
+    # `make stop` (or kill -INT) finds the launcher here, however it was started.
+    (var_dir / "run").mkdir(parents=True, exist_ok=True)
+    (var_dir / "run" / "launcher.pid").write_text(f"{os.getpid()}\n")
     try:
         plan = services(ports, var_dir, model, token, env["ATTUNE_CORS_ORIGINS"].split())
         for service in plan:
             stack.start(service)
         for service in plan:
             stack.wait_ready(service, args.start_timeout)
-        print(banner(ports, demo_token(env)) + f"  ready in {time.monotonic() - started:.1f} s\n", flush=True)
+        time.sleep(0.3)  # the handoff service's last lines (the demo logins) reach the pump first
+        shown = banner(ports, demo_token(env), token, stack.logins.lines)
+        print(shown + f"  ready in {time.monotonic() - started:.1f} s\n", flush=True)
         supervisor = Supervisor(stack, [service.name for service in plan], log=_log)
         while not stopping.is_set():
             supervisor.check()

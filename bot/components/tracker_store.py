@@ -57,6 +57,7 @@ from rasa.shared.core.events import (
     ActionReverted,
     ActiveLoop,
     AllSlotsReset,
+    BotUttered,
     ConversationPaused,
     ConversationResumed,
     Event,
@@ -83,6 +84,23 @@ RASA_EVENT_METADATA: Final = (METADATA_MODEL_ID, ASSISTANT_ID_KEY)
 # The intent ranking kept in a stored user event.  Its full length serves the turn it was read
 # in (Rasa's two-stage fallback and actions/clarify.py read the latest message's), ~60 B an entry.
 STORED_RANKING: Final = 3
+# What of a stored message's readings is read after its turn (docs/tracker-budget.md): the emotion
+# probabilities by the handoff payload's readings (shown to agents, who flag wrong ones), kept at
+# two decimals from STORED_PROBABILITY on (the top one always is: nine add up to 1); the cues that
+# fired (bot.empathy.cues.Cues reads a missing cue as 0); the language's code and whether it is
+# read (actions/languages.py, the payload); intent confidences by nothing in Rasa (its policies
+# read intent names), kept at 4 decimals.
+STORED_PROBABILITY: Final = 0.05
+STORED_CONFIDENCE_DECIMALS: Final = 4
+LANGUAGE_KEY: Final = "language"  # bot.constants.PARSE_LANGUAGE
+STORED_LANGUAGE_KEYS: Final = frozenset({"code", "supported"})
+# Parse-data keys Rasa rebuilds from the event's own fields on load (UserUttered.__init__), and
+# the tokens' character offsets, which Rasa 3.6 writes for its UI and reads nowhere.
+REBUILT_ON_LOAD: Final = ("text", "message_id")
+UNREAD_PARSE_KEYS: Final = ("text_tokens",)
+# A bot event's copy of ``utter_action`` under Rasa's old name (both written by Rasa 3.6's NLG).
+OLD_RESPONSE_KEY: Final = "template"
+RESPONSE_KEY: Final = "utter_action"
 
 WINDOW_TURNS_VARIABLE: Final = "ATTUNE_TRACKER_WINDOW_TURNS"
 DEFAULT_WINDOW_TURNS: Final = 10
@@ -296,9 +314,13 @@ def full_session_events(tracker: DialogueStateTracker) -> list[dict[str, Any]] |
 def slim_for_storage(tracker: DialogueStateTracker) -> None:
     """Drops what serves only its turn or is stored twice from the tracker's events, in place.
 
-    - the message embedding in the user events' emotion readings;
+    - the message embedding in the user events' emotion readings, and of the rest of the reading
+      the probabilities at two decimals from ``STORED_PROBABILITY`` on and only the cues that fired;
+      of the language reading, the code and whether the models read it;
     - Rasa's ``model_id``/``assistant_id`` on every event but the user's;
-    - the user event's parse-data copy of its metadata, and its intent ranking beyond the top few.
+    - the user event's parse-data copies of its metadata, text and message id, its token offsets,
+      and its intent ranking beyond the top few, confidences at ``STORED_CONFIDENCE_DECIMALS``;
+    - a bot event's empty ``data`` entries and its response name's second copy.
 
     Dictionaries are replaced, not edited: the parsed message that produced them is left as it
     was.  The save at the end of a turn stores the events and the tracker is then dropped, so the
@@ -308,24 +330,73 @@ def slim_for_storage(tracker: DialogueStateTracker) -> None:
     for event in tracker.events:
         if isinstance(event, UserUttered):
             _slim_user_event(event)
-        elif any(key in event.metadata for key in RASA_EVENT_METADATA):
+            continue
+        if isinstance(event, BotUttered):
+            _slim_bot_event(event)
+        if any(key in event.metadata for key in RASA_EVENT_METADATA):
             event.metadata = {k: v for k, v in event.metadata.items() if k not in RASA_EVENT_METADATA}
 
 
 def _slim_user_event(event: UserUttered) -> None:
     parse_data: dict[str, Any] = event.parse_data
     reading = parse_data.get(EMOTION_KEY)
-    if isinstance(reading, dict) and TURN_ONLY_EMOTION_KEYS & reading.keys():
-        parse_data[EMOTION_KEY] = {k: v for k, v in reading.items() if k not in TURN_ONLY_EMOTION_KEYS}
+    if isinstance(reading, dict):
+        parse_data[EMOTION_KEY] = _stored_reading(reading)
     ranking = parse_data.get(INTENT_RANKING_KEY)
-    if isinstance(ranking, list) and len(ranking) > STORED_RANKING:
-        parse_data[INTENT_RANKING_KEY] = ranking[:STORED_RANKING]
+    if isinstance(ranking, list):
+        parse_data[INTENT_RANKING_KEY] = [_rounded_intent(i) for i in ranking[:STORED_RANKING]]
+    if isinstance(parse_data.get("intent"), dict):
+        parse_data["intent"] = _rounded_intent(parse_data["intent"])
+    own = {"text": event.text, "message_id": event.message_id}
+    for key in REBUILT_ON_LOAD:
+        if key in parse_data and parse_data[key] == own[key]:
+            del parse_data[key]
+    for key in UNREAD_PARSE_KEYS:
+        parse_data.pop(key, None)
+    language = parse_data.get(LANGUAGE_KEY)
+    if isinstance(language, dict) and language.keys() - STORED_LANGUAGE_KEYS:
+        parse_data[LANGUAGE_KEY] = {k: v for k, v in language.items() if k in STORED_LANGUAGE_KEYS}
     # On load Rasa sets parse_data["metadata"] to the event's metadata (UserUttered.__init__);
     # the copy it made when the message came in lacks only the model and assistant ids.
     metadata = parse_data.get("metadata")
     own = {k: v for k, v in event.metadata.items() if k not in RASA_EVENT_METADATA}
     if metadata is not None and (metadata == own or metadata == event.metadata):
         del parse_data["metadata"]
+
+
+def _stored_reading(reading: dict[str, Any]) -> dict[str, Any]:
+    """An emotion reading as it is kept after its turn (a new dictionary; ``reading`` is left as it was)."""
+    kept = {k: v for k, v in reading.items() if k not in TURN_ONLY_EMOTION_KEYS}
+    probabilities, cues = kept.get("probabilities"), kept.get("cues")
+    if isinstance(probabilities, dict):
+        kept["probabilities"] = {
+            name: round(value, 2)
+            for name, value in probabilities.items()
+            if not _is_number(value) or value >= STORED_PROBABILITY
+        }
+    if isinstance(cues, dict):
+        kept["cues"] = {name: value for name, value in cues.items() if not _is_number(value) or value != 0}
+        if not kept["cues"]:
+            del kept["cues"]
+    return kept
+
+
+def _rounded_intent(intent: object) -> object:
+    if not isinstance(intent, dict) or not _is_number(intent.get("confidence")):
+        return intent
+    return {**intent, "confidence": round(intent["confidence"], STORED_CONFIDENCE_DECIMALS)}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _slim_bot_event(event: BotUttered) -> None:
+    if isinstance(event.data, dict) and None in event.data.values():
+        event.data = {k: v for k, v in event.data.items() if v is not None}
+    metadata = event.metadata
+    if OLD_RESPONSE_KEY in metadata and metadata[OLD_RESPONSE_KEY] == metadata.get(RESPONSE_KEY):
+        event.metadata = {k: v for k, v in event.metadata.items() if k != OLD_RESPONSE_KEY}
 
 
 def _fail_the_request(self: FailSafeTrackerStore, error: Exception) -> None:

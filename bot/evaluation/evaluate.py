@@ -53,6 +53,50 @@ def label_of(turn: dict[str, Any]) -> tuple[bool, float] | None:
     return None
 
 
+# The most confident misses kept per kind: what a designer reads first in the report.
+KEEP_MISSES = 5
+
+
+def _top_contributions(item: ScoredTurn, keep: int = 4) -> list[dict[str, Any]]:
+    """The signals that moved this turn's frustration most, with value x weight = contribution."""
+    parts = item.score.frustration.contributions
+    ranked = sorted(parts.items(), key=lambda kv: -abs(kv[1]["contribution"]))
+    return [{"signal": name, **part} for name, part in ranked[:keep] if part["contribution"]]
+
+
+def _miss(record_id: Any, item: ScoredTurn) -> dict[str, Any]:
+    return {
+        "id": record_id,
+        "turn": item.index,
+        "text": item.text[:200],
+        "frustration": round(item.score.frustration.value, 3),
+        "carried": round(item.score.frustration.carried, 3),
+        "contributions": _top_contributions(item),
+    }
+
+
+def most_confident_misses(
+    candidates: list[tuple[Any, ScoredTurn, bool]],
+    offer_above: float,
+    threshold: float,
+    keep: int = KEEP_MISSES,
+) -> dict[str, Any]:
+    """False offers (a person offered to a calm turn, highest score first) and missed frustration
+    (a frustrated turn under the threshold, lowest score first): (id, scored turn, positive) each.
+    """
+    false_offers = [
+        (i, t) for i, t, positive in candidates if not positive and t.score.frustration.value >= offer_above
+    ]
+    missed = [(i, t) for i, t, positive in candidates if positive and t.score.frustration.value < threshold]
+    false_offers.sort(key=lambda it: -it[1].score.frustration.value)
+    missed.sort(key=lambda it: it[1].score.frustration.value)
+    return {
+        "false_offers": [_miss(i, t) for i, t in false_offers[:keep]],
+        "missed_frustration": [_miss(i, t) for i, t in missed[:keep]],
+        "counts": {"false_offers": len(false_offers), "missed_frustration": len(missed)},
+    }
+
+
 def evaluate_dialogues(path: Path, engine: EmpathyEngine, keep_examples: int = 4) -> dict[str, Any]:
     records = list(read_jsonl(path, ("turns",)))
     scores: list[float] = []
@@ -60,6 +104,7 @@ def evaluate_dialogues(path: Path, engine: EmpathyEngine, keep_examples: int = 4
     frustration_ratings: list[float] = []
     frustration_scores: list[float] = []
     examples: list[dict[str, Any]] = []
+    rated: list[tuple[Any, ScoredTurn, bool]] = []
     for record in tqdm(records, desc=f"scoring {path.name}", unit="dialogue", file=sys.stderr):
         if not isinstance(record["turns"], list):
             raise EvalInputError(f"{path}: dialogue {record.get('id')!r}: 'turns' must be a list")
@@ -73,6 +118,7 @@ def evaluate_dialogues(path: Path, engine: EmpathyEngine, keep_examples: int = 4
                 continue
             scores.append(item.score.frustration.value)
             positives.append(label[0])
+            rated.append((record.get("id"), item, label[0]))
             if isinstance(turns[item.index].get("frustration"), (int, float)):
                 frustration_ratings.append(label[1])
                 frustration_scores.append(item.score.frustration.value)
@@ -93,6 +139,7 @@ def evaluate_dialogues(path: Path, engine: EmpathyEngine, keep_examples: int = 4
     }
     if frustration_ratings:
         result["spearman"] = metrics.spearman(frustration_scores, frustration_ratings)
+    result["misses"] = most_confident_misses(rated, engine.policy.escalation.offer_human_above, threshold)
     result["_roc"] = metrics.roc_curve(scores, positives)
     result["_examples"] = examples
     return result
@@ -112,6 +159,7 @@ def evaluate_emotions(path: Path, engine: EmpathyEngine) -> dict[str, Any]:
     records = list(read_jsonl(path, ("text", "labels_ekman")))
     texts = [str(r["text"]) for r in records]
     predicted: list[set[str]] = []
+    tops: list[str] = []
     batch = 256
     for start in tqdm(
         range(0, len(texts), batch), desc=f"reading {path.name}", unit="batch", file=sys.stderr
@@ -122,7 +170,30 @@ def evaluate_emotions(path: Path, engine: EmpathyEngine) -> dict[str, Any]:
             for emotion in EMOTIONS:
                 ekman[TO_EKMAN[emotion]] += reading.probabilities[emotion]
             best = max(ekman, key=lambda k: ekman[k])
+            tops.append(best)
             predicted.append({best} | {k for k, v in ekman.items() if v >= EKMAN_SECOND_LABEL})
     gold = [set(r["labels_ekman"]) for r in records]
     macro, per_class = metrics.multilabel_macro_f1(predicted, gold, EKMAN)
-    return {"file": str(path), "n": len(records), "macro_f1_ekman": macro, "per_class": per_class}
+    return {
+        "file": str(path),
+        "n": len(records),
+        "macro_f1_ekman": macro,
+        "per_class": per_class,
+        "confusion": confusion_matrix(gold, tops, EKMAN),
+    }
+
+
+def confusion_matrix(gold: list[set[str]], predicted: list[str], labels: tuple[str, ...]) -> dict[str, Any]:
+    """Counts of (gold, predicted top) over the texts with exactly one gold label among ``labels``.
+
+    A multi-label text has no single right answer to confuse, so it is left out (``left_out``).
+    """
+    index = {label: n for n, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    left_out = 0
+    for wanted, top in zip(gold, predicted, strict=True):
+        if len(wanted) != 1 or next(iter(wanted)) not in index or top not in index:
+            left_out += 1
+            continue
+        matrix[index[next(iter(wanted))]][index[top]] += 1
+    return {"labels": list(labels), "matrix": matrix, "left_out": left_out}

@@ -8,6 +8,7 @@ carried-over part, the tone with the response variant the customer would read, a
 escalation decision with its reasons.  ``--json`` prints the same as one JSON object.
 """
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,14 @@ import yaml
 
 from actions.empathy_tracking import NOT_UNDERSTOOD
 from actions.languages import unread_language
+from bot.components.nlu_reader import NluReader, open_reader
 from bot.constants import PARSE_EMOTION, PARSE_EMOTION_VECTOR, REQUEST_HUMAN
 from bot.empathy import compact_vector
 from bot.empathy.cues import Cues
 from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN
-from bot.empathy.explain import ReadTurn, TurnExplanation
+from bot.empathy.explain import ReadTurn, TurnExplanation, explain_conversation
+from bot.empathy.policy import EmpathyPolicy
+from bot.evaluation.engine import ROOT, load_policy
 
 # The response each escalation action sends first (actions/escalation.py); a handoff's depends on
 # the queue, and the usual one is named.
@@ -204,3 +208,41 @@ def render_text(explained: Mapping[str, Any]) -> str:
     if explained["timings_ms"]:
         lines.append("timings: " + "  ".join(f"{k} {v:.1f} ms" for k, v in explained["timings_ms"].items()))
     return "\n".join(lines)
+
+
+# Parses of the last message timed for the warm figure (its median is reported).
+WARM_RUNS: Final = 20
+
+
+def explain_messages(
+    model: Path, messages: Sequence[str], opted_out: bool, started: float, timed: bool = False
+) -> dict[str, Any]:
+    """The report on the last of ``messages`` (the others came before it), read with ``model``.
+
+    ``started`` is when the command started (``time.perf_counter()``): the cold time counts from it.
+    A message the channels would refuse raises ``InvalidInput`` (a ValueError saying why).
+    """
+    policy, replies = load_policy(), Replies.load(ROOT)
+    with open_reader(model) as reader:
+        loaded = time.perf_counter()
+        parses = [reader.parse(text) for text in messages]
+        explained = explain_conversation([read_turn(p) for p in parses], policy, opted_out)
+        timings = {
+            "start to model loaded": loaded - started,
+            "start to explained": time.perf_counter() - started,
+        }
+        if timed:
+            timings["warm, per message (median)"] = warm_time(reader, messages, policy, opted_out)
+    return report(parses, explained, replies, timings if timed else {})
+
+
+def warm_time(reader: NluReader, messages: Sequence[str], policy: EmpathyPolicy, opted_out: bool) -> float:
+    """The median time to parse and score the last message again, the model already loaded."""
+    earlier = [read_turn(reader.parse(text)) for text in messages[:-1]]
+    times = []
+    for _ in range(WARM_RUNS):
+        start = time.perf_counter()
+        last = read_turn(reader.parse(messages[-1]))
+        explain_conversation([*earlier, last], policy, opted_out)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]

@@ -160,7 +160,8 @@ def _session_check(request: web.Request) -> Callable[[], Awaitable[bool]]:
 # --- the queue ---------------------------------------------------------------------------------------
 def visible_row(row: dict[str, Any], login: LoginSession, request: web.Request) -> dict[str, Any]:
     """A queue row as this agent may see it: the summary masked, "mine" instead of who holds it, the
-    scores only for a role cleared for distress indicators."""
+    scores only for a role cleared for distress indicators.
+    """
     shown = {key: value for key, value in row.items() if key != "claimed_by"}
     shown["summary"] = access.visible_text(str(row.get("summary", "")), login.agent.grants)
     shown["mine"] = row.get("claimed_by") == login.agent.id

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import turn_record
 from actions.empathy_tracking import ActionTrackEmpathy
 from actions.handoff_payload import build_payload
-from bot.empathy.compact_vector import pack
+from bot.empathy.compact_vector import pack, sketch, unpack
 from tests.actions.test_handoff_payload import NOW
 from tests.support.trackers import BASE_SLOTS, FAILED, conversation, message, tracker
 
@@ -27,6 +27,13 @@ def with_vector(event: dict[str, Any], vector: np.ndarray | None) -> dict[str, A
     if vector is not None:
         emotion["vector"] = pack(vector)
     return {**event, "parse_data": {**event["parse_data"], "emotion": emotion}}
+
+
+def pack_restored(vector: np.ndarray) -> list[float]:
+    """``vector`` as the action reads it from the parse data: packed, then unpacked."""
+    restored = unpack(pack(vector))
+    assert restored is not None
+    return restored
 
 
 def as_stored(event: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +91,8 @@ async def test_a_rephrase_is_seen_through_the_state_when_the_stored_message_has_
     words = unit(3)
     first_event = with_vector(message("where is my parcel", "order_status", timestamp=0.0), words)
     first = {e["name"]: e["value"] for e in await turn(INITIAL, [first_event])}
-    assert first["empathy_state"]["vector"] == pack(words)  # the latest message's only
+    assert first["empathy_state"]["sketch"] == sketch(pack_restored(words))  # the latest message's only
+    assert "vector" not in first["empathy_state"]
     again = with_vector(message("where is my parcel??", "order_status", timestamp=30.0), words)
     stored = [as_stored(first_event), {"event": "bot", "text": "ok", "timestamp": 1.0}, again]
 

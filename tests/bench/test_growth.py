@@ -198,3 +198,10 @@ def test_a_bad_number_of_turns_is_refused(turns: str, capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit):
         parse_args(["--turns", turns])
     assert "--turns" in capsys.readouterr().err
+
+
+def test_a_row_without_data_counts_as_an_empty_event(tmp_path: Path) -> None:
+    db = _tracker_db(tmp_path / "tracker.db", [])
+    with sqlite3.connect(db) as connection:
+        connection.execute("INSERT INTO events (sender_id, type_name, data) VALUES ('rest:me', 'slot', NULL)")
+    assert stored_events(db, "me") == [Event("slot", 0)]

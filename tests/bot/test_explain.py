@@ -84,6 +84,8 @@ def action_explanations(
         decided = action.track(seen)
         found.append({e["name"]: e["value"] for e in decided}["empathy_explanation"])
         slots |= {e["name"]: e["value"] for e in stored(seen, decided)}
+        # The tracker store keeps no message vector in a stored event (bot/components/tracker_store.py).
+        events[-1] = {**events[-1], "parse_data": {**body, "emotion": {**body["emotion"], "vector": None}}}
         events.append({"event": "bot", "text": "ok"})
     return found
 

@@ -434,7 +434,10 @@ async def new_case(aiohttp_client, service: TestClient, principal: str) -> Case:
     case = Case(principal, client, service, handoff_id, flag.id, job.id)
     if principal in CONSOLE_USERS:
         case.csrf = await log_in(client, principal, PASSWORD)
-    holder = principal if principal in AGENT_CONSOLE_USERS else "agent"
+    # The agent holds the anonymous, token and own cases (its capacity is 3); the supervisor the designer's.
+    holder = (
+        principal if principal in AGENT_CONSOLE_USERS else "supervisor" if principal == DESIGNER else "agent"
+    )
     handoffs.claim(engine, handoff_id, agent_id(service, holder))
     return case
 

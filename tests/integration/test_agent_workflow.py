@@ -106,7 +106,9 @@ async def test_an_agent_handles_two_chats_with_a_note_a_canned_reply_a_transfer_
             agent = await _logged_in(browser, stack, "agent")
             for handoff_id in (first_id, second_id):
                 await expect(agent.locator(f'#queue tr[data-handoff="{handoff_id}"]')).to_have_count(1)
-            await agent.screenshot(path=str(screenshot_path("workflow-queue-two-chats", DESKTOP)), full_page=True)
+            await agent.screenshot(
+                path=str(screenshot_path("workflow-queue-two-chats", DESKTOP)), full_page=True
+            )
 
             # Both chats claimed: the agent holds two at once.
             for handoff_id, customer in ((first_id, first), (second_id, second)):
@@ -128,7 +130,9 @@ async def test_an_agent_handles_two_chats_with_a_note_a_canned_reply_a_transfer_
             await agent.keyboard.type("/check")
             suggestion = agent.locator("#canned-suggestions li[aria-selected=true]")
             await expect(suggestion).to_contain_text("/checking")
-            await agent.screenshot(path=str(screenshot_path("workflow-canned-suggestion", DESKTOP)), full_page=True)
+            await agent.screenshot(
+                path=str(screenshot_path("workflow-canned-suggestion", DESKTOP)), full_page=True
+            )
             await agent.keyboard.press("Enter")  # inserts the response, sends nothing yet
             await expect(agent.locator("#reply-text")).to_have_value(
                 CANNED_BODY.replace("{order_number}", "55556")
@@ -142,7 +146,9 @@ async def test_an_agent_handles_two_chats_with_a_note_a_canned_reply_a_transfer_
             await agent.goto(f"{stack.handoff_url}/console/handoffs/{second_id}")
             await agent.fill("#reply-text", "I am passing you to my colleague Sam, who handles deliveries.")
             await agent.press("#reply-text", "Enter")
-            await expect(second.locator("#messages li.agent", has_text="passing you to my colleague")).to_be_visible()
+            await expect(
+                second.locator("#messages li.agent", has_text="passing you to my colleague")
+            ).to_be_visible()
             await agent.select_option("#transfer-to", label=await _colleague_label(agent, "Sam Supervisor"))
             await agent.fill("#transfer-note", "Delivery question, second order")
             await agent.click("#transfer")
@@ -158,11 +164,17 @@ async def test_an_agent_handles_two_chats_with_a_note_a_canned_reply_a_transfer_
             await agent.select_option("#disposition", "order_located")
             await agent.fill("#disposition-note", "Parcel at the depot, out tomorrow")
             await agent.click("#resolve")
-            await expect(agent.locator("#disposition-shown strong")).to_have_attribute("data-code", "order_located")
+            await expect(agent.locator("#disposition-shown strong")).to_have_attribute(
+                "data-code", "order_located"
+            )
             await expect(agent.locator("#human-transcript")).to_contain_text("I am checking order 55556")
             await agent.screenshot(path=str(screenshot_path("workflow-resolved", DESKTOP)), full_page=True)
-            await first.screenshot(path=str(screenshot_path("workflow-first-customer", PHONE)), full_page=True)
-            await second.screenshot(path=str(screenshot_path("workflow-second-customer", PHONE)), full_page=True)
+            await first.screenshot(
+                path=str(screenshot_path("workflow-first-customer", PHONE)), full_page=True
+            )
+            await second.screenshot(
+                path=str(screenshot_path("workflow-second-customer", PHONE)), full_page=True
+            )
 
             # Internal notes reach no customer; each customer saw only their own replies.
             for customer in (first, second):

@@ -113,7 +113,11 @@ async def test_every_page_fits_every_width_and_passes_axe(stack: RunningStack) -
                 results[name] = await _check(agent, name)
 
             supervisor = await _page(browser, stack, "supervisor")
-            for name, path in (("flags", "/console/flags"), ("audit", "/console/audit"), ("canned-editor", "/console/canned")):
+            for name, path in (
+                ("flags", "/console/flags"),
+                ("audit", "/console/audit"),
+                ("canned-editor", "/console/canned"),
+            ):
                 await supervisor.goto(stack.handoff_url + path)
                 results[name] = await _check(supervisor, name)
         finally:
@@ -175,11 +179,13 @@ async def test_keyboard_focus_starts_at_a_skip_link_and_is_always_visible(stack:
                 await agent.keyboard.press("Tab")
                 outlines.append(
                     await agent.evaluate(
-                        "(() => { const e = document.activeElement, s = getComputedStyle(e);"
-                        " return [e.tagName, s.outlineStyle, s.outlineWidth, (e.id || e.textContent).trim()]; })()"
+                        "(() => { const e = document.activeElement, s = getComputedStyle(e); return"
+                        " [e.tagName, s.outlineStyle, s.outlineWidth, (e.id || e.textContent).trim()]; })()"
                     )
                 )
-            await agent.screenshot(path=str(screenshot_path("access-focus", {"width": WIDTHS[-1], "height": HEIGHT})))
+            await agent.screenshot(
+                path=str(screenshot_path("access-focus", {"width": WIDTHS[-1], "height": HEIGHT}))
+            )
         finally:
             await browser.close()
 

@@ -19,7 +19,8 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = ("serious", "critical")
 
 RUN = """async (tags) => {
-  const result = await axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+  const options = { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] };
+  const result = await axe.run(document, options);
   return result.violations.map((v) => ({
     id: v.id, impact: v.impact, help: v.help,
     targets: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
@@ -28,7 +29,7 @@ RUN = """async (tags) => {
 
 
 def axe_script() -> Path:
-    """The pinned axe.min.js; the test is skipped without it (failed in CI, where `make pytest` installs it)."""
+    """The pinned axe.min.js; the test is skipped without it (failed in CI: `make pytest` installs it)."""
     if AXE_JS.is_file():
         return AXE_JS
     reason = f"{AXE_JS} not present; run `make axe` (axe-core from npm, pinned)"
@@ -43,7 +44,7 @@ async def add_axe(context: Any) -> None:
 
 
 async def violations(page: Any) -> list[dict[str, Any]]:
-    """axe's WCAG 2.1 A/AA violations on ``page`` as it is now: id, impact, help and a few targets."""
+    """The WCAG 2.1 A/AA violations on ``page`` as it is now: id, impact, help and a few targets."""
     found: list[dict[str, Any]] = await page.evaluate(RUN, WCAG_AA)
     return found
 

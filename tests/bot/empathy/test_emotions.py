@@ -110,12 +110,28 @@ def test_empty_example_line_is_rejected() -> None:
         parse_emotion_data(document)
 
 
-@pytest.mark.parametrize("name", ["emotions.yml", "emotions_everyday.yml"])
+@pytest.mark.parametrize("name", ["emotions.yml", "emotions_everyday.yml", "emotions_styles.yml"])
 def test_shipped_emotion_file_parses(name: str) -> None:
     with (REPO_ROOT / "data" / "emotions" / name).open(encoding="utf-8") as handle:
         examples = parse_emotion_data(yaml.safe_load(handle), source=f"data/emotions/{name}")
     assert len(examples) > 100
     assert {e.emotion for e in examples} == set(EMOTIONS)
+
+
+def test_no_example_is_repeated_across_the_shipped_emotion_files() -> None:
+    # A repeated line silently counts twice in training, and a line repeated with another label
+    # teaches both; parse_emotion_data sees one file at a time, so the files are checked together.
+    first_seen: dict[str, str] = {}
+    repeated = []
+    for path in sorted((REPO_ROOT / "data" / "emotions").glob("*.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for example in parse_emotion_data(document, source=path.name):
+            key = " ".join(example.text.lower().split())
+            if key in first_seen:
+                repeated.append(f"{example.text!r} in {path.name} (first in {first_seen[key]})")
+            first_seen.setdefault(key, path.name)
+    assert len(first_seen) > 1000
+    assert repeated == []
 
 
 def test_every_emotion_maps_to_an_ekman_label() -> None:

@@ -48,7 +48,9 @@ def test_each_threshold_is_a_labelled_line_at_its_value() -> None:
 
     lines = {line.attrib["data-name"]: line for line in root.iter(f"{SVG}line") if "data-name" in line.attrib}
     assert set(lines) == {"frustration", "distress"}
-    assert float(lines["frustration"].attrib["y1"]) > float(lines["distress"].attrib["y1"])  # lower score, lower
+    assert float(lines["frustration"].attrib["y1"]) > float(
+        lines["distress"].attrib["y1"]
+    )  # the lower score is the lower line (SVG y grows downwards)
     assert {"frustration threshold 0.20", "distress threshold 0.50"} <= set(texts(root))
 
 

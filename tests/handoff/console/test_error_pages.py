@@ -31,7 +31,9 @@ def test_only_a_request_ranking_html_above_json_gets_a_page(accept: str, html: b
     assert prefers_html(accept) is html
 
 
-async def test_an_agents_403_in_a_browser_is_a_page_with_the_reason_and_a_way_back(service: TestClient) -> None:
+async def test_an_agents_403_in_a_browser_is_a_page_with_the_reason_and_a_way_back(
+    service: TestClient,
+) -> None:
     await log_in(service, "agent", PASSWORD)
 
     response = await service.get("/console/flags", headers={"Accept": BROWSER})
@@ -39,7 +41,7 @@ async def test_an_agents_403_in_a_browser_is_a_page_with_the_reason_and_a_way_ba
     assert response.status == 403
     assert response.content_type == "text/html"
     page = await response.text()
-    assert "<h1 id=\"error-title\">Forbidden</h1>" in page
+    assert '<h1 id="error-title">Forbidden</h1>' in page
     assert 'data-code="forbidden"' in page
     assert 'href="/console" id="error-back"' in page
     assert "your role does not review emotion flags</p>" in page

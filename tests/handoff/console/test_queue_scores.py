@@ -15,6 +15,7 @@ from tests.support.handoffs import add_handoff
 from tests.support.sse import next_event
 
 # The contract's example ends at turn 3 with frustration 0.5 and distress 0.05.
+NOT_SHOWN = "\u2013"  # an en dash, as the page shows an absent score
 LATEST = {"frustration": 0.5, "distress": 0.05}
 # Agents lose the distress indicators; supervisors keep them.
 STRICT = """\
@@ -61,7 +62,7 @@ async def test_a_role_without_distress_indicators_sees_no_scores(
         snapshot = await next_event(stream)
     supervisor_page = await (await supervisor.get("/console")).text()
 
-    assert score_cells(page) == [("frustration", "–"), ("distress", "–")]
+    assert score_cells(page) == [("frustration", NOT_SHOWN), ("distress", NOT_SHOWN)]
     assert snapshot.data["handoffs"][0]["frustration"] is None
     assert snapshot.data["handoffs"][0]["distress"] is None
     assert score_cells(supervisor_page) == [("frustration", "0.50"), ("distress", "0.05")]
@@ -70,7 +71,10 @@ async def test_a_role_without_distress_indicators_sees_no_scores(
 @pytest.mark.parametrize(
     ("payload", "scores"),
     [
-        ({"trajectory": [{"frustration": 0.1, "distress": 0}, {"frustration": 0.654, "distress": 1}]}, (0.65, 1.0)),
+        (
+            {"trajectory": [{"frustration": 0.1, "distress": 0}, {"frustration": 0.654, "distress": 1}]},
+            (0.65, 1.0),
+        ),
         ({}, (None, None)),  # opted out of emotion processing: no trajectory
         ({"trajectory": []}, (None, None)),
         ({"trajectory": "nonsense"}, (None, None)),
@@ -79,5 +83,7 @@ async def test_a_role_without_distress_indicators_sees_no_scores(
         ({"trajectory": [{"frustration": True, "distress": "0.5"}]}, (None, None)),
     ],
 )
-def test_latest_scores_trust_only_unit_numbers(payload: dict[str, object], scores: tuple[object, object]) -> None:
+def test_latest_scores_trust_only_unit_numbers(
+    payload: dict[str, object], scores: tuple[object, object]
+) -> None:
     assert latest_scores(payload) == scores

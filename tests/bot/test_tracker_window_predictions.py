@@ -1,0 +1,185 @@
+"""Issue 18: the rolling window predicts what the whole session predicts, on the trained model.
+
+One conversation of 30 customer turns (order lookups, the order form asking for a number, thanks,
+an angry message, a request for a person) goes through a real Rasa ``Agent`` loaded from the trained
+model, with the real actions behind rasa-sdk's executor on loopback, twice: with the shipped tracker
+store windowed at 6 turns, and with the window off.  Every turn must run the same actions and say
+the same words, and the empathy action must score it the same (its turn records).
+"""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+from rasa_sdk.executor import ActionExecutor
+
+from bot.components import tracker_store
+from bot.components.rasa_patches import install_rasa_patches
+from bot.components.tracker_store import GuardedSQLTrackerStore, window_of
+from bot.constants import SLOT_TURN_RECORD
+from tests.support.ports import free_port
+from tests.support.stack import trained_model
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:UserWarning"),
+]
+
+WINDOW = 6
+# 30 turns: lookups with and without the number (the form asks for it), thanks, small talk, an
+# angry turn and a request for a person, so the window is cut often and outside a form.
+SCRIPT = [
+    "hi",
+    "where is my order 10002?",
+    "ok thanks",
+    "where is my order?",
+    "10003",
+    "thank you",
+    "is order 10004 on its way?",
+    "great, thanks",
+    "where is order 10005",
+    "ok",
+    "where is my order 10002?",
+    "thanks",
+    "where is my order 55555?",
+    "it's 55555, I checked twice!!",
+    "this is useless, where is my parcel",
+    "ok thanks",
+    "has order 10011 shipped yet?",
+    "thank you",
+    "where is my order?",
+    "10002",
+    "ok thanks",
+    "hi",
+    "where is order 10003",
+    "great",
+    "where is my order 10004?",
+    "thanks",
+    "where is my order 10002?",
+    "ok thanks",
+    "can I talk to a person please",
+    "thanks",
+]
+# Who the channels' consent gate says is writing (bot/components/consent_gate.py): a verified
+# demo customer who allows emotion analysis.
+CUSTOMER = {
+    "attune": {
+        "customer": "cust-window-test",
+        "emotion_processing": "on",
+        "identities": [{"kind": "id", "value": "C-1002"}],
+        "verified": {"id": "C-1002"},
+    }
+}
+
+
+@pytest.fixture
+def actions_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The actions' process-wide resources on throwaway databases, the handoff service unreachable."""
+    from actions import bootstrap
+
+    monkeypatch.setenv("ATTUNE_STORE_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{tmp_path / 'outbox.db'}")
+    monkeypatch.setenv("ATTUNE_HANDOFF_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("ATTUNE_ACTIONS_METRICS_PORT", raising=False)
+    monkeypatch.delenv(tracker_store.WINDOW_TURNS_VARIABLE, raising=False)
+    bootstrap.reset()
+    yield
+    bootstrap.reset()
+
+
+@pytest.fixture
+async def action_endpoint(actions_env: None) -> AsyncIterator[EndpointConfig]:
+    """The real actions (every module under actions/) behind rasa-sdk's executor, on loopback."""
+    executor = ActionExecutor()
+    executor.register_package("actions")
+
+    async def webhook(request: web.Request) -> web.Response:
+        answer = await executor.run(await request.json())
+        return web.json_response(answer or {"events": [], "responses": []})
+
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    await runner.cleanup()
+
+
+class CountingStore(GuardedSQLTrackerStore):
+    """The shipped store, counting the retrieves that returned a window."""
+
+    windows = 0
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None and window_of(tracker) is not None:
+            self.windows += 1
+        return tracker
+
+
+async def converse(agent: Agent, store: CountingStore) -> list[dict[str, Any]]:
+    """The script through ``agent`` on ``store``; per turn: the actions run, the replies, the record."""
+    agent.tracker_store = Agent._create_tracker_store(store, agent.domain)
+    agent.processor.tracker_store = agent.tracker_store  # type: ignore[union-attr]
+    sender = f"window-{uuid.uuid4().hex}"
+    replies = []
+    for text in SCRIPT:
+        channel = CollectingOutputChannel()
+        await agent.handle_message(UserMessage(text, channel, sender, metadata=CUSTOMER))
+        replies.append([message.get("text") for message in channel.messages])
+    events = json_events(store, sender)
+    turns: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, UserUttered):
+            turns.append({"text": event.text, "intent": event.intent_name, "actions": [], "said": []})
+        elif turns and isinstance(event, ActionExecuted):
+            turns[-1]["actions"].append((event.action_name, event.policy))
+        elif turns and isinstance(event, BotUttered):
+            turns[-1]["said"].append(event.text)
+        elif turns and isinstance(event, SlotSet) and event.key == SLOT_TURN_RECORD:
+            turns[-1]["record"] = event.value
+    assert [turn["said"] for turn in turns] == replies  # what the customer got is what was stored
+    return turns
+
+
+def json_events(store: GuardedSQLTrackerStore, sender: str) -> list[Any]:
+    """Every stored event of the conversation, oldest first, as Rasa reads them back."""
+    from rasa.shared.core.events import Event
+
+    with store.session_scope() as session:
+        rows = session.query(store.SQLEvent.data).filter(store.SQLEvent.sender_id == sender)
+        return [Event.from_parameters(json.loads(data)) for (data,) in rows.order_by(store.SQLEvent.id)]
+
+
+async def test_a_window_of_six_turns_predicts_and_says_what_the_whole_session_does(
+    tmp_path: Path, action_endpoint: EndpointConfig
+) -> None:
+    model = trained_model()
+    install_rasa_patches()
+    windowed = CountingStore(None, dialect="sqlite", db=str(tmp_path / "windowed.db"), window_turns=WINDOW)
+    whole = CountingStore(None, dialect="sqlite", db=str(tmp_path / "whole.db"), window_turns=0)
+    agent = Agent.load(str(model), tracker_store=windowed, action_endpoint=action_endpoint)
+
+    with_window = await converse(agent, windowed)
+    without = await converse(agent, whole)
+
+    assert len(with_window) == len(without) == len(SCRIPT)
+    # The window was used on most turns (a form open at the cut loads the session whole).
+    assert windowed.windows >= 12 and whole.windows == 0
+    for number, (cut, full) in enumerate(zip(with_window, without, strict=True), start=1):
+        assert cut == full, f"turn {number} ({full['text']!r}) differs with the window"
+    # The conversation did what it is meant to test: lookups, the form, a person offered.
+    actions = [name for turn in without for name, _ in turn["actions"]]
+    assert {"order_form", "action_lookup"} <= set(actions)
+    assert all(turn["said"] for turn in without)
