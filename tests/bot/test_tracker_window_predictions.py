@@ -174,6 +174,7 @@ async def test_a_window_of_six_turns_predicts_and_says_what_the_whole_session_do
     with_window = await converse(agent, windowed)
     without = await converse(agent, whole)
 
+    Path("/tmp/h18g/turns.json").write_text(json.dumps([with_window, without, windowed.windows], default=str, indent=1))  # TEMP
     assert len(with_window) == len(without) == len(SCRIPT)
     # The window was used on most turns (a form open at the cut loads the session whole).
     assert windowed.windows >= 12 and whole.windows == 0
