@@ -30,6 +30,11 @@ from actions.clients.customers import CustomerClient
 from actions.clients.handoff import HandoffClient
 from actions.clients.http import ServiceMisconfigured
 from actions.contact_history import ContactHistory
+from actions.csat_ledger import CsatLedger
+from actions.csat_policy import CsatPolicy
+from actions.csat_policy import load as load_csat_policy
+from actions.csat_queue import CsatQueue, csat_flusher
+from actions.clients.csat import CsatClient
 from actions.handoff_delivery import outbox_flusher
 from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox
@@ -57,6 +62,11 @@ OVERRIDABLE = frozenset(
         "outbox_flusher",
         "audit_flusher",
         "metrics",
+        "csat_policy",
+        "csat_ledger",
+        "csat_queue",
+        "csat_client",
+        "csat_flusher",
     }
 )
 
@@ -129,6 +139,28 @@ class Services:
             ),
         )
 
+    def csat_policy(self) -> CsatPolicy:
+        """When the CSAT question is asked: ATTUNE_CSAT_POLICY, checked on first use."""
+        return self._once("csat_policy", lambda: load_csat_policy(self.settings.csat_policy_file))
+
+    def csat_ledger(self) -> CsatLedger:
+        """When each customer was last asked the CSAT question (same database as the demo store)."""
+        return self._once("csat_ledger", lambda: CsatLedger.open(self.settings.store_database_url))
+
+    def csat_queue(self) -> CsatQueue:
+        """CSAT answers not yet confirmed by the handoff service (a table in ATTUNE_OUTBOX_DATABASE_URL)."""
+        return self._once("csat_queue", lambda: CsatQueue.open(self.settings.outbox_database_url))
+
+    def csat_client(self) -> CsatClient:
+        return self._once(
+            "csat_client",
+            lambda: CsatClient(self.settings.handoff_url, self.settings.handoff_token, report=self._report),
+        )
+
+    def csat_flusher(self) -> QueueFlusher:
+        """The one background task per process that sends queued CSAT answers."""
+        return self._once("csat_flusher", lambda: csat_flusher(self.csat_queue(), self.csat_client()))
+
     def outbox_flusher(self) -> QueueFlusher:
         """The one background task per process that retries pending handoffs."""
         return self._once("outbox_flusher", lambda: outbox_flusher(self.outbox(), self.handoff_client()))
@@ -139,7 +171,7 @@ class Services:
 
     def background_tasks(self) -> list[Repeating]:
         """What the action server repeats on its own timer: sending saved handoffs and audit entries."""
-        return [self.outbox_flusher(), self.audit_flusher()]
+        return [self.outbox_flusher(), self.audit_flusher(), self.csat_flusher()]
 
     def metrics(self) -> ActionServerMetrics:
         """This process's Prometheus metrics, served on 127.0.0.1:ATTUNE_ACTIONS_METRICS_PORT (when set);

@@ -111,18 +111,31 @@ def _previous_observation(previous: dict[str, Any] | None, state: dict[str, Any]
     """The previous message as the rephrase and length signals read it.
 
     The tracker store keeps no vectors in the parse data (bot/components/tracker_store.py): the
-    vector is here only in an empathy state stored before the sketch (``_compared`` reads that).
+    vector is here only in an empathy state stored before the sketch (``_compared`` reads that),
+    and only when that state scored this very message.
     """
     if previous is None:
         return None
     before = _observation(previous, None, None)
-    if before.embedding is None:
+    if before.embedding is None and _state_scored(state, previous):
         before = dataclasses.replace(before, embedding=compact_vector.unpack(state.get(LEGACY_VECTOR_KEY)))
     return before
 
 
+def _state_scored(state: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Whether the empathy state's vector or sketch is ``event``'s: a message the action did not
+    score (a turn it failed, or one Rasa ran no extraction for) leaves the one before it there.
+    """
+    key = message_key(event)
+    return key is not None and state.get("scored") == key
+
+
 def _compared(
-    current: TurnObservation, before: TurnObservation | None, sketch: str | None, state: dict[str, Any]
+    current: TurnObservation,
+    before: TurnObservation | None,
+    sketch: str | None,
+    state: dict[str, Any],
+    previous: dict[str, Any] | None,
 ) -> tuple[TurnObservation, TurnObservation | None]:
     """The two messages as the rephrase signal compares them.
 
@@ -130,7 +143,9 @@ def _compared(
     state's), as two unit vectors in a plane at the angle the two sketches estimate: the signal
     reads nothing of the vectors but their cosine (bot/empathy/signals.py), so it reads the estimate.
     """
-    if before is None or before.embedding is not None or current.embedding is None:
+    if before is None or previous is None or before.embedding is not None or current.embedding is None:
+        return current, before
+    if not _state_scored(state, previous):
         return current, before
     estimate = compact_vector.similarity(sketch, state.get(SKETCH_KEY))
     if estimate is None:
@@ -378,7 +393,8 @@ class ActionTrackEmpathy(Action):
         returned = None if turn.state.get("return_counted") else self.returned_after(tracker, latest)
         current = _observation(latest, turn.failures, reply_seconds, returned)
         sketch = compact_vector.sketch(current.embedding) if current.embedding else None
-        compared, before = _compared(current, _previous_observation(previous, turn.state), sketch, turn.state)
+        before = _previous_observation(previous, turn.state)
+        compared, before = _compared(current, before, sketch, turn.state, previous)
         language = unread_language(latest)
         signals = compute_signals(
             compared,

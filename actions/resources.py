@@ -13,6 +13,9 @@ from actions.callback_hours import CallbackHours
 from actions.clients.customers import CustomerClient
 from actions.clients.handoff import HandoffClient
 from actions.contact_history import ContactHistory
+from actions.csat_ledger import CsatLedger
+from actions.csat_policy import CsatPolicy
+from actions.csat_queue import CsatQueue
 from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox
 from actions.queue_flusher import QueueFlusher
@@ -38,6 +41,21 @@ def callback_hours() -> CallbackHours:
 def contact_history() -> ContactHistory:
     """When and where each customer last talked to Attune (same database as the demo store)."""
     return services().contact_history()
+
+
+def csat_policy() -> CsatPolicy:
+    """When the CSAT question is asked (ATTUNE_CSAT_POLICY), checked on first use."""
+    return services().csat_policy()
+
+
+def csat_ledger() -> CsatLedger:
+    """When each customer was last asked the CSAT question."""
+    return services().csat_ledger()
+
+
+def csat_queue() -> CsatQueue:
+    """CSAT answers on their way to the handoff service."""
+    return services().csat_queue()
 
 
 def outbox() -> Outbox:

@@ -35,6 +35,8 @@ HARDSHIP: Final = "hardship"
 # Set by bot/components/language_detector.py (LanguageIntentRouter) instead of the NLU's guess when a
 # message is in a language the models do not read: the guess would be a reading of words it cannot read.
 UNSUPPORTED_LANGUAGE: Final = "unsupported_language"
+# "No thanks, that's all": the customer has nothing else, so the conversation is resolved (CSAT may follow).
+NOTHING_ELSE: Final = "nothing_else"
 
 # Requests that need an order number before the bot can look anything up.
 ORDER_TOPICS: Final = (ORDER_STATUS, DELIVERY_PROBLEM, RETURN_OR_REFUND, REFUND_STATUS, BILLING_ISSUE)
@@ -95,6 +97,13 @@ SLOT_CALLBACK_STATUS: Final = "callback_status"
 DECLINED: Final = "declined"
 FORM_CALLBACK: Final = "callback_form"
 FORM_ACCOUNT: Final = "account_form"
+# The CSAT question (actions/csat.py): the score as typed or tapped, the optional comment ("" for
+# none), where the question stands, and the answer analytics ingests ({"score": 1-5, "comment": str|None}).
+FORM_CSAT: Final = "csat_form"
+SLOT_CSAT_SCORE: Final = "csat_score"
+SLOT_CSAT_COMMENT: Final = "csat_comment"
+SLOT_CSAT_STATUS: Final = "csat_status"
+SLOT_CSAT_ANSWER: Final = "csat_answer"
 
 # --- parse data ----------------------------------------------------------------------------
 # Set by bot/components/emotion_classifier.py on every parsed message.

@@ -92,6 +92,8 @@ def write_endpoints(var_dir: Path, ports: Ports, sections: Mapping[str, Any] | N
     config = yaml.safe_load((ROOT / "endpoints.yml").read_text())
     config["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
     config["tracker_store"]["db"] = str(var_dir / "tracker.db")
+    if config.get("event_broker", {}).get("type") == "SQL":
+        config["event_broker"]["db"] = str(var_dir / "events.db")
     config.update(sections or {})
     path = var_dir / "endpoints.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -188,6 +190,8 @@ def child_env(
     env.setdefault("ATTUNE_OUTBOX_DATABASE_URL", f"sqlite:///{var_dir / 'outbox.db'}")
     # Rasa's tracker store (endpoints.yml, written below): retention and erasure reach it too.
     env.setdefault("ATTUNE_TRACKER_DATABASE_URL", f"sqlite:///{var_dir / 'tracker.db'}")
+    # Rasa's SQL event broker (endpoints.yml, written below): the analytics consumer reads it.
+    env.setdefault("ATTUNE_EVENT_BROKER_URL", f"sqlite:///{var_dir / 'events.db'}")
     env["ATTUNE_HANDOFF_PORT"] = str(ports.handoff)
     env["ATTUNE_HANDOFF_URL"] = f"http://127.0.0.1:{ports.handoff}"
     # One random secret per run shared by the action server and the handoff API, unless set.

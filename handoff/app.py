@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from handoff import openapi
+from handoff.analytics import consumer as analytics_consumer
 from handoff.audit import routes as audit_routes
 from handoff.callbacks import call_jobs, call_runner
 from handoff.callbacks import routes as callback_routes
@@ -171,6 +172,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_demo_accounts)
     app.cleanup_ctx.append(_retention)
     app.cleanup_ctx.append(_live)
+    # Rasa's event broker into the analytics tables (handoff/analytics/); off without a broker URL.
+    analytics_consumer.setup(app)
     app[TEMPLATES] = _templates(app)
     # Each feature registers its own named routes; pages and views build URLs from the names.
     for setup_routes in (

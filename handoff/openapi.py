@@ -282,6 +282,33 @@ def _customer_paths() -> dict[str, Any]:
     }
 
 
+# POST /api/v1/csat (handoff/queue/csat.py): the body, and the stored answer sent back.
+_CSAT_ANSWER: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["answer_id", "conversation_id", "score"],
+    "properties": {
+        "answer_id": {"type": "string", "pattern": "^[0-9A-Za-z_-]{8,64}$"},
+        "conversation_id": {"type": "string", "minLength": 1, "maxLength": 255},
+        "score": {"type": "integer", "minimum": 1, "maximum": 5},
+        "comment": {"type": ["string", "null"], "maxLength": 1000},
+    },
+}
+_CSAT_STORED: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["id", "conversation_id", "handoff_id", "score", "comment", "created_at", "duplicate"],
+    "properties": {
+        "id": {"type": "string"},
+        "conversation_id": {"type": "string"},
+        "handoff_id": {"type": ["string", "null"]},
+        "score": {"type": "integer", "minimum": 1, "maximum": 5},
+        "comment": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "duplicate": {"type": "boolean"},
+    },
+}
+
+
 def _operations_paths() -> dict[str, Any]:
     return {
         "/api/v1/audit": {
@@ -295,6 +322,19 @@ def _operations_paths() -> dict[str, Any]:
                 },
                 security=_BEARER,
                 requestBody=_body(_ref("AuditEntry")),
+            )
+        },
+        "/api/v1/csat": {
+            "post": _op(
+                "Store a customer's CSAT answer (201 new, 200 the same answer stored before)",
+                "csat",
+                {
+                    "201": _ok("Stored.", _CSAT_STORED),
+                    "200": _ok("The same answer was stored before.", _CSAT_STORED),
+                    **_errors("400", "401", "409", "413"),
+                },
+                security=_BEARER,
+                requestBody=_body(_CSAT_ANSWER),
             )
         },
         "/twilio/twiml/{job_id}": {

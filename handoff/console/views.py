@@ -33,7 +33,7 @@ from handoff.core.models import CLAIMED, FLAG_PENDING, QUEUED
 from handoff.core.pages import path_to, render, require_capability, require_csrf, require_session
 from handoff.core.rasa_client import RasaUnavailable, deliverable
 from handoff.history import customer_history
-from handoff.queue import handoffs, live_events
+from handoff.queue import csat, handoffs, live_events
 from handoff.shared.errors import NotFound
 from handoff.shared.identity_tokens import sign_identity_token
 from handoff.shared.payload_contract import EMOTION_LABELS
@@ -146,6 +146,11 @@ async def handoff_page(request: web.Request) -> web.Response:
         earlier=await asyncio.to_thread(
             customer_history.for_handoff, request.app[ENGINE], stored.id, login_session.agent.grants
         ),
+        # The customer's CSAT answers after this handoff (handoff/queue/csat.py), comments masked for the role.
+        csat=[
+            {**a.to_dict(), "comment": access.visible_text(a.comment, login_session.agent.grants) if a.comment else None}
+            for a in await asyncio.to_thread(csat.for_handoff, request.app[ENGINE], stored.id)
+        ],
         notice=NOTICES.get(request.query.get("notice", "")),
         agent=login_session.agent,
         csrf_token=login_session.csrf_token,

@@ -3,7 +3,18 @@
 from datetime import datetime, timezone
 from typing import Any, Final, Literal, TypeGuard, get_args
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import declarative_base
 
 Base: Any = declarative_base()
@@ -305,7 +316,6 @@ class CustomerMerge(Base):
     undone_at = Column(DateTime(timezone=True), nullable=True)
 
 
-
 class ConsentEpoch(Base):
     """One row: a token that changes in the same transaction as anything that can change what
     ``POST /api/v1/customers/resolve`` answers for identities it answered before (an opt-out or
@@ -320,6 +330,7 @@ class ConsentEpoch(Base):
     id = Column(Integer, primary_key=True)
     value = Column(String(32), nullable=False)
     changed_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
 
 class AuditEntry(Base):
     """One automated decision with its explanation (handoff/audit/audit_log.py): append-only, hash-chained.
@@ -434,3 +445,133 @@ class HandoffSearch(Base):
     masked_text = Column(Text, nullable=False)
     # The handoff's updated_at when this row was built: a different one means build it again.
     source_updated_at = Column(DateTime(timezone=True), nullable=False, index=True)
+
+
+# --- analytics (issue 21, handoff/analytics/): filled from Rasa's event broker -----------------------
+# Each fact row has a unique (conversation_id, event_key): ``event_key`` hashes the broker event as
+# published, so an event delivered twice is one row (handoff/analytics/events.py).
+
+
+class AnalyticsCursor(Base):
+    """How far the consumer has read one source (the SQL broker's last event id), committed with the rows."""
+
+    __tablename__ = "analytics_cursor"
+
+    source = Column(String(64), primary_key=True)
+    position = Column(BigInteger, nullable=False)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class AnalyticsConversation(Base):
+    """One conversation seen on the broker; the counters move only when a new fact row is inserted."""
+
+    __tablename__ = "analytics_conversations"
+
+    conversation_id = Column(String(255), primary_key=True)
+    # From the namespaced conversation id (handoff/shared/conversation_ids.py): web, rest, sms, whatsapp.
+    channel = Column(String(16), nullable=True, index=True)
+    started_at = Column(DateTime(timezone=True), nullable=False, index=True)
+    last_event_at = Column(DateTime(timezone=True), nullable=False)
+    turns = Column(Integer, nullable=False, default=0, server_default="0")
+    escalations = Column(Integer, nullable=False, default=0, server_default="0")
+    first_escalation_at = Column(DateTime(timezone=True), nullable=True)
+    first_escalation_turn = Column(Integer, nullable=True)
+    # The latest handoff_status slot: delivered | queued | rejected | failed (None: never handed off).
+    handoff_status = Column(String(16), nullable=True)
+
+
+class AnalyticsTurn(Base):
+    """One customer turn, from its ``turn_record`` (docs/tracker-budget.md); scores only with consent."""
+
+    __tablename__ = "analytics_turns"
+    __table_args__ = (UniqueConstraint("conversation_id", "event_key", name="uq_analytics_turns_event"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(255), nullable=False)
+    event_key = Column(String(32), nullable=False)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    turn = Column(Integer, nullable=False)
+    intent = Column(String(64), nullable=True)
+    confidence = Column(Float, nullable=True)
+    outcome = Column(String(64), nullable=True)
+    tone = Column(String(16), nullable=True)
+    decision = Column(String(16), nullable=True)
+    emotion_processing = Column(String(3), nullable=False)
+    # Only when the record carries them, that is with the customer's consent to emotion analysis.
+    frustration = Column(Float, nullable=True)
+    distress = Column(Float, nullable=True)
+
+
+class AnalyticsEscalation(Base):
+    """An escalation decision (offer a person, offer a call-back, hand off) and its reason code."""
+
+    __tablename__ = "analytics_escalations"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "event_key", name="uq_analytics_escalations_event"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(255), nullable=False)
+    event_key = Column(String(32), nullable=False)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    turn = Column(Integer, nullable=True)
+    decision = Column(String(16), nullable=False)
+    # One of handoff/shared/payload_contract.py REASONS, derived as the handoff payload does.
+    reason = Column(String(32), nullable=False)
+
+
+class AnalyticsCallback(Base):
+    """How a call-back request went (the ``callback_status`` slot)."""
+
+    __tablename__ = "analytics_callbacks"
+    __table_args__ = (UniqueConstraint("conversation_id", "event_key", name="uq_analytics_callbacks_event"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(255), nullable=False)
+    event_key = Column(String(32), nullable=False)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    status = Column(String(32), nullable=False)
+
+
+class AnalyticsCsat(Base):
+    """A CSAT answer (the ``csat_answer`` slot): a score 1-5 and the customer's optional comment."""
+
+    __tablename__ = "analytics_csat"
+    __table_args__ = (UniqueConstraint("conversation_id", "event_key", name="uq_analytics_csat_event"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(255), nullable=False)
+    event_key = Column(String(32), nullable=False)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    score = Column(Integer, nullable=False)
+    comment = Column(Text, nullable=True)
+
+
+class AnalyticsExposure(Base):
+    """A conversation's exposure to one experiment's variant (written by the experiments issue)."""
+
+    __tablename__ = "analytics_exposures"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "experiment", name="uq_analytics_exposures_experiment"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(255), nullable=False)
+    experiment = Column(String(64), nullable=False)
+    variant = Column(String(64), nullable=False)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+
+
+class CsatAnswer(Base):
+    """A customer's CSAT answer as the action server sent it (handoff/queue/csat.py, migration 0020)."""
+
+    __tablename__ = "csat_answers"
+
+    # The action server's answer id: the same answer sent again is this row, never a second one.
+    id = Column(String(64), primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    # The conversation's latest handoff when the answer arrived; None for a bot-only conversation.
+    handoff_id = Column(String(36), ForeignKey("handoffs.id"), nullable=True, index=True)
+    score = Column(Integer, nullable=False)
+    comment = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)

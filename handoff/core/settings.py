@@ -69,6 +69,11 @@ class Settings:
     callback_retry_seconds: int = 300
     # Rasa's SQL tracker store, so retention and erasure reach the conversations too (None: not purged).
     tracker_database_url: str | None = None
+    # ATTUNE_EVENT_BROKER_URL: Rasa's SQL event broker (endpoints.yml event_broker), which the analytics
+    # consumer reads (handoff/analytics/) and retention and erasure reach (None: no broker, no analytics).
+    event_broker_url: str | None = None
+    # ATTUNE_ANALYTICS_CONSUMER=0: not run here (`python -m handoff.analytics` runs it as its own process).
+    analytics_consumer: bool = True
     # Retention periods in days: emotion data, then transcripts and handoffs, then audit entries.
     retention_emotion_days: int = 30
     retention_transcript_days: int = 180
@@ -164,6 +169,14 @@ class Settings:
                 _url("ATTUNE_TRACKER_DATABASE_URL", environ["ATTUNE_TRACKER_DATABASE_URL"].strip())
                 if environ.get("ATTUNE_TRACKER_DATABASE_URL", "").strip()
                 else None
+            ),
+            event_broker_url=(
+                _url("ATTUNE_EVENT_BROKER_URL", environ["ATTUNE_EVENT_BROKER_URL"].strip())
+                if environ.get("ATTUNE_EVENT_BROKER_URL", "").strip()
+                else None
+            ),
+            analytics_consumer=_flag(
+                "ATTUNE_ANALYTICS_CONSUMER", environ.get("ATTUNE_ANALYTICS_CONSUMER", "1")
             ),
             retention_emotion_days=_whole(
                 "ATTUNE_RETENTION_EMOTION_DAYS", environ.get("ATTUNE_RETENTION_EMOTION_DAYS", "30"), 1, 36_500

@@ -1,8 +1,9 @@
 """``attune privacy export|erase|purge``: data-subject requests and retention from the command line.
 
 The databases come from the same variables the services use: ATTUNE_HANDOFF_DATABASE_URL,
-ATTUNE_TRACKER_DATABASE_URL (Rasa's SQL tracker store) and ATTUNE_STORE_DATABASE_URL (the action
-server's contact history); the periods from ATTUNE_RETENTION_*_DAYS (handoff/privacy/personal_data.py).
+ATTUNE_TRACKER_DATABASE_URL (Rasa's SQL tracker store), ATTUNE_STORE_DATABASE_URL (the action
+server's contact history) and ATTUNE_EVENT_BROKER_URL (Rasa's SQL event broker); the periods from
+ATTUNE_RETENTION_*_DAYS (handoff/privacy/personal_data.py).
 """
 
 import argparse
@@ -20,6 +21,8 @@ DEFAULTS = {
     # The action server's outbox: handoffs and audit entries not yet delivered (bot/cli.py's
     # migrate-conversation-ids renames the conversations they name).
     "ATTUNE_OUTBOX_DATABASE_URL": "sqlite:///var/outbox.db",
+    # Rasa's SQL event broker (endpoints.yml event_broker): a copy of every event, for analytics.
+    "ATTUNE_EVENT_BROKER_URL": "sqlite:///var/events.db",
 }
 
 
@@ -69,6 +72,7 @@ def _stores() -> Any:
         optional("ATTUNE_TRACKER_DATABASE_URL"),
         optional("ATTUNE_STORE_DATABASE_URL"),
         optional("ATTUNE_OUTBOX_DATABASE_URL"),
+        optional("ATTUNE_EVENT_BROKER_URL"),
     )
 
 
@@ -95,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"attune privacy: {error}", file=sys.stderr)
         return 1
     finally:
-        for engine in (stores.handoff, stores.tracker, stores.contacts):
+        for engine in (stores.handoff, stores.tracker, stores.contacts, stores.outbox, stores.broker):
             if engine is not None:
                 engine.dispose()
     return 0

@@ -5,7 +5,9 @@ Where a customer's data lives (all reached by URL, none through Rasa's code):
 - the handoff service database: the customer, their identities and consent log, handoffs (with
   call jobs, webhook deliveries, emotion flags) and audit entries;
 - Rasa's SQL tracker store (table ``events``): the conversations, one row per event;
-- the action server's store database: the contact history (``attune_contacts``).
+- the action server's store database: the contact history (``attune_contacts``);
+- the analytics tables (handoff/analytics/) and Rasa's SQL event broker table (``events`` of
+  ATTUNE_EVENT_BROKER_URL, a copy of every tracker event): handoff/analytics/privacy.py.
 
 A customer's conversations are found from their identities (conversation ids are namespaced by
 channel, handoff/shared/conversation_ids.py): a ``session`` identity is the conversation id itself
@@ -29,6 +31,7 @@ from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from handoff.analytics import privacy as analytics_privacy
 from handoff.audit import audit_log
 from handoff.core.db import as_utc
 from handoff.core.models import (
@@ -91,6 +94,8 @@ class Stores:
     contacts: Engine | None = None
     # The action server's outbox: handoffs and audit entries about the customer not yet delivered.
     outbox: Engine | None = None
+    # Rasa's SQL event broker (its ``events`` table, the analytics consumer's source).
+    broker: Engine | None = None
 
 
 def find_customer(engine: Engine, who: str) -> str:
@@ -245,6 +250,8 @@ def export(stores: Stores, who: str, now: datetime | None = None) -> dict[str, A
                 for a in audit_rows
             ],
             "contact_history": _contacts(stores.contacts, senders),
+            "analytics": analytics_privacy.export(stores.handoff, senders),
+            "broker_events": analytics_privacy.broker_events(stores.broker, senders),
         }
 
 
@@ -286,6 +293,7 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
             or 0
         )
         session.execute(delete(Customer).where(Customer.id == customer_id))
+        counts.update(analytics_privacy.erase(session, senders))
         # Their identities no longer answer with this customer (nor with their choice).
         consent_epoch.bump(session, now)
     if stores.tracker is not None and senders and _has_table(stores.tracker, "events"):
@@ -308,6 +316,8 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
                 )
                 for s in senders
             )
+    if stores.broker is not None:
+        counts["broker_events"] = analytics_privacy.erase_broker(stores.broker, senders)
     if stores.contacts is not None:
         counts.update(_erase_self_service(stores.contacts, senders, emails))
     if stores.outbox is not None and senders:
@@ -448,5 +458,9 @@ def purge(stores: Stores, retention: Retention, now: datetime | None = None) -> 
 
     counts["audit_entries_redacted"] = audit_log.expire(
         stores.handoff, moment - timedelta(days=retention.audit_days)
+    )
+    counts.update(analytics_privacy.purge(stores.handoff, emotion_cutoff, transcript_cutoff))
+    counts.update(
+        analytics_privacy.purge_broker(stores.broker, emotion_cutoff, transcript_cutoff, _scrub_event)
     )
     return counts

@@ -22,11 +22,15 @@ def retention_of(settings: Any) -> personal_data.Retention:
 
 def purge_once(engine: Engine, settings: Any) -> dict[str, int]:
     tracker = create_engine_for(settings.tracker_database_url) if settings.tracker_database_url else None
+    broker = create_engine_for(settings.event_broker_url) if settings.event_broker_url else None
     try:
-        return personal_data.purge(personal_data.Stores(engine, tracker), retention_of(settings))
+        return personal_data.purge(
+            personal_data.Stores(engine, tracker, broker=broker), retention_of(settings)
+        )
     finally:
-        if tracker is not None:
-            tracker.dispose()
+        for extra in (tracker, broker):
+            if extra is not None:
+                extra.dispose()
 
 
 FIRST_PASS_AFTER_SECONDS = 60.0  # not in the middle of start-up (migrations, first requests)

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from handoff.queue import views
+from handoff.queue import csat_views, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -12,3 +12,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(
         "/api/v1/handoffs/{handoff_id}/callbacks", views.request_callback, name="handoffs.request_callback"
     )
+    app.router.add_post("/api/v1/csat", csat_views.store_answer, name="csat.store")
