@@ -26,6 +26,7 @@ from actions.audit_queue import AuditQueue, audit_flusher
 from actions.background import Repeating
 from actions.callback_hours import CallbackHours, load_hours
 from actions.clients.audit import AuditClient
+from actions.clients.csat import CsatClient
 from actions.clients.customers import CustomerClient
 from actions.clients.handoff import HandoffClient
 from actions.clients.http import ServiceMisconfigured
@@ -34,7 +35,6 @@ from actions.csat_ledger import CsatLedger
 from actions.csat_policy import CsatPolicy
 from actions.csat_policy import load as load_csat_policy
 from actions.csat_queue import CsatQueue, csat_flusher
-from actions.clients.csat import CsatClient
 from actions.handoff_delivery import outbox_flusher
 from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox

@@ -71,10 +71,22 @@ MAX_SCORE: Final = 5
 MAX_COMMENT_CHARS: Final = 1000
 WORDS: Final = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 # "4", "4/5", "4 out of 5", "4 stars", "four": the score alone, nothing else in the message.
-SCORE: Final = re.compile(r"(?P<score>\d+|[a-z]+)\s*(?:/\s*5|out of (?:5|five)|stars?)?[.!]?")
+SCORE: Final = re.compile(r"(?P<score>[0-9]+|[a-z]+)\s*(?:/\s*5|out of (?:5|five)|stars?)?[.!]?")
 # Ways of saying "no score" or "no comment"; a button's payload ("/deny") counts too.
 SKIP: Final = frozenset(
-    {"skip", "no", "nope", "no thanks", "no thank you", "none", "nothing", "no comment", "n/a", "pass", "/deny"}
+    {
+        "skip",
+        "no",
+        "nope",
+        "no thanks",
+        "no thank you",
+        "none",
+        "nothing",
+        "no comment",
+        "n/a",
+        "pass",
+        "/deny",
+    }
 )
 
 Clock = Callable[[], float]
@@ -182,7 +194,11 @@ class ValidateCsatForm(SafeAction):
             logger.info("CSAT not asked in conversation %s: %s", tracker.sender_id, reason)
             return _end(reason)
         # Leftovers of an earlier question (slots carry over to a new session) must not answer this one.
-        return [SlotSet(SLOT_CSAT_STATUS, ASKED), SlotSet(SLOT_CSAT_SCORE, None), SlotSet(SLOT_CSAT_COMMENT, None)]
+        return [
+            SlotSet(SLOT_CSAT_STATUS, ASKED),
+            SlotSet(SLOT_CSAT_SCORE, None),
+            SlotSet(SLOT_CSAT_COMMENT, None),
+        ]
 
     def check_score(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
         text = tracker.get_slot(SLOT_CSAT_SCORE)
@@ -222,7 +238,9 @@ def _reset() -> EventList:
 class ActionRecordCsat(SafeAction):
     """After the form: the answer into ``csat_answer`` and the queue, thanks (or the goodbye), a clean slate."""
 
-    def __init__(self, queue: Callable[[], CsatQueue] = resources.csat_queue, clock: Clock = time.time) -> None:
+    def __init__(
+        self, queue: Callable[[], CsatQueue] = resources.csat_queue, clock: Clock = time.time
+    ) -> None:
         self._queue = queue
         self._clock = clock
 
@@ -252,7 +270,9 @@ class ActionRecordCsat(SafeAction):
                 self._clock(),
             )
         except Exception:
-            logger.exception("CSAT answer of conversation %s not queued for the handoff service", tracker.sender_id)
+            logger.exception(
+                "CSAT answer of conversation %s not queued for the handoff service", tracker.sender_id
+            )
 
     def failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> EventList:
         dispatcher.utter_message(response="utter_goodbye")

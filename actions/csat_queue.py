@@ -45,6 +45,8 @@ def _sender(queue: CsatQueue, client: CsatClient, now: float | None = None) -> S
     return send_one
 
 
-def csat_flusher(queue: CsatQueue, client: CsatClient, interval: float = FLUSH_INTERVAL_SECONDS) -> QueueFlusher:
+def csat_flusher(
+    queue: CsatQueue, client: CsatClient, interval: float = FLUSH_INTERVAL_SECONDS
+) -> QueueFlusher:
     """Sends queued answers every ``interval`` seconds, from the action server's start to its stop."""
     return QueueFlusher("CSAT queue flusher", queue, _sender(queue, client), interval)

@@ -169,12 +169,14 @@ def person_offers(events: Sequence[Mapping[str, Any]]) -> list[tuple[int, Offer]
 
 
 def highest_frustration(events: Sequence[Mapping[str, Any]]) -> float | None:
+    """The highest frustration of the conversation's per-turn records (``turn_record``, issue 18)."""
     scores = [
-        float(e["value"])
+        float(e["value"]["frustration"])
         for e in events
         if e.get("event") == "slot"
-        and e.get("name") == "frustration"
-        and isinstance(e.get("value"), int | float)
+        and e.get("name") == "turn_record"
+        and isinstance(e.get("value"), dict)
+        and isinstance(e["value"].get("frustration"), int | float)
     ]
     return max(scores) if scores else None
 

@@ -370,7 +370,7 @@ def _stored_reading(reading: dict[str, Any]) -> dict[str, Any]:
     probabilities, cues = kept.get("probabilities"), kept.get("cues")
     if isinstance(probabilities, dict):
         kept["probabilities"] = {
-            name: round(value, 2)
+            name: round(value, 2) if _is_number(value) else value  # what is not a number: as it came
             for name, value in probabilities.items()
             if not _is_number(value) or value >= STORED_PROBABILITY
         }

@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 
-from handoff.analytics.consumer import Consumer, drain, run
+from handoff.analytics.consumer import Consumer, broker_engine, drain, run
 from handoff.core import logging_setup
 from handoff.core.db import create_engine_for
 from handoff.core.migrate import upgrade_to_head
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     logging_setup.configure(settings.log_level, settings.log_format)
     upgrade_to_head(settings.database_url)
     analytics = create_engine_for(settings.database_url)
-    consumer = Consumer(analytics, create_engine_for(settings.event_broker_url))
+    consumer = Consumer(analytics, broker_engine(settings.event_broker_url))
     if args.once:
         print(f"ingested {drain(consumer)} broker events")
         return 0

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from handoff.analytics.ingest import BatchResult, ingest, position, read_batch
 from handoff.core.app_keys import ENGINE, SETTINGS
@@ -34,6 +36,22 @@ class Consumer:
     broker: Engine
     batch_size: int = BATCH_SIZE
     idle_seconds: float = IDLE_SECONDS
+
+
+def broker_engine(url: str) -> Engine:
+    """An engine on the broker's database.  SQLite: Rasa writes the file while we read it, so wait
+    for its lock (not the 5 s default), and ask once for WAL (readers then never block Rasa's commit,
+    which runs on its event loop: docs/analytics.md); if Rasa holds the lock, the next start asks again.
+    """
+    if not url.startswith("sqlite"):
+        return create_engine_for(url)
+    engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False})
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+    except OperationalError:
+        logger.warning("could not switch the broker's SQLite file to WAL; reading it as it is")
+    return engine
 
 
 def drain_once(consumer: Consumer) -> BatchResult:
@@ -70,7 +88,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     if settings.event_broker_url is None or not settings.analytics_consumer:
         yield
         return
-    broker = create_engine_for(settings.event_broker_url)
+    broker = broker_engine(settings.event_broker_url)
     task = asyncio.create_task(run(Consumer(app[ENGINE], broker)))
     yield
     task.cancel()

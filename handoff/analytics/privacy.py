@@ -83,7 +83,11 @@ def purge(engine: Engine, emotion_cutoff: datetime, transcript_cutoff: datetime)
             AnalyticsConversation.last_event_at < transcript_cutoff
         )
         for model in FACT_TABLES:
-            deleted = session.execute(delete(model).where(model.conversation_id.in_(old))).rowcount
+            deleted = session.execute(
+                delete(model)
+                .where(model.conversation_id.in_(old))
+                .execution_options(synchronize_session=False)
+            ).rowcount
             counts[f"{model.__tablename__}_deleted"] = int(deleted or 0)
         counts["analytics_conversations_deleted"] = int(
             session.execute(

@@ -88,6 +88,15 @@ def _visible_calls(jobs: list[call_jobs.CallState], login_session: LoginSession)
     ]
 
 
+def _visible_csat(answers: list[csat.StoredAnswer], login_session: LoginSession) -> list[dict[str, Any]]:
+    """The answers, each comment (the customer's own words) masked for the role like the transcript."""
+    grants = login_session.agent.grants
+    return [
+        {**a.to_dict(), "comment": access.visible_text(a.comment, grants) if a.comment else None}
+        for a in answers
+    ]
+
+
 def _scores(payload: dict[str, Any], login_session: LoginSession) -> dict[str, float | None]:
     """The latest frustration and distress, for a role cleared for distress indicators."""
     if not login_session.agent.may(access.DISTRESS_INDICATORS):
@@ -146,11 +155,10 @@ async def handoff_page(request: web.Request) -> web.Response:
         earlier=await asyncio.to_thread(
             customer_history.for_handoff, request.app[ENGINE], stored.id, login_session.agent.grants
         ),
-        # The customer's CSAT answers after this handoff (handoff/queue/csat.py), comments masked for the role.
-        csat=[
-            {**a.to_dict(), "comment": access.visible_text(a.comment, login_session.agent.grants) if a.comment else None}
-            for a in await asyncio.to_thread(csat.for_handoff, request.app[ENGINE], stored.id)
-        ],
+        # The customer's CSAT answers after this handoff (handoff/queue/csat.py).
+        csat=_visible_csat(
+            await asyncio.to_thread(csat.for_handoff, request.app[ENGINE], stored.id), login_session
+        ),
         notice=NOTICES.get(request.query.get("notice", "")),
         agent=login_session.agent,
         csrf_token=login_session.csrf_token,

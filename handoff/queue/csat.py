@@ -70,7 +70,9 @@ def parse_answer(document: object) -> NewAnswer:
         raise InvalidRequest("answer_id: 8 to 64 letters, digits, '-' or '_'")
     conversation_id = document.get("conversation_id")
     if not is_id(conversation_id, MAX_CONVERSATION_CHARS):
-        raise InvalidRequest(f"conversation_id: 1 to {MAX_CONVERSATION_CHARS} characters, no control characters")
+        raise InvalidRequest(
+            f"conversation_id: 1 to {MAX_CONVERSATION_CHARS} characters, no control characters"
+        )
     score = document.get("score")
     # bool is an int in Python: true is not a score.
     if not isinstance(score, int) or isinstance(score, bool) or not MIN_SCORE <= score <= MAX_SCORE:
@@ -124,7 +126,9 @@ def store(engine: Engine, answer: NewAnswer) -> tuple[StoredAnswer, bool]:
         answer.comment,
     )
     if not same:
-        raise IdempotencyKeyReused(f"answer {answer.answer_id!r} was stored with another conversation or answer")
+        raise IdempotencyKeyReused(
+            f"answer {answer.answer_id!r} was stored with another conversation or answer"
+        )
     return stored, False
 
 

@@ -24,6 +24,7 @@ def test_each_resource_is_built_once_and_shared() -> None:
     assert [task.name for task in resources.background_tasks()] == [
         "handoff outbox flusher",
         "audit queue flusher",
+        "CSAT queue flusher",
     ]
 
 

@@ -103,6 +103,20 @@ async def test_a_state_stored_before_the_sketch_is_read_through_its_vector() -> 
     assert read == pytest.approx(exact, abs=0.03)  # int8 vectors: the cosine to about 1e-3
 
 
+async def test_a_sketch_of_an_earlier_message_is_not_compared_with_this_one() -> None:
+    # The action did not score the message before this one (a failed turn): the state still
+    # holds the sketch of the one before that, which says nothing about a rephrase of the last.
+    a, _ = pair_at(0.9, 8)
+
+    def of_another_message(state: dict[str, Any]) -> dict[str, Any]:
+        return {**state, "scored": "an-earlier-message"}
+
+    events = await second_turn(a, a, of_another_message)
+
+    assert rephrase_of(events) is None
+    assert "message embeddings" in slots_of(events)["empathy_explanation"]["unavailable"]
+
+
 @pytest.mark.parametrize("hostile", [None, 7, "", "A" * 88, ["x"], "not a sketch at all"])
 async def test_a_state_whose_sketch_is_not_one_scores_without_the_rephrase_signal(hostile: object) -> None:
     a, b = pair_at(0.9, 7)

@@ -372,6 +372,8 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     ),
     # Past the token an empty entry is refused: 400 shows the request got through the check.
     ("POST", "/api/v1/audit"): (post_json("/api/v1/audit", {}), api(Outcome(400))),
+    # The same for a CSAT answer: an empty one is refused past the token.
+    ("POST", "/api/v1/csat"): (post_json("/api/v1/csat", {}), api(Outcome(400))),
     ("POST", "/api/v1/customers/resolve"): (
         post_json("/api/v1/customers/resolve", {"identities": SESSION}),
         api(Outcome(200)),

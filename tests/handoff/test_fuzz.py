@@ -68,6 +68,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "/chat/consent",
     ),
     "audit": ("/api/v1/audit",),
+    "csat": ("/api/v1/csat",),
     "twilio": ("/twilio/twiml/{job_id}", "/twilio/status/{job_id}"),
     "console": (
         "/console",
@@ -428,6 +429,12 @@ def _templates(service: Service) -> dict[str, Any]:
             "source": "api",
         },
         "/chat/consent": {"session_id": service.chat_session, "emotion_processing": "on"},
+        "/api/v1/csat": {
+            "answer_id": "fuzz-csat-answer-1",
+            "conversation_id": "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",
+            "score": 4,
+            "comment": "quick and friendly",
+        },
         "/api/v1/audit": {
             "key": "fuzz-audit-1",
             "conversation_id": "web:6f1c2e0a9b8d4c3e8a7f5d2b1c0e9a8f",

@@ -34,7 +34,9 @@ def publish(engine: Engine, *events: dict[str, Any]) -> None:
 
 def publish_raw(engine: Engine, sender: str, data: str) -> None:
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO events (sender_id, data) VALUES (:s, :d)"), {"s": sender, "d": data})
+        connection.execute(
+            text("INSERT INTO events (sender_id, data) VALUES (:s, :d)"), {"s": sender, "d": data}
+        )
 
 
 def user(sender: str, at: float, words: str = "where is my order?") -> dict[str, Any]:
@@ -79,7 +81,11 @@ def record(turn: int, consent: bool = True, decision: str = "none", **extra: Any
 
 
 def explanation(turn: int, decision: str, reasons: list[str]) -> dict[str, Any]:
-    return {"turn": turn, "opted_out": False, "decision": {"decision": decision, "reasons": reasons, "turn": turn}}
+    return {
+        "turn": turn,
+        "opted_out": False,
+        "decision": {"decision": decision, "reasons": reasons, "turn": turn},
+    }
 
 
 def conversation(sender: str, start: float = T0, consent: bool = True) -> list[dict[str, Any]]:
@@ -94,7 +100,9 @@ def conversation(sender: str, start: float = T0, consent: bool = True) -> list[d
             {"sender_id": sender, "event": "bot", "timestamp": at + 0.2, "text": "Let me look."},
         ]
     events += [
-        slot(sender, start + 30.15, "empathy_explanation", explanation(3, "offer_human", ["frustration 0.62"])),
+        slot(
+            sender, start + 30.15, "empathy_explanation", explanation(3, "offer_human", ["frustration 0.62"])
+        ),
         slot(sender, start + 40, "handoff_status", "delivered"),
         slot(sender, start + 50, "callback_status", "booked"),
         slot(sender, start + 60, "csat_answer", {"score": 4, "comment": "quick, thanks"}),
