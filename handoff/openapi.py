@@ -599,6 +599,57 @@ def _history_paths() -> dict[str, Any]:
     }
 
 
+def _playground_paths() -> dict[str, Any]:
+    """The designer's playground (handoff/playground/): JSON with the session's CSRF token in the body."""
+    answered = {
+        "200": _ok("The scores, or the save's new version.", {"type": "object"}),
+        **_errors("400", "401", "403", "409", "413"),
+        "503": _ok("The Rasa server did not read the messages."),
+    }
+    edits = {"type": "object", "additionalProperties": {"type": "number"}}
+
+    def json_post(summary: str, properties: dict[str, Any]) -> dict[str, Any]:
+        schema = {
+            "type": "object",
+            "required": ["csrf_token"],
+            "properties": {**_CSRF, "edits": edits, **properties},
+        }
+        return {"post": _op(summary, "console", answered, security=_CONSOLE, requestBody=_body(schema))}
+
+    text = {"type": "string", "minLength": 1, "maxLength": 1000}
+    turn = {
+        "type": "object",
+        "required": ["text"],
+        "properties": {"text": text, "failed_before": {"type": "integer", "minimum": 0, "maximum": 9}},
+    }
+    turns = {"type": "array", "minItems": 1, "maxItems": 20, "items": {"oneOf": [text, turn]}}
+    return {
+        "/console/playground": {"get": _page("The designer's playground (designer and admin roles)")},
+        "/console/playground/score": json_post(
+            "Score a conversation turn by turn under the saved policy and a draft",
+            {"turns": turns, "opted_out": {"type": "boolean"}},
+        ),
+        "/console/playground/samples": json_post(
+            "Re-score the project's conversation tests (and the dev files when present) under a draft",
+            {"dev": {"type": "boolean"}},
+        ),
+        "/console/playground/save": json_post(
+            "Save the draft into the empathy policy through its validator (audited; 409 when the file moved on)",
+            {"version": {"type": "string", "maxLength": 64}},
+        ),
+        "/console/playground/static/{filename}": {
+            "get": _op(
+                "The playground's script and stylesheet",
+                "console",
+                {"200": _ok("The file."), **_errors("403", "404")},
+                parameters=[
+                    {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            )
+        },
+    }
+
+
 def _with_live_paths(paths: dict[str, Any]) -> dict[str, Any]:
     for path, item in _live_paths().items():
         paths[path] = {**paths.get(path, {}), **item}
@@ -965,6 +1016,7 @@ def document() -> dict[str, Any]:
                 **_console_paths(),
                 **_workspace_paths(),
                 **_history_paths(),
+                **_playground_paths(),
             }
         ),
         "components": {

@@ -17,8 +17,8 @@ from tests.actions.test_handoff_payload import NOW
 from tests.support.trackers import BASE_SLOTS, FAILED, conversation, message, tracker
 
 INITIAL = {"tone": "neutral", "failed_attempts": 0.0}
-# Attune's own bytes per customer turn (the empathy action's events), vector included.
-EMPATHY_BYTES_PER_TURN = 1300
+# Attune's own bytes per customer turn (the empathy action's events), the 88-character sketch included.
+EMPATHY_BYTES_PER_TURN = 900
 
 
 def with_vector(event: dict[str, Any], vector: np.ndarray | None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from scipy import stats
@@ -332,7 +333,10 @@ class GivenScores:
 
     def __init__(self, scores: list[float], threshold: float) -> None:
         self._scores = iter(scores)
-        self.policy = type("Policy", (), {"frustration_threshold": threshold})()
+        # What evaluate_dialogues reads of the policy: the threshold, and the offer line for the misses.
+        self.policy = SimpleNamespace(
+            frustration_threshold=threshold, escalation=SimpleNamespace(offer_human_above=0.6)
+        )
 
     def score_dialogue(self, turns: Sequence[Turn]) -> list[ScoredTurn]:
         return [

@@ -19,10 +19,12 @@ per family is printed.
 import json
 import os
 import re
+import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -52,6 +54,7 @@ SESSION_KEY = "fuzz-session-key-0123456789abcdef"
 TWILIO_TOKEN = "fuzz-twilio-auth-token"
 DEMO_PASSWORD = "fuzz-demo-password"
 SESSION_COOKIE = "attune_session"
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every route of the description belongs to exactly one family (test_every_route_is_in_one_family).
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -105,6 +108,15 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "/chat/events",
         "/chat/typing",
     ),
+    # The designer's playground: a save needs the version of the policy file the page started from, so
+    # generated saves are refused (409) and the shipped policy is never written.
+    "playground": (
+        "/console/playground",
+        "/console/playground/score",
+        "/console/playground/samples",
+        "/console/playground/save",
+        "/console/playground/static/{filename}",
+    ),
     "operations": ("/healthz", "/metrics", "/api/v1/openapi.json"),
 }
 
@@ -142,7 +154,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     tmp = tmp_path_factory.mktemp("fuzz")
+    policy = tmp / "empathy.yml"  # the playground's saves, if one ever got through, land in a copy
+    shutil.copyfile(ROOT / "policy" / "empathy.yml", policy)
     settings_ = Settings(
+        empathy_policy_file=str(policy),
         database_url=f"sqlite:///{tmp / 'handoff.db'}",
         log_format="text",
         log_level="CRITICAL",
