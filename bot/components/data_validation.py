@@ -30,10 +30,11 @@ from typing import Final, Literal
 from rasa.shared.importers.importer import TrainingDataImporter
 from rasa.validator import Validator
 
-Sender = Literal["action server", "handoff service", "Rasa channels"]
+Sender = Literal["action server", "handoff service", "Rasa channels", "Rasa forms"]
 ACTION_SERVER: Final[Sender] = "action server"
 HANDOFF_SERVICE: Final[Sender] = "handoff service"
 RASA_CHANNELS: Final[Sender] = "Rasa channels"
+RASA_FORMS: Final[Sender] = "Rasa forms"
 
 _LANGUAGES: Final = ("de", "es", "fr", "it", "nl", "pl", "pt")  # actions/languages.py TRANSLATED
 
@@ -109,6 +110,8 @@ SENT_BY_CODE: Final[Mapping[Sender, tuple[str, ...]]] = {
         "utter_single_charge_found",
         "utter_something_went_wrong",
         "utter_stale_answer",
+        "utter_csat_bad_score",
+        "utter_csat_thanks",
         "utter_subscription_already_cancelled",
         "utter_subscription_cancelled",
         "utter_verification_stopped",
@@ -133,6 +136,9 @@ SENT_BY_CODE: Final[Mapping[Sender, tuple[str, ...]]] = {
     # Its text is what the channels send themselves when a turn fails (bot/components/turn_guard.py);
     # the response lets conversation tests and bench/faults.py recognise it.
     RASA_CHANNELS: ("utter_message_not_processed",),
+    # Rasa's own form action asks for each required slot with utter_ask_<slot> (forms with no
+    # validate_/action_ask_ action of their own asking instead).
+    RASA_FORMS: ("utter_ask_csat_score", "utter_ask_csat_comment"),
 }
 
 UNUSED_RESPONSE: Final = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")

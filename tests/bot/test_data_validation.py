@@ -16,6 +16,7 @@ from bot.components.data_validation import (
     ACTION_SERVER,
     HANDOFF_SERVICE,
     RASA_CHANNELS,
+    RASA_FORMS,
     SENT_BY_CODE,
     Validation,
     validate,
@@ -112,6 +113,15 @@ def test_each_response_listed_for_the_action_server_is_sent_by_an_action(name: s
 def test_each_response_listed_for_the_handoff_service_is_sent_by_it(name: str) -> None:
     assert name in RESPONSES
     assert name in string_literals(ROOT / "handoff")
+
+
+@pytest.mark.parametrize("name", SENT_BY_CODE[RASA_FORMS])
+def test_each_response_listed_for_rasas_forms_asks_for_a_required_slot(name: str) -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    required = {slot for form in domain["forms"].values() for slot in form["required_slots"]}
+
+    assert name in RESPONSES
+    assert name.removeprefix("utter_ask_") in required
 
 
 def test_the_channels_response_is_the_apology_they_send() -> None:
