@@ -92,7 +92,8 @@ def write_endpoints(var_dir: Path, ports: Ports, sections: Mapping[str, Any] | N
     config = yaml.safe_load((ROOT / "endpoints.yml").read_text())
     config["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
     config["tracker_store"]["db"] = str(var_dir / "tracker.db")
-    if config.get("event_broker", {}).get("type") == "SQL":
+    # Rasa's SQL broker or ours (bot/components/event_broker.py): both keep a SQLite file in `db`.
+    if (config.get("event_broker") or {}).get("dialect") == "sqlite":
         config["event_broker"]["db"] = str(var_dir / "events.db")
     config.update(sections or {})
     path = var_dir / "endpoints.yml"

@@ -13,8 +13,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bot.empathy import metrics
 from bot.empathy.emotions import EKMAN, EMOTIONS, TO_EKMAN
-from bot.evaluation import metrics
 from bot.evaluation.engine import EmpathyEngine, ScoredTurn, turns_of
 
 # A second Ekman label is predicted when its probability reaches this (GoEmotions is multi-label).

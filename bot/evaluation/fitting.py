@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from bot.empathy import metrics
 from bot.empathy.fitting import (
     TARGET,
     Fit,
@@ -28,7 +29,6 @@ from bot.empathy.fitting import (
     set_number,
 )
 from bot.empathy.policy import FRUSTRATION_SIGNALS, EmpathyPolicy
-from bot.evaluation import metrics
 from bot.evaluation.engine import ROOT, EmpathyEngine, Turn, TurnReading, score_signals, turns_of
 from bot.evaluation.evaluate import label_of, read_jsonl
 

@@ -25,13 +25,14 @@ from typing import Any, Final
 
 from sqlalchemy.engine import Engine
 
+from bot.empathy import metrics
 from bot.empathy.escalation import NONE
 from bot.empathy.policy import EmpathyPolicy
 from bot.empathy.signals import TurnSignals
 from bot.empathy.tone import NEUTRAL
 from handoff.audit import audit_log
 from handoff.core.rasa_client import RasaClient
-from handoff.playground import measures, nlu, policy_draft, samples
+from handoff.playground import nlu, policy_draft, samples
 from handoff.playground.replay import Reading, observe, replay
 from handoff.shared.audit_entry import NewEntry
 from handoff.shared.errors import Conflict, InvalidRequest
@@ -301,11 +302,11 @@ def dev_measures(sets: Sequence[Prepared], policy: EmpathyPolicy) -> dict[str, A
             if label is not None:
                 scores.append(turn["frustration"]["score"])
                 positives.append(label)
-    auc = measures.roc_auc(scores, positives)
+    auc = metrics.roc_auc(scores, positives)
     threshold = policy.frustration_threshold
     return {
         "turns": len(scores),
         "auc": None if auc is None else round(auc, 3),
-        "f1": round(measures.f1([s >= threshold for s in scores], positives), 3),
+        "f1": round(metrics.precision_recall_f1([s >= threshold for s in scores], positives)[2], 3),
         "threshold": threshold,
     }

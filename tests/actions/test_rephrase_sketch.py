@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -20,7 +21,7 @@ from tests.support.trackers import message, tracker
 INITIAL = {"tone": "neutral", "failed_attempts": 0.0}
 
 
-def pair_at(cosine: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def pair_at(cosine: float, seed: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     rng = np.random.default_rng(seed)
     a = rng.normal(size=384)
     a /= np.linalg.norm(a)
@@ -30,7 +31,7 @@ def pair_at(cosine: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, cosine * a + math.sqrt(1 - cosine**2) * other
 
 
-def with_vector(event: dict[str, Any], vector: np.ndarray | None) -> dict[str, Any]:
+def with_vector(event: dict[str, Any], vector: npt.NDArray[np.float64] | None) -> dict[str, Any]:
     """The event as the emotion component sends it (vector packed), or as stored (no vector)."""
     emotion = {k: v for k, v in event["parse_data"]["emotion"].items() if k not in ("embedding", "vector")}
     if vector is not None:
@@ -49,7 +50,7 @@ def rephrase_of(events: list[dict[str, Any]]) -> float | None:
     return None if contribution is None else float(contribution["value"])
 
 
-async def second_turn(first: np.ndarray, second: np.ndarray, state_edit: Any = None) -> list[dict[str, Any]]:
+async def second_turn(first: npt.NDArray[np.float64], second: npt.NDArray[np.float64], state_edit: Any = None) -> list[dict[str, Any]]:
     """Two messages; the first as the store gives it back (no vector), its state as the action set it."""
     first_event = with_vector(message("where is my parcel", "order_status", timestamp=0.0), first)
     earlier = await ActionTrackEmpathy().run(CollectingDispatcher(), tracker(INITIAL, [first_event]), {})

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -29,7 +30,7 @@ def with_vector(event: dict[str, Any], vector: np.ndarray | None) -> dict[str, A
     return {**event, "parse_data": {**event["parse_data"], "emotion": emotion}}
 
 
-def pack_restored(vector: np.ndarray) -> list[float]:
+def pack_restored(vector: npt.NDArray[np.float64]) -> list[float]:
     """``vector`` as the action reads it from the parse data: packed, then unpacked."""
     restored = unpack(pack(vector))
     assert restored is not None

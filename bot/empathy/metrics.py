@@ -1,4 +1,10 @@
-"""Metrics as ../shared/data/README.md defines them: ROC AUC, F1 at a fixed threshold, Spearman rho."""
+"""Metrics as ../shared/data/README.md defines them: ROC AUC, F1 at a fixed threshold, Spearman rho.
+
+In the pure core because two processes use them: ``attune eval`` (bot/evaluation) and the designer's
+playground in the handoff service, which may import only bot.empathy.  Inputs are checked: scores
+and labels of different lengths, or a NaN score, are refused, since numpy would otherwise broadcast
+or rank them into a number that looks like a result.
+"""
 
 from collections.abc import Sequence
 
@@ -6,9 +12,21 @@ import numpy as np
 import numpy.typing as npt
 
 
+def _same_length(a: Sequence[object], b: Sequence[object]) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} scores or predictions against {len(b)} labels: they must pair up")
+
+
+def _numbers(values: Sequence[float]) -> npt.NDArray[np.float64]:
+    array = np.asarray(values, dtype=float)
+    if np.isnan(array).any():
+        raise ValueError("a score is NaN: it has no rank, so no AUC or correlation can be computed")
+    return array
+
+
 def _ranks(values: Sequence[float]) -> npt.NDArray[np.float64]:
     """Average ranks (1-based), ties sharing their mean rank."""
-    array = np.asarray(values, dtype=float)
+    array = _numbers(values)
     order = np.argsort(array, kind="mergesort")
     ranks = np.empty(len(array))
     sorted_values = array[order]
@@ -24,6 +42,7 @@ def _ranks(values: Sequence[float]) -> npt.NDArray[np.float64]:
 
 def roc_auc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
     """Probability that a random positive outranks a random negative (Mann-Whitney U)."""
+    _same_length(scores, positives)
     labels = np.asarray(positives, dtype=bool)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
@@ -36,7 +55,8 @@ def roc_curve(
     scores: Sequence[float], positives: Sequence[bool], points: int = 101
 ) -> list[tuple[float, float]]:
     """(false positive rate, true positive rate) pairs over evenly spaced thresholds."""
-    s, y = np.asarray(scores, dtype=float), np.asarray(positives, dtype=bool)
+    _same_length(scores, positives)
+    s, y = _numbers(scores), np.asarray(positives, dtype=bool)
     curve = []
     for threshold in np.linspace(1.0, 0.0, points):
         predicted = s >= threshold
@@ -47,6 +67,7 @@ def roc_curve(
 
 
 def precision_recall_f1(predicted: Sequence[bool], positives: Sequence[bool]) -> tuple[float, float, float]:
+    _same_length(predicted, positives)
     p, y = np.asarray(predicted, dtype=bool), np.asarray(positives, dtype=bool)
     tp = float((p & y).sum())
     precision = tp / p.sum() if p.sum() else 0.0
@@ -56,6 +77,7 @@ def precision_recall_f1(predicted: Sequence[bool], positives: Sequence[bool]) ->
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
+    _same_length(a, b)
     if len(a) < 2:
         return None
     ra, rb = _ranks(a), _ranks(b)
