@@ -79,11 +79,15 @@ def erase_answers(session: Session, conversations: set[str], handoff_ids: list[s
     return int(deleted or 0)
 
 
-def purge_answers(session: Session, transcript_cutoff: datetime) -> int:
-    """Deletes answers given before the transcript cutoff (the ones that followed an old handoff go
-    with it, personal_data._delete_handoffs).
+def purge_answers(session: Session, transcript_cutoff: datetime, old_handoffs: list[str]) -> int:
+    """Deletes answers given before the transcript cutoff and those that followed a handoff that
+    goes now (in the caller's transaction, before the handoffs).
     """
-    deleted = session.execute(delete(CsatAnswer).where(CsatAnswer.created_at < transcript_cutoff)).rowcount
+    deleted = session.execute(
+        delete(CsatAnswer)
+        .where((CsatAnswer.created_at < transcript_cutoff) | (CsatAnswer.handoff_id.in_(old_handoffs)))
+        .execution_options(synchronize_session=False)
+    ).rowcount
     return int(deleted or 0)
 
 

@@ -6,6 +6,8 @@ Where a customer's data lives (all reached by URL, none through Rasa's code):
   call jobs, webhook deliveries, emotion flags) and audit entries;
 - Rasa's SQL tracker store (table ``events``): the conversations, one row per event;
 - the action server's store database: the contact history (``attune_contacts``);
+- CSAT: the answers (``csat_answers``) and when the customer was last asked (the action server's
+  ``attune_csat_asked``): handoff/privacy/csat_data.py;
 - the analytics tables (handoff/analytics/) and Rasa's SQL event broker table (``events`` of
   ATTUNE_EVENT_BROKER_URL, a copy of every tracker event): handoff/analytics/privacy.py.
 
@@ -45,7 +47,7 @@ from handoff.core.models import (
     HandoffSearch,
     WebhookDelivery,
 )
-from handoff.privacy import consent_epoch, customers
+from handoff.privacy import consent_epoch, csat_data, customers
 from handoff.privacy.customer_merges import merges_of
 from handoff.shared.conversation_ids import PREFIXES, SMS, WHATSAPP
 from handoff.shared.errors import NotFound
@@ -150,6 +152,14 @@ def _conversations(session: Session, customer_id: str) -> tuple[set[str], list[H
     return senders, handoffs
 
 
+def _csat_keys(stores: Stores, customer_id: str, senders: set[str]) -> set[str]:
+    """The CSAT ledger keys of this customer: verified as their customer id or an identity token's
+    ``sub`` (an ``id`` identity), or counted by one of their conversations.
+    """
+    token_ids = [i.value for i in customers.identities_of(stores.handoff, customer_id) if i.kind == "id"]
+    return csat_data.ledger_keys([customer_id, *token_ids], senders)
+
+
 def _has_table(engine: Engine, name: str) -> bool:
     return bool(inspect(engine).has_table(name))
 
@@ -250,6 +260,8 @@ def export(stores: Stores, who: str, now: datetime | None = None) -> dict[str, A
                 for a in audit_rows
             ],
             "contact_history": _contacts(stores.contacts, senders),
+            "csat_answers": csat_data.export_answers(session, senders, handoff_ids),
+            "csat_asked": csat_data.export_asked(stores.contacts, _csat_keys(stores, customer_id, senders)),
             "analytics": analytics_privacy.export(stores.handoff, senders),
             "broker_events": analytics_privacy.broker_events(stores.broker, senders),
         }
@@ -270,6 +282,10 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
     counts: dict[str, int] = {}
     with Session(stores.handoff) as session, session.begin():
         senders, handoffs = _conversations(session, customer_id)
+        # Read before the identities go: the ledger counts a verified customer by their ids.
+        csat_keys = _csat_keys(stores, customer_id, senders)
+        # Before the handoffs: an answer points at the handoff it followed.
+        counts["csat_answers"] = csat_data.erase_answers(session, senders, [h.id for h in handoffs])
         counts["handoffs"] = _delete_handoffs(session, [h.id for h in handoffs])
         counts["audit_entries_redacted"] = audit_log.redact(
             session, _audit_rows(session, customer_id, senders)
@@ -320,6 +336,7 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
         counts["broker_events"] = analytics_privacy.erase_broker(stores.broker, senders)
     if stores.contacts is not None:
         counts.update(_erase_self_service(stores.contacts, senders, emails))
+        counts["csat_asked"] = csat_data.erase_asked(stores.contacts, csat_keys)
     if stores.outbox is not None and senders:
         counts.update(_erase_queued(stores.outbox, senders))
     # What remains: that an erasure happened, under a one-way pseudonym, with the counts.
@@ -365,6 +382,8 @@ def _erase_self_service(store: Engine, senders: set[str], emails: set[str]) -> d
 
 # The action server's queues (actions/outbox.py, actions/audit_queue.py): table, key, JSON column.
 QUEUES = (("handoff_outbox", "idempotency_key", "payload"), ("audit_queue", "key", "entry"))
+# CSAT answers on their way to the handoff service (actions/csat_queue.py): a comment in their words.
+CSAT_QUEUE = ("csat_queue", "answer_id", "answer")
 
 
 def _erase_queued(outbox: Engine, senders: set[str]) -> dict[str, int]:
@@ -372,7 +391,7 @@ def _erase_queued(outbox: Engine, senders: set[str]) -> dict[str, int]:
     the erasure, they would bring the customer back.
     """
     counts = {}
-    for table, key, column in QUEUES:
+    for table, key, column in (*QUEUES, CSAT_QUEUE):
         if not _has_table(outbox, table):
             continue
         with outbox.begin() as connection:
@@ -444,6 +463,8 @@ def purge(stores: Stores, retention: Retention, now: datetime | None = None) -> 
             h.id
             for h in session.execute(select(Handoff).where(Handoff.created_at < transcript_cutoff)).scalars()
         ]
+        # Before the handoffs they point at: an answer goes with the transcript it describes.
+        counts["csat_answers_deleted"] = csat_data.purge_answers(session, transcript_cutoff, old)
         counts["handoffs_deleted"] = _delete_handoffs(session, old)
         for handoff in session.execute(select(Handoff).where(Handoff.created_at < emotion_cutoff)).scalars():
             payload = json.loads(handoff.payload)
@@ -463,4 +484,5 @@ def purge(stores: Stores, retention: Retention, now: datetime | None = None) -> 
     counts.update(
         analytics_privacy.purge_broker(stores.broker, emotion_cutoff, transcript_cutoff, _scrub_event)
     )
+    counts["csat_asked_deleted"] = csat_data.purge_asked(stores.contacts, transcript_cutoff)
     return counts

@@ -50,7 +50,10 @@ def rephrase_of(events: list[dict[str, Any]]) -> float | None:
     return None if contribution is None else float(contribution["value"])
 
 
-async def second_turn(first: npt.NDArray[np.float64], second: npt.NDArray[np.float64], state_edit: Any = None) -> list[dict[str, Any]]:
+Vector = npt.NDArray[np.float64]
+
+
+async def second_turn(first: Vector, second: Vector, state_edit: Any = None) -> list[dict[str, Any]]:
     """Two messages; the first as the store gives it back (no vector), its state as the action set it."""
     first_event = with_vector(message("where is my parcel", "order_status", timestamp=0.0), first)
     earlier = await ActionTrackEmpathy().run(CollectingDispatcher(), tracker(INITIAL, [first_event]), {})

@@ -1,15 +1,30 @@
 """CSAT answers in the handoff service (handoff/queue/csat.py): ``POST /api/v1/csat`` with the bearer
-token, stored once per answer id, shown on the handoff page of the conversation they followed.
+token, stored once per answer id, shown on the handoff page of the conversation they followed; and
+what ``attune privacy`` export, erase and purge do to them and to the action server's ledger and queue
+(handoff/privacy/csat_data.py).
 """
 
 import dataclasses
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from actions.csat_ledger import CsatLedger, asked_table, customer_key
+from actions.csat_queue import CsatQueue, queue_table
 from handoff.app import create_app
+from handoff.core.db import create_engine_for
+from handoff.core.migrate import upgrade_to_head
+from handoff.core.models import CsatAnswer, Handoff
 from handoff.core.settings import Settings
+from handoff.privacy import customers, personal_data
+from handoff.queue import csat
 from tests.support.console import PASSWORD, log_in
 from tests.support.handoffs import add_handoff
 
@@ -132,3 +147,141 @@ async def test_a_body_that_is_not_a_json_object_is_a_400(
     refused = await service.post("/api/v1/csat", data=body, headers={**AUTH, "Content-Type": content_type})
 
     assert refused.status == 400
+
+
+# --- privacy: export, erasure and retention reach the answers, the ledger and the queue ------------
+PHONE = "+447700900123"
+TOKEN_SUB = "site-customer-42"  # an identity token's ``sub``: the ledger's verified key
+NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> personal_data.Stores:
+    handoff_url = f"sqlite:///{tmp_path / 'handoff.db'}"
+    upgrade_to_head(handoff_url)
+    store = CsatLedger.open(f"sqlite:///{tmp_path / 'store.db'}").engine
+    outbox = CsatQueue.open(f"sqlite:///{tmp_path / 'outbox.db'}").engine
+    return personal_data.Stores(create_engine_for(handoff_url), contacts=store, outbox=outbox)
+
+
+def a_handoff(engine: Engine, handoff_id: str, conversation: str, age: timedelta) -> None:
+    with Session(engine) as session, session.begin():
+        session.add(
+            Handoff(
+                id=handoff_id,
+                conversation_id=conversation,
+                idempotency_key=f"key-{handoff_id}-0000",
+                status="resolved",
+                priority=0,
+                reason="frustration",
+                payload=json.dumps({"customer": {}, "transcript": []}),
+                created_at=NOW - age,
+            )
+        )
+
+
+def an_answer(engine: Engine, answer_id: str, conversation: str, age: timedelta | None = None) -> None:
+    stored, _ = csat.store(engine, csat.NewAnswer(answer_id, conversation, 2, f"comment {answer_id}"))
+    if age is not None:  # dated in the past, as retention sees it
+        with Session(engine) as session, session.begin():
+            row = session.get(CsatAnswer, stored.answer_id)
+            assert row is not None
+            row.created_at = NOW - age
+
+
+def answers_left(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return sorted(str(row.id) for row in session.execute(select(CsatAnswer)).scalars())
+
+
+def ledger_left(store: Engine) -> list[str]:
+    with store.connect() as connection:
+        return sorted(str(row[0]) for row in connection.execute(select(asked_table.c.customer_key)))
+
+
+@pytest.fixture
+def customer(stores: personal_data.Stores) -> str:
+    """A customer known by phone and by an identity token, asked once and answering twice (after a
+    handoff and in a bot-only conversation), next to somebody else who did the same.
+    """
+    found = customers.resolve(
+        stores.handoff,
+        [customers.normalise("phone", PHONE), customers.normalise("id", TOKEN_SUB)],
+        customers.Linking(may_merge=True),
+    )
+    a_handoff(stores.handoff, "h-theirs", f"sms:{PHONE}", timedelta(hours=1))
+    a_handoff(stores.handoff, "h-other", "rest:someone-else", timedelta(hours=1))
+    an_answer(stores.handoff, "answer-theirs-sms", f"sms:{PHONE}")
+    an_answer(stores.handoff, "answer-theirs-wa", f"whatsapp:{PHONE}")
+    an_answer(stores.handoff, "answer-other-one", "rest:someone-else")
+    assert stores.contacts is not None and stores.outbox is not None
+    ledger = CsatLedger(stores.contacts)
+    for key in (
+        customer_key(str(found.customer), "ignored"),
+        customer_key(TOKEN_SUB, "ignored"),
+        customer_key(None, f"whatsapp:{PHONE}"),
+        customer_key(None, "rest:someone-else"),
+    ):
+        assert ledger.claim(key, NOW.timestamp(), 86400.0)
+    queue = CsatQueue(stores.outbox)
+    for answer_id, conversation in (("queued-theirs", f"sms:{PHONE}"), ("queued-other", "rest:someone-else")):
+        queue.put({"answer_id": answer_id, "conversation_id": conversation, "score": 5}, NOW.timestamp())
+    return str(found.customer)
+
+
+def test_export_holds_the_customers_answers_and_when_they_were_asked(
+    stores: personal_data.Stores, customer: str
+) -> None:
+    exported = personal_data.export(stores, f"phone:{PHONE}", now=NOW)
+
+    assert [a["id"] for a in exported["csat_answers"]] == ["answer-theirs-sms", "answer-theirs-wa"]
+    assert exported["csat_answers"][0]["handoff_id"] == "h-theirs"
+    assert exported["csat_answers"][0]["comment"] == "comment answer-theirs-sms"
+    assert sorted(a["key"] for a in exported["csat_asked"]) == sorted(
+        [f"customer:{customer}", f"customer:{TOKEN_SUB}", f"conversation:whatsapp:{PHONE}"]
+    )
+
+
+def test_erasure_deletes_the_customers_answers_ledger_rows_and_queued_answers_only(
+    stores: personal_data.Stores, customer: str
+) -> None:
+    """Before this, erasing a customer whose handoff had an answer failed on the foreign key."""
+    assert stores.contacts is not None and stores.outbox is not None
+
+    counts = personal_data.erase(stores, customer, now=NOW)
+
+    assert answers_left(stores.handoff) == ["answer-other-one"]
+    assert ledger_left(stores.contacts) == ["conversation:rest:someone-else"]
+    with stores.outbox.connect() as connection:
+        queued = [str(row[0]) for row in connection.execute(select(queue_table.c.answer_id))]
+    assert queued == ["queued-other"]
+    assert (counts["csat_answers"], counts["csat_asked"], counts["queued_csat_queue"]) == (2, 3, 1)
+    assert counts["handoffs"] == 1
+
+
+def test_retention_deletes_old_answers_those_of_old_handoffs_and_old_ledger_rows(
+    stores: personal_data.Stores,
+) -> None:
+    retention = personal_data.Retention(emotion_days=30, transcript_days=180, audit_days=730)
+    a_handoff(stores.handoff, "h-ancient", "sms:+447700900001", timedelta(days=181))
+    a_handoff(stores.handoff, "h-recent", "sms:+447700900002", timedelta(days=179))
+    an_answer(stores.handoff, "answer-of-ancient", "sms:+447700900001", timedelta(days=1))
+    an_answer(stores.handoff, "answer-of-recent", "sms:+447700900002", timedelta(days=1))
+    an_answer(stores.handoff, "answer-bot-old", "rest:old", timedelta(days=181))
+    an_answer(stores.handoff, "answer-bot-new", "rest:new", timedelta(days=179))
+    assert stores.contacts is not None
+    ledger = CsatLedger(stores.contacts)
+    ledger.claim("conversation:rest:old", (NOW - timedelta(days=181)).timestamp(), 1.0)
+    ledger.claim("conversation:rest:new", (NOW - timedelta(days=179)).timestamp(), 1.0)
+
+    counts = personal_data.purge(stores, retention, now=NOW)
+    again = personal_data.purge(stores, retention, now=NOW)
+
+    assert answers_left(stores.handoff) == ["answer-bot-new", "answer-of-recent"]
+    assert ledger_left(stores.contacts) == ["conversation:rest:new"]
+    assert (counts["csat_answers_deleted"], counts["handoffs_deleted"], counts["csat_asked_deleted"]) == (
+        2,
+        1,
+        1,
+    )
+    assert (again["csat_answers_deleted"], again["csat_asked_deleted"]) == (0, 0)

@@ -53,7 +53,10 @@ def test_anything_but_a_packed_vector_unpacks_to_none(text: object) -> None:
 # --- the similarity sketch the empathy state keeps (issue 18: 88 characters instead of 512) ---------
 
 
-def pair_at(cosine_wanted: float, rng: np.random.Generator) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+Vector = npt.NDArray[np.float64]
+
+
+def pair_at(cosine_wanted: float, rng: np.random.Generator) -> tuple[Vector, Vector]:
     """Two unit vectors in 384 dimensions whose cosine is ``cosine_wanted``."""
     a = rng.normal(size=384)
     a /= np.linalg.norm(a)
