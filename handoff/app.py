@@ -41,6 +41,7 @@ from handoff.core.migrate import upgrade_to_head
 from handoff.core.rasa_client import RasaClient
 from handoff.core.rate_limit import RateLimiter
 from handoff.core.settings import Settings
+from handoff.dashboard import routes as dashboard_routes
 from handoff.history import routes as history_routes
 from handoff.playground import routes as playground_routes
 from handoff.privacy import purge_worker
@@ -187,6 +188,7 @@ def create_app(settings: Settings) -> web.Application:
         workspace_routes.setup_routes,
         history_routes.setup_routes,
         playground_routes.setup_routes,
+        dashboard_routes.setup_routes,
     ):
         setup_routes(app)
     return app
@@ -194,11 +196,12 @@ def create_app(settings: Settings) -> web.Application:
 
 def _templates(app: web.Application) -> jinja2.Environment:
     environment = jinja2.Environment(
-        # The console's templates, and the playground's own (they extend the console's base.html).
+        # The console's templates, and the playground's and dashboard's own (they extend base.html).
         loader=jinja2.ChoiceLoader(
             [
                 jinja2.PackageLoader("handoff.console", "templates"),
                 jinja2.PackageLoader("handoff.playground", "templates"),
+                jinja2.PackageLoader("handoff.dashboard", "templates"),
             ]
         ),
         autoescape=True,

@@ -15,11 +15,14 @@ names the key.  The views ask this module what a principal may see and never dec
 - ``agent_console``: the agent console itself (queue, handoffs, workspace, search, history; console roles
   only).  A role without it (the ``designer``) sees no customer's conversation;
 - ``empathy_playground``: the designer's playground (handoff/playground/): scoring typed messages and
-  saving the empathy policy (console roles only).
+  saving the empathy policy (console roles only);
+- ``supervisor_dashboard``: the analytics dashboard (handoff/dashboard/): counts and rates per day and
+  channel, no customer's conversation (console roles only).
 
 The last two came with issue 20: a file written before may leave them out, and then they are
 ``OPTIONAL_DEFAULTS`` (the agent console for agents, supervisors and admins; the playground for designers
-and admins), so an operator's policy keeps working; the shipped file lists them.
+and admins; the dashboard, from issue 21, for supervisors and admins), so an operator's policy keeps
+working; the shipped file lists them.
 """
 
 import copy
@@ -42,6 +45,7 @@ REVIEW_FLAGS = "review_flags"
 AUDIT_LOG = "audit_log"
 AGENT_CONSOLE = "agent_console"
 EMPATHY_PLAYGROUND = "empathy_playground"
+SUPERVISOR_DASHBOARD = "supervisor_dashboard"
 CAPABILITIES = (
     DISTRESS_INDICATORS,
     PHONE_NUMBERS,
@@ -50,13 +54,15 @@ CAPABILITIES = (
     AUDIT_LOG,
     AGENT_CONSOLE,
     EMPATHY_PLAYGROUND,
+    SUPERVISOR_DASHBOARD,
 )
 # Console pages: only people who log in can have these.
-_CONSOLE_ONLY = (REVIEW_FLAGS, AUDIT_LOG, AGENT_CONSOLE, EMPATHY_PLAYGROUND)
+_CONSOLE_ONLY = (REVIEW_FLAGS, AUDIT_LOG, AGENT_CONSOLE, EMPATHY_PLAYGROUND, SUPERVISOR_DASHBOARD)
 # Keys a policy file from before issue 20 does not have, and who has them then.
 OPTIONAL_DEFAULTS = {
     AGENT_CONSOLE: ["agent", "supervisor", "admin"],
     EMPATHY_PLAYGROUND: ["designer", "admin"],
+    SUPERVISOR_DASHBOARD: ["supervisor", "admin"],
 }
 
 API = "api"

@@ -99,7 +99,9 @@ async def test_publish_returns_before_the_write_and_close_writes_everything_queu
     assert broker.queued == 0
 
 
-async def test_a_failing_database_is_retried_and_nothing_is_lost_or_reordered(make: Make, tmp_path: Path) -> None:
+async def test_a_failing_database_is_retried_and_nothing_is_lost_or_reordered(
+    make: Make, tmp_path: Path
+) -> None:
     path = tmp_path / "events.db"
     broker = make(batch_size=2, linger_seconds=0, retry_seconds=0.01)
     broker.publish(event("web:a", 0))
@@ -221,7 +223,9 @@ def analytics(tmp_path: Path) -> Engine:
     return create_engine_for(url)
 
 
-async def test_the_analytics_consumer_reads_what_it_wrote(make: Make, tmp_path: Path, analytics: Engine) -> None:
+async def test_the_analytics_consumer_reads_what_it_wrote(
+    make: Make, tmp_path: Path, analytics: Engine
+) -> None:
     broker = make(batch_size=4, linger_seconds=0)
     for each in conversation("web:" + "a" * 32) + conversation("sms:+447700900123", consent=False):
         broker.publish(each)

@@ -1,0 +1,19 @@
+"""The supervisor dashboard: /console/dashboard, a CSV per metric, and its stylesheet."""
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+
+from handoff.dashboard import views
+from handoff.dashboard.app_keys import REFRESH_LOCK
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def setup_routes(app: web.Application) -> None:
+    app[REFRESH_LOCK] = asyncio.Lock()
+    router = app.router
+    router.add_get("/console/dashboard", views.page, name="dashboard.page")
+    router.add_get("/console/dashboard/{metric}.csv", views.export, name="dashboard.csv")
+    router.add_static("/console/dashboard/static", STATIC, name="dashboard.static")
