@@ -178,6 +178,10 @@ bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 0
 bench-console-pages: setup ## Console pages p50/p95 (queue, handoff, search, history, resolved) with 10 000 handoffs, 100 000 messages
 	$(PY) -m bench.console_pages $(ARGS)
 
+.PHONY: bench-dashboard
+bench-dashboard: setup ## Supervisor dashboard p50/p95 over 1 000 000 generated turns (roll-ups, SQLite)
+	$(PY) -m bench.dashboard $(ARGS)
+
 .PHONY: bench-console
 bench-console: train browser ## Live console in Chromium: new handoff on an agent's screen and reply in the web chat, p50/p95 ms
 	$(PY) -m bench.console_live $(ARGS)

@@ -35,6 +35,7 @@ from actions.csat_ledger import CsatLedger
 from actions.csat_policy import CsatPolicy
 from actions.csat_policy import load as load_csat_policy
 from actions.csat_queue import CsatQueue, csat_flusher
+from actions.experiment_arm import load as load_experiments
 from actions.handoff_delivery import outbox_flusher
 from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox
@@ -42,6 +43,7 @@ from actions.policy_reload import PolicyFile
 from actions.queue_flusher import QueueFlusher
 from actions.settings import ActionServerSettings
 from actions.store.gateway import DemoStore, open_store
+from bot.empathy.experiments import Experiment
 from bot.empathy.policy import EmpathyPolicy
 from handoff.shared.masking import mask_root_log_handlers
 
@@ -67,6 +69,7 @@ OVERRIDABLE = frozenset(
         "csat_queue",
         "csat_client",
         "csat_flusher",
+        "experiments",
     }
 )
 
@@ -142,6 +145,10 @@ class Services:
     def csat_policy(self) -> CsatPolicy:
         """When the CSAT question is asked: ATTUNE_CSAT_POLICY, checked on first use."""
         return self._once("csat_policy", lambda: load_csat_policy(self.settings.csat_policy_file))
+
+    def experiments(self) -> tuple[Experiment, ...]:
+        """The tone experiments: ATTUNE_EXPERIMENTS, checked on first use (actions/experiment_arm.py)."""
+        return self._once("experiments", lambda: load_experiments(self.settings.experiments_file))
 
     def csat_ledger(self) -> CsatLedger:
         """When each customer was last asked the CSAT question (same database as the demo store)."""

@@ -2,10 +2,11 @@
 conversation is resolved, and silence whenever asking would be a burden.
 
 When: the customer says there is nothing else (intent ``nothing_else``, "no thanks, that's all"),
-after a bot conversation or after a person handed the conversation back (the handback message ends
-with "anything else?", handoff/core/rasa_client.py).  That starts ``csat_form`` (data/rules/rules.yml);
-``validate_csat_form`` decides at the form's start whether to ask at all, and a suppressed form ends
-at once.  The idle trigger (policy/csat.yml ``idle_minutes``) is not wired yet.
+or answers "no" to an "anything else?": the bot's after a thank-you, or the handback's after a
+person resolved the handoff (handoff/core/rasa_client.py), where "bye" counts too.  That starts
+``csat_form`` (data/rules/rules.yml); ``validate_csat_form`` decides at the form's start whether to
+ask at all, and a suppressed form ends at once.  The idle trigger (policy/csat.yml
+``idle_minutes``) is not wired: docs/analytics.md, "CSAT", says why.
 
 Not asked (the plain goodbye instead), checked in this order:
 
@@ -236,7 +237,9 @@ def _reset() -> EventList:
 
 
 class ActionRecordCsat(SafeAction):
-    """After the form: the answer into ``csat_answer`` and the queue, thanks (or the goodbye), a clean slate."""
+    """After the form: the answer into ``csat_answer`` and the queue, thanks (or the goodbye), and
+    a clean slate.
+    """
 
     def __init__(
         self, queue: Callable[[], CsatQueue] = resources.csat_queue, clock: Clock = time.time

@@ -28,7 +28,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import audit_trail, consent, resources, turn_record
+from actions import audit_trail, consent, experiment_arm, resources, turn_record
 from actions.contact_history import ContactHistory
 from actions.languages import unread_language
 from actions.metrics import ActionServerMetrics, record
@@ -43,6 +43,7 @@ from bot.constants import (
     SLOT_EMPATHY_EXPLANATION,
     SLOT_EMPATHY_STATE,
     SLOT_ESCALATION,
+    SLOT_EXPERIMENT_EXPOSURE,
     SLOT_FAILED_ATTEMPTS,
     SLOT_FRUSTRATION,
     SLOT_TONE,
@@ -51,6 +52,7 @@ from bot.constants import (
 from bot.empathy import compact_vector
 from bot.empathy.cues import Cues
 from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN, Decision, EscalationHistory, decide
+from bot.empathy.experiments import Experiment
 from bot.empathy.policy import EmpathyPolicy
 from bot.empathy.scoring import score_turn
 from bot.empathy.signals import RETURN_WINDOW_MINUTES, TurnObservation, compute_signals
@@ -242,6 +244,8 @@ class _TurnSlots:
     state: dict[str, Any]
     explanation: dict[str, Any]
     record: turn_record.TurnRecord
+    # The tone experiment's exposure (or exclusion), set once per conversation (actions/experiment_arm.py).
+    exposure: dict[str, str] | None = None
 
     def events(self) -> list[dict[str, Any]]:
         """All of it: what the audit trail and the metrics read (``stored`` is what Rasa keeps)."""
@@ -253,6 +257,7 @@ class _TurnSlots:
             SlotSet(SLOT_EMPATHY_STATE, self.state),
             SlotSet(SLOT_EMPATHY_EXPLANATION, self.explanation),
             SlotSet(SLOT_TURN_RECORD, self.record),
+            *([SlotSet(SLOT_EXPERIMENT_EXPOSURE, self.exposure)] if self.exposure else []),
         ]
 
 
@@ -281,11 +286,19 @@ def stored(tracker: Tracker, events: list[dict[str, Any]]) -> list[dict[str, Any
     return kept
 
 
-def _unscored(tracker: Tracker, turn: _Turn, latest: dict[str, Any], policy: EmpathyPolicy) -> _TurnSlots:
+def _unscored(
+    tracker: Tracker,
+    turn: _Turn,
+    latest: dict[str, Any],
+    policy: EmpathyPolicy,
+    experiment: Experiment | None = None,
+) -> _TurnSlots:
     """The slots of a turn with emotion processing off: no scores, neutral tone.
 
     Only explicit requests and failed self-service attempts (facts, not feelings) can lead to a human.
+    The customer takes no part in a tone experiment: excluded, and the exclusion logged once.
     """
+    excluded = experiment_arm.exclude(experiment, turn.state.get(experiment_arm.STATE_KEY))
     decision = decide(
         turn.number, None, turn.explicit, turn.failures, turn.history, policy.escalation, turn.misunderstood
     )
@@ -294,9 +307,13 @@ def _unscored(tracker: Tracker, turn: _Turn, latest: dict[str, Any], policy: Emp
         distress=None,
         tone=NEUTRAL,
         escalation=decision.kind,
-        state=turn.next_state(decision, 0),
+        state={
+            **turn.next_state(decision, 0),
+            **({experiment_arm.STATE_KEY: excluded.state} if excluded.state else {}),
+        },
         explanation={"turn": turn.number, "opted_out": True, "decision": decision.to_dict()},
         record=turn_record.build(tracker, turn.number, latest, NEUTRAL, decision.kind, None),
+        exposure=excluded.exposure,
     )
 
 
@@ -319,10 +336,12 @@ class ActionTrackEmpathy(Action):
         contacts: ContactHistory | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Callable[[], ActionServerMetrics] = resources.metrics,
+        experiments: Callable[[], tuple[Experiment, ...]] = resources.experiments,
     ) -> None:
         self._contacts = contacts
         self._clock = clock
         self._metrics = metrics
+        self._experiments = experiments
 
     def name(self) -> str:
         return "action_track_empathy"
@@ -375,7 +394,8 @@ class ActionTrackEmpathy(Action):
         # The customer's choice, from any of their channels (the consent gate asked the handoff service).
         opted_out = consent.opted_out(tracker, latest)
         if opted_out:
-            slots = _unscored(tracker, turn, latest, policy)
+            experiment = experiment_arm.current(self._experiments, self._clock())
+            slots = _unscored(tracker, turn, latest, policy, experiment)
         else:
             slots = self._scored(tracker, turn, latest, previous, reply_seconds, policy)
         return [*_opt_out_sync(tracker, opted_out), *slots.events()]
@@ -411,7 +431,8 @@ class ActionTrackEmpathy(Action):
         tone = choose_tone(
             score.frustration.value,
             score.distress.value,
-            tracker.get_slot(SLOT_TONE),
+            # The engine's own tone: the slot holds the wording, neutral in a neutral arm.
+            turn.state.get(experiment_arm.ADAPTIVE_TONE_KEY) or tracker.get_slot(SLOT_TONE),
             int(turn.state.get("tone_turns", 0)),
             policy.tone,
         )
@@ -424,6 +445,13 @@ class ActionTrackEmpathy(Action):
             policy.escalation,
             turn.misunderstood,
         )
+        # The decision above is made; an experiment changes only the wording of the reply.
+        applied = experiment_arm.apply(
+            experiment_arm.current(self._experiments, self._clock()),
+            turn.state.get(experiment_arm.STATE_KEY),
+            experiment_arm.unit_of(tracker, latest),
+            tone.tone,
+        )
         explanation = {
             "turn": turn.number,
             "opted_out": False,
@@ -433,20 +461,26 @@ class ActionTrackEmpathy(Action):
             "tone": tone.to_dict(),
             "decision": decision.to_dict(),
             "policy_version": policy.version,
+            **({"experiment": applied.state} if applied.state else {}),
         }
         return _TurnSlots(
             frustration=round(score.frustration.value, 4),
             distress=round(score.distress.value, 4),
-            tone=tone.tone,
+            tone=applied.wording,
             escalation=decision.kind,
             state={
                 **turn.next_state(decision, tone.turns_held, sketch),
                 "return_counted": bool(turn.state.get("return_counted")) or returned is not None,
+                **({experiment_arm.STATE_KEY: applied.state} if applied.state else {}),
+                **({experiment_arm.ADAPTIVE_TONE_KEY: tone.tone} if applied.wording != tone.tone else {}),
                 SLOT_FRUSTRATION: round(score.frustration.value, 4),
                 SLOT_DISTRESS: round(score.distress.value, 4),
             },
             explanation=explanation,
-            record=turn_record.build(tracker, turn.number, latest, tone.tone, decision.kind, explanation),
+            record=turn_record.build(
+                tracker, turn.number, latest, applied.wording, decision.kind, explanation
+            ),
+            exposure=applied.exposure,
         )
 
     def returned_after(self, tracker: Tracker, latest: dict[str, Any]) -> float | None:

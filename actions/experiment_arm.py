@@ -16,7 +16,7 @@ check means something, and conversations the experiment cannot affect are left o
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
@@ -100,20 +100,17 @@ def apply(experiment: Experiment | None, carried: Any, unit: str, adaptive_tone:
     return Applied(wording, {"name": experiment.name, "arm": arm.name, "exposed": exposed}, exposure)
 
 
-def exclude(experiment: Experiment | None, carried: Any, conversation: str) -> Applied:
+def exclude(experiment: Experiment | None, carried: Any) -> Applied:
     """A turn of a customer who opted out of emotion processing: never assigned, excluded once."""
     if experiment is None:
         return Applied(NEUTRAL, None, None)
     name, exposed = _carried_arm(experiment, carried)
     if exposed or name == EXCLUDED:
         return Applied(NEUTRAL, carried, None)
-    logger.info("experiment %s: conversation %s excluded (emotion processing off)", experiment.name, conversation)
+    # Not the conversation id: on SMS it is a phone number.
+    logger.info("experiment %s: a conversation excluded (emotion processing off)", experiment.name)
     return Applied(
         NEUTRAL,
         {"name": experiment.name, "arm": EXCLUDED, "exposed": True},
         {"experiment": experiment.name, "variant": EXCLUDED},
     )
-
-
-def today(now: float) -> date:
-    return datetime.fromtimestamp(now, timezone.utc).date()

@@ -20,6 +20,7 @@ from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox
 from actions.queue_flusher import QueueFlusher
 from actions.store.gateway import DemoStore
+from bot.empathy.experiments import Experiment
 from bot.empathy.policy import EmpathyPolicy
 
 
@@ -46,6 +47,11 @@ def contact_history() -> ContactHistory:
 def csat_policy() -> CsatPolicy:
     """When the CSAT question is asked (ATTUNE_CSAT_POLICY), checked on first use."""
     return services().csat_policy()
+
+
+def experiments() -> tuple[Experiment, ...]:
+    """The tone experiments in ATTUNE_EXPERIMENTS, checked on first use."""
+    return services().experiments()
 
 
 def csat_ledger() -> CsatLedger:

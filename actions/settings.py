@@ -65,6 +65,8 @@ class ActionServerSettings:
     callback_hours_file: str = "policy/business_hours.yml"
     # When the CSAT question is asked and when it is not (actions/csat_policy.py).
     csat_policy_file: str = "policy/csat.yml"
+    # The tone experiments (actions/experiment_arm.py, docs/experiments.md).
+    experiments_file: str = "policy/experiments.yml"
     # Prometheus metrics on 127.0.0.1:<port>/metrics (actions/metrics.py); None: not served.
     metrics_port: int | None = None
     self_service_limits: SelfServiceLimits = field(default_factory=SelfServiceLimits)
@@ -88,6 +90,7 @@ class ActionServerSettings:
             outbox_database_url=_sql_url(environ, "ATTUNE_OUTBOX_DATABASE_URL", cls.outbox_database_url),
             callback_hours_file=environ.get("ATTUNE_CALLBACK_HOURS", "").strip() or cls.callback_hours_file,
             csat_policy_file=environ.get("ATTUNE_CSAT_POLICY", "").strip() or cls.csat_policy_file,
+            experiments_file=environ.get("ATTUNE_EXPERIMENTS", "").strip() or cls.experiments_file,
             metrics_port=_port(environ, "ATTUNE_ACTIONS_METRICS_PORT"),
             self_service_limits=SelfServiceLimits.from_env(environ),
         )

@@ -6,7 +6,8 @@
 `attune feedback export`,
 `attune audit verify`, `attune privacy export|erase|purge` (handoff/privacy/cli.py),
 `attune migrate-conversation-ids` (bot/conversation_id_migration.py),
-`attune agents add|reset|disable|list` (console accounts; handoff/console/agents_cli.py).
+`attune agents add|reset|disable|list` (console accounts; handoff/console/agents_cli.py),
+`attune experiment report NAME [--json] [--html PATH]` (handoff/analytics/experiment_cli.py).
 
 Runs the shipped empathy engine (emotion model trained from data/, thresholds from
 policy/empathy.yml) over files in the formats of ../shared/data/, prints the metrics, and writes
@@ -22,6 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from handoff.analytics import experiment_cli
 from handoff.audit import cli as audit_cli
 from handoff.console import agents_cli, feedback_cli
 from handoff.privacy import cli as privacy_cli
@@ -44,6 +46,7 @@ SERVICE_COMMANDS: Final[dict[str, ServiceCommand]] = {
     "privacy": privacy_cli,
     "audit": audit_cli,
     "agents": agents_cli,
+    "experiment": experiment_cli,
 }
 
 

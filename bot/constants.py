@@ -126,5 +126,7 @@ SLOT_EMPATHY_STATE: Final = "empathy_state"
 SLOT_EMPATHY_EXPLANATION: Final = "empathy_explanation"
 # The compact per-turn record analytics reads from the event broker (docs/tracker-budget.md).
 SLOT_TURN_RECORD: Final = "turn_record"
+# The tone experiment's exposure, set once per conversation: {"experiment", "variant"} (docs/experiments.md).
+SLOT_EXPERIMENT_EXPOSURE: Final = "experiment_exposure"
 # One self-service attempt, set when it happens (the handoff payload collects them from the events).
 SLOT_SELF_SERVICE_ATTEMPT: Final = "self_service_attempt"

@@ -650,6 +650,61 @@ def _playground_paths() -> dict[str, Any]:
     }
 
 
+def _dashboard_paths() -> dict[str, Any]:
+    """The supervisor dashboard (handoff/dashboard/): a page and a CSV per metric over a period."""
+
+    def query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema}
+
+    day = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    period = (
+        query("from", day),
+        query("to", day),
+        query("channel", {"enum": ["", "web", "rest", "sms", "whatsapp"]}),
+    )
+    metric = {
+        "name": "metric",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 32},
+        "description": "conversations, containment, self_service, escalations, time_to_escalation, "
+        "frustration_at_handoff, tone_changes, callbacks or csat",
+    }
+    csv_responses = {
+        "200": _ok(
+            "day, channel, measure, label, count, total (formula-like cells start with ').",
+            {"type": "string"},
+            "text/csv",
+        ),
+        **_REDIRECT,
+        **_errors("400", "403", "404"),
+    }
+    return {
+        "/console/dashboard": {
+            "get": _page("The supervisor dashboard over a period (supervisor and admin roles)", *period)
+        },
+        "/console/dashboard/{metric}.csv": {
+            "get": _op(
+                "One metric's daily roll-up rows as CSV",
+                "console",
+                csv_responses,
+                security=_CONSOLE,
+                parameters=[metric, *period],
+            )
+        },
+        "/console/dashboard/static/{filename}": {
+            "get": _op(
+                "The dashboard's stylesheet",
+                "console",
+                {"200": _ok("The file."), **_errors("403", "404")},
+                parameters=[
+                    {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            )
+        },
+    }
+
+
 def _with_live_paths(paths: dict[str, Any]) -> dict[str, Any]:
     for path, item in _live_paths().items():
         paths[path] = {**paths.get(path, {}), **item}
@@ -1017,6 +1072,7 @@ def document() -> dict[str, Any]:
                 **_workspace_paths(),
                 **_history_paths(),
                 **_playground_paths(),
+                **_dashboard_paths(),
             }
         ),
         "components": {

@@ -7,7 +7,9 @@ sends the same JSON.  Only a few slot events carry facts (docs/analytics.md):
 - ``turn_record`` (actions/turn_record.py, docs/tracker-budget.md): one customer turn;
 - ``empathy_explanation``: set only on a turn whose decision escalates, with the decision's reasons;
 - ``handoff_status``: how the latest handoff went; ``callback_status``: how a call-back request went;
-- ``csat_answer``: ``{"score": 1-5, "comment": str | None}``, the customer's CSAT answer.
+- ``csat_answer``: ``{"score": 1-5, "comment": str | None}``, the customer's CSAT answer;
+- ``experiment_exposure``: ``{"experiment": name, "variant": arm or "excluded"}``, once per
+  conversation (actions/experiment_arm.py, docs/experiments.md).
 
 Everything else (including the user's text) is only a sign that the conversation is alive.  Every
 event is hostile: a value of the wrong type or out of range drops that fact, never the batch.
@@ -25,6 +27,7 @@ SLOT_EXPLANATION: Final = "empathy_explanation"
 SLOT_HANDOFF_STATUS: Final = "handoff_status"
 SLOT_CALLBACK_STATUS: Final = "callback_status"
 SLOT_CSAT_ANSWER: Final = "csat_answer"
+SLOT_EXPERIMENT_EXPOSURE: Final = "experiment_exposure"
 
 # The decisions of bot/empathy/escalation.py that escalate, and the reason each gets when the
 # explanation says nothing more (actions/handoff_payload.py ``_reason`` derives it the same way).
@@ -83,7 +86,13 @@ class Csat:
     comment: str | None
 
 
-Fact = Turn | Escalation | HandoffStatus | Callback | Csat
+@dataclass(frozen=True)
+class Exposure:
+    experiment: str
+    variant: str
+
+
+Fact = Turn | Escalation | HandoffStatus | Callback | Csat | Exposure
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,18 @@ def _fact(event: dict[str, Any]) -> Fact | None:
         return Callback(str(value))
     if name == SLOT_CSAT_ANSWER:
         return _csat(value)
+    if name == SLOT_EXPERIMENT_EXPOSURE:
+        return _exposure(value)
     return None
+
+
+def _exposure(value: Any) -> Exposure | None:
+    if not isinstance(value, dict):
+        return None
+    experiment, variant = _code(value.get("experiment")), _code(value.get("variant"))
+    if experiment is None or variant is None:
+        return None
+    return Exposure(experiment, variant)
 
 
 def _turn(record: Any) -> Turn | None:

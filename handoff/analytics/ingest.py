@@ -30,6 +30,7 @@ from handoff.core.models import (
     AnalyticsCsat,
     AnalyticsCursor,
     AnalyticsEscalation,
+    AnalyticsExposure,
     AnalyticsTurn,
 )
 from handoff.shared.conversation_ids import PREFIXES
@@ -185,6 +186,11 @@ def _record(session: Session, conversation: AnalyticsConversation, parsed: event
         return _insert_ignore(session, AnalyticsCallback, {**key, "status": fact.status})
     if isinstance(fact, events.Csat):
         return _insert_ignore(session, AnalyticsCsat, {**key, "score": fact.score, "comment": fact.comment})
+    if isinstance(fact, events.Exposure):
+        # One row per conversation and experiment (its unique key): the first exposure wins.
+        exposure: dict[str, Any] = {"experiment": fact.experiment, "variant": fact.variant}
+        exposure.update(conversation_id=parsed.conversation_id, at=parsed.at)
+        return _insert_ignore(session, AnalyticsExposure, exposure)
     if isinstance(fact, events.HandoffStatus):
         # Not a row: the conversation's latest status.  A replay in id order ends on the same value.
         conversation.handoff_status = fact.status

@@ -144,6 +144,10 @@ def refresh(
     engine: Engine, first: date, last: date, now: datetime, ttl: timedelta = DEFAULT_TTL
 ) -> Refreshed:
     """Brings the roll-ups of ``first``..``last`` (and of every day new rows fall on) up to date."""
+    # Most page loads find nothing to do: read first, so they never take the write lock.
+    with engine.connect() as connection:
+        if not _anything_stale(connection, first, last, now, ttl):
+            return Refreshed(0)
     with engine.begin() as connection:
         _lock(connection)
         stale = _dirty_days(connection) | _open_days(connection, now, ttl) | _missing(connection, first, last)
@@ -175,6 +179,16 @@ def _lock(connection: Connection) -> None:
     connection.execute(
         select(rollup_marks.c.position).where(rollup_marks.c.source == REFRESH_LOCK).with_for_update()
     ).one()
+
+
+def _anything_stale(connection: Connection, first: date, last: date, now: datetime, ttl: timedelta) -> bool:
+    marks = dict(connection.execute(select(rollup_marks.c.source, rollup_marks.c.position)).tuples().all())
+    for model in FACT_TABLES:
+        table = model.__table__
+        newest = connection.execute(select(func.max(table.c.id))).scalar()
+        if newest is not None and newest > marks.get(table.name, 0):
+            return True
+    return bool(_open_days(connection, now, ttl) or _missing(connection, first, last))
 
 
 def _dirty_days(connection: Connection) -> set[date]:

@@ -384,3 +384,96 @@ def test_the_action_server_reads_the_shipped_policy_unless_told_otherwise() -> N
     assert ROOT / ActionServerSettings.from_env({}).csat_policy_file == ROOT / "policy" / "csat.yml"
     other = ActionServerSettings.from_env({"ATTUNE_CSAT_POLICY": "/etc/csat.yml"})
     assert other.csat_policy_file == "/etc/csat.yml"
+
+
+# --- after a person resolved the handoff, on the trained model --------------------------------------
+# The handback is sent by the handoff service (handoff/core/rasa_client.py ``say_handed_back``), not
+# predicted, so no conversation test can hold it: these build the tracker it leaves and ask the
+# trained model (ATTUNE_TEST_MODEL) what follows the customer's reply.
+
+
+def handed_back(*, resolved: bool, reply_intent: str, reply: str) -> list[Any]:
+    """A conversation handed to a person and, when ``resolved``, handed back; then the reply."""
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        BotUttered,
+        ConversationPaused,
+        ConversationResumed,
+        SessionStarted,
+        SlotSet,
+        UserUttered,
+    )
+
+    def user(text: str, intent: str) -> UserUttered:
+        return UserUttered(text, {"name": intent, "confidence": 0.99})
+
+    events: list[Any] = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        user("can I talk to a person please", "request_human"),
+        ActionExecuted("action_handoff"),
+        SlotSet("handoff_status", "delivered"),
+        ActionExecuted("action_listen"),
+        ConversationPaused(),
+        user("my parcel never came", "order_status"),
+        ActionExecuted("utter_agent_message"),
+        BotUttered("Sam: I've sent a new one today."),
+        ActionExecuted("action_listen"),
+    ]
+    if resolved:  # what say_handed_back appends after the resume
+        events += [
+            ConversationResumed(),
+            ActionExecuted("utter_handback"),
+            BotUttered(
+                "You're back with Pip, Parcelpine's assistant. Is there anything else I can help with?"
+            ),
+            SlotSet("handoff_status", "resolved"),
+            SlotSet("failed_attempts", 0.0),
+            ActionExecuted("action_listen"),
+        ]
+    else:  # resumed by the agent's last message, without the handback (not what resolve does)
+        events.append(ConversationResumed())
+    return [*events, user(reply, reply_intent)]
+
+
+@pytest.fixture(scope="module")
+def trained_agent() -> Any:
+    from rasa.core.agent import Agent
+
+    from bot.components.rasa_patches import install_rasa_patches
+    from tests.support.stack import trained_model
+
+    model = trained_model()
+    install_rasa_patches()
+    return Agent.load(str(model))
+
+
+def next_action(agent: Any, events: list[Any]) -> str:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = DialogueStateTracker.from_events("web:" + "c" * 32, events, agent.domain.slots)
+    prediction = agent.processor.predict_next_with_tracker(tracker)
+    best = max(prediction["scores"], key=lambda s: s["score"])
+    return str(best["action"])
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:UserWarning")
+@pytest.mark.parametrize(
+    ("reply_intent", "reply"), [("deny", "no"), ("goodbye", "bye"), ("nothing_else", "that's all")]
+)
+def test_after_a_person_resolved_the_handoff_the_reply_to_anything_else_starts_the_csat_question(
+    trained_agent: Any, reply_intent: str, reply: str
+) -> None:
+    events = handed_back(resolved=True, reply_intent=reply_intent, reply=reply)
+
+    assert next_action(trained_agent, events) == "csat_form"
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:UserWarning")
+def test_bye_without_the_handback_is_the_plain_goodbye(trained_agent: Any) -> None:
+    events = handed_back(resolved=False, reply_intent="goodbye", reply="bye")
+
+    assert next_action(trained_agent, events) == "utter_goodbye"

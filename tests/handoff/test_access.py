@@ -341,6 +341,16 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
         plain("/console/playground/static/playground.js"),
         everyone(Outcome(200)),
     ),
+    # --- the supervisor dashboard (handoff/dashboard/): supervisors and admins; counts, no conversation --
+    ("GET", "/console/dashboard"): (plain("/console/dashboard"), console(FORBIDDEN, ok(200))),
+    ("GET", "/console/dashboard/{metric}.csv"): (
+        plain("/console/dashboard/csat.csv"),
+        console(FORBIDDEN, ok(200)),
+    ),
+    ("GET", "/console/dashboard/static"): (
+        plain("/console/dashboard/static/dashboard.css"),
+        everyone(Outcome(200)),
+    ),
     # --- public: static files, the customer's web chat and its switch, health --------------------
     ("GET", "/console/static"): (plain("/console/static/console.css"), everyone(Outcome(200))),
     ("GET", "/chat"): (plain("/chat"), everyone(Outcome(200))),

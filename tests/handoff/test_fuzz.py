@@ -117,6 +117,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "/console/playground/save",
         "/console/playground/static/{filename}",
     ),
+    # The supervisor dashboard: periods and channels are checked (400), unknown metrics are 404.
+    "dashboard": (
+        "/console/dashboard",
+        "/console/dashboard/{metric}.csv",
+        "/console/dashboard/static/{filename}",
+    ),
     "operations": ("/healthz", "/metrics", "/api/v1/openapi.json"),
 }
 

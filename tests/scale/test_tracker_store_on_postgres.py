@@ -3,7 +3,7 @@
 Issue 12: a NUL in the REST sender made psycopg2 raise ``ValueError`` inside Rasa 3.6's
 ``SQLTrackerStore.session_scope``, which exits the process.  The channels refuse such ids now
 (bot/components/input_checks.py); this checks the store behind them on a real PostgreSQL, built
-by Rasa's own factory from endpoints.yml's ``type`` with the keys of the README's example.
+by Rasa's own factory from endpoints.yml's ``type`` with the keys of docs/operators.md's example.
 """
 
 import os

@@ -18,7 +18,7 @@ HANDED_OFF = "web:" + "a" * 32  # consent on: its frustration at handoff counts
 OPTED_OUT = "sms:+447700900123"  # consent off throughout
 CONTAINED = "web:" + "c" * 32  # two successful look-ups, no escalation
 LATE_OPT_OUT = "web:" + "d" * 32  # consent on, then off at turn 4: contributes no frustration
-HOSTILE_STATUS = "=HYPERLINK(\"http://x\",\"y\")"
+HOSTILE_STATUS = '=HYPERLINK("http://x","y")'
 
 
 def contained(sender: str, start: float) -> list[dict[str, Any]]:
@@ -36,7 +36,11 @@ def contained(sender: str, start: float) -> list[dict[str, Any]]:
 
 def late_opt_out(sender: str, start: float) -> list[dict[str, Any]]:
     turn4 = record(4, consent=False, decision="none")
-    return [*conversation(sender, start), user(sender, start + 70), slot(sender, start + 70.1, "turn_record", turn4)]
+    return [
+        *conversation(sender, start),
+        user(sender, start + 70),
+        slot(sender, start + 70.1, "turn_record", turn4),
+    ]
 
 
 def fixture_events() -> list[dict[str, Any]]:

@@ -82,4 +82,4 @@ def test_a_rebuild_gives_the_same_rows_as_refreshes(analytics: Engine) -> None:
 
 
 def test_the_failure_codes_are_the_action_servers() -> None:
-    assert rollups.FAILED_OUTCOMES == set(FAILURE_REASONS)
+    assert set(FAILURE_REASONS) == rollups.FAILED_OUTCOMES
