@@ -11,26 +11,15 @@ An entry the service refuses for good stays here as ``rejected`` with the reason
 The table is the one the queue always had (``audit_queue``): existing databases keep working.
 """
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import MetaData
 
 from actions.clients.audit import AuditClient, Recorded
-from actions.durable_queue import DurableQueue, Layout, QueueItem
+from actions.durable_queue import DurableQueue, Layout, QueueItem, id_ordered_table
 from actions.queue_flusher import FLUSH_INTERVAL_SECONDS, Attempt, QueueFlusher, SendOne, attempt
 from actions.queue_flusher import flush_once as flush_queue
 
 metadata = MetaData()
-queue_table = Table(
-    "audit_queue",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),  # decision order
-    Column("key", String(128), nullable=False, unique=True),
-    Column("entry", Text, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", Float, nullable=False),
-    Column("last_error", Text, nullable=True),
-    Column("created_at", Float, nullable=False),
-)
+queue_table = id_ordered_table("audit_queue", metadata, key="key", body="entry")  # the id: decision order
 
 AUDIT_LAYOUT = Layout(table=queue_table, key="key", body="entry", order="id", in_order=True)
 WHAT = "audit entry"

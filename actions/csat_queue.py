@@ -8,25 +8,14 @@ An answer the service refuses for good stays here as ``rejected`` with the reaso
 not depend on this: it reads the ``csat_answer`` slot from Rasa's event broker.
 """
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import MetaData
 
 from actions.clients.csat import CsatClient
-from actions.durable_queue import DurableQueue, Layout, QueueItem
+from actions.durable_queue import DurableQueue, Layout, QueueItem, id_ordered_table
 from actions.queue_flusher import FLUSH_INTERVAL_SECONDS, Attempt, QueueFlusher, SendOne, attempt
 
 metadata = MetaData()
-queue_table = Table(
-    "csat_queue",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("answer_id", String(128), nullable=False, unique=True),
-    Column("answer", Text, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", Float, nullable=False),
-    Column("last_error", Text, nullable=True),
-    Column("created_at", Float, nullable=False),
-)
+queue_table = id_ordered_table("csat_queue", metadata, key="answer_id", body="answer")
 
 CSAT_LAYOUT = Layout(table=queue_table, key="answer_id", body="answer", order="id", in_order=False)
 WHAT = "CSAT answer"

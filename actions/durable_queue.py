@@ -21,7 +21,20 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, TypeVar, get_args
 
-from sqlalchemy import Column, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 
 from actions.sql import open_engine
@@ -61,6 +74,25 @@ class Layout:
 
     def column(self, name: str) -> Column[Any]:
         return self.table.c[name]
+
+
+def id_ordered_table(name: str, metadata: MetaData, key: str, body: str) -> Table:
+    """The table of a queue whose items keep the order they were added in (an autoincrement id)
+    and are deleted once delivered: the audit queue and the CSAT queue.  ``key`` is unique, so an
+    item enqueued twice (an action retried) is stored once.
+    """
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column(key, String(128), nullable=False, unique=True),
+        Column(body, Text, nullable=False),
+        Column("status", String(16), nullable=False, index=True),
+        Column("attempts", Integer, nullable=False),
+        Column("next_attempt_at", Float, nullable=False),
+        Column("last_error", Text, nullable=True),
+        Column("created_at", Float, nullable=False),
+    )
 
 
 @dataclass(frozen=True)
