@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final
+from typing import Final, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -180,13 +180,14 @@ def _labels(definition: Definition, totals: Totals) -> list[tuple[str, int]]:
     return sorted(counts, key=lambda item: (-item[1], item[0]))
 
 
-@dataclass(frozen=True)
-class RollupRow:
-    day: date
+class RollupRow(NamedTuple):
+    """A roll-up row, or a sum of them (``channel`` ALL_CHANNELS: every channel; ``day`` None: every day)."""
+
+    day: date | None
     channel: str
     measure: str
     label: str
-    count: int
+    how_many: int  # ``count`` would shadow tuple.count
     total: float
 
 
@@ -205,20 +206,47 @@ def read_rows(engine: Engine, period: Period, measures: Sequence[str] | None = N
     return [RollupRow(row[0], row[1], row[2], row[3], int(row[4]), float(row[5])) for row in rows]
 
 
+def read_sums(engine: Engine, period: Period) -> tuple[list[RollupRow], list[RollupRow]]:
+    """The period's roll-ups summed in the database: per day over the channels, and per channel over
+    the days (a page reads a few thousand sums rather than every day of every channel).
+    """
+    d = r.daily
+    where = [d.c.day >= period.first, d.c.day <= period.last]
+    if period.channel:
+        where.append(d.c.channel == period.channel)
+    count, total = func.sum(d.c.count), func.sum(d.c.total)
+    with engine.connect() as connection:
+        by_day = connection.execute(
+            select(d.c.day, d.c.metric, d.c.label, count, total)
+            .where(*where)
+            .group_by(d.c.day, d.c.metric, d.c.label)
+        ).all()
+        by_channel = connection.execute(
+            select(d.c.channel, d.c.metric, d.c.label, count, total)
+            .where(*where)
+            .group_by(d.c.channel, d.c.metric, d.c.label)
+        ).all()
+    return (
+        [RollupRow(day, ALL_CHANNELS, m, label, int(n), float(t)) for day, m, label, n, t in by_day],
+        [RollupRow(None, channel, m, label, int(n), float(t)) for channel, m, label, n, t in by_channel],
+    )
+
+
 def _group(rows: Sequence[RollupRow], key: Callable[[RollupRow], object]) -> dict[object, Totals]:
     grouped: defaultdict[object, Totals] = defaultdict(dict)
     for row in rows:
         totals = grouped[key(row)]
         count, total = totals.get((row.measure, row.label), (0, 0.0))
-        totals[(row.measure, row.label)] = (count + row.count, total + row.total)
+        totals[(row.measure, row.label)] = (count + row.how_many, total + row.total)
     return grouped
 
 
-def metrics(rows: Sequence[RollupRow], period: Period) -> list[Metric]:
-    """Every metric of the page, from the period's roll-up rows."""
-    overall = _group(rows, lambda row: ALL_CHANNELS).get(ALL_CHANNELS, {})
-    by_channel = _group(rows, lambda row: row.channel)
-    by_day = _group(rows, lambda row: row.day)
+def metrics(sums: tuple[Sequence[RollupRow], Sequence[RollupRow]], period: Period) -> list[Metric]:
+    """Every metric of the page, from ``read_sums``."""
+    daily_sums, channel_sums = sums
+    overall = _group(channel_sums, lambda row: ALL_CHANNELS).get(ALL_CHANNELS, {})
+    by_channel = _group(channel_sums, lambda row: row.channel)
+    by_day = _group(daily_sums, lambda row: row.day)
     found = []
     for definition in DEFINITIONS:
         value, detail = _headline(definition.key, overall)
@@ -238,7 +266,8 @@ def csv_rows(rows: Sequence[RollupRow]) -> Iterator[list[str]]:
     """A metric's CSV: a header, then one line per day, channel, measure and label."""
     yield ["day", "channel", "measure", "label", "count", "total"]
     for row in rows:
-        yield [row.day.isoformat(), row.channel, row.measure, row.label, str(row.count), f"{row.total:g}"]
+        day = row.day.isoformat() if row.day is not None else ""
+        yield [day, row.channel, row.measure, row.label, str(row.how_many), f"{row.total:g}"]
 
 
 def data_span(engine: Engine) -> tuple[date, date] | None:

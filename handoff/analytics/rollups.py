@@ -182,7 +182,8 @@ def _lock(connection: Connection) -> None:
 
 
 def _anything_stale(connection: Connection, first: date, last: date, now: datetime, ttl: timedelta) -> bool:
-    marks = dict(connection.execute(select(rollup_marks.c.source, rollup_marks.c.position)).tuples().all())
+    rows = connection.execute(select(rollup_marks.c.source, rollup_marks.c.position)).all()
+    marks = {str(source): int(position) for source, position in rows}
     for model in FACT_TABLES:
         table = model.__table__
         newest = connection.execute(select(func.max(table.c.id))).scalar()
@@ -202,17 +203,18 @@ def _dirty_days(connection: Connection) -> set[date]:
         mark = connection.execute(
             select(rollup_marks.c.position).where(rollup_marks.c.source == source)
         ).scalar_one()
-        joined = table.join(conversation, table.c.conversation_id == conversation.c.conversation_id)
+        # The new rows first (their id range), then their conversations: never a scan of either table.
+        fresh = select(table.c.id, table.c.at, table.c.conversation_id).where(table.c.id > mark).subquery()
         row = connection.execute(
             select(
-                func.max(table.c.id),
-                func.min(table.c.at),
-                func.max(table.c.at),
+                func.max(fresh.c.id),
+                func.min(fresh.c.at),
+                func.max(fresh.c.at),
                 func.min(conversation.c.started_at),
                 func.max(conversation.c.started_at),
+            ).select_from(
+                fresh.outerjoin(conversation, fresh.c.conversation_id == conversation.c.conversation_id)
             )
-            .select_from(joined)
-            .where(table.c.id > mark)
         ).one()
         if row[0] is None:
             continue

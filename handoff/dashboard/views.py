@@ -39,23 +39,22 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-async def _period_rows(
-    request: web.Request, measures: tuple[str, ...] | None = None
-) -> tuple[periods.Period, list[report.RollupRow]]:
+async def _fresh_period(request: web.Request) -> periods.Period:
+    """The asked period (400 when wrong), its roll-ups brought up to date."""
     now = _now()
     period = periods.parse(request.query, now.date())
-    engine = request.app[ENGINE]
     async with request.app[REFRESH_LOCK]:
-        await asyncio.to_thread(rollups.refresh, engine, period.first, period.last, now)
-    return period, await asyncio.to_thread(report.read_rows, engine, period, measures)
+        await asyncio.to_thread(rollups.refresh, request.app[ENGINE], period.first, period.last, now)
+    return period
 
 
 async def page(request: web.Request) -> web.Response:
     """``GET /console/dashboard?from=&to=&channel=``: every metric, its chart, its definition."""
     login = await require_session(request, access.SUPERVISOR_DASHBOARD)
-    period, rows = await _period_rows(request)
+    period = await _fresh_period(request)
+    sums = await asyncio.to_thread(report.read_sums, request.app[ENGINE], period)
     shown = []
-    for metric in report.metrics(rows, period):
+    for metric in report.metrics(sums, period):
         key, title = metric.definition.key, metric.definition.title
         chart = charts.daily_bars(f"chart-{key}", f"{title} per day", metric.by_day, metric.definition.unit)
         by_label = (
@@ -90,7 +89,8 @@ async def export(request: web.Request) -> web.Response:
     definition = report.BY_KEY.get(request.match_info["metric"])
     if definition is None:
         raise NotFound(f"no such metric; the dashboard has {', '.join(report.BY_KEY)}")
-    period, rows = await _period_rows(request, definition.measures)
+    period = await _fresh_period(request)
+    rows = await asyncio.to_thread(report.read_rows, request.app[ENGINE], period, definition.measures)
     filename = f"attune-{definition.key}-{period.first.isoformat()}-{period.last.isoformat()}.csv"
     return web.Response(
         text=to_csv(report.csv_rows(rows)),

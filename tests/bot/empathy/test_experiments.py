@@ -212,7 +212,7 @@ def test_the_sample_needed_for_five_points_on_a_half_rate_is_the_textbook_one() 
 def arms_with(rate_c: float, rate_t: float, n: int, rng: np.random.Generator) -> dict[str, ArmData]:
     def arm(rate: float) -> ArmData:
         success = (rng.random(n) < rate).astype(float)
-        return ArmData(success=success, escalated=1 - success, length=rng.poisson(5, n).astype(float))
+        return ArmData(success=success, escalated=1.0 - success, length=rng.poisson(5, n).astype(float))
 
     return {"neutral": arm(rate_c), "adaptive": arm(rate_t)}
 

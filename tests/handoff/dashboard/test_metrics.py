@@ -16,7 +16,7 @@ from tests.support.broker_events import conversation
 def shown(engine: Engine, channel: str = "") -> dict[str, report.Metric]:
     period = Period(DAY, DAY, channel)
     rollups.refresh(engine, DAY, DAY, noon(DAY + timedelta(days=5)))
-    return {m.definition.key: m for m in report.metrics(report.read_rows(engine, period), period)}
+    return {m.definition.key: m for m in report.metrics(report.read_sums(engine, period), period)}
 
 
 def test_every_metric_follows_its_definition(analytics: Engine) -> None:
@@ -53,7 +53,7 @@ def test_an_opted_out_customer_contributes_no_frustration(analytics: Engine) -> 
     rollups.refresh(analytics, DAY, DAY, noon(DAY))
     rows = report.read_rows(analytics, Period(DAY, DAY, ""), [rollups.FRUSTRATION_AT_HANDOFF])
 
-    assert [(row.channel, row.count, row.total) for row in rows] == [("web", 1, pytest.approx(0.6))]
+    assert [(row.channel, row.how_many, row.total) for row in rows] == [("web", 1, pytest.approx(0.6))]
 
 
 def test_new_rows_are_added_once_and_a_second_refresh_changes_nothing(analytics: Engine) -> None:
