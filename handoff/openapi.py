@@ -634,7 +634,7 @@ def _playground_paths() -> dict[str, Any]:
             {"dev": {"type": "boolean"}},
         ),
         "/console/playground/save": json_post(
-            "Save the draft into the empathy policy through its validator (audited; 409 when the file moved on)",
+            "Save the draft into the empathy policy through its validator (audited; 409: the file moved on)",
             {"version": {"type": "string", "maxLength": 64}},
         ),
         "/console/playground/static/{filename}": {
