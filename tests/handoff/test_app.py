@@ -42,9 +42,17 @@ async def test_healthz_is_503_not_500_when_the_database_is_gone(aiohttp_client, 
     # Replace the database file with a directory: every new connection now fails.
     db_file = Path(settings.database_url.removeprefix("sqlite:///"))
     client.app[ENGINE].dispose()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-    db_file.mkdir()
+    # The service's background workers (search index, purge) may reopen the file between the unlink
+    # and the mkdir, which recreates it: try again until the directory wins.
+    for _ in range(50):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        try:
+            db_file.mkdir()
+            break
+        except FileExistsError:
+            continue
+    assert db_file.is_dir()
 
     response = await client.get("/healthz")
 
