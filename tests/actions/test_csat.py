@@ -441,12 +441,10 @@ def handed_back(*, resolved: bool, reply_intent: str, reply: str) -> list[Any]:
 def trained_agent() -> Any:
     from rasa.core.agent import Agent
 
-    from bot.components.rasa_patches import install_rasa_patches
     from tests.support.stack import trained_model
 
-    model = trained_model()
-    install_rasa_patches()
-    return Agent.load(str(model))
+    # Prediction only: no Rasa patches (installing them here would leak into every later test).
+    return Agent.load(str(trained_model()))
 
 
 def next_action(agent: Any, events: list[Any]) -> str:
