@@ -75,14 +75,20 @@ def current_limits() -> SelfServiceLimits:
 
 
 def latest_topic(tracker: Tracker) -> str | None:
-    """The most recent thing the customer asked for that needs a lookup (an order or account intent)."""
+    """The most recent thing the customer asked for that needs a lookup (an order or account intent).
+
+    Read from the customer's messages in the posted tracker, else from the ``topic`` slot the last
+    lookup set: in a long conversation Rasa posts only the last turns (the tracker store's rolling
+    window, issue 18), and the request may lie before them.
+    """
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
         intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
         if intent in TOPICS:
             return str(intent)
-    return None
+    remembered = tracker.get_slot(SLOT_TOPIC)
+    return str(remembered) if remembered in TOPICS else None
 
 
 def _failed_attempts(tracker: Tracker) -> int:

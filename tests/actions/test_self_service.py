@@ -165,3 +165,13 @@ def test_latest_topic_skips_small_talk() -> None:
     history = [user_event("billing_issue"), user_event("thank"), user_event("inform")]
 
     assert latest_topic(tracker({}, history)) == "billing_issue"
+
+
+def test_a_request_before_the_posted_turns_is_remembered_by_the_topic_slot() -> None:
+    """Issue 18's rolling window posts only the last turns: "and order 10002?" still means a lookup."""
+    window = [user_event("inform"), user_event("thank"), user_event("inform")]
+
+    assert latest_topic(tracker({"topic": "order_status"}, window)) == "order_status"
+    assert latest_topic(tracker({"topic": "order_status"}, [user_event("refund_status")])) == "refund_status"
+    assert latest_topic(tracker({"topic": "not-a-topic"}, window)) is None
+    assert latest_topic(tracker({}, window)) is None

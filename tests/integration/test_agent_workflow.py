@@ -152,6 +152,8 @@ async def test_an_agent_handles_two_chats_with_a_note_a_canned_reply_a_transfer_
             await agent.select_option("#transfer-to", label=await _colleague_label(agent, "Sam Supervisor"))
             await agent.fill("#transfer-note", "Delivery question, second order")
             await agent.click("#transfer")
+            await agent.wait_for_url(f"{stack.handoff_url}/console*")  # no longer theirs: back to the queue
+            await agent.goto(f"{stack.handoff_url}/console/handoffs/{second_id}")
             await expect(agent.locator("#transfer-list")).to_contain_text("Delivery question, second order")
             await expect(agent.locator("#reply-text")).to_have_count(0)  # no longer the agent's to answer
 
@@ -164,6 +166,8 @@ async def test_an_agent_handles_two_chats_with_a_note_a_canned_reply_a_transfer_
             await agent.select_option("#disposition", "order_located")
             await agent.fill("#disposition-note", "Parcel at the depot, out tomorrow")
             await agent.click("#resolve")
+            await agent.wait_for_url(f"{stack.handoff_url}/console*")  # resolved: back to the queue
+            await agent.goto(f"{stack.handoff_url}/console/handoffs/{first_id}")
             await expect(agent.locator("#disposition-shown strong")).to_have_attribute(
                 "data-code", "order_located"
             )

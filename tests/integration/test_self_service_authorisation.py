@@ -77,7 +77,7 @@ async def test_lookups_are_throttled_per_conversation(stack: RunningStack) -> No
     answers += [await rest(stack, chat, f"and order {10002 - n % 2}?") for n in range(20)]
 
     assert "delivered" in answers[0] and "on its way" in answers[1], answers[:2]
-    assert "can't check any more details" in answers[-1], answers[-1]
+    assert "can't check any more details" in answers[-1], answers
 
 
 async def test_typing_someone_elses_email_and_yes_cancels_nothing(stack: RunningStack) -> None:

@@ -136,7 +136,8 @@ async def test_a_person_joins_replies_with_their_name_and_leaves_once_each(stack
             for button in await offer.all():
                 await expect(button).to_be_disabled()  # used: neither can be pressed again
             await expect(offer.first).to_have_class("chosen")
-            await expect(messages.locator("li.customer").last).to_have_text(YES)  # the words they saw
+            # The words they saw (the message also shows its local time).
+            await expect(messages.locator("li.customer").last).to_have_attribute("data-text", YES)
             await expect(messages.locator("li.bot", has_text="passed our conversation")).to_be_visible()
 
             session = await customer.evaluate("localStorage.getItem('attune-signed-session')")
