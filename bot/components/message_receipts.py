@@ -194,6 +194,10 @@ class MessageReceipts:
             return
         column = receipts.c.handled_at
         column_type = column.type.compile(dialect=self.engine.dialect)
+        # Only the rows from before this upgrade are old: SQLite commits the ALTER on its own, so
+        # another server may already have claimed a new sid (handled_at NULL, in flight) before the
+        # UPDATE below runs, and marking that one handled would refuse its redelivery for good.
+        started = self._clock()
         try:
             # One transaction: on PostgreSQL the ALTER locks the table until the old rows are marked, so
             # no server sees them unhandled (and takes over a replay of one).
@@ -202,7 +206,9 @@ class MessageReceipts:
                     f"ALTER TABLE {receipts.name} ADD COLUMN {column.name} {column_type} NULL"
                 )
                 connection.execute(
-                    update(receipts).where(column.is_(None)).values(handled_at=receipts.c.received_at)
+                    update(receipts)
+                    .where(column.is_(None), receipts.c.received_at < started)
+                    .values(handled_at=receipts.c.received_at)
                 )
         except SQLAlchemyError:
             # Another Rasa server added it between the check and the ALTER (and marked the rows).
