@@ -128,10 +128,14 @@ axe: $(AXE) ## Install axe-core (npm, pinned) for the browser accessibility chec
 # itself; they are installed here if missing.
 POSTGRES ?= $(or $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/postgres))),/usr/lib/postgresql/15/bin/postgres)
 REDIS_SERVER ?= /usr/bin/redis-server
+# The Pika broker fault test (tests/handoff/analytics/test_pika_faults.py) starts a private RabbitMQ node.
+RABBITMQ_SERVER ?= /usr/sbin/rabbitmq-server
 $(POSTGRES):
 	$(SUDO) apt-get install -y --no-install-recommends postgresql || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }
 $(REDIS_SERVER):
 	$(SUDO) apt-get install -y --no-install-recommends redis-server || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends redis-server; }
+$(RABBITMQ_SERVER):
+	$(SUDO) apt-get install -y --no-install-recommends rabbitmq-server || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends rabbitmq-server; }
 
 # The deploy units' test (tests/test_deploy_units.py) checks them with systemd-analyze.
 SYSTEMD_ANALYZE ?= /usr/bin/systemd-analyze
@@ -139,7 +143,7 @@ $(SYSTEMD_ANALYZE):
 	$(SUDO) apt-get install -y --no-install-recommends systemd || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends systemd; }
 
 .PHONY: datastores scale-test
-datastores: $(POSTGRES) $(REDIS_SERVER) ## Install Debian's PostgreSQL and Redis for the scale-out test (if missing)
+datastores: $(POSTGRES) $(REDIS_SERVER) $(RABBITMQ_SERVER) ## Install Debian's PostgreSQL, Redis and RabbitMQ for the scale-out and broker tests (if missing)
 
 scale-test: train datastores ## Two Rasa + two action servers on Postgres + Redis behind a load balancer
 	ATTUNE_TEST_MODEL=models/attune.tar.gz $(VENV)/bin/pytest -q tests/scale
@@ -171,6 +175,10 @@ bench-fallback: setup ## FallbackClassifier threshold/ambiguity by 5-fold cross-
 bench-empathy: train ## Latency the emotion component and per-turn action add per message (p50/p95)
 	$(PY) -m bench.empathy
 
+.PHONY: bench-shadow
+bench-shadow: setup ## Shadow mode: what a candidate empathy policy adds per message, p50/p95 (goal <= 2 ms p95; ARGS=--turns N)
+	$(PY) -m bench.shadow $(ARGS)
+
 bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 000 handoffs, outbox recovery
 	$(PY) -m bench.handoff
 
@@ -178,9 +186,12 @@ bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 0
 bench-console-pages: setup ## Console pages p50/p95 (queue, handoff, search, history, resolved) with 10 000 handoffs, 100 000 messages
 	$(PY) -m bench.console_pages $(ARGS)
 
-.PHONY: bench-dashboard
+.PHONY: bench-dashboard bench-dashboard-pg
 bench-dashboard: setup ## Supervisor dashboard p50/p95 over 1 000 000 generated turns (roll-ups, SQLite)
 	$(PY) -m bench.dashboard $(ARGS)
+
+bench-dashboard-pg: setup datastores ## The same on a private PostgreSQL (goal p95 <= 300 ms; writes bench/results/dashboard-postgres.json)
+	$(PY) -m bench.dashboard --database postgres $(ARGS)
 
 .PHONY: bench-console
 bench-console: train browser ## Live console in Chromium: new handoff on an agent's screen and reply in the web chat, p50/p95 ms
@@ -196,6 +207,10 @@ bench-faults: train ## Kill -9 each process under 50 concurrent handoff requests
 .PHONY: bench-e2e bench-soak
 bench-e2e: train ## Attune vs plain Rasa over REST at 1-32 users: p50/p95/p99, msg/s, CPU, RSS (ARGS=--quick)
 	$(PY) -m bench.e2e $(ARGS)
+
+.PHONY: bench-e2e-broker
+bench-e2e-broker: train ## Attune with the event broker off vs on, interleaved: added p50/p95 per message (ARGS=--repeats 5)
+	$(PY) -m bench.e2e_broker $(ARGS)
 
 bench-soak: train ## Soak Attune with steady traffic, sampling memory (MINUTES=20; not in CI)
 	$(PY) -m bench.soak --minutes $(or $(MINUTES),20) $(ARGS)

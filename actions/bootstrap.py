@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from actions import metrics as metric_definitions
 from actions import settings as settings_module
+from actions import shadow_mode
 from actions.audit_queue import AuditQueue, audit_flusher
 from actions.background import Repeating
 from actions.callback_hours import CallbackHours, load_hours
@@ -35,11 +36,11 @@ from actions.csat_ledger import CsatLedger
 from actions.csat_policy import CsatPolicy
 from actions.csat_policy import load as load_csat_policy
 from actions.csat_queue import CsatQueue, csat_flusher
-from actions.experiment_arm import load as load_experiments
+from actions.experiment_arm import ExperimentsFile
 from actions.handoff_delivery import outbox_flusher
 from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox
-from actions.policy_reload import PolicyFile
+from actions.policy_reload import FileWatch, PolicyFile
 from actions.queue_flusher import QueueFlusher
 from actions.settings import ActionServerSettings
 from actions.store.gateway import DemoStore, open_store
@@ -70,6 +71,7 @@ OVERRIDABLE = frozenset(
         "csat_client",
         "csat_flusher",
         "experiments",
+        "shadow",
     }
 )
 
@@ -147,8 +149,17 @@ class Services:
         return self._once("csat_policy", lambda: load_csat_policy(self.settings.csat_policy_file))
 
     def experiments(self) -> tuple[Experiment, ...]:
-        """The tone experiments: ATTUNE_EXPERIMENTS, checked on first use (actions/experiment_arm.py)."""
-        return self._once("experiments", lambda: load_experiments(self.settings.experiments_file))
+        """The tone experiments: ATTUNE_EXPERIMENTS, checked on first use and re-read when the file
+        changes (actions/experiment_arm.py); a test's override is used as it is.
+        """
+        source = self._once("experiments", lambda: ExperimentsFile(FileWatch(self.settings.experiments_file)))
+        return source if isinstance(source, tuple) else source.current()
+
+    def shadow(self) -> shadow_mode.ShadowMode | None:
+        """Shadow mode (ATTUNE_SHADOW, docs/shadow.md): None when off or unusable (logged); read once."""
+        return self._once(
+            "shadow", lambda: shadow_mode.load(self.settings.shadow_file, self.settings.store_database_url)
+        )
 
     def csat_ledger(self) -> CsatLedger:
         """When each customer was last asked the CSAT question (same database as the demo store)."""
@@ -178,7 +189,12 @@ class Services:
 
     def background_tasks(self) -> list[Repeating]:
         """What the action server repeats on its own timer: sending saved handoffs and audit entries."""
-        return [self.outbox_flusher(), self.audit_flusher(), self.csat_flusher()]
+        return [
+            self.outbox_flusher(),
+            self.audit_flusher(),
+            self.csat_flusher(),
+            *shadow_mode.writers(self.shadow()),
+        ]
 
     def metrics(self) -> ActionServerMetrics:
         """This process's Prometheus metrics, served on 127.0.0.1:ATTUNE_ACTIONS_METRICS_PORT (when set);

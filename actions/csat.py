@@ -5,8 +5,10 @@ When: the customer says there is nothing else (intent ``nothing_else``, "no than
 or answers "no" to an "anything else?": the bot's after a thank-you, or the handback's after a
 person resolved the handoff (handoff/core/rasa_client.py), where "bye" counts too.  That starts
 ``csat_form`` (data/rules/rules.yml); ``validate_csat_form`` decides at the form's start whether to
-ask at all, and a suppressed form ends at once.  The idle trigger (policy/csat.yml
-``idle_minutes``) is not wired: docs/analytics.md, "CSAT", says why.
+ask at all, and a suppressed form ends at once.  Silence counts too: when an "anything else?" went
+unanswered for policy/csat.yml ``idle_minutes``, the handoff service triggers the intent
+``EXTERNAL_csat_idle`` (handoff/analytics/idle_csat.py), which starts the same form with the same
+checks; a question it does not ask ends without a word (no goodbye to a customer who may have gone).
 
 Not asked (the plain goodbye instead), checked in this order:
 
@@ -43,6 +45,7 @@ from actions.csat_policy import CsatPolicy
 from actions.csat_queue import CsatQueue
 from actions.handoff_delivery import DELIVERED, QUEUED
 from bot.constants import (
+    CSAT_IDLE,
     FORM_CSAT,
     SLOT_CSAT_ANSWER,
     SLOT_CSAT_COMMENT,
@@ -91,6 +94,8 @@ SKIP: Final = frozenset(
 )
 
 Clock = Callable[[], float]
+# Rasa's mark on a user event it made for a triggered intent (rasa.shared.core.constants.IS_EXTERNAL).
+IS_EXTERNAL: Final = "is_external"
 
 
 def parse_score(text: object) -> int | None:
@@ -143,9 +148,29 @@ def quiet_reason(tracker: Tracker, policy: CsatPolicy, empathy: EmpathyPolicy) -
     return None
 
 
+def latest_customer_event(tracker: Tracker) -> dict[str, Any]:
+    """The latest message the customer sent: not an intent triggered through Rasa's API (the idle
+    trigger's carries no metadata of the channel's, so no verified customer).
+    """
+    return next(
+        (
+            e
+            for e in reversed(tracker.events)
+            if e.get("event") == "user" and not (e.get("metadata") or {}).get(IS_EXTERNAL)
+        ),
+        {},
+    )
+
+
+def idle_triggered(tracker: Tracker) -> bool:
+    """The form was started by the idle trigger, not by something the customer said."""
+    intent = (latest_user_event(tracker).get("parse_data") or {}).get("intent") or {}
+    return bool(intent.get("name") == CSAT_IDLE)
+
+
 def ledger_key(tracker: Tracker) -> str:
     """Whom "asked recently" is counted for: the verified customer, else this conversation."""
-    answer = gate_answer(latest_user_event(tracker))
+    answer = gate_answer(latest_customer_event(tracker))
     return customer_key(answer.customer or answer.verified_id, tracker.sender_id)
 
 
@@ -255,7 +280,8 @@ class ActionRecordCsat(SafeAction):
     ) -> EventList:
         score = parse_score(tracker.get_slot(SLOT_CSAT_SCORE))
         if tracker.get_slot(SLOT_CSAT_STATUS) not in ASKING or score is None:
-            dispatcher.utter_message(response="utter_goodbye")
+            if not idle_triggered(tracker):  # the customer said goodbye; silence did not
+                dispatcher.utter_message(response="utter_goodbye")
             return _reset()
         comment = clean_comment(tracker.get_slot(SLOT_CSAT_COMMENT)) or None
         answer = {"score": score, "comment": comment}

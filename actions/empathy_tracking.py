@@ -28,7 +28,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import audit_trail, consent, experiment_arm, resources, turn_record
+from actions import audit_trail, consent, experiment_arm, resources, shadow_mode, turn_record
 from actions.contact_history import ContactHistory
 from actions.languages import unread_language
 from actions.metrics import ActionServerMetrics, record
@@ -55,6 +55,7 @@ from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN, Decisio
 from bot.empathy.experiments import Experiment
 from bot.empathy.policy import EmpathyPolicy
 from bot.empathy.scoring import score_turn
+from bot.empathy.shadow import LiveTurn
 from bot.empathy.signals import RETURN_WINDOW_MINUTES, TurnObservation, compute_signals
 from bot.empathy.tone import NEUTRAL, choose_tone
 
@@ -337,11 +338,13 @@ class ActionTrackEmpathy(Action):
         clock: Callable[[], float] = time.time,
         metrics: Callable[[], ActionServerMetrics] = resources.metrics,
         experiments: Callable[[], tuple[Experiment, ...]] = resources.experiments,
+        shadow: Callable[[], shadow_mode.ShadowMode | None] = resources.shadow,
     ) -> None:
         self._contacts = contacts
         self._clock = clock
         self._metrics = metrics
         self._experiments = experiments
+        self._shadow = shadow
 
     def name(self) -> str:
         return "action_track_empathy"
@@ -380,10 +383,11 @@ class ActionTrackEmpathy(Action):
 
     def track(self, tracker: Tracker) -> list[dict[str, Any]]:
         """All this turn decided, as slot events; none when there is no new customer message to score."""
-        policy = resources.empathy_policy()
         latest, previous, reply_seconds = latest_turns(tracker)
-        if latest is None:
+        # A triggered intent (the idle CSAT trigger's, marked external by Rasa) is no customer message.
+        if latest is None or (latest.get("metadata") or {}).get("is_external") is True:
             return []
+        policy = resources.empathy_policy()
         state = tracker.get_slot(SLOT_EMPATHY_STATE) or {}
         # Rasa runs slot extraction again when a form activates in the same turn: score each
         # message once, or the trajectory would count it twice and undo its own decision.
@@ -422,17 +426,17 @@ class ActionTrackEmpathy(Action):
             use_emotion=language is None,
             unread_because=f"message in a language the models do not read: {language}",
         )
-        score = score_turn(
-            signals,
+        carried = (
             _carried(turn.state, tracker, SLOT_FRUSTRATION),
             _carried(turn.state, tracker, SLOT_DISTRESS),
-            policy,
         )
+        score = score_turn(signals, *carried, policy)
+        # The engine's own tone: the slot holds the wording, neutral in a neutral arm.
+        previous_tone = turn.state.get(experiment_arm.ADAPTIVE_TONE_KEY) or tracker.get_slot(SLOT_TONE)
         tone = choose_tone(
             score.frustration.value,
             score.distress.value,
-            # The engine's own tone: the slot holds the wording, neutral in a neutral arm.
-            turn.state.get(experiment_arm.ADAPTIVE_TONE_KEY) or tracker.get_slot(SLOT_TONE),
+            previous_tone,
             int(turn.state.get("tone_turns", 0)),
             policy.tone,
         )
@@ -444,6 +448,26 @@ class ActionTrackEmpathy(Action):
             turn.history,
             policy.escalation,
             turn.misunderstood,
+        )
+        # The live decision is made: a candidate policy may now read the same turn, in shadow
+        # (docs/shadow.md); it returns nothing and never raises.
+        shadow_mode.observe(
+            self._shadow,
+            tracker.sender_id,
+            LiveTurn(
+                turn.number,
+                signals,
+                turn.explicit,
+                turn.failures,
+                turn.misunderstood,
+                *carried,
+                previous_tone,
+                int(turn.state.get("tone_turns", 0)),
+                turn.history,
+                score,
+                tone.tone,
+                decision.kind,
+            ),
         )
         # The decision above is made; an experiment changes only the wording of the reply.
         applied = experiment_arm.apply(

@@ -14,6 +14,7 @@ check means something, and conversations the experiment cannot affect are left o
 """
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ import yaml
 from rasa_sdk import Tracker
 
 from actions import consent
+from actions.policy_reload import FileWatch
 from bot.empathy.experiments import EXCLUDED, Experiment, ExperimentError, assign, parse, running
 from bot.empathy.tone import NEUTRAL
 
@@ -45,6 +47,44 @@ def load(path: str | Path) -> tuple[Experiment, ...]:
         return parse(yaml.safe_load(text))
     except yaml.YAMLError as error:
         raise ExperimentError(f"{path}: not valid YAML ({error})") from error
+
+
+class ExperimentsFile:
+    """The experiments in the file ``watch`` looks at, re-read when it changes: no restart needed.
+
+    ``current()`` is asked on every scored turn; the ``watch`` (actions/policy_reload.py) compares
+    the file's (inode, size, mtime) with what it loaded at most once a second, and
+    re-reads and re-checks the file only when they differ.  A file that no longer validates is not
+    taken: the last good experiments stay in force and the error is logged once per change.  With
+    no good file yet (a broken file at start-up) there are no experiments: everyone gets the
+    adaptive tone, as without an experiment.  Assignment stays deterministic whatever is reloaded:
+    the arm comes from the experiment's name and the unit, and a conversation keeps the arm it has.
+    """
+
+    def __init__(self, watch: FileWatch) -> None:
+        self.path = watch.path
+        self._lock = threading.Lock()
+        self._watch = watch
+        self._experiments: tuple[Experiment, ...] = ()
+        self._load(first=True)
+
+    def current(self) -> tuple[Experiment, ...]:
+        with self._lock:
+            if self._watch.changed():
+                self._load(first=False)
+            return self._experiments
+
+    def _load(self, first: bool) -> None:
+        try:
+            experiments = load(self.path)
+        except ExperimentError as error:
+            kept = "no experiment runs" if first else "the previous experiments stay in force"
+            logger.error("experiments %s not loaded, %s: %s", self.path, kept, error)
+            return
+        self._experiments = experiments
+        if not first:
+            running = ", ".join(e.name for e in experiments if e.enabled) or "none"
+            logger.info("experiments %s reloaded: enabled now %s", self.path, running)
 
 
 def current(experiments: Callable[[], Sequence[Experiment]], now: float) -> Experiment | None:

@@ -8,6 +8,8 @@ validates is not taken: the last good policy stays in force and the error is log
 so a bad edit of the file by hand never stops scoring.  The first load still fails loudly (start-up).
 
 Each process checks its own disk: with several hosts, every host needs the new file (docs/designers.md).
+``FileWatch`` is that check on its own; the tone experiments' file is watched with it too
+(actions/experiment_arm.py).
 """
 
 import hashlib
@@ -45,8 +47,12 @@ def _stamp(path: Path) -> Stamp | None:
     return found.st_ino, found.st_size, found.st_mtime_ns
 
 
-class PolicyFile:
-    """The policy in ``path``, kept current (see the module's docstring)."""
+class FileWatch:
+    """Whether the file at ``path`` changed since the last look: at most one ``stat`` every ``check_seconds``.
+
+    Not thread-safe on its own: its owner asks under its lock.  A file that is gone is not a change
+    (the last good content stays in force); one that comes back is.
+    """
 
     def __init__(
         self,
@@ -57,24 +63,42 @@ class PolicyFile:
         self.path = Path(path)
         self._check_seconds = check_seconds
         self._clock = clock
-        self._lock = threading.Lock()
         self._stamp = _stamp(self.path)
-        self._policy, self.version = load_policy(self.path)  # a bad file stops the first use, as before
         self._checked = clock()
+
+    def changed(self) -> bool:
+        now = self._clock()
+        if now - self._checked < self._check_seconds:
+            return False
+        self._checked = now
+        stamp = _stamp(self.path)
+        if stamp is None or stamp == self._stamp:
+            return False
+        self._stamp = stamp  # reported once per change: a bad file is logged once, not every second
+        return True
+
+
+class PolicyFile:
+    """The policy in ``path``, kept current (see the module's docstring)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        check_seconds: float = CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._watch = FileWatch(self.path, check_seconds, clock)
+        self._policy, self.version = load_policy(self.path)  # a bad file stops the first use, as before
 
     def current(self) -> EmpathyPolicy:
         with self._lock:
-            now = self._clock()
-            if now - self._checked >= self._check_seconds:
-                self._checked = now
-                self._reload_if_changed()
+            if self._watch.changed():
+                self._reload()
             return self._policy
 
-    def _reload_if_changed(self) -> None:
-        stamp = _stamp(self.path)
-        if stamp is None or stamp == self._stamp:
-            return
-        self._stamp = stamp  # tried once per change: a bad file is logged once, not every second
+    def _reload(self) -> None:
         try:
             policy, version = load_policy(self.path)
         except Exception as error:

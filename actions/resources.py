@@ -19,6 +19,7 @@ from actions.csat_queue import CsatQueue
 from actions.metrics import ActionServerMetrics
 from actions.outbox import Outbox
 from actions.queue_flusher import QueueFlusher
+from actions.shadow_mode import ShadowMode
 from actions.store.gateway import DemoStore
 from bot.empathy.experiments import Experiment
 from bot.empathy.policy import EmpathyPolicy
@@ -52,6 +53,11 @@ def csat_policy() -> CsatPolicy:
 def experiments() -> tuple[Experiment, ...]:
     """The tone experiments in ATTUNE_EXPERIMENTS, checked on first use."""
     return services().experiments()
+
+
+def shadow() -> ShadowMode | None:
+    """Shadow mode (ATTUNE_SHADOW): None when it is off (docs/shadow.md)."""
+    return services().shadow()
 
 
 def csat_ledger() -> CsatLedger:

@@ -67,6 +67,8 @@ class ActionServerSettings:
     csat_policy_file: str = "policy/csat.yml"
     # The tone experiments (actions/experiment_arm.py, docs/experiments.md).
     experiments_file: str = "policy/experiments.yml"
+    # Shadow mode: a candidate empathy policy scored beside the live one (actions/shadow_mode.py).
+    shadow_file: str = "policy/shadow.yml"
     # Prometheus metrics on 127.0.0.1:<port>/metrics (actions/metrics.py); None: not served.
     metrics_port: int | None = None
     self_service_limits: SelfServiceLimits = field(default_factory=SelfServiceLimits)
@@ -91,6 +93,7 @@ class ActionServerSettings:
             callback_hours_file=environ.get("ATTUNE_CALLBACK_HOURS", "").strip() or cls.callback_hours_file,
             csat_policy_file=environ.get("ATTUNE_CSAT_POLICY", "").strip() or cls.csat_policy_file,
             experiments_file=environ.get("ATTUNE_EXPERIMENTS", "").strip() or cls.experiments_file,
+            shadow_file=environ.get("ATTUNE_SHADOW", "").strip() or cls.shadow_file,
             metrics_port=_port(environ, "ATTUNE_ACTIONS_METRICS_PORT"),
             self_service_limits=SelfServiceLimits.from_env(environ),
         )

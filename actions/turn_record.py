@@ -2,8 +2,9 @@
 
 Analytics reads it from Rasa's event broker, and the handoff payload builds its trajectory from
 the records in the tracker (actions/handoff_payload.py), so its shape is fixed here and in
-docs/tracker-budget.md; a change of shape bumps ``VERSION``.  Scores and signals are in it only
-with the customer's consent to emotion analysis.
+docs/tracker-budget.md; a change of shape bumps ``VERSION`` (an optional key that readers may
+ignore, as ``emotion``, does not).  Scores, signals and the top emotion label are in it only with
+the customer's consent to emotion analysis.
 
 ``outcome`` is the self-service outcome of the bot's answer to the customer's *previous* message,
 the answer this message reacts to: the record is written when the message is scored, before this
@@ -15,9 +16,11 @@ from typing import Any, Final, Literal, TypedDict
 
 from rasa_sdk import Tracker
 
-from bot.constants import SLOT_LAST_OUTCOME, SLOT_TURN_RECORD
+from bot.constants import PARSE_EMOTION, SLOT_LAST_OUTCOME, SLOT_TURN_RECORD
 
 VERSION: Final = 1
+# The longest emotion label a record carries (bot/empathy/emotions.py; the payload contract allows 32).
+MAX_EMOTION: Final = 32
 # Contributions of the frustration score named in a record, largest first.
 TOP_SIGNALS: Final = 3
 EmotionProcessing = Literal["on", "off"]
@@ -38,6 +41,8 @@ class TurnRecord(TypedDict, total=False):
     frustration: float
     distress: float
     signals: list[str]
+    # The emotion model's top label for the message, when it read one (not for an unread language).
+    emotion: str
 
 
 def top_signals(explanation: dict[str, Any], n: int = TOP_SIGNALS) -> list[str]:
@@ -94,7 +99,21 @@ def build(
         record["frustration"] = round(float((explanation.get("frustration") or {}).get("score", 0.0)), 3)
         record["distress"] = round(float((explanation.get("distress") or {}).get("score", 0.0)), 3)
         record["signals"] = top_signals(explanation)
+        emotion = top_emotion(latest, explanation)
+        if emotion is not None:
+            record["emotion"] = emotion
     return record
+
+
+def top_emotion(latest: dict[str, Any], explanation: dict[str, Any]) -> str | None:
+    """The emotion model's top label for the message; None when it read none (no model, an error,
+    a language the models do not read: the explanation then names it).
+    """
+    if explanation.get("unread_language"):
+        return None
+    reading = (latest.get("parse_data") or {}).get(PARSE_EMOTION)
+    top = reading.get("top") if isinstance(reading, dict) else None
+    return top if isinstance(top, str) and 0 < len(top) <= MAX_EMOTION else None
 
 
 def records(tracker: Tracker) -> list[dict[str, Any]]:

@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--stop-p95-ms", type=float, default=5000.0, help="no higher levels for a system past this"
     )
+    parser.add_argument(
+        "--broker",
+        choices=("on", "off"),
+        default="on",
+        help="Attune with its event broker (as make run) or without (bench/e2e_broker.py compares both)",
+    )
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "attune.tar.gz")
     parser.add_argument("--start-timeout", type=float, default=420.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "e2e.json")
@@ -177,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             attune_dir, plain_dir = Path(tmp, "attune"), Path(tmp, "plain")
             attune_dir.mkdir()
             plain_dir.mkdir()
-            systems["attune"], attune_ready = start_attune(args.model.resolve(), attune_dir)
+            systems["attune"], attune_ready = start_attune(
+                args.model.resolve(), attune_dir, broker=args.broker == "on"
+            )
             systems["plain"] = start_plain(plain_model, plain_dir)
             print("starting Attune and plain Rasa on 127.0.0.1...", flush=True)
             wait_ready(systems["attune"], args.start_timeout, attune_ready)

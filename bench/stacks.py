@@ -162,13 +162,16 @@ def _launcher_has(flag: str) -> bool:
 
 
 def start_attune(
-    model: Path, var_dir: Path, extra_env: Mapping[str, str] | None = None
+    model: Path, var_dir: Path, extra_env: Mapping[str, str] | None = None, broker: bool = True
 ) -> tuple[System, threading.Event]:
-    """``extra_env`` adds to or overrides base_env (bench/growth.py raises the per-conversation limits)."""
+    """``extra_env`` adds to or overrides base_env (bench/growth.py raises the per-conversation limits);
+    ``broker=False`` runs it without the event broker (bench/launch_without_broker.py).
+    """
     rasa, actions, handoff = free_port(), free_port(), free_port()
     system = System("attune", f"http://127.0.0.1:{rasa}")
+    launcher = "bot.launcher" if broker else "bench.launch_without_broker"
     command = [
-        sys.executable, "-m", "bot.launcher", "--model", str(model), "--var-dir", str(var_dir),
+        sys.executable, "-m", launcher, "--model", str(model), "--var-dir", str(var_dir),
         "--rasa-port", str(rasa), "--actions-port", str(actions), "--handoff-port", str(handoff),
     ]  # fmt: skip
     if _launcher_has("--actions-metrics-port"):

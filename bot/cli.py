@@ -6,8 +6,11 @@
 `attune feedback export`,
 `attune audit verify`, `attune privacy export|erase|purge` (handoff/privacy/cli.py),
 `attune migrate-conversation-ids` (bot/conversation_id_migration.py),
+`attune drift check [--day D]` (handoff/analytics/drift_cli.py),
+`attune shadow report [--since D] [--json] [--html PATH]` (handoff/analytics/shadow_cli.py),
 `attune agents add|reset|disable|list` (console accounts; handoff/console/agents_cli.py),
-`attune experiment report NAME [--json] [--html PATH]` (handoff/analytics/experiment_cli.py).
+`attune experiment report NAME [--json] [--html PATH]` (handoff/analytics/experiment_cli.py),
+`attune analytics backfill --since TIME` (handoff/analytics/cli.py).
 
 Runs the shipped empathy engine (emotion model trained from data/, thresholds from
 policy/empathy.yml) over files in the formats of ../shared/data/, prints the metrics, and writes
@@ -23,7 +26,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from handoff.analytics import experiment_cli
+from handoff.analytics import cli as analytics_cli
+from handoff.analytics import drift_cli, experiment_cli, shadow_cli
 from handoff.audit import cli as audit_cli
 from handoff.console import agents_cli, feedback_cli
 from handoff.privacy import cli as privacy_cli
@@ -47,6 +51,9 @@ SERVICE_COMMANDS: Final[dict[str, ServiceCommand]] = {
     "audit": audit_cli,
     "agents": agents_cli,
     "experiment": experiment_cli,
+    "drift": drift_cli,
+    "shadow": shadow_cli,
+    "analytics": analytics_cli,
 }
 
 

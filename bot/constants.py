@@ -37,6 +37,9 @@ HARDSHIP: Final = "hardship"
 UNSUPPORTED_LANGUAGE: Final = "unsupported_language"
 # "No thanks, that's all": the customer has nothing else, so the conversation is resolved (CSAT may follow).
 NOTHING_ELSE: Final = "nothing_else"
+# Never read from text: the handoff service triggers it (Rasa's trigger_intent API) when the customer left
+# an "anything else?" unanswered for policy/csat.yml idle_minutes (handoff/analytics/idle_csat.py).
+CSAT_IDLE: Final = "EXTERNAL_csat_idle"
 
 # Requests that need an order number before the bot can look anything up.
 ORDER_TOPICS: Final = (ORDER_STATUS, DELIVERY_PROBLEM, RETURN_OR_REFUND, REFUND_STATUS, BILLING_ISSUE)

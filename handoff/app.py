@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry
 
 from handoff import openapi
 from handoff.analytics import consumer as analytics_consumer
+from handoff.analytics import drift as drift_control
+from handoff.analytics import idle_worker, pika_consumer, rollup_worker
 from handoff.audit import routes as audit_routes
 from handoff.callbacks import call_jobs, call_runner
 from handoff.callbacks import routes as callback_routes
@@ -41,6 +43,7 @@ from handoff.core.migrate import upgrade_to_head
 from handoff.core.rasa_client import RasaClient
 from handoff.core.rate_limit import RateLimiter
 from handoff.core.settings import Settings
+from handoff.dashboard import drift_view
 from handoff.dashboard import routes as dashboard_routes
 from handoff.history import routes as history_routes
 from handoff.playground import routes as playground_routes
@@ -175,6 +178,14 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_live)
     # Rasa's event broker into the analytics tables (handoff/analytics/); off without a broker URL.
     analytics_consumer.setup(app)
+    # Or from RabbitMQ, when Rasa publishes through its Pika broker (ATTUNE_RABBITMQ_URL).
+    pika_consumer.setup(app)
+    # Drift control (policy/drift.yml): checks each completed day, keeps the console's banner current.
+    drift_control.setup(app)
+    # The idle CSAT trigger (needs the Rasa client and the broker's candidates); ATTUNE_CSAT_IDLE=0 stops it.
+    idle_worker.setup(app)
+    # Today's and yesterday's dashboard roll-ups, off the page; ATTUNE_ANALYTICS_ROLLUP_SECONDS=0 stops it.
+    rollup_worker.setup(app)
     app[TEMPLATES] = _templates(app)
     # Each feature registers its own named routes; pages and views build URLs from the names.
     for setup_routes in (
@@ -189,6 +200,7 @@ def create_app(settings: Settings) -> web.Application:
         history_routes.setup_routes,
         playground_routes.setup_routes,
         dashboard_routes.setup_routes,
+        drift_view.setup_routes,
     ):
         setup_routes(app)
     return app
@@ -208,6 +220,8 @@ def _templates(app: web.Application) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     environment.globals["url"] = functools.partial(url_for, app)
+    # The drift banner of base.html (supervisors and admins): the alerts the drift worker keeps.
+    environment.globals["drift_alerts"] = functools.partial(drift_view.banner_alerts, app)
     return environment
 
 

@@ -651,7 +651,9 @@ def _playground_paths() -> dict[str, Any]:
 
 
 def _dashboard_paths() -> dict[str, Any]:
-    """The supervisor dashboard (handoff/dashboard/): a page and a CSV per metric over a period."""
+    """The supervisor dashboard (handoff/dashboard/): a page and a CSV per metric over a period, and the
+    tone experiments' reports.
+    """
 
     def query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema}
@@ -679,9 +681,48 @@ def _dashboard_paths() -> dict[str, Any]:
         **_REDIRECT,
         **_errors("400", "403", "404"),
     }
+    experiment = {
+        "name": "experiment",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 69},
+        "description": "The experiment's name in ATTUNE_EXPERIMENTS (1-64 letters, digits, '_' or '-'), "
+        "optionally followed by .json",
+    }
+    report_responses = {
+        "200": {
+            "description": "The report as a page, or the JSON `attune experiment report NAME --json` prints.",
+            "content": {
+                _HTML: {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        },
+        **_REDIRECT,
+        **_errors("400", "403", "404"),
+        "503": _ok("The experiments file cannot be used; the detail names the key at fault."),
+    }
     return {
         "/console/dashboard": {
             "get": _page("The supervisor dashboard over a period (supervisor and admin roles)", *period)
+        },
+        "/console/dashboard/drift": {
+            "get": _page("Drift control: the latest day's charts and alerts (supervisor and admin roles)")
+        },
+        "/console/experiments": {
+            "get": _page("The tone experiments and their status (supervisor and admin roles)")
+        },
+        "/console/experiments/{experiment}": {
+            "get": _op(
+                "One tone experiment's report: arms, effects with 95% CIs, sample-ratio check, verdict",
+                "console",
+                report_responses,
+                security=_CONSOLE,
+                parameters=[
+                    experiment,
+                    query("format", {"enum": ["html", "json"]}),
+                    query("today", day),
+                ],
+            )
         },
         "/console/dashboard/{metric}.csv": {
             "get": _op(

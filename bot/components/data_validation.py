@@ -5,6 +5,8 @@ but, in Rasa 3.6, does not fail on an unused response, and a clean Attune printe
 responses that code sends rather than a story or rule.  A real mistake was buried.  Here:
 
 - Every Python warning and every warning Rasa logs while it validates is collected.
+- "The intent X is listed in the domain file, but is not found in the NLU training data" is silenced
+  only for ``TRIGGERED_INTENTS``, which the handoff service triggers through Rasa's API.
 - "The utterance X is not used in any story or rule" is silenced only for the responses listed in
   ``SENT_BY_CODE``, grouped by who sends them; tests/bot/test_data_validation.py checks that each
   listed response is really sent by that code, so the list cannot keep a response nobody sends.
@@ -142,6 +144,13 @@ SENT_BY_CODE: Final[Mapping[Sender, tuple[str, ...]]] = {
 }
 
 UNUSED_RESPONSE: Final = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")
+# Intents only ever triggered through Rasa's trigger_intent API, never read from text, so they have no
+# NLU examples (giving them some would let the NLU read a customer's words as one): the handoff
+# service's idle CSAT trigger (handoff/analytics/idle_csat.py).
+TRIGGERED_INTENTS: Final = ("EXTERNAL_csat_idle",)
+NO_EXAMPLES: Final = re.compile(
+    r"The intent '([^']+)' is listed in the domain file, but is not found in the NLU"
+)
 # Not about the project, so neither printed nor counted (the summary says how many):
 # - deprecations inside libraries (setuptools' pkg_resources, importlib, SQLAlchemy 2.0 notices)
 #   that Rasa imports lazily while it validates;
@@ -160,6 +169,7 @@ class Validation:
     checks_passed: bool = True
     warnings: list[str] = field(default_factory=list)
     silenced: list[str] = field(default_factory=list)
+    triggered: list[str] = field(default_factory=list)  # TRIGGERED_INTENTS found without NLU examples
     library: int = 0  # library notices ignored (LIBRARY_CATEGORIES, LIBRARY_MESSAGES)
 
     @property
@@ -232,8 +242,11 @@ def validate(
             collector.messages.append(str(warning.message))
     for message in collector.messages:
         unused = UNUSED_RESPONSE.search(message)
+        triggered = NO_EXAMPLES.search(message)
         if unused and unused.group(1) in listed:
             found.silenced.append(unused.group(1))
+        elif triggered and triggered.group(1) in TRIGGERED_INTENTS:
+            found.triggered.append(triggered.group(1))
         else:
             found.warnings.append(message)
     return found

@@ -20,7 +20,8 @@ What can go wrong, and what happens:
   loop, so the event is dropped, counted and logged instead; memory stays bounded.
 - **Rasa stops**: ``close`` (Rasa calls it on shutdown) writes what is queued, waiting up to
   ``close_seconds``.  **Rasa dies** (``kill -9``, out of memory): what is still queued is lost
-  from the broker; the tracker store has those events and no backfill exists.
+  from the broker; the tracker store has those events, and ``attune analytics backfill`` puts
+  them into the analytics tables (docs/analytics.md).
 
 endpoints.yml (the keys of ``type: SQL``: ``dialect``, ``url``, ``port``, ``db``, ``username``,
 ``password``; plus ``max_queued`` and ``batch_size``)::
@@ -29,10 +30,14 @@ endpoints.yml (the keys of ``type: SQL``: ``dialect``, ``url``, ``port``, ``db``
       type: bot.components.event_broker.QueuedSQLEventBroker
       dialect: sqlite
       db: var/events.db
+
+``TimedPikaEventBroker`` (below) is Rasa's RabbitMQ broker with a timeout on each publish, so that
+an event RabbitMQ does not confirm is held and resent rather than lost.
 """
 
 import asyncio
 import collections
+import contextlib
 import itertools
 import json
 import logging
@@ -43,6 +48,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
+from pamqp.commands import Basic
+from rasa.core.brokers.pika import PikaEventBroker
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.exc import DataError, IntegrityError
@@ -248,3 +255,139 @@ class QueuedSQLEventBroker(SQLEventBroker):
 def _sender_of(event: dict[str, Any]) -> str | None:
     sender = event.get("sender_id")
     return None if sender is None else str(sender)
+
+
+# RabbitMQ: a confirm normally takes milliseconds; a publish caught by a broker's crash can wait forever.
+DEFAULT_PUBLISH_TIMEOUT: Final = 5.0
+# ~12 events a turn at ~1-2 KB each: 100 000 held events is ~8 000 turns and ~200 MB at most.
+DEFAULT_MAX_UNPUBLISHED: Final = 100_000
+DEFAULT_RESEND_SECONDS: Final = 1.0
+
+
+class TimedPikaEventBroker(PikaEventBroker):
+    """Rasa's ``PikaEventBroker`` whose publishes time out, so an event is either confirmed or held.
+
+    Rasa 3.6 awaits ``exchange.publish`` with no timeout: when RabbitMQ is killed, about one publish
+    in a dozen runs never returns, and its event is neither sent nor held, so it is lost.  Here:
+
+    - each publish waits at most ``publish_timeout`` seconds for RabbitMQ's confirm (aio-pika opens
+      Rasa's channel with publisher confirms; the messages are persistent and the queue durable, so
+      a confirmed event is on RabbitMQ's disk).  A timeout, an error, a negative confirm or a message
+      RabbitMQ returned unrouted holds the event in Rasa's deque for resending;
+    - held events are resent on reconnect (Rasa's callback) and, in case no reconnect follows the
+      failure, by a resender that every ``resend_seconds`` publishes the oldest held event and, once
+      RabbitMQ confirms it, all the others;
+    - at most ``max_unpublished`` events are held: beyond that the OLDEST is dropped, counted
+      (``dropped``) and logged as an error.  The newest describe the conversations still going on,
+      and the oldest are the ones a backfill from the tracker store recovers first.
+
+    A publish that timed out after RabbitMQ had taken the message is sent twice; the analytics
+    consumer's unique keys absorb the duplicate.  Resent events arrive out of order.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        username: str,
+        password: str,
+        publish_timeout: float = DEFAULT_PUBLISH_TIMEOUT,
+        max_unpublished: int = DEFAULT_MAX_UNPUBLISHED,
+        resend_seconds: float = DEFAULT_RESEND_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        if float(publish_timeout) <= 0 or float(resend_seconds) <= 0 or int(max_unpublished) < 1:
+            raise ValueError(
+                "event_broker: publish_timeout and resend_seconds must be positive, "
+                "max_unpublished at least 1"
+            )
+        if kwargs.get("raise_on_failure") or kwargs.get("should_keep_unpublished_messages") is False:
+            raise ValueError(
+                "event_broker: TimedPikaEventBroker always holds and resends unpublished events; "
+                "remove raise_on_failure and should_keep_unpublished_messages"
+            )
+        super().__init__(host, username, password, **kwargs)
+        self.publish_timeout = float(publish_timeout)
+        self.max_unpublished = int(max_unpublished)
+        self.resend_seconds = float(resend_seconds)
+        self.dropped = 0
+        self.timed_out = 0
+        self._resender: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        await super().connect()
+        if self._resender is None:
+            self._resender = self._loop.create_task(self._resend_forever())
+
+    async def close(self) -> None:
+        if self._resender is not None:
+            self._resender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resender
+            self._resender = None
+        if self._unpublished_events:
+            logger.error(
+                "event broker closed with %d events unpublished; they are lost from the broker",
+                len(self._unpublished_events),
+            )
+        await super().close()
+
+    async def _publish(self, event: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        await self._publish_or_hold(event, headers)
+
+    async def _publish_or_hold(self, event: dict[str, Any], headers: dict[str, str] | None = None) -> bool:
+        """True once RabbitMQ confirmed the event; otherwise it is held for resending."""
+        exchange = self._exchange
+        if exchange is None:
+            self._hold(event, "RabbitMQ is not connected")
+            return False
+        try:
+            confirmation = await asyncio.wait_for(
+                exchange.publish(self._message(event, headers), ""), self.publish_timeout
+            )
+        except asyncio.TimeoutError:
+            self.timed_out += 1
+            self._hold(event, f"RabbitMQ did not confirm it within {self.publish_timeout:g} s")
+            return False
+        except Exception as error:
+            self._hold(event, f"publishing failed ({type(error).__name__}: {error})")
+            return False
+        if not isinstance(confirmation, Basic.Ack):
+            # None: a channel without confirms; a returned message: no queue is bound (yet).
+            self._hold(event, f"RabbitMQ answered {type(confirmation).__name__}, not a confirm")
+            return False
+        return True
+
+    def _hold(self, event: dict[str, Any], why: str) -> None:
+        held = self._unpublished_events
+        if not held:
+            logger.warning(
+                "event broker: an event was not published because %s; holding events to resend", why
+            )
+        if len(held) >= self.max_unpublished:
+            held.popleft()
+            self.dropped += 1
+            logger.error(
+                "event broker dropped the oldest held event: %d held (max_unpublished); %d dropped so far",
+                len(held) + 1,
+                self.dropped,
+            )
+        held.append(event)
+
+    async def _resend_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.resend_seconds)
+            try:
+                await self._resend()
+            except Exception:
+                logger.exception("event broker: resending held events failed; trying again")
+
+    async def _resend(self) -> None:
+        """Publishes the oldest held event and, once RabbitMQ confirms it, all the others."""
+        if not self._unpublished_events:
+            return
+        if await self._publish_or_hold(self._unpublished_events.popleft()):
+            logger.info(
+                "event broker: RabbitMQ confirms again; resending %d held events",
+                len(self._unpublished_events),
+            )
+            self._publish_unpublished_messages()

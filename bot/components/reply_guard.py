@@ -15,7 +15,8 @@ any response does, so it is sent on the customer's channel and stored in the tra
 
 Silence stays when it is meant: a paused conversation (a person has it, handoff/core/rasa_client.py;
 Rasa predicts nothing for it anyway), and a turn with no customer message in it (a restart, a session
-start, an ``/execute`` after the turn ended).
+start, an ``/execute`` after the turn ended, an intent triggered through Rasa's API: the idle CSAT
+trigger's, which ends silently when the question is not asked).
 """
 
 import functools
@@ -28,7 +29,7 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.core.nlg import NaturalLanguageGenerator
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.processor import MessageProcessor
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, IS_EXTERNAL
 from rasa.shared.core.events import (
     ActionExecuted,
     BotUttered,
@@ -54,7 +55,8 @@ def unanswered(tracker: DialogueStateTracker) -> bool:
         return False
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
-            return True
+            # A triggered intent (Rasa marks it external) is not the customer writing.
+            return not (event.metadata or {}).get(IS_EXTERNAL)
         if isinstance(event, BotUttered | Restarted | SessionStarted):
             return False
         if isinstance(event, ActionExecuted) and event.action_name == ACTION_LISTEN_NAME:

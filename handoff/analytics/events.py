@@ -11,8 +11,10 @@ sends the same JSON.  Only a few slot events carry facts (docs/analytics.md):
 - ``experiment_exposure``: ``{"experiment": name, "variant": arm or "excluded"}``, once per
   conversation (actions/experiment_arm.py, docs/experiments.md).
 
-Everything else (including the user's text) is only a sign that the conversation is alive.  Every
-event is hostile: a value of the wrong type or out of range drops that fact, never the batch.
+Everything else (including the user's text) is only a sign that the conversation is alive, except
+for the idle CSAT trigger (handoff/analytics/idle_csat.py): the bot's "anything else?" (an action
+in ``ANYTHING_ELSE``), the customer's messages and the bot's other actions are its ``IdleSignal``.
+Every event is hostile: a value of the wrong type or out of range drops that fact, never the batch.
 """
 
 import hashlib
@@ -20,7 +22,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Final, TypeGuard
+from typing import Any, Final, Literal, TypeGuard
 
 SLOT_TURN_RECORD: Final = "turn_record"
 SLOT_EXPLANATION: Final = "empathy_explanation"
@@ -41,6 +43,7 @@ EMOTION_OFF: Final = "off"
 
 MAX_CONVERSATION_ID: Final = 255
 MAX_CODE: Final = 64  # intents, outcomes, statuses: short codes
+MAX_LABEL: Final = 32  # an emotion label (actions/turn_record.py MAX_EMOTION)
 MAX_COMMENT: Final = 2000
 MAX_TURN: Final = 1_000_000
 # A broker row longer than this is not an event Rasa wrote (the biggest, a user event, is ≈2 KB).
@@ -61,6 +64,8 @@ class Turn:
     emotion_processing: str
     frustration: float | None
     distress: float | None
+    # The emotion model's top label (drift control, docs/drift.md); only with consent.
+    emotion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,31 @@ class Exposure:
 Fact = Turn | Escalation | HandoffStatus | Callback | Csat | Exposure
 
 
+# The bot's "anything else?" after which silence means the conversation is resolved: the same two
+# after which "no" starts the CSAT question (data/rules/rules.yml).
+ANYTHING_ELSE: Final = frozenset({"utter_you_are_welcome", "utter_handback"})
+# Actions that say nothing to the customer: they neither arm nor clear a candidate.
+SILENT_ACTIONS: Final = frozenset({"action_listen", "action_session_start"})
+# The intent the idle worker triggers (bot/constants.py CSAT_IDLE); Rasa marks such a user event external.
+CSAT_IDLE_INTENT: Final = "EXTERNAL_csat_idle"
+IS_EXTERNAL: Final = "is_external"
+
+IdleKind = Literal["prompt", "customer", "bot"]
+PROMPT: Final[IdleKind] = "prompt"
+CUSTOMER: Final[IdleKind] = "customer"
+BOT: Final[IdleKind] = "bot"
+
+
+@dataclass(frozen=True)
+class IdleSignal:
+    """What an event means for the idle trigger: an "anything else?" (``prompt`` names it), a customer
+    message, or another bot action.
+    """
+
+    kind: IdleKind
+    prompt: str | None = None
+
+
 @dataclass(frozen=True)
 class Parsed:
     """One broker event: its conversation, when it happened, its dedup key, and the fact it carries."""
@@ -103,6 +133,7 @@ class Parsed:
     at: datetime
     event_key: str
     fact: Fact | None
+    idle: IdleSignal | None = None
 
 
 def event_key(data: str) -> str:
@@ -129,7 +160,26 @@ def parse(data: str) -> Parsed | None:
     if not _is_id(conversation) or at is None:
         return None
     fact = _fact(event) if event.get("event") == "slot" else None
-    return Parsed(conversation, at, event_key(data), fact)
+    return Parsed(conversation, at, event_key(data), fact, idle_signal(event))
+
+
+def idle_signal(event: dict[str, Any]) -> IdleSignal | None:
+    """The event's meaning for the idle trigger; None for one that has none (slots, listening, a
+    triggered intent: the idle trigger's own is not the customer writing).
+    """
+    kind = event.get("event")
+    if kind == "user":
+        metadata, parse = event.get("metadata"), event.get("parse_data")
+        external = isinstance(metadata, dict) and metadata.get(IS_EXTERNAL) is True
+        intent = parse.get("intent") if isinstance(parse, dict) else None
+        triggered = isinstance(intent, dict) and intent.get("name") == CSAT_IDLE_INTENT
+        return None if external or triggered else IdleSignal(CUSTOMER)
+    if kind != "action":
+        return None
+    name = _code(event.get("name"))
+    if name is None or name in SILENT_ACTIONS:
+        return None
+    return IdleSignal(PROMPT, name) if name in ANYTHING_ELSE else IdleSignal(BOT)
 
 
 def _fact(event: dict[str, Any]) -> Fact | None:
@@ -173,6 +223,7 @@ def _turn(record: Any) -> Turn | None:
         # Without consent a record carries no scores; one that does anyway is not believed.
         frustration=_score(record.get("frustration")) if consent else None,
         distress=_score(record.get("distress")) if consent else None,
+        emotion=_label(record.get("emotion")) if consent else None,
     )
 
 
@@ -226,6 +277,12 @@ def _moment(value: Any) -> datetime | None:
 
 def _is_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= MAX_CONVERSATION_ID and value.isprintable()
+
+
+def _label(value: Any) -> str | None:
+    """An emotion label: a code of at most MAX_LABEL characters, as the turn record writes it."""
+    code = _code(value)
+    return code if code is not None and len(code) <= MAX_LABEL else None
 
 
 def _code(value: Any) -> str | None:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from handoff.analytics import events
+from handoff.analytics import events, idle_csat
 from handoff.core.db import as_utc
 from handoff.core.models import (
     AnalyticsCallback,
@@ -104,6 +104,7 @@ def ingest(
         cursor = _lock_cursor(session, source) if source is not None else None
         fresh = [row for row in rows if cursor is None or row.id is None or row.id > cursor.position]
         conversations: dict[str, AnalyticsConversation] = {}
+        idle = idle_csat.Signals()  # the idle CSAT trigger's candidates (docs/analytics.md, "CSAT")
         for row in fresh:
             result.read += 1
             parsed = events.parse(row.data)
@@ -115,9 +116,11 @@ def ingest(
                 conversation = _conversation(session, parsed.conversation_id, parsed.at)
                 conversations[parsed.conversation_id] = conversation
             _touch(conversation, parsed.at)
+            idle.add(parsed)
             if parsed.fact is not None:
                 result.inserted += _record(session, conversation, parsed)
             result.event_times.append(parsed.at.timestamp())
+        idle.apply(session)
         if cursor is not None and fresh and fresh[-1].id is not None:
             cursor.position = fresh[-1].id
             cursor.updated_at = datetime.now(timezone.utc)
@@ -192,8 +195,12 @@ def _record(session: Session, conversation: AnalyticsConversation, parsed: event
         exposure.update(conversation_id=parsed.conversation_id, at=parsed.at)
         return _insert_ignore(session, AnalyticsExposure, exposure)
     if isinstance(fact, events.HandoffStatus):
-        # Not a row: the conversation's latest status.  A replay in id order ends on the same value.
-        conversation.handoff_status = fact.status
+        # Not a row: the status of the latest status EVENT.  Resent events arrive out of order, so an
+        # older one delivered later changes nothing; a tie goes to the later delivered.
+        set_at = conversation.handoff_status_at
+        if set_at is None or parsed.at >= as_utc(set_at):
+            conversation.handoff_status = fact.status
+            conversation.handoff_status_at = parsed.at
     return 0
 
 
@@ -208,6 +215,7 @@ def _turn_values(turn: events.Turn) -> dict[str, Any]:
         "emotion_processing": turn.emotion_processing,
         "frustration": turn.frustration,
         "distress": turn.distress,
+        "emotion": turn.emotion,
     }
 
 

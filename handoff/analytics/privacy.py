@@ -6,10 +6,14 @@
   event as JSON text: the customer's messages, their emotion readings, the slots.  It has no time
   column of its own, so its rows are dated by the ``timestamp`` inside the JSON.
 
-Erasure deletes both for the customer's conversations.  Retention: after the emotion period the
-turns lose their scores and the broker's rows their emotion data (the tracker's rule); after the
-transcript period the broker's rows go, CSAT comments are cleared and whole conversations' analytics
-rows go with them (the metrics are kept only as long as the transcripts they describe).
+Erasure deletes both for the customer's conversations.  The daily roll-ups hold counts, never a
+conversation id; erasure and retention mark the days the affected conversations touched stale in the
+same transaction (``rollups.mark_stale``), so the next refresh recomputes them from what is left.
+
+Retention: after the emotion period the turns lose their scores and the broker's rows their emotion
+data (the tracker's rule); after the transcript period the broker's rows go, CSAT comments are
+cleared and whole conversations' analytics rows go with them (the metrics are kept only as long as
+the transcripts they describe).
 """
 
 import json
@@ -21,6 +25,7 @@ from sqlalchemy import delete, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from handoff.analytics import rollups
 from handoff.analytics.ingest import BROKER_TABLE
 from handoff.core.db import as_utc
 from handoff.core.models import (
@@ -30,9 +35,20 @@ from handoff.core.models import (
     AnalyticsEscalation,
     AnalyticsExposure,
     AnalyticsTurn,
+    CsatIdle,
 )
 
-FACT_TABLES: Final = (AnalyticsTurn, AnalyticsEscalation, AnalyticsCallback, AnalyticsCsat, AnalyticsExposure)
+# How many computed roll-up days an erasure or a purge marked stale (the next refresh recomputes them).
+ROLLUP_DAYS_STALE: Final = "analytics_rollup_days_stale"
+# Per conversation, so exported, erased and purged with them; ``csat_idle`` is the idle CSAT trigger's.
+FACT_TABLES: Final = (
+    AnalyticsTurn,
+    AnalyticsEscalation,
+    AnalyticsCallback,
+    AnalyticsCsat,
+    AnalyticsExposure,
+    CsatIdle,
+)
 # Broker rows are read in pages (the table holds every event of every conversation).
 PAGE: Final = 1000
 
@@ -69,9 +85,11 @@ def erase(session: Session, conversations: set[str]) -> dict[str, int]:
     if not conversations:
         return counts
     ids = sorted(conversations)
+    stale = rollups.mark_stale(session.connection(), ids)
     for model in (*FACT_TABLES, AnalyticsConversation):
         deleted = session.execute(delete(model).where(model.conversation_id.in_(ids))).rowcount
         counts[str(model.__tablename__)] = int(deleted or 0)
+    counts[ROLLUP_DAYS_STALE] = stale
     return counts
 
 
@@ -81,6 +99,15 @@ def purge(engine: Engine, emotion_cutoff: datetime, transcript_cutoff: datetime)
     with Session(engine) as session, session.begin():
         old = select(AnalyticsConversation.conversation_id).where(
             AnalyticsConversation.last_event_at < transcript_cutoff
+        )
+        scored = (
+            select(AnalyticsTurn.conversation_id)
+            .where(AnalyticsTurn.at < emotion_cutoff)
+            .where((AnalyticsTurn.frustration.is_not(None)) | (AnalyticsTurn.distress.is_not(None)))
+        )
+        connection = session.connection()
+        counts[ROLLUP_DAYS_STALE] = rollups.mark_stale(connection, old) + rollups.mark_stale(
+            connection, scored
         )
         for model in FACT_TABLES:
             deleted = session.execute(
@@ -99,8 +126,12 @@ def purge(engine: Engine, emotion_cutoff: datetime, transcript_cutoff: datetime)
             session.execute(
                 update(AnalyticsTurn)
                 .where(AnalyticsTurn.at < emotion_cutoff)
-                .where((AnalyticsTurn.frustration.is_not(None)) | (AnalyticsTurn.distress.is_not(None)))
-                .values(frustration=None, distress=None)
+                .where(
+                    (AnalyticsTurn.frustration.is_not(None))
+                    | (AnalyticsTurn.distress.is_not(None))
+                    | (AnalyticsTurn.emotion.is_not(None))
+                )
+                .values(frustration=None, distress=None, emotion=None)
             ).rowcount
             or 0
         )

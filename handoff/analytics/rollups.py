@@ -8,10 +8,18 @@ Which days are recomputed, on demand (``refresh``), in one transaction that seri
 
 - days that rows ingested since the last refresh fall on: each fact table's largest id is remembered
   (``analytics_rollup_marks``), and the new rows' event days and their conversations' start days
-  are recomputed;
+  are recomputed.  New rows that fall only on an open day whose roll-up is younger than ``ttl`` wait
+  (their mark stays) for that day's next recomputation, so page loads during ingestion do not each
+  recompute today: today and yesterday are at most ``ttl`` behind;
 - "open" days (today and yesterday, UTC) once their roll-up is older than ``ttl``: a handoff's
-  status changes without a fact row, and on PostgreSQL a row can commit after a larger id;
-- days of the asked period never computed (a day without data is remembered as computed too).
+  status changes without a fact row, and on PostgreSQL a row can commit after a larger id.  The
+  service's worker (handoff/analytics/rollup_worker.py) recomputes them more often than ``ttl``, so
+  no page load pays for it;
+- days of the asked period never computed (a day without data is remembered as computed too);
+- days marked stale (``mark_stale``): erasure and retention (handoff/analytics/privacy.py) delete or
+  scrub fact rows without a new id, so they mark the days those conversations touched, in their own
+  transaction, and the next refresh (a page load or the worker, handoff/analytics/rollup_worker.py)
+  recomputes them from what is left.
 
 A conversation counts on the day it started; turns, escalations, call-backs and CSAT answers on the
 day they happened.  The roll-ups hold counts and sums only, never a conversation id.
@@ -19,10 +27,10 @@ day they happened.  The roll-ups hold counts and sums only, never a conversation
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Select
 
 from handoff.analytics.events import EMOTION_OFF
 from handoff.core.db import as_utc
@@ -130,9 +139,12 @@ FRUSTRATION_BANDS: Final = 5  # 0.0-0.2, 0.2-0.4, ... labelled by their lower bo
 OPEN_DAYS: Final = 2  # today and yesterday
 DEFAULT_TTL: Final = timedelta(seconds=60)
 REFRESH_LOCK: Final = "refresh"  # the marks row every refresh locks first
+# A computed day whose rows changed under it (erasure, retention): recomputed by the next refresh.
+STALE: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FACT_TABLES: Final = (AnalyticsTurn, AnalyticsEscalation, AnalyticsCallback, AnalyticsCsat)
 
 Key = tuple[str, str, str]  # channel, measure, label
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -150,10 +162,43 @@ def refresh(
             return Refreshed(0)
     with engine.begin() as connection:
         _lock(connection)
-        stale = _dirty_days(connection) | _open_days(connection, now, ttl) | _missing(connection, first, last)
+        stale = (
+            _dirty_days(connection)
+            | _open_days(connection, now, ttl)
+            | _missing(connection, first, last)
+            | _marked_stale(connection)
+        )
         for day in sorted(stale):
             _compute_day(connection, day, now)
     return Refreshed(len(stale))
+
+
+def mark_stale(connection: Connection, conversations: Select[Any] | Sequence[str]) -> int:
+    """Marks the computed days these conversations touched (from their start to their last event)
+    stale, in the caller's transaction; call it before their rows are deleted or scrubbed.  It takes
+    the refresh lock first, so a refresh running now cannot store a day computed from rows this
+    transaction is changing.  Days never computed stay so.  Returns how many days it marked.
+    """
+    c = AnalyticsConversation
+    where = c.conversation_id.in_(
+        conversations if isinstance(conversations, Select) else sorted(conversations)
+    )
+    _lock(connection)
+    days: set[date] = set()
+    spans = connection.execute(select(c.started_at, c.last_event_at).where(where).distinct())
+    for started, last in spans:
+        days.update(_days_between(as_utc(started).date(), as_utc(last).date()))
+    marked = 0
+    for chunk in _chunks(sorted(days), 500):
+        marked += int(
+            connection.execute(
+                rollup_days.update()
+                .where(rollup_days.c.day.in_(chunk), rollup_days.c.computed_at > STALE)
+                .values(computed_at=STALE)
+            ).rowcount
+            or 0
+        )
+    return marked
 
 
 def rebuild(engine: Engine, now: datetime) -> Refreshed:
@@ -182,27 +227,47 @@ def _lock(connection: Connection) -> None:
 
 
 def _anything_stale(connection: Connection, first: date, last: date, now: datetime, ttl: timedelta) -> bool:
-    rows = connection.execute(select(rollup_marks.c.source, rollup_marks.c.position)).all()
-    marks = {str(source): int(position) for source, position in rows}
-    for model in FACT_TABLES:
-        table = model.__table__
-        newest = connection.execute(select(func.max(table.c.id))).scalar()
-        if newest is not None and newest > marks.get(table.name, 0):
-            return True
-    return bool(_open_days(connection, now, ttl) or _missing(connection, first, last))
+    """Whether a refresh has work: new rows on a day other than a fresh open one (those wait for the
+    open day's TTL, or the worker, so a page load during ingestion does not recompute today), an open
+    day past its TTL, a day of the period never computed, or a day marked stale.  Reads only.
+    """
+    new_rows, _ = _new_rows(connection)
+    stale_open = _open_days(connection, now, ttl)
+    fresh_open = set(_open_window(now)) - stale_open
+    return bool(
+        (new_rows - fresh_open)
+        or stale_open
+        or _missing(connection, first, last)
+        or _marked_stale(connection)
+    )
 
 
 def _dirty_days(connection: Connection) -> set[date]:
     """The days rows ingested since the last refresh fall on; the marks move past those rows."""
+    days, positions = _new_rows(connection)
+    for source, position in positions.items():
+        _insert_ignore(connection, rollup_marks, {"source": source, "position": 0})
+        connection.execute(
+            rollup_marks.update().where(rollup_marks.c.source == source).values(position=position)
+        )
+    return days
+
+
+def _new_rows(connection: Connection) -> tuple[set[date], dict[str, int]]:
+    """The event days of the rows past each fact table's mark and their conversations' start days,
+    and each table's largest id (where its mark moves to).
+    """
     conversation = AnalyticsConversation.__table__
+    rows = connection.execute(select(rollup_marks.c.source, rollup_marks.c.position)).all()
+    marks = {str(source): int(position) for source, position in rows}
     days: set[date] = set()
+    positions: dict[str, int] = {}
     for model in FACT_TABLES:
         table = model.__table__
-        source = table.name
-        _insert_ignore(connection, rollup_marks, {"source": source, "position": 0})
-        mark = connection.execute(
-            select(rollup_marks.c.position).where(rollup_marks.c.source == source)
-        ).scalar_one()
+        mark = marks.get(table.name, 0)
+        newest = connection.execute(select(func.max(table.c.id))).scalar()
+        if newest is None or newest <= mark:
+            continue  # the usual page load: one index look-up per table
         # The new rows first (their id range), then their conversations: never a scan of either table.
         fresh = select(table.c.id, table.c.at, table.c.conversation_id).where(table.c.id > mark).subquery()
         row = connection.execute(
@@ -220,15 +285,18 @@ def _dirty_days(connection: Connection) -> set[date]:
             continue
         moments = [as_utc(m) for m in row[1:] if m is not None]
         days.update(_days_between(min(moments).date(), max(moments).date()))
-        connection.execute(
-            rollup_marks.update().where(rollup_marks.c.source == source).values(position=int(row[0]))
-        )
-    return days
+        positions[table.name] = int(row[0])
+    return days, positions
+
+
+def _open_window(now: datetime) -> list[date]:
+    today = now.astimezone(timezone.utc).date()
+    return [today - timedelta(days=n) for n in range(OPEN_DAYS)]
 
 
 def _open_days(connection: Connection, now: datetime, ttl: timedelta) -> set[date]:
-    today = now.astimezone(timezone.utc).date()
-    open_days = {today - timedelta(days=n) for n in range(OPEN_DAYS)}
+    """The open days (today and yesterday) whose roll-up is older than ``ttl`` (or missing)."""
+    open_days = set(_open_window(now))
     fresh = connection.execute(
         select(rollup_days.c.day).where(
             rollup_days.c.day.in_(open_days), rollup_days.c.computed_at > now - ttl
@@ -243,6 +311,12 @@ def _missing(connection: Connection, first: date, last: date) -> set[date]:
         select(rollup_days.c.day).where(rollup_days.c.day >= first, rollup_days.c.day <= last)
     ).scalars()
     return wanted - set(known)
+
+
+def _marked_stale(connection: Connection) -> set[date]:
+    return set(
+        connection.execute(select(rollup_days.c.day).where(rollup_days.c.computed_at <= STALE)).scalars()
+    )
 
 
 def _days_between(first: date, last: date) -> Iterator[date]:
@@ -361,28 +435,31 @@ def _turn_facts(connection: Connection, start: datetime, end: datetime) -> Itera
 def _tone_facts(connection: Connection, start: datetime, end: datetime) -> Iterator[Fact]:
     """Each toned turn of the day that has an earlier toned turn, and whether the tone changed."""
     t, c = AnalyticsTurn, AnalyticsConversation
-    todays = select(t.conversation_id).where(t.at >= start, t.at < end).distinct()
-    toned = (
-        select(
-            t.conversation_id,
-            t.at,
-            t.tone,
-            func.lag(t.tone)
-            .over(partition_by=t.conversation_id, order_by=(t.turn, t.at, t.id))
-            .label("before"),
+    todays = connection.execute(select(t.conversation_id).where(t.at >= start, t.at < end).distinct())
+    # The day's conversations as a list, a chunk at a time: PostgreSQL then reads their turns by the
+    # conversation index instead of scanning every turn before ``end`` for the window.
+    for chunk in _chunks(sorted(todays.scalars()), 500):
+        toned = (
+            select(
+                t.conversation_id,
+                t.at,
+                t.tone,
+                func.lag(t.tone)
+                .over(partition_by=t.conversation_id, order_by=(t.turn, t.at, t.id))
+                .label("before"),
+            )
+            .where(t.conversation_id.in_(chunk), t.at < end, t.tone.is_not(None))
+            .subquery()
         )
-        .where(t.conversation_id.in_(todays), t.at < end, t.tone.is_not(None))
-        .subquery()
-    )
-    rows = connection.execute(
-        select(c.channel, toned.c.tone, toned.c.before)
-        .join(c, c.conversation_id == toned.c.conversation_id)
-        .where(toned.c.at >= start, toned.c.before.is_not(None))
-    ).all()
-    for channel, tone, before in rows:
-        yield (_channel(channel), TONE_TURNS, ""), 0.0
-        if tone != before:
-            yield (_channel(channel), TONE_CHANGES, f"{before}→{tone}"[:MAX_LABEL]), 0.0
+        rows = connection.execute(
+            select(c.channel, toned.c.tone, toned.c.before)
+            .join(c, c.conversation_id == toned.c.conversation_id)
+            .where(toned.c.at >= start, toned.c.before.is_not(None))
+        ).all()
+        for channel, tone, before in rows:
+            yield (_channel(channel), TONE_TURNS, ""), 0.0
+            if tone != before:
+                yield (_channel(channel), TONE_CHANGES, f"{before}→{tone}"[:MAX_LABEL]), 0.0
 
 
 def _labelled(
@@ -409,7 +486,7 @@ def _csat_facts(connection: Connection, start: datetime, end: datetime) -> Itera
         yield (_channel(channel), CSAT, str(int(score))), float(score)
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 

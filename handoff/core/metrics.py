@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.empathy.drift import ALARM_CHARTS as DRIFT_CHARTS
 from handoff.core.models import CALL_ERROR, CALL_RATE_LIMITED, CALL_UNKNOWN, FINAL_STATUSES, SIMULATED
 from handoff.shared.payload_contract import PRIORITIES, REASONS
 
@@ -75,6 +76,8 @@ class HandoffMetrics:
     frustration_at_handoff: Histogram
     callback_outcomes: Counter
     request_seconds: Histogram
+    drift_alerts: Counter
+    drift_out_of_control: Gauge
 
     def handoff_accepted(self, reason: str, priority: str, payload: Mapping[str, Any]) -> None:
         """A new handoff is in the queue (not a repeated delivery of one already there)."""
@@ -91,6 +94,19 @@ class HandoffMetrics:
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One answered request; ``route`` is the route's pattern (``/api/v1/handoffs/{handoff_id}``)."""
         self.request_seconds.labels(bounded(method, METHODS), route, str(status)).observe(seconds)
+
+    def drift_alert(self, chart: str) -> None:
+        """A drift chart's point was stored out of control (handoff/analytics/drift.py)."""
+        self.drift_alerts.labels(bounded(chart, DRIFT_CHARTS)).inc()
+
+    def drift_out_of_control_now(self, charts: Iterable[str]) -> None:
+        """The charts (one entry per key) out of control on the latest checked day."""
+        counts: dict[str, int] = dict.fromkeys(DRIFT_CHARTS, 0)
+        for chart in charts:
+            label = bounded(chart, DRIFT_CHARTS)
+            counts[label] = counts.get(label, 0) + 1
+        for chart, count in counts.items():
+            self.drift_out_of_control.labels(chart).set(count)
 
     def exposition(self) -> bytes:
         """Everything in the registry, in the text format (runs the queue-depth query)."""
@@ -138,6 +154,19 @@ def create(registry: CollectorRegistry, queue_depth: Callable[[], Mapping[str, i
             "Time to answer an HTTP request, by method, route pattern and status code.",
             ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        drift_alerts=Counter(
+            "attune_drift_alerts",
+            "Drift chart points stored out of control, by chart (fallback_rate, intent_share, "
+            "emotion_share, frustration_ewma): one per chart, key and UTC day (docs/drift.md).",
+            ["chart"],
+            registry=registry,
+        ),
+        drift_out_of_control=Gauge(
+            "attune_drift_out_of_control",
+            "Drift charts (counted per intent or emotion label) out of control on the latest checked day.",
+            ["chart"],
             registry=registry,
         ),
     )

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -478,6 +479,8 @@ class AnalyticsConversation(Base):
     first_escalation_turn = Column(Integer, nullable=True)
     # The latest handoff_status slot: delivered | queued | rejected | failed (None: never handed off).
     handoff_status = Column(String(16), nullable=True)
+    # When that slot was set: a resent, older status event delivered later does not replace it.
+    handoff_status_at = Column(DateTime(timezone=True), nullable=True)
 
 
 class AnalyticsTurn(Base):
@@ -500,6 +503,8 @@ class AnalyticsTurn(Base):
     # Only when the record carries them, that is with the customer's consent to emotion analysis.
     frustration = Column(Float, nullable=True)
     distress = Column(Float, nullable=True)
+    # The top emotion label, also only with consent (migration 0023; the drift charts count it).
+    emotion = Column(String(32), nullable=True)
 
 
 class AnalyticsEscalation(Base):
@@ -560,6 +565,65 @@ class AnalyticsExposure(Base):
     experiment = Column(String(64), nullable=False)
     variant = Column(String(64), nullable=False)
     at = Column(DateTime(timezone=True), nullable=False, index=True)
+
+
+class DriftCheck(Base):
+    """One drift chart's point on one UTC day (handoff/analytics/drift.py, migration 0023).
+
+    ``status`` ``out_of_control`` is the stored alert; a day that could not be checked has one
+    ``volume`` row saying why.  Counts and shares only, never a conversation id.
+    """
+
+    __tablename__ = "drift_checks"
+    __table_args__ = (UniqueConstraint("day", "chart", "key", name="uq_drift_checks_point"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    day = Column(Date, nullable=False, index=True)
+    chart = Column(String(32), nullable=False)
+    # The intent or emotion label of a share chart; "" for the others.
+    key = Column(String(64), nullable=False)
+    value = Column(Float, nullable=False)
+    center = Column(Float, nullable=False)
+    lower = Column(Float, nullable=False)
+    upper = Column(Float, nullable=False)
+    n = Column(Integer, nullable=False)
+    status = Column(String(16), nullable=False)
+    checked_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+# Where an idle-CSAT candidate stands (handoff/analytics/idle_csat.py, migration 0022): waiting out
+# the idle time, being triggered by one worker, triggered, overtaken by a message, given up on after
+# failed calls, or found too late to be worth asking.
+IdleStatus = Literal["armed", "claimed", "triggered", "cleared", "failed", "stale"]
+IDLE_ARMED: Final[IdleStatus] = "armed"
+IDLE_CLAIMED: Final[IdleStatus] = "claimed"
+IDLE_TRIGGERED: Final[IdleStatus] = "triggered"
+IDLE_CLEARED: Final[IdleStatus] = "cleared"
+IDLE_FAILED: Final[IdleStatus] = "failed"
+IDLE_STALE: Final[IdleStatus] = "stale"
+
+
+class CsatIdle(Base):
+    """A conversation whose bot last asked "anything else?": armed by ingestion, cleared by the
+    customer's next message, claimed once and triggered by the idle worker (one row per conversation).
+    """
+
+    __tablename__ = "csat_idle"
+
+    conversation_id = Column(String(255), primary_key=True)
+    # The "anything else?" response (utter_you_are_welcome, utter_handback) and when Rasa sent it;
+    # None on a row that has only seen the customer write.
+    prompt = Column(String(64), nullable=True)
+    prompted_at = Column(DateTime(timezone=True), nullable=True)
+    # The latest customer message or other bot message seen: a prompt older than it never re-arms.
+    activity_at = Column(DateTime(timezone=True), nullable=True)
+    status = Column(String(16), nullable=False)
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    next_try_at = Column(DateTime(timezone=True), nullable=True)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    triggered_at = Column(DateTime(timezone=True), nullable=True)
+    # Why the last call failed (short, for people); None after a success.
+    error = Column(String(200), nullable=True)
 
 
 class CsatAnswer(Base):

@@ -139,6 +139,19 @@ class RasaClient:
                     raise
                 await asyncio.sleep(LISTEN_PAUSE_SECONDS * (attempt + 1))
 
+    async def trigger_intent(self, conversation_id: str, intent: str) -> None:
+        """Makes the bot act as if the customer had sent ``intent`` (Rasa's ``trigger_intent``): it
+        predicts and runs what follows, and its replies go out on the conversation's channel, never
+        "latest".  The turn ends listening, as any turn Rasa finishes itself.  A paused conversation
+        (a person has it) gets no reply: Rasa does not predict for it.
+        """
+        channel = deliverable(conversation_id)
+        await self._post(
+            self._url(conversation_id, "trigger_intent"),
+            {"name": intent, "entities": {}},
+            output_channel=channel,
+        )
+
     async def pause(self, conversation_id: str) -> None:
         await self.append_events(conversation_id, [{"event": "pause"}])
 
@@ -198,7 +211,13 @@ class RasaClient:
 
 
 def _is_message(event: Any) -> bool:
-    return isinstance(event, dict) and event.get("event") in ("user", "bot") and bool(event.get("text"))
+    """A user or bot message with text; not a triggered intent (the idle CSAT trigger's user event,
+    "EXTERNAL: …", is Rasa's bookkeeping, nothing the customer wrote).
+    """
+    if not isinstance(event, dict) or event.get("event") not in ("user", "bot") or not event.get("text"):
+        return False
+    metadata = event.get("metadata")
+    return not (isinstance(metadata, dict) and metadata.get("is_external") is True)
 
 
 def _line(event: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,9 @@ class Settings:
     # The empathy policy the designer's playground reads and saves (handoff/playground/); the same
     # ATTUNE_EMPATHY_POLICY file the action servers on this host read (and reload when it changes).
     empathy_policy_file: str = "policy/empathy.yml"
+    # ATTUNE_EXPERIMENTS: the tone experiments the console's report pages read (handoff/dashboard/); the
+    # same file the action servers on this host assign from (and reload when it changes).
+    experiments_file: str = "policy/experiments.yml"
     # Where customers' browsers reach Rasa's socket.io channel (the web chat page connects there).
     public_rasa_url: str = "http://127.0.0.1:5005"
     # Token of the Rasa server's HTTP API (pause, resume, relay agent messages).
@@ -72,8 +75,21 @@ class Settings:
     # ATTUNE_EVENT_BROKER_URL: Rasa's SQL event broker (endpoints.yml event_broker), which the analytics
     # consumer reads (handoff/analytics/) and retention and erasure reach (None: no broker, no analytics).
     event_broker_url: str | None = None
+    # ATTUNE_RABBITMQ_URL (amqp:// or amqps://): Rasa's Pika event broker instead (endpoints.yml
+    # `type: bot.components.event_broker.TimedPikaEventBroker`, Rasa's Pika broker with a publish
+    # timeout); the analytics consumer reads ATTUNE_RABBITMQ_QUEUE (handoff/analytics/pika_consumer.py).
+    rabbitmq_url: str | None = None
+    rabbitmq_queue: str = "rasa_core_events"
     # ATTUNE_ANALYTICS_CONSUMER=0: not run here (`python -m handoff.analytics` runs it as its own process).
     analytics_consumer: bool = True
+    # ATTUNE_CSAT_IDLE=0: no idle CSAT trigger from this service (handoff/analytics/idle_worker.py; it
+    # runs only with an event broker, whose events say which conversations went quiet).
+    csat_idle: bool = True
+    # ATTUNE_CSAT_POLICY: the CSAT policy (idle_minutes, enabled), the same file the action servers read.
+    csat_policy_file: str = "policy/csat.yml"
+    # ATTUNE_ANALYTICS_ROLLUP_SECONDS: how often this service recomputes today's and yesterday's
+    # dashboard roll-ups (handoff/analytics/rollup_worker.py); below the pages' 60 s TTL, 0 = off.
+    analytics_rollup_seconds: int = 30
     # Retention periods in days: emotion data, then transcripts and handoffs, then audit entries.
     retention_emotion_days: int = 30
     retention_transcript_days: int = 180
@@ -175,8 +191,17 @@ class Settings:
                 if environ.get("ATTUNE_EVENT_BROKER_URL", "").strip()
                 else None
             ),
+            rabbitmq_url=_amqp("ATTUNE_RABBITMQ_URL", environ.get("ATTUNE_RABBITMQ_URL", "").strip()),
+            rabbitmq_queue=_queue_name(
+                "ATTUNE_RABBITMQ_QUEUE", get("ATTUNE_RABBITMQ_QUEUE", cls.rabbitmq_queue)
+            ),
             analytics_consumer=_flag(
                 "ATTUNE_ANALYTICS_CONSUMER", environ.get("ATTUNE_ANALYTICS_CONSUMER", "1")
+            ),
+            csat_idle=_flag("ATTUNE_CSAT_IDLE", environ.get("ATTUNE_CSAT_IDLE", "1")),
+            csat_policy_file=environ.get("ATTUNE_CSAT_POLICY", "").strip() or "policy/csat.yml",
+            analytics_rollup_seconds=_whole(
+                "ATTUNE_ANALYTICS_ROLLUP_SECONDS", environ.get("ATTUNE_ANALYTICS_ROLLUP_SECONDS", "30"), 0, 59
             ),
             retention_emotion_days=_whole(
                 "ATTUNE_RETENTION_EMOTION_DAYS", environ.get("ATTUNE_RETENTION_EMOTION_DAYS", "30"), 1, 36_500
@@ -204,6 +229,7 @@ class Settings:
             ),
             access_policy_file=environ.get("ATTUNE_ACCESS_POLICY", "").strip() or None,
             empathy_policy_file=environ.get("ATTUNE_EMPATHY_POLICY", "").strip() or "policy/empathy.yml",
+            experiments_file=environ.get("ATTUNE_EXPERIMENTS", "").strip() or "policy/experiments.yml",
             login_max_failures=_whole(
                 "ATTUNE_LOGIN_MAX_FAILURES", environ.get("ATTUNE_LOGIN_MAX_FAILURES", "5"), 1, 1000
             ),
@@ -250,6 +276,23 @@ def _port(name: str, raw: str) -> int:
 def _url(name: str, raw: str) -> str:
     if "://" not in raw:
         raise ConfigError(f"{name} must be an SQLAlchemy URL such as sqlite:///var/handoff.db, got {raw!r}")
+    return raw
+
+
+def _amqp(name: str, raw: str) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(("amqp://", "amqps://")) or len(raw) > 2048:
+        raise ConfigError(
+            f"{name} must be an amqp:// or amqps:// URL such as amqp://user:password@host:5672/"
+        )
+    return raw
+
+
+def _queue_name(name: str, raw: str) -> str:
+    # AMQP short strings: at most 255 bytes; "amq." names are reserved for the broker.
+    if len(raw.encode()) > 255 or raw.startswith("amq.") or not raw.isprintable():
+        raise ConfigError(f"{name} must be a RabbitMQ queue name (printable, <= 255 bytes, not amq.*)")
     return raw
 
 

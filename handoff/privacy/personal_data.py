@@ -8,6 +8,8 @@ Where a customer's data lives (all reached by URL, none through Rasa's code):
 - the action server's store database: the contact history (``attune_contacts``);
 - CSAT: the answers (``csat_answers``) and when the customer was last asked (the action server's
   ``attune_csat_asked``): handoff/privacy/csat_data.py;
+- shadow mode's records (the action server's ``attune_shadow``: live and candidate scores and
+  decisions per turn): handoff/privacy/shadow_data.py;
 - the analytics tables (handoff/analytics/) and Rasa's SQL event broker table (``events`` of
   ATTUNE_EVENT_BROKER_URL, a copy of every tracker event): handoff/analytics/privacy.py.
 
@@ -47,7 +49,7 @@ from handoff.core.models import (
     HandoffSearch,
     WebhookDelivery,
 )
-from handoff.privacy import consent_epoch, csat_data, customers
+from handoff.privacy import consent_epoch, csat_data, customers, shadow_data
 from handoff.privacy.customer_merges import merges_of
 from handoff.shared.conversation_ids import PREFIXES, SMS, WHATSAPP
 from handoff.shared.errors import NotFound
@@ -262,6 +264,7 @@ def export(stores: Stores, who: str, now: datetime | None = None) -> dict[str, A
             "contact_history": _contacts(stores.contacts, senders),
             "csat_answers": csat_data.export_answers(session, senders, handoff_ids),
             "csat_asked": csat_data.export_asked(stores.contacts, _csat_keys(stores, customer_id, senders)),
+            "shadow_records": shadow_data.export_records(stores.contacts, senders),
             "analytics": analytics_privacy.export(stores.handoff, senders),
             "broker_events": analytics_privacy.broker_events(stores.broker, senders),
         }
@@ -337,6 +340,7 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
     if stores.contacts is not None:
         counts.update(_erase_self_service(stores.contacts, senders, emails))
         counts["csat_asked"] = csat_data.erase_asked(stores.contacts, csat_keys)
+        counts["shadow_records"] = shadow_data.erase_records(stores.contacts, senders)
     if stores.outbox is not None and senders:
         counts.update(_erase_queued(stores.outbox, senders))
     # What remains: that an erasure happened, under a one-way pseudonym, with the counts.
@@ -485,4 +489,5 @@ def purge(stores: Stores, retention: Retention, now: datetime | None = None) -> 
         analytics_privacy.purge_broker(stores.broker, emotion_cutoff, transcript_cutoff, _scrub_event)
     )
     counts["csat_asked_deleted"] = csat_data.purge_asked(stores.contacts, transcript_cutoff)
+    counts["shadow_records_deleted"] = shadow_data.purge_records(stores.contacts, emotion_cutoff)
     return counts

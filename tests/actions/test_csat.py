@@ -386,6 +386,101 @@ def test_the_action_server_reads_the_shipped_policy_unless_told_otherwise() -> N
     assert other.csat_policy_file == "/etc/csat.yml"
 
 
+# --- the idle trigger (EXTERNAL_csat_idle, handoff/analytics/idle_worker.py) -------------------------
+
+
+def idle_tracker(slots: dict[str, Any], sender: str = "web:abc", customer: str | None = "cust-1") -> Tracker:
+    """A thank-you from a verified customer, the bot's "anything else?", then silence: the handoff
+    service's triggered intent, a user event Rasa marks external and that carries no channel metadata.
+    """
+    metadata = verified(customer) if customer else None
+    history = [
+        user_event("thank", "thanks!", metadata=metadata),
+        {"event": "action", "name": "utter_you_are_welcome"},
+        {"event": "action", "name": "action_listen"},
+        user_event("EXTERNAL_csat_idle", "EXTERNAL: EXTERNAL_csat_idle", metadata={"is_external": True}),
+    ]
+    return Tracker(
+        sender_id=sender,
+        slots=slots,
+        latest_message=history[-1]["parse_data"] | {"text": history[-1]["text"]},
+        events=history,
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+async def test_the_idle_trigger_counts_for_the_customer_who_wrote_not_for_the_trigger(
+    ledger: CsatLedger, empathy: EmpathyPolicy
+) -> None:
+    clock = FakeClock()
+    action = validator(ledger, empathy, clock)
+
+    events, _ = await start(action, idle_tracker({}, sender="sms:+447911123456"))
+
+    assert status_of(events) == "asked"
+    # Recorded for the verified customer (from their own message), so no other channel asks again.
+    assert ledger.last_asked(customer_key("cust-1", "sms:+447911123456")) == START
+    assert ledger.last_asked(customer_key(None, "sms:+447911123456")) is None
+
+
+async def test_never_asked_twice_when_the_idle_trigger_follows_a_no_thanks(
+    ledger: CsatLedger, empathy: EmpathyPolicy, queue: CsatQueue
+) -> None:
+    clock = FakeClock()
+    action = validator(ledger, empathy, clock)
+    # "No thanks" asked at once; the idle trigger races it (same moment), then comes back on later days.
+    said_no, _ = await start(action, form_tracker({}))
+    statuses = []
+    for day in (0, 1, 29):
+        clock.now = START + day * DAY
+        events, dispatcher = await start(action, idle_tracker({}))
+        statuses.append(status_of(events))
+        assert dispatcher.messages == []
+    clock.now = START + 30 * DAY
+    after_the_period, _ = await start(action, idle_tracker({}))
+
+    assert status_of(said_no) == "asked"
+    assert statuses == ["recently_asked"] * 3
+    assert status_of(after_the_period) == "asked"
+
+
+@pytest.mark.parametrize(
+    ("slots", "status"),
+    [({"handoff_status": "queued"}, "waiting"), ({"handoff_status": "delivered"}, "waiting")],
+)
+async def test_the_idle_trigger_is_refused_like_that_s_all_while_a_person_is_awaited(
+    ledger: CsatLedger, empathy: EmpathyPolicy, slots: dict[str, Any], status: str
+) -> None:
+    events, _ = await start(validator(ledger, empathy, FakeClock()), idle_tracker(slots))
+
+    assert status_of(events) == status
+    assert ledger.last_asked(customer_key("cust-1", "web:abc")) is None
+
+
+def test_the_idle_trigger_is_no_customer_turn_for_empathy_tracking() -> None:
+    from actions.empathy_tracking import ActionTrackEmpathy
+
+    # No turn record (analytics would count a customer turn), no score, no "fast reply".
+    assert ActionTrackEmpathy().track(idle_tracker({})) == []
+
+
+@pytest.mark.parametrize("status", ["recently_asked", "distress", "waiting", "disabled"])
+async def test_a_question_the_idle_trigger_did_not_ask_ends_without_a_word(
+    queue: CsatQueue, status: str
+) -> None:
+    action = ActionRecordCsat(queue=lambda: queue, clock=FakeClock())
+    dispatcher = CollectingDispatcher()
+
+    events = await action.run(dispatcher, idle_tracker({"csat_status": status}), {})
+
+    assert dispatcher.messages == []  # no goodbye to a customer who may have gone
+    assert SlotSet("csat_status", None) in events
+    assert queue.pending_count() == 0
+
+
 # --- after a person resolved the handoff, on the trained model --------------------------------------
 # The handback is sent by the handoff service (handoff/core/rasa_client.py ``say_handed_back``), not
 # predicted, so no conversation test can hold it: these build the tracker it leaves and ask the
@@ -475,3 +570,15 @@ def test_bye_without_the_handback_is_the_plain_goodbye(trained_agent: Any) -> No
     events = handed_back(resolved=False, reply_intent="goodbye", reply="bye")
 
     assert next_action(trained_agent, events) == "utter_goodbye"
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore:Slot auto-fill has been removed:UserWarning")
+@pytest.mark.parametrize("resolved", [True, False])
+def test_silence_after_anything_else_starts_the_csat_question(trained_agent: Any, resolved: bool) -> None:
+    from rasa.shared.core.events import UserUttered
+
+    events = handed_back(resolved=resolved, reply_intent="thank", reply="thanks")[:-1]
+    events.append(UserUttered.create_external("EXTERNAL_csat_idle"))
+
+    assert next_action(trained_agent, events) == "csat_form"

@@ -1,7 +1,6 @@
 """The action server re-reads the empathy policy when its file changes (actions/policy_reload.py)."""
 
 import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -11,16 +10,9 @@ from actions import bootstrap
 from actions.policy_reload import PolicyFile
 from actions.settings import ActionServerSettings
 from bot.empathy.policy import PolicyError
+from tests.support.reloading import Clock, rewrite
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -28,15 +20,6 @@ def policy_file(tmp_path: Path) -> Path:
     copy = tmp_path / "empathy.yml"
     shutil.copy(ROOT / "policy" / "empathy.yml", copy)
     return copy
-
-
-def rewrite(path: Path, old: str, new: str) -> None:
-    """As the playground saves: a new file renamed over the old one."""
-    text = path.read_text()
-    assert old in text
-    fresh = path.with_name("fresh.yml")
-    fresh.write_text(text.replace(old, new, 1))
-    os.replace(fresh, path)
 
 
 def test_a_saved_change_is_in_force_after_the_check_interval(policy_file: Path) -> None:
@@ -85,7 +68,7 @@ def test_the_action_servers_container_serves_the_reloaded_policy(policy_file: Pa
         rewrite(policy_file, "warm_above: 0.20", "warm_above: 0.25")
         source = services._once("empathy_policy", lambda: None)
         assert isinstance(source, PolicyFile)
-        source._checked -= 10  # as if the check interval had passed
+        source._watch._checked -= 10  # as if the check interval had passed
         assert services.empathy_policy().tone.warm_above == 0.25
     finally:
         bootstrap.reset()

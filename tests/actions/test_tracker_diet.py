@@ -148,9 +148,10 @@ def test_the_record_carries_scores_only_with_consent_and_the_outcome_answered() 
         "frustration": 0.412,
         "distress": 0.0,
         "signals": ["a"],
+        "emotion": "neutral",
     }
     assert unscored["emotion_processing"] == "off"
-    assert not {"frustration", "distress", "signals"} & unscored.keys()
+    assert not {"frustration", "distress", "signals", "emotion"} & unscored.keys()
     # An outcome from before the previous message is not what this one answers.
     assert turn_record.outcome_before(tracker({}, [*events, message("hi", "greet", timestamp=9.0)])) is None
 

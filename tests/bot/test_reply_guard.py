@@ -120,6 +120,8 @@ def test_only_a_customers_message_in_the_running_turn_counts_as_unanswered() -> 
     assert not unanswered(conversation(customer_says(), BotUttered("Hello!")))
     assert not unanswered(conversation(customer_says(), ActionExecuted(ACTION_LISTEN_NAME)))
     assert not unanswered(conversation(customer_says(), Restarted()))
+    # The idle CSAT trigger's intent (handoff/analytics/idle_worker.py): no customer message to answer.
+    assert not unanswered(conversation(UserUttered.create_external("EXTERNAL_csat_idle")))
 
 
 def test_install_wraps_rasa_once() -> None:

@@ -343,8 +343,14 @@ EXPECTED: dict[tuple[str, str], tuple[Request, dict[str, Outcome]]] = {
     ),
     # --- the supervisor dashboard (handoff/dashboard/): supervisors and admins; counts, no conversation --
     ("GET", "/console/dashboard"): (plain("/console/dashboard"), console(FORBIDDEN, ok(200))),
+    ("GET", "/console/dashboard/drift"): (plain("/console/dashboard/drift"), console(FORBIDDEN, ok(200))),
     ("GET", "/console/dashboard/{metric}.csv"): (
         plain("/console/dashboard/csat.csv"),
+        console(FORBIDDEN, ok(200)),
+    ),
+    ("GET", "/console/experiments"): (plain("/console/experiments"), console(FORBIDDEN, ok(200))),
+    ("GET", "/console/experiments/{experiment}"): (
+        plain("/console/experiments/adaptive-tone-v1.json"),
         console(FORBIDDEN, ok(200)),
     ),
     ("GET", "/console/dashboard/static"): (

@@ -117,11 +117,14 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "/console/playground/save",
         "/console/playground/static/{filename}",
     ),
-    # The supervisor dashboard: periods and channels are checked (400), unknown metrics are 404.
+    # The supervisor dashboard: periods and channels are checked (400), unknown metrics are 404; so are
+    # experiments' names (400 when not a name, 404 when not in the file).
     "dashboard": (
         "/console/dashboard",
         "/console/dashboard/{metric}.csv",
         "/console/dashboard/static/{filename}",
+        "/console/experiments",
+        "/console/experiments/{experiment}",
     ),
     "operations": ("/healthz", "/metrics", "/api/v1/openapi.json"),
 }

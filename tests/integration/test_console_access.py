@@ -117,6 +117,8 @@ async def test_every_page_fits_every_width_and_passes_axe(stack: RunningStack) -
                 ("flags", "/console/flags"),
                 ("audit", "/console/audit"),
                 ("canned-editor", "/console/canned"),
+                ("experiments", "/console/experiments"),
+                ("experiment-report", "/console/experiments/adaptive-tone-v1"),
             ):
                 await supervisor.goto(stack.handoff_url + path)
                 results[name] = await _check(supervisor, name)

@@ -1,15 +1,18 @@
-"""A throwaway PostgreSQL and Redis from Debian's packages, on free loopback ports, in temp dirs.
+"""A throwaway PostgreSQL, Redis and RabbitMQ from Debian's packages, on free loopback ports, in temp dirs.
 
 Each runs in the foreground in its own bot.launcher ``Stack``, stopped (SIGTERM, then SIGKILL after
 a grace period) when its ``with`` block ends, failure or not.  PostgreSQL refuses to run as root:
 when we are root, initdb and the server run as the ``postgres`` account (the Debian package
 creates it; ``nobody`` otherwise).  Nothing is kept: fsync off, Redis without RDB or AOF, and the
-data directories are removed afterwards.
+data directories are removed afterwards.  RabbitMQ is a private node (its own name, cookie, epmd
+and data dir) that a test can kill -9 and start again on the same data: durable queues survive.
 """
 
 import os
 import pwd
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +26,7 @@ import pytest
 import redis
 
 from bot.launcher import Service, Stack
+from tests.support.ports import free_port
 
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -160,3 +164,112 @@ def redis_server(port: int) -> Iterator[int]:
 def _ping(port: int) -> None:
     with redis.Redis(host="127.0.0.1", port=port, socket_timeout=2) as client:
         client.ping()
+
+
+# Debian's rabbitmq-server script (/usr/sbin) switches to the rabbitmq account and its /var/lib
+# node; this one runs the node as ourselves, with everything it reads and writes in a temp dir.
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+RABBITMQ_SERVICE = "rabbitmq"
+# What a fresh AMQP 0-9-1 server answers the protocol header with: a method frame (Connection.Start).
+AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+AMQP_METHOD_FRAME = 1
+
+
+def require_rabbitmq() -> None:
+    """Skips the test when RabbitMQ is not installed; fails instead on CI."""
+    if not (Path(RABBITMQ_SERVER).exists() and shutil.which("epmd")):
+        reason = "rabbitmq-server not installed: `make datastores` installs Debian's package"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@dataclass
+class RabbitMQ:
+    """A running private node; ``kill9`` and ``restart`` keep its data dir, name and ports."""
+
+    port: int
+    stack: Stack
+    user: str = "guest"
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"amqp://{self.user}:{self.user}@{self.host}:{self.port}/"
+
+    def kill9(self) -> None:
+        """SIGKILL to the node's process group (the script and beam.smp): no shutdown, no flush."""
+        process = self.stack.processes[RABBITMQ_SERVICE]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def restart(self) -> float:
+        """Starts the node again on the same data; the seconds until it answered AMQP."""
+        began = time.monotonic()
+        self.stack.restart(RABBITMQ_SERVICE)
+        _wait_amqp(self.stack, self.port)
+        return time.monotonic() - began
+
+
+@contextmanager
+def rabbitmq(port: int) -> Iterator[RabbitMQ]:
+    """A RabbitMQ node on ``port`` with its own epmd; stopped, with its epmd, and removed after.
+
+    The user is RabbitMQ's default ``guest`` (allowed from loopback only), no plugins are enabled,
+    and no file under /etc/rabbitmq is read.
+    """
+    stack = Stack(dict(os.environ))
+    work = Path(tempfile.mkdtemp(prefix="attune-rabbitmq-"))
+    try:
+        epmd_port = free_port()
+        (work / "enabled_plugins").write_text("[].\n")
+        (work / "rabbitmq-env.conf").write_text("")
+        (work / "rabbitmq.conf").write_text("disk_free_limit.absolute = 10MB\n")
+        env = {
+            "HOME": str(work),  # the Erlang cookie
+            "ERL_EPMD_PORT": str(epmd_port),
+            "RABBITMQ_NODENAME": f"attune-{work.name.rsplit('-', 1)[-1].lower()}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(work / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(work / "log"),
+            "RABBITMQ_PID_FILE": str(work / "rabbitmq.pid"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(work / "enabled_plugins"),
+            "RABBITMQ_CONF_ENV_FILE": str(work / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(work / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(work / "advanced.config"),
+        }
+        # Our own epmd in the foreground, so stopping the Stack stops it (the node would otherwise
+        # start a daemonised one that outlives the test).
+        stack.start(Service("epmd", ["epmd", "-port", str(epmd_port), "-address", "127.0.0.1"], "", env))
+        stack.start(Service(RABBITMQ_SERVICE, [RABBITMQ_SERVER], ready_url="", env=env))
+        _wait_amqp(stack, port)
+        yield RabbitMQ(port, stack)
+    finally:
+        stack.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_amqp(stack: Stack, port: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    process = stack.processes[RABBITMQ_SERVICE]
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"RabbitMQ exited with code {process.returncode} while starting")
+        try:
+            _amqp_answers(port)
+            return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"RabbitMQ did not answer within {READY_TIMEOUT_SECONDS:.0f} s") from error
+        time.sleep(0.1)
+
+
+def _amqp_answers(port: int) -> None:
+    """Raises ConnectionError until the node answers the AMQP protocol header with Connection.Start."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(AMQP_HEADER)
+        frame = sock.recv(1)
+    if frame[:1] != bytes([AMQP_METHOD_FRAME]):
+        raise ConnectionError(f"no AMQP on port {port} yet")
