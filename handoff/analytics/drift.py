@@ -38,6 +38,7 @@ from handoff.core.app_keys import ENGINE, METRICS
 from handoff.core.db import as_utc
 from handoff.core.models import AnalyticsTurn, DriftCheck
 from handoff.core.settings import ConfigError
+from handoff.shared.policy_yaml import exact_keys, read_document
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +80,7 @@ KEYS: Final = ("enabled", *NUMBERS)
 
 def parse_policy(document: object, source: str) -> DriftPolicy:
     """The policy in ``document`` (the parsed YAML), or ConfigError naming the key that is wrong."""
-    if not isinstance(document, Mapping):
-        raise ConfigError(f"{source}: must be a mapping with the keys {', '.join(KEYS)}")
-    unknown = sorted(str(key) for key in document if key not in KEYS)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key {unknown[0]!r} (expected: {', '.join(KEYS)})")
-    missing = [key for key in KEYS if key not in document]
-    if missing:
-        raise ConfigError(f"{source}: {missing[0]!r} is missing")
+    document = exact_keys(document, KEYS, source, ConfigError)
     if not isinstance(document["enabled"], bool):
         raise ConfigError(f"{source}: 'enabled' must be true or false, got {document['enabled']!r}")
     values = {key: _number(document[key], key, source) for key in NUMBERS}
@@ -114,18 +108,8 @@ def _number(value: object, key: str, source: str) -> Any:
 
 def load_policy(path: str | Path | None = None) -> DriftPolicy:
     """Reads and validates the policy file (default ``policy/drift.yml``)."""
-    import yaml
-
     file = Path(path) if path else DEFAULT_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"drift policy: cannot read {file}: {error.strerror}") from error
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{file}: not valid YAML: {error}") from error
-    return parse_policy(document, str(file))
+    return parse_policy(read_document(file, ConfigError, "drift policy"), str(file))
 
 
 # --- the days' summaries ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from handoff.core.models import ROLES
 from handoff.core.settings import ConfigError
 from handoff.shared.masking import ALL, PHONE, mask_payload, mask_text
 from handoff.shared.payload_contract import EMOTIONAL_FIELDS
+from handoff.shared.policy_yaml import read_document
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "policy" / "access.yml"  # run-time policy, beside data/
 
@@ -115,18 +116,8 @@ def parse(document: object, source: str) -> AccessPolicy:
 
 def load(path: str | Path | None = None) -> AccessPolicy:
     """Reads and validates the policy file (default ``policy/access.yml``)."""
-    import yaml
-
     file = Path(path) if path else DEFAULT_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"ATTUNE_ACCESS_POLICY: cannot read {file}: {error.strerror}") from error
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{file}: not valid YAML: {error}") from error
-    return parse(document, str(file))
+    return parse(read_document(file, ConfigError, "ATTUNE_ACCESS_POLICY"), str(file))
 
 
 # --- what leaves the service --------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Final
 
 from handoff.core.models import ROLES
 from handoff.core.settings import ConfigError
+from handoff.shared.policy_yaml import exact_keys, read_document
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "policy" / "workspace.yml"
 
@@ -51,14 +52,7 @@ class WorkspacePolicy:
 
 def parse(document: object, source: str) -> WorkspacePolicy:
     """The policy in ``document`` (the parsed YAML), or ConfigError naming the key that is wrong."""
-    if not isinstance(document, Mapping):
-        raise ConfigError(f"{source}: must be a mapping with the keys {', '.join(KEYS)}")
-    unknown = sorted(str(key) for key in document if key not in KEYS)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key {unknown[0]!r} (expected: {', '.join(KEYS)})")
-    missing = [key for key in KEYS if key not in document]
-    if missing:
-        raise ConfigError(f"{source}: {missing[0]!r} is missing")
+    document = exact_keys(document, KEYS, source, ConfigError)
     roles = {
         permission: _roles(document[permission], f"{source}: {permission!r}") for permission in PERMISSIONS
     }
@@ -98,15 +92,5 @@ def _dispositions(value: object, source: str) -> tuple[Disposition, ...]:
 
 def load(path: str | Path | None = None) -> WorkspacePolicy:
     """Reads and validates the policy file (default ``policy/workspace.yml``)."""
-    import yaml
-
     file = Path(path) if path else DEFAULT_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"workspace policy: cannot read {file}: {error.strerror}") from error
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{file}: not valid YAML: {error}") from error
-    return parse(document, str(file))
+    return parse(read_document(file, ConfigError, "workspace policy"), str(file))

@@ -1,6 +1,5 @@
 """The tone experiment in action_track_empathy: only the wording differs between arms (issue 22)."""
 
-import random
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,18 +9,9 @@ from actions import experiment_arm
 from actions.consent import METADATA_KEY
 from actions.empathy_tracking import ActionTrackEmpathy, stored
 from bot.empathy.experiments import EXCLUDED, Experiment, ExperimentError, parse
-from tests.support.trackers import EMBEDDING_A, EMBEDDING_B, message, tracker
+from tests.support.trackers import generated_turns, message, tracker
 
 NOW = datetime(2027, 1, 10, 12, tzinfo=timezone.utc).timestamp()
-EMOTIONS = ("neutral", "anger", "annoyance", "sadness", "fear", "joy", "disappointment")
-INTENTS = ("order_status", "complain", "nlu_fallback", "request_refund", "request_human", "greet")
-TEXTS = (
-    "where is my order",
-    "THIS IS USELESS!!!",
-    "I'm scared, I need it today",
-    "ok thanks",
-    "why?? again??",
-)
 # What the engine decides; only the tone slot and the turn record's tone may differ between arms.
 DECISION_SLOTS = ("escalation", "empathy_explanation", "frustration", "distress", "failed_attempts")
 
@@ -51,31 +41,13 @@ NEUTRAL_ARM = experiment(1, 0)
 ADAPTIVE_ARM = experiment(0, 1)
 
 
-def generated(seed: int) -> list[tuple[dict[str, Any], int]]:
-    """A customer's messages, each with the failed self-service attempts before it."""
-    rng = random.Random(seed)
-    failures, turns = 0, []
-    for i in range(rng.randint(2, 9)):
-        event = message(
-            rng.choice(TEXTS),
-            rng.choice(INTENTS),
-            emotion=rng.choice(EMOTIONS),
-            timestamp=1000.0 + 20 * i + rng.random() * 10,
-            embedding=rng.choice((EMBEDDING_A, EMBEDDING_B)),
-        )
-        event["message_id"] = f"{seed}-{i}"
-        failures += rng.random() < 0.3
-        turns.append((event, failures))
-    return turns
-
-
 def converse(found: Experiment, seed: int, opted_out: bool = False) -> list[dict[str, Any]]:
     """Every event each turn decided (what the audit trail sees), turn by turn, slots carried over."""
     action = ActionTrackEmpathy(experiments=lambda: (found,), clock=lambda: NOW)
     slots: dict[str, Any] = {"emotion_opt_out": opted_out}
     events: list[dict[str, Any]] = []
     decided = []
-    for event, failures in generated(seed):
+    for event, failures in generated_turns(seed):
         events.append(event)
         slots["failed_attempts"] = failures
         current = tracker(dict(slots), list(events), sender=f"web:conversation-{seed}")

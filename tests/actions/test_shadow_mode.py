@@ -4,7 +4,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import random
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,9 @@ from bot.empathy.escalation import HANDOFF, OFFER_CALLBACK, OFFER_HUMAN
 from bot.empathy.policy import EmpathyPolicy
 from bot.empathy.shadow import ShadowSettings
 from handoff.analytics.shadow_report import read_records
-from tests.support.trackers import EMBEDDING_A, EMBEDDING_B, message, tracker
+from tests.support.trackers import GENERATED_TEXTS, generated_turns, message, tracker
 
 NOW = 1_800_000_000.0
-EMOTIONS = ("neutral", "anger", "annoyance", "sadness", "fear", "joy", "disappointment")
-INTENTS = ("order_status", "complain", "nlu_fallback", "request_refund", "request_human", "greet")
-TEXTS = (
-    "where is my order",
-    "THIS IS USELESS!!!",
-    "I'm scared, I need it today",
-    "ok thanks",
-    "why?? again??",
-)
 
 
 def live_policy() -> EmpathyPolicy:
@@ -59,31 +49,13 @@ def mode(tmp_path: Path, candidate: Any = candidate_policy, **limits: int) -> Sh
     )
 
 
-def generated(seed: int) -> list[tuple[dict[str, Any], int]]:
-    """A customer's messages, each with the failed self-service attempts before it."""
-    rng = random.Random(seed)
-    failures, turns = 0, []
-    for i in range(rng.randint(2, 9)):
-        event = message(
-            rng.choice(TEXTS),
-            rng.choice(INTENTS),
-            emotion=rng.choice(EMOTIONS),
-            timestamp=1000.0 + 20 * i + rng.random() * 10,
-            embedding=rng.choice((EMBEDDING_A, EMBEDDING_B)),
-        )
-        event["message_id"] = f"{seed}-{i}"
-        failures += rng.random() < 0.3
-        turns.append((event, failures))
-    return turns
-
-
 def converse(shadow: ShadowMode | None, seed: int, opted_out: bool = False) -> list[str]:
     """Each turn's events (all it decided, then what Rasa keeps), as bytes, slots carried over."""
     action = ActionTrackEmpathy(experiments=lambda: (), clock=lambda: NOW, shadow=lambda: shadow)
     slots: dict[str, Any] = {"emotion_opt_out": opted_out}
     events: list[dict[str, Any]] = []
     out = []
-    for event, failures in generated(seed):
+    for event, failures in generated_turns(seed):
         events.append(event)
         slots["failed_attempts"] = failures
         current = tracker(dict(slots), list(events), sender=f"web:conversation-{seed}")
@@ -146,7 +118,7 @@ def test_records_hold_no_message_text(tmp_path: Path) -> None:
     with ShadowLog.open(f"sqlite:///{tmp_path / 'shadow-store.db'}").engine.connect() as connection:
         dump = json.dumps([list(row) for row in connection.exec_driver_sql("SELECT * FROM attune_shadow")])
     assert dump.count("web:conversation-5") >= 2
-    assert not any(text.lower() in dump.lower() for text in TEXTS)
+    assert not any(text.lower() in dump.lower() for text in GENERATED_TEXTS)
 
 
 def test_a_failed_write_keeps_the_records_for_the_next_pass(tmp_path: Path) -> None:
@@ -166,7 +138,7 @@ def test_memory_is_bounded_records_dropped_are_counted_and_carries_evicted(tmp_p
     shadow = mode(tmp_path, max_conversations=1, max_pending=3)
     converse(shadow, 1)
     converse(shadow, 2)
-    assert shadow.pending() == 3 and shadow.dropped == len(generated(1)) + len(generated(2)) - 3
+    assert shadow.pending() == 3 and shadow.dropped == len(generated_turns(1)) + len(generated_turns(2)) - 3
     converse(shadow, 1)  # evicted by conversation 2: starts again from the live carry
     shadow.flush()
     records = read_records(ShadowLog.open(f"sqlite:///{tmp_path / 'shadow-store.db'}").engine)

@@ -9,47 +9,22 @@ import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from handoff.app import create_app
-from handoff.core.app_keys import ENGINE
-from handoff.core.settings import Settings
 from tests.handoff.dashboard.conftest import DAY, HOSTILE_STATUS, fixture_events, load
 from tests.support.axe import add_axe, blocking, violations
 from tests.support.browser import DESKTOP, PHONE, TIMEOUT_MS, chromium_path, screenshot_path
-from tests.support.console import PASSWORD
-from tests.support.handoff_server import ServerThread
-from tests.support.ports import free_port
+from tests.support.console import log_in_page
+from tests.support.handoff_server import console_on_loopback
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[str]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'handoff.db'}",
-        log_format="text",
-        session_key="test-session-key-0123456789abcdef",
-        demo_password=PASSWORD,
-    )
-    app = create_app(settings)
-    service = ServerThread(app, free_port())
-    service.start()
-    assert service.ready.wait(60) and service.error is None, service.error
-    load(app[ENGINE], fixture_events())
-    try:
-        yield f"http://127.0.0.1:{service.port}"
-    finally:
-        service.stop()
-
-
-async def _log_in(page: Any, url: str, username: str) -> None:
-    await page.goto(f"{url}/console/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
+    with console_on_loopback(tmp_path, lambda engine: load(engine, fixture_events())) as url:
+        yield url
 
 
 async def _supervisor_reads_the_dashboard(url: str, downloads: Path) -> dict[str, object]:
@@ -64,7 +39,7 @@ async def _supervisor_reads_the_dashboard(url: str, downloads: Path) -> dict[str
             await add_axe(context)
             page = await context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            await _log_in(page, url, "supervisor")
+            await log_in_page(page, url, "supervisor")
             await page.click("a.nav:has-text('Dashboard')")
             await expect(page).to_have_url(re.compile("/console/dashboard"))
             await page.fill("#period-from", DAY.isoformat())
@@ -94,7 +69,7 @@ async def _supervisor_reads_the_dashboard(url: str, downloads: Path) -> dict[str
             await page.screenshot(path=str(screenshot_path("dashboard", PHONE)), full_page=True)
 
             agent = await (await browser.new_context(viewport=DESKTOP)).new_page()
-            await _log_in(agent, url, "agent")
+            await log_in_page(agent, url, "agent")
             refused = await agent.goto(f"{url}/console/dashboard")
             found["agent_status"] = refused.status if refused else None
             found["agent_nav"] = await agent.locator("a.nav:has-text('Dashboard')").count()

@@ -14,15 +14,11 @@ from typing import Any
 
 import pytest
 
-from handoff.app import create_app
-from handoff.core.app_keys import ENGINE
-from handoff.core.settings import Settings
 from tests.support import experiment_data
 from tests.support.axe import add_axe, blocking, violations
 from tests.support.browser import DESKTOP, TIMEOUT_MS, chromium_path, screenshot_path
-from tests.support.console import PASSWORD
-from tests.support.handoff_server import ServerThread
-from tests.support.ports import free_port
+from tests.support.console import log_in_page
+from tests.support.handoff_server import console_on_loopback
 
 pytestmark = pytest.mark.integration
 
@@ -34,29 +30,8 @@ OVERFLOW = "document.scrollingElement.scrollWidth - window.innerWidth"
 def service(tmp_path: Path) -> Iterator[str]:
     experiments = tmp_path / "experiments.yml"
     experiments.write_text(experiment_data.EXPERIMENTS_YAML, encoding="utf-8")
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'handoff.db'}",
-        log_format="text",
-        session_key="test-session-key-0123456789abcdef",
-        demo_password=PASSWORD,
-        experiments_file=str(experiments),
-    )
-    app = create_app(settings)
-    server = ServerThread(app, free_port())
-    server.start()
-    assert server.ready.wait(60) and server.error is None, server.error
-    experiment_data.load(app[ENGINE])
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.stop()
-
-
-async def _log_in(page: Any, url: str, username: str) -> None:
-    await page.goto(f"{url}/console/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
+    with console_on_loopback(tmp_path, experiment_data.load, experiments_file=str(experiments)) as url:
+        yield url
 
 
 async def _fits_and_passes_axe(page: Any, name: str) -> dict[str, Any]:
@@ -84,7 +59,7 @@ async def _supervisor_reads_the_report(url: str) -> dict[str, Any]:
             await add_axe(context)
             page = await context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            await _log_in(page, url, "supervisor")
+            await log_in_page(page, url, "supervisor")
             await page.click("a.nav:has-text('Experiments')")
             await expect(page).to_have_url(re.compile("/console/experiments$"))
             row = page.locator('.experiment-card[data-experiment="tone-page"]')
@@ -102,7 +77,7 @@ async def _supervisor_reads_the_report(url: str) -> dict[str, Any]:
             found["report"] = await _fits_and_passes_axe(page, "report")
 
             agent = await (await browser.new_context(viewport=DESKTOP)).new_page()
-            await _log_in(agent, url, "agent")
+            await log_in_page(agent, url, "agent")
             found["agent_nav"] = await agent.locator("a.nav:has-text('Experiments')").count()
             refused = await agent.goto(f"{url}/console/experiments/tone-page")
             found["agent_status"] = refused.status if refused else None

@@ -33,3 +33,11 @@ async def new_client(aiohttp_client: Any, service: TestClient) -> TestClient:
     """A second browser on the same service (its own cookies)."""
     second: TestClient = await aiohttp_client(service.server)
     return second
+
+
+async def log_in_page(page: Any, url: str, username: str, password: str = PASSWORD) -> None:
+    """Logs a Playwright ``page`` in through the console's login form at ``url``."""
+    await page.goto(f"{url}/console/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")

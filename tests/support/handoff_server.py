@@ -5,9 +5,20 @@ For tests that talk HTTP to the service from synchronous code (schemathesis, req
 """
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from handoff.app import create_app
+from handoff.core.app_keys import ENGINE
+from handoff.core.settings import Settings
+from tests.support.console import PASSWORD
+from tests.support.ports import free_port
 
 
 class ServerThread(threading.Thread):
@@ -38,3 +49,27 @@ class ServerThread(threading.Thread):
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.join(timeout=60)
+
+
+@contextlib.contextmanager
+def console_on_loopback(tmp_path: Path, fill: Callable[[Engine], None], **settings: Any) -> Iterator[str]:
+    """The whole handoff service (demo accounts, password ``PASSWORD``) on a free loopback port,
+    its database filled by ``fill`` once it is up; yields the base URL, stops it afterwards.
+    """
+    app = create_app(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'handoff.db'}",
+            log_format="text",
+            session_key="test-session-key-0123456789abcdef",
+            demo_password=PASSWORD,
+            **settings,
+        )
+    )
+    server = ServerThread(app, free_port())
+    server.start()
+    assert server.ready.wait(60) and server.error is None, server.error
+    fill(app[ENGINE])
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.stop()

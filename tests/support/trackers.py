@@ -1,5 +1,6 @@
 """Trackers and events as the action server receives them from Rasa, built inline (rasa-sdk's own style)."""
 
+import random
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -173,3 +174,33 @@ def callback_form_answer(
         {"name": "callback_form"},
         "action_listen",
     )
+
+
+# Generated conversations (the experiment and shadow tests run the engine over many of them).
+GENERATED_EMOTIONS = ("neutral", "anger", "annoyance", "sadness", "fear", "joy", "disappointment")
+GENERATED_INTENTS = ("order_status", "complain", "nlu_fallback", "request_refund", "request_human", "greet")
+GENERATED_TEXTS = (
+    "where is my order",
+    "THIS IS USELESS!!!",
+    "I'm scared, I need it today",
+    "ok thanks",
+    "why?? again??",
+)
+
+
+def generated_turns(seed: int) -> list[tuple[dict[str, Any], int]]:
+    """A customer's messages, each with the failed self-service attempts before it."""
+    rng = random.Random(seed)
+    failures, turns = 0, []
+    for i in range(rng.randint(2, 9)):
+        event = message(
+            rng.choice(GENERATED_TEXTS),
+            rng.choice(GENERATED_INTENTS),
+            emotion=rng.choice(GENERATED_EMOTIONS),
+            timestamp=1000.0 + 20 * i + rng.random() * 10,
+            embedding=rng.choice((EMBEDDING_A, EMBEDDING_B)),
+        )
+        event["message_id"] = f"{seed}-{i}"
+        failures += rng.random() < 0.3
+        turns.append((event, failures))
+    return turns

@@ -2,30 +2,19 @@
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from handoff.analytics.consumer import Consumer, drain
-from handoff.core.db import create_engine_for
-from handoff.core.migrate import upgrade_to_head
 from handoff.core.models import AnalyticsConversation, AnalyticsTurn
 from handoff.privacy import customers, personal_data
-from tests.support.broker_events import broker, conversation, publish
+from tests.support.broker_events import conversation, publish
 
 NOW = datetime(2027, 6, 1, tzinfo=timezone.utc)
 RETENTION = personal_data.Retention(emotion_days=30, transcript_days=180, audit_days=730)
 THEIRS = "web:" + "c" * 32
 OTHERS = "web:" + "d" * 32
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> personal_data.Stores:
-    url = f"sqlite:///{tmp_path / 'handoff.db'}"
-    upgrade_to_head(url)
-    return personal_data.Stores(create_engine_for(url), broker=broker(tmp_path / "events.db"))
 
 
 def ingest(stores: personal_data.Stores, *groups: tuple[str, float]) -> None:
