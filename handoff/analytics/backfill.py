@@ -48,6 +48,8 @@ class BackfillResult:
     inserted: int = 0
     # Tracker rows that are not a usable event (broken JSON, an absurd timestamp...).
     skipped: int = 0
+    # Events of conversations erased after they happened (analytics_erased): never ingested again.
+    erased: int = 0
     conversations: set[str] = field(default_factory=set)
 
 
@@ -107,6 +109,7 @@ def backfill(
         result.read += batch.read
         result.inserted += batch.inserted
         result.skipped += batch.skipped
+        result.erased += batch.erased
         result.conversations.update(sender for _, sender, _ in page)
         after = page[-1][0]
     return result

@@ -127,6 +127,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"backfill since {since.isoformat()}: {result.read} tracker events of "
         f"{len(result.conversations)} conversations read, {result.inserted} missing fact rows added, "
-        f"{result.skipped} not usable"
+        f"{result.skipped} not usable, {result.erased} of erased conversations left out"
     )
     return 0

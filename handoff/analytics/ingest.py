@@ -8,7 +8,10 @@ consumer killed after writing rows but before moving its cursor reads them again
 - a conversation's counters move only when a fact row was really inserted, in the same transaction;
 - for the SQL broker, the cursor (the last ``events.id`` read) is written in that same transaction,
   so rows and cursor commit together or not at all.  A batch whose first ids are at or below the
-  cursor (another consumer got there first) is trimmed to what is new.
+  cursor (another consumer got there first) is trimmed to what is new;
+- an event of an erased conversation dated at or before its erasure (still queued in RabbitMQ, or
+  resent by the Pika broker) is dropped, so it cannot bring the customer back
+  (handoff/analytics/erased.py, one query per batch).
 """
 
 import logging
@@ -22,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from handoff.analytics import events, idle_csat
+from handoff.analytics import erased, events, idle_csat
 from handoff.core.db import as_utc
 from handoff.core.models import (
     AnalyticsCallback,
@@ -56,6 +59,8 @@ class BatchResult:
     inserted: int = 0
     # Rows that are not a usable Rasa event (broken JSON, no sender, an absurd timestamp).
     skipped: int = 0
+    # Events of an erased conversation from before its erasure (handoff/analytics/erased.py).
+    erased: int = 0
     position: int | None = None
     # When each ingested event happened (epoch seconds): the benchmark's lag is commit time minus these.
     event_times: list[float] = field(default_factory=list)
@@ -103,13 +108,16 @@ def ingest(
     with Session(engine) as session, session.begin():
         cursor = _lock_cursor(session, source) if source is not None else None
         fresh = [row for row in rows if cursor is None or row.id is None or row.id > cursor.position]
+        result.read = len(fresh)
+        batch = [parsed for row in fresh if (parsed := events.parse(row.data)) is not None]
+        result.skipped = len(fresh) - len(batch)
+        erasures = erased.erased_at(session, {parsed.conversation_id for parsed in batch})
         conversations: dict[str, AnalyticsConversation] = {}
         idle = idle_csat.Signals()  # the idle CSAT trigger's candidates (docs/analytics.md, "CSAT")
-        for row in fresh:
-            result.read += 1
-            parsed = events.parse(row.data)
-            if parsed is None:
-                result.skipped += 1
+        for parsed in batch:
+            erased_at = erasures.get(parsed.conversation_id)
+            if erased_at is not None and parsed.at <= erased_at:
+                result.erased += 1
                 continue
             conversation = conversations.get(parsed.conversation_id)
             if conversation is None:
@@ -129,6 +137,8 @@ def ingest(
             before_commit()
     if result.skipped:
         logger.warning("analytics skipped %d broker rows that are not Rasa events", result.skipped)
+    if result.erased:
+        logger.info("analytics dropped %d events of erased conversations", result.erased)
     return result
 
 

@@ -6,14 +6,21 @@
   event as JSON text: the customer's messages, their emotion readings, the slots.  It has no time
   column of its own, so its rows are dated by the ``timestamp`` inside the JSON.
 
-Erasure deletes both for the customer's conversations.  The daily roll-ups hold counts, never a
-conversation id; erasure and retention mark the days the affected conversations touched stale in the
-same transaction (``rollups.mark_stale``), so the next refresh recomputes them from what is left.
+Erasure deletes both for the customer's conversations and, in the transaction that deletes the
+analytics rows, records each conversation as erased (``analytics_erased``, by the SHA-256 of its id;
+handoff/analytics/erased.py): an event of theirs still queued in RabbitMQ or resent by the Pika
+broker, dated at or before the erasure, is then dropped by ingestion instead of bringing the rows
+back.
+
+The daily roll-ups hold counts, never a conversation id; erasure and retention mark the days the
+affected conversations touched stale in the same transaction (``rollups.mark_stale``), so the next
+refresh recomputes them from what is left.
 
 Retention: after the emotion period the turns lose their scores and the broker's rows their emotion
 data (the tracker's rule); after the transcript period the broker's rows go, CSAT comments are
 cleared and whole conversations' analytics rows go with them (the metrics are kept only as long as
-the transcripts they describe).
+the transcripts they describe), and so do the records of erasures older than that (an event older
+than the period that still arrived would go with its conversation at the next purge).
 """
 
 import json
@@ -25,7 +32,7 @@ from sqlalchemy import delete, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from handoff.analytics import rollups
+from handoff.analytics import erased, rollups
 from handoff.analytics.ingest import BROKER_TABLE
 from handoff.core.db import as_utc
 from handoff.core.models import (
@@ -40,6 +47,9 @@ from handoff.core.models import (
 
 # How many computed roll-up days an erasure or a purge marked stale (the next refresh recomputes them).
 ROLLUP_DAYS_STALE: Final = "analytics_rollup_days_stale"
+# How many conversations an erasure recorded as erased, and a purge forgot (handoff/analytics/erased.py).
+ERASED_RECORDED: Final = "analytics_erased"
+ERASED_PURGED: Final = "analytics_erased_deleted"
 # Per conversation, so exported, erased and purged with them; ``csat_idle`` is the idle CSAT trigger's.
 FACT_TABLES: Final = (
     AnalyticsTurn,
@@ -79,8 +89,10 @@ def export(engine: Engine, conversations: set[str]) -> dict[str, list[dict[str, 
     return {name: rows for name, rows in found.items() if rows}
 
 
-def erase(session: Session, conversations: set[str]) -> dict[str, int]:
-    """Deletes these conversations' analytics rows (in the caller's transaction)."""
+def erase(session: Session, conversations: set[str], now: datetime | None = None) -> dict[str, int]:
+    """Deletes these conversations' analytics rows and records them as erased at ``now`` (in the
+    caller's transaction), so their events still on the way are dropped when they arrive.
+    """
     counts: dict[str, int] = {}
     if not conversations:
         return counts
@@ -90,6 +102,7 @@ def erase(session: Session, conversations: set[str]) -> dict[str, int]:
         deleted = session.execute(delete(model).where(model.conversation_id.in_(ids))).rowcount
         counts[str(model.__tablename__)] = int(deleted or 0)
     counts[ROLLUP_DAYS_STALE] = stale
+    counts[ERASED_RECORDED] = erased.record(session, ids, now)
     return counts
 
 
@@ -135,6 +148,7 @@ def purge(engine: Engine, emotion_cutoff: datetime, transcript_cutoff: datetime)
             ).rowcount
             or 0
         )
+        counts[ERASED_PURGED] = erased.purge(session, transcript_cutoff)
     return counts
 
 

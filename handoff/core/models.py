@@ -567,6 +567,18 @@ class AnalyticsExposure(Base):
     at = Column(DateTime(timezone=True), nullable=False, index=True)
 
 
+class AnalyticsErased(Base):
+    """A conversation erased at ``erased_at`` (migration 0025, handoff/analytics/erased.py): ingestion
+    drops its broker events dated at or before then, so a queued or resent event cannot bring it back.
+    """
+
+    __tablename__ = "analytics_erased"
+
+    # SHA-256 (hex) of the conversation id, never the id: an SMS conversation's id is a phone number.
+    conversation_hash = Column(String(64), primary_key=True)
+    erased_at = Column(DateTime(timezone=True), nullable=False, index=True)
+
+
 class DriftCheck(Base):
     """One drift chart's point on one UTC day (handoff/analytics/drift.py, migration 0023).
 

@@ -312,7 +312,7 @@ def erase(stores: Stores, who: str, now: datetime | None = None) -> dict[str, in
             or 0
         )
         session.execute(delete(Customer).where(Customer.id == customer_id))
-        counts.update(analytics_privacy.erase(session, senders))
+        counts.update(analytics_privacy.erase(session, senders, now))
         # Their identities no longer answer with this customer (nor with their choice).
         consent_epoch.bump(session, now)
     if stores.tracker is not None and senders and _has_table(stores.tracker, "events"):

@@ -250,3 +250,26 @@ def test_since_broker_with_no_broker_events_is_refused(
     assert cli.main(["analytics", "backfill", "--since", "broker", *argv]) == 2
 
     assert "give --since a time" in capsys.readouterr().err
+
+
+def test_a_backfill_after_an_erasure_leaves_the_erased_conversation_out(tmp_path: Path) -> None:
+    """The tracker store may still hold an erased conversation's events (its own purge lags, or the
+    operator backfills from a copy): the backfill must not bring its analytics rows back.
+    """
+    from sqlalchemy.orm import Session
+
+    from handoff.analytics import erased
+
+    analytics = analytics_database(tmp_path / "handoff.db")
+    tracker = tracker_store(tmp_path / "tracker.db", *conversations())
+    with Session(analytics) as session, session.begin():
+        erased.record(session, [SMS], now=datetime.fromtimestamp(T0 + 100_000, timezone.utc))
+
+    result = backfill(analytics, tracker, SINCE)
+
+    with analytics.connect() as connection:
+        senders = set(
+            connection.execute(text("SELECT conversation_id FROM analytics_conversations")).scalars()
+        )
+    assert senders == {WEB}
+    assert result.erased == sum(1 for event in conversations() if event["sender_id"] == SMS)
