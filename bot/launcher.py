@@ -22,6 +22,7 @@ Secrets and origins every child must agree on (handoff/shared/identity_tokens.py
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import os
 import secrets
 import signal
@@ -49,6 +50,9 @@ KEY_BYTES = 48  # 64 characters of base64url: well over the 32 the keys need
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 15.0
+# Run after a restart of Rasa: the analytics events its predecessor still had queued, from the
+# tracker store (`attune analytics backfill`; "broker": from 10 minutes before the broker's last event).
+RASA_BACKFILL: Final = (sys.executable, "-m", "bot.cli", "analytics", "backfill", "--since", "broker")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # The ${VAR}s of credentials.yml (the SMS and WhatsApp channel, bot/components/twilio_channel.py).
 TWILIO_CHANNEL_VARIABLES = (
@@ -67,6 +71,8 @@ class Service:
     ready_url: str
     # Variables of this process only, over the Stack's environment (e.g. one instance's outbox).
     env: Mapping[str, str] = field(default_factory=dict)
+    # A one-off command started (not awaited) each time the supervisor restarts this service.
+    after_restart: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -144,10 +150,14 @@ def rasa_service(
 def services(ports: Ports, var_dir: Path, model: Path, token: str, cors: Sequence[str] = ()) -> list[Service]:
     endpoints = write_endpoints(var_dir, ports)
     metrics = {"ATTUNE_ACTIONS_METRICS_PORT": str(ports.actions_metrics)} if ports.actions_metrics else {}
+    rasa = rasa_service(ports.rasa, model, endpoints, token, cors=cors)
     return [
         handoff_service(ports.handoff),
         actions_service(ports.actions, env=metrics),
-        rasa_service(ports.rasa, model, endpoints, token, cors=cors),
+        # A Rasa that died took the events its event broker still had queued (a linger's worth, more
+        # while the broker's database was failing); the tracker store has them, so its replacement's
+        # start is followed by a backfill from just before the broker's last event (docs/analytics.md).
+        dataclasses.replace(rasa, after_restart=RASA_BACKFILL),
     ]
 
 
@@ -283,6 +293,8 @@ class Stack:
         self._pid_dir = pid_dir
         self.services: dict[str, Service] = {}
         self.processes: dict[str, subprocess.Popen[str]] = {}
+        # The latest after-restart command of each service (for tests and a clean stop).
+        self.after_restart: dict[str, subprocess.Popen[str]] = {}
         self.logins = Logins()
 
     def start(self, service: Service) -> None:
@@ -305,8 +317,25 @@ class Stack:
         threading.Thread(target=_pump, args=(service.name, process.stdout, self.logins), daemon=True).start()
 
     def restart(self, name: str) -> None:
-        """Starts ``name`` again with the command and environment it was first started with."""
-        self.start(self.services[name])
+        """Starts ``name`` again with the command and environment it was first started with, then
+        its ``after_restart`` command, if any, beside it (its lines are logged as ``name-after``).
+        """
+        service = self.services[name]
+        self.start(service)
+        if service.after_restart:
+            process = subprocess.Popen(
+                list(service.after_restart),
+                cwd=ROOT,
+                env={**self._env, **service.env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+            self.after_restart[name] = process
+            threading.Thread(target=_pump, args=(f"{name}-after", process.stdout), daemon=True).start()
 
     def answers(self, name: str) -> bool:
         return _answers(self.services[name].ready_url)
@@ -323,11 +352,11 @@ class Stack:
         raise RuntimeError(f"{service.name} did not answer on {service.ready_url} within {timeout:.0f} s")
 
     def stop(self) -> None:
-        for process in self.processes.values():
+        for process in [*self.processes.values(), *self.after_restart.values()]:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process in self.processes.values():
+        for process in [*self.processes.values(), *self.after_restart.values()]:
             try:
                 process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:

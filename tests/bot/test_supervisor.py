@@ -125,3 +125,38 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def test_a_restarted_rasa_is_followed_by_its_after_restart_command_once(tmp_path: Path) -> None:
+    """Make run's Rasa is restarted with a backfill beside it (the events its predecessor still had
+    queued for the broker); the command runs once per restart, in the stack's environment.
+    """
+    marker = tmp_path / "after-restart.log"
+    note = [sys.executable, "-c", "import os; open(os.environ['MARKER'], 'a').write('ran\\n')"]
+    running = Stack({"MARKER": str(marker)}, pid_dir=tmp_path / "run")
+    running.start(Service("rasa", SLEEPER, "http://127.0.0.1:9/", after_restart=note))
+    try:
+        clock = Clock()
+        supervisor = Supervisor(running, ["rasa"], POLICY, lambda line: None, clock)
+        assert not marker.exists()  # not at the first start
+
+        running.processes["rasa"].send_signal(signal.SIGKILL)
+        _wait_dead(running, "rasa")
+        supervisor.check()
+        clock.now += 1
+        supervisor.check()
+
+        assert running.after_restart["rasa"].wait(30) == 0
+        assert marker.read_text() == "ran\n"
+    finally:
+        running.stop()
+
+
+def test_make_runs_rasa_backfills_from_the_brokers_last_event_after_a_restart(tmp_path: Path) -> None:
+    from bot.launcher import RASA_BACKFILL, Ports, services
+
+    found = {s.name: s for s in services(Ports(5005, 5055, 5056), tmp_path, tmp_path / "m.tar.gz", "t")}
+
+    assert list(found["rasa"].after_restart) == list(RASA_BACKFILL)
+    assert RASA_BACKFILL[-4:] == ("analytics", "backfill", "--since", "broker")
+    assert not found["actions"].after_restart and not found["handoff"].after_restart
