@@ -121,6 +121,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     # experiments' names (400 when not a name, 404 when not in the file).
     "dashboard": (
         "/console/dashboard",
+        "/console/dashboard/drift",
         "/console/dashboard/{metric}.csv",
         "/console/dashboard/static/{filename}",
         "/console/experiments",
