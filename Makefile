@@ -179,6 +179,10 @@ bench-empathy: train ## Latency the emotion component and per-turn action add pe
 bench-shadow: setup ## Shadow mode: what a candidate empathy policy adds per message, p50/p95 (goal <= 2 ms p95; ARGS=--turns N)
 	$(PY) -m bench.shadow $(ARGS)
 
+.PHONY: bench-drift
+bench-drift: setup ## Drift control on simulated days: false alarms of a stable stream, detection delay of known shifts (ARGS=--days N --trials N)
+	$(PY) -m bench.drift_simulation $(ARGS)
+
 bench-handoff: setup ## Handoff service: accepted/s, console queue p95 with 10 000 handoffs, outbox recovery
 	$(PY) -m bench.handoff
 
