@@ -1,6 +1,7 @@
 """The analytics consumer of RabbitMQ: reads the queue Rasa's Pika event broker publishes to.
 
-Rasa 3.6's ``PikaEventBroker`` (endpoints.yml ``type: pika``) declares a fanout exchange,
+Rasa 3.6's ``PikaEventBroker`` (shipped as its subclass with a publish timeout, endpoints.yml
+``type: bot.components.event_broker.TimedPikaEventBroker``) declares a fanout exchange,
 ``rasa-exchange`` (not durable), binds durable queues to it (``queues:``, default
 ``rasa_core_events``) and publishes each event as a persistent message whose body is the JSON the
 SQL broker stores in its ``data`` column.  This consumer declares the same exchange, queue and
