@@ -197,6 +197,13 @@ bench-dashboard: setup ## Supervisor dashboard p50/p95 over 1 000 000 generated 
 bench-dashboard-pg: setup datastores ## The same on a private PostgreSQL (goal p95 <= 300 ms; writes bench/results/dashboard-postgres.json)
 	$(PY) -m bench.dashboard --database postgres $(ARGS)
 
+.PHONY: bench-ingest bench-ingest-amqp
+bench-ingest: setup ## Analytics ingestion behind the SQL broker: lag p50/p95/max at 50 events/s, catch-up events/s (writes bench/results/analytics_ingest.json)
+	$(PY) -m bench.analytics_ingest $(or $(ARGS),--rate 50 --seconds 30 --backlog 10000)
+
+bench-ingest-amqp: setup datastores ## The same through RabbitMQ (Pika broker, private node; writes bench/results/analytics_ingest-amqp.json)
+	$(PY) -m bench.analytics_ingest --broker amqp $(or $(ARGS),--rate 50 --seconds 30 --backlog 10000)
+
 .PHONY: bench-console
 bench-console: train browser ## Live console in Chromium: new handoff on an agent's screen and reply in the web chat, p50/p95 ms
 	$(PY) -m bench.console_live $(ARGS)
