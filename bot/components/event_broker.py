@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 from pamqp.commands import Basic
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.core.brokers.sql import SQLEventBroker
@@ -94,7 +95,14 @@ class QueuedSQLEventBroker(SQLEventBroker):
     ) -> None:
         if int(max_queued) < 1 or int(batch_size) < 1:
             raise ValueError("event_broker: max_queued and batch_size must be at least 1")
-        super().__init__(dialect, host, port, db, username, password)
+        try:
+            super().__init__(dialect, host, port, db, username, password)
+        except sqlalchemy.exc.OperationalError as error:
+            # Two Rasa processes starting on one broker database race to create its table (SQLite:
+            # "table events already exists"); the loser finds it made by the winner the second time.
+            if "already exists" not in str(error):
+                raise
+            super().__init__(dialect, host, port, db, username, password)
         self.max_queued = int(max_queued)
         self.batch_size = int(batch_size)
         self.retry_seconds = float(retry_seconds)
